@@ -1,0 +1,122 @@
+//! Anti-pattern memory (seed 003, Phase 25): once a fix failed for a set of
+//! symptoms, the engine does not try that fix on those symptoms again
+//! automatically. The memory lives in knowledge entries (`symptoms_hash`);
+//! archiving the entry lifts the block.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::alert::Alert;
+use crate::ids::{KnowledgeId, StrategyId};
+use crate::resource::ResourceRef;
+use crate::time::Timestamp;
+
+/// A 16-hex-character hash of a symptom pattern (seed 003: SHA-256 prefix).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SymptomsHash(String);
+
+impl SymptomsHash {
+    /// Wraps a stored hash.
+    pub fn from_hex(hex: impl Into<String>) -> Self {
+        SymptomsHash(hex.into())
+    }
+
+    /// The hex string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The symptoms of an alert on a resource: alert name, metric, severity
+    /// and the resource itself.
+    pub fn of(alert: &Alert, resource: &ResourceRef) -> SymptomsHash {
+        let text = format!(
+            "{}|{}|{}|{}",
+            alert.alertname().unwrap_or_default(),
+            alert.label("metric").unwrap_or_default(),
+            alert.label("severity").unwrap_or_default(),
+            resource.key()
+        );
+        let digest = Sha256::digest(text.as_bytes());
+        SymptomsHash(hex::encode(&digest[..8]))
+    }
+}
+
+impl fmt::Display for SymptomsHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SymptomsHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SymptomsHash({})", self.0)
+    }
+}
+
+/// A fix that failed for a symptom pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RememberedFailure {
+    /// The symptoms.
+    pub symptoms_hash: SymptomsHash,
+    /// The strategy (fix) that failed.
+    pub strategy_id: StrategyId,
+    /// The knowledge entry that remembers it.
+    pub knowledge_id: KnowledgeId,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+}
+
+/// The rule: the remembered failure that blocks `strategy` for `symptoms`,
+/// if any.
+pub fn blocking_failure<'a>(
+    symptoms: &SymptomsHash,
+    strategy: &StrategyId,
+    remembered: &'a [RememberedFailure],
+) -> Option<&'a RememberedFailure> {
+    remembered
+        .iter()
+        .find(|r| &r.symptoms_hash == symptoms && &r.strategy_id == strategy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn remembered(hash: &SymptomsHash, s: &str) -> RememberedFailure {
+        RememberedFailure {
+            symptoms_hash: hash.clone(),
+            strategy_id: StrategyId::new(s),
+            knowledge_id: KnowledgeId::new("kn-1"),
+            recorded_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn hash_is_16_hex_and_resource_specific() {
+        let a = Alert::firing([("alertname", "HighErrorRate"), ("severity", "critical")]);
+        let r1 = ResourceRef::parse("prod:deployment/a").unwrap();
+        let r2 = ResourceRef::parse("prod:deployment/b").unwrap();
+        let h = SymptomsHash::of(&a, &r1);
+        assert_eq!(h.as_str().len(), 16);
+        assert_ne!(h, SymptomsHash::of(&a, &r2));
+    }
+
+    proptest! {
+        /// A remembered failed fix blocks exactly that fix for exactly those
+        /// symptoms.
+        #[test]
+        fn prop_anti_pattern_blocks_only_the_failed_fix(same_hash in any::<bool>(), same_strategy in any::<bool>()) {
+            let a = Alert::firing([("alertname", "X")]);
+            let h1 = SymptomsHash::of(&a, &ResourceRef::parse("p:deployment/a").unwrap());
+            let h2 = SymptomsHash::of(&a, &ResourceRef::parse("p:deployment/b").unwrap());
+            let mem = vec![remembered(&h1, "restart")];
+            let asked_hash = if same_hash { &h1 } else { &h2 };
+            let asked = StrategyId::new(if same_strategy { "restart" } else { "scale" });
+            prop_assert_eq!(blocking_failure(asked_hash, &asked, &mem).is_some(), same_hash && same_strategy);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_unix_secs(1_800_000_000 + secs)
+}
+
+fn no_clock() -> Timestamp {
+    panic!("the closed path must not read the clock")
+}
+
+fn seed() -> CircuitBreaker {
+    CircuitBreaker::new(BreakerConfig::default()).unwrap()
+}
+
+fn fail(b: &CircuitBreaker, at: Timestamp) -> Option<Transition> {
+    match b.admit(|| at) {
+        Ok(p) => b.record_failure(&p, FailureClass::Transient, at),
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn closed_success_reads_no_clock() {
+    let b = seed();
+    for _ in 0..3 {
+        let p = b.admit(no_clock).unwrap();
+        assert_eq!(b.record_success(&p, no_clock), None);
+    }
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[test]
+fn seed_defaults_open_after_three_and_probe_after_sixty_seconds() {
+    let b = seed();
+    assert_eq!(fail(&b, t(0)), None);
+    assert_eq!(fail(&b, t(1)), None);
+    let opened = fail(&b, t(2)).unwrap();
+    assert_eq!(
+        (opened.from, opened.to),
+        (BreakerState::Closed, BreakerState::Open)
+    );
+    assert_eq!(
+        b.admit(|| t(61)).unwrap_err(),
+        Rejection::Open { retry_at: t(62) }
+    );
+    let probe = b.admit(|| t(62)).unwrap();
+    assert_eq!(probe.transition.unwrap().to, BreakerState::HalfOpen);
+    assert_eq!(
+        b.admit(|| t(62)).unwrap_err(),
+        Rejection::ProbesExhausted { max_probes: 1 }
+    );
+    let closed = b.record_success(&probe, || t(63)).unwrap();
+    assert_eq!(closed.cause, TransitionCause::ProbeSucceeded);
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.snapshot().consecutive_failures, 0);
+}
+
+#[test]
+fn failed_probe_reopens_for_another_full_period() {
+    let b = seed();
+    for i in 0..3 {
+        fail(&b, t(i));
+    }
+    let probe = b.admit(|| t(62)).unwrap();
+    let reopened = b
+        .record_failure(&probe, FailureClass::Timeout, t(70))
+        .unwrap();
+    assert_eq!(reopened.cause, TransitionCause::ProbeFailed);
+    assert!(b.admit(|| t(129)).is_err());
+    assert!(b.admit(|| t(130)).is_ok());
+}
+
+#[test]
+fn a_probe_that_never_reports_does_not_wedge_the_breaker() {
+    let b = seed();
+    for i in 0..3 {
+        fail(&b, t(i));
+    }
+    let lost = b.admit(|| t(62)).unwrap();
+    assert!(b.admit(|| t(100)).is_err(), "slot still held");
+    // probe_timeout (60 s) later the slot is reclaimed.
+    let next = b.admit(|| t(122)).unwrap();
+    assert!(next.probe().is_some());
+    // The lost probe's late report is stale and changes nothing.
+    assert_eq!(b.record_success(&lost, || t(123)), None);
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    assert!(b.record_success(&next, || t(124)).is_some());
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[test]
+fn abandoning_a_probe_frees_its_slot() {
+    let b = seed();
+    for i in 0..3 {
+        fail(&b, t(i));
+    }
+    let p = b.admit(|| t(62)).unwrap();
+    b.abandon(&p);
+    assert!(b.admit(|| t(62)).is_ok());
+}
+
+#[test]
+fn fatal_failure_latches_at_once_and_only_a_reset_with_reason_clears_it() {
+    let b = seed();
+    let p = b.admit(no_clock).unwrap();
+    let latched = b.record_failure(&p, FailureClass::Fatal, t(0)).unwrap();
+    assert_eq!(latched.to, BreakerState::PermanentOpen);
+    assert_eq!(latched.cause, TransitionCause::FatalFailure);
+    // Years later it is still latched.
+    assert!(matches!(
+        b.admit(|| t(100_000_000)),
+        Err(Rejection::PermanentOpen { .. })
+    ));
+    let admin = Actor::new("alice");
+    assert_eq!(
+        b.manual_reset("  ", &admin, t(5)),
+        Err(ResetError::ReasonRequired)
+    );
+    let reset = b
+        .manual_reset("rotated API keys", &admin, t(5))
+        .unwrap()
+        .unwrap();
+    assert_eq!(reset.cause, TransitionCause::ManualReset);
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.snapshot().last_reset.unwrap().reason, "rotated API keys");
+}
+
+#[test]
+fn ten_consecutive_failures_latch_permanent_open() {
+    let b = seed();
+    let mut now = 0;
+    let mut last = None;
+    for _ in 0..10 {
+        // Wait out every open period so each failure is admitted.
+        now += 61;
+        if let Some(tr) = fail(&b, t(now)) {
+            last = Some(tr);
+        }
+    }
+    let last = last.unwrap();
+    assert_eq!(last.to, BreakerState::PermanentOpen);
+    assert_eq!(
+        last.cause,
+        TransitionCause::PermanentThreshold {
+            consecutive_failures: 10
+        }
+    );
+}
+
+#[test]
+fn ignored_failures_do_not_count() {
+    let b = seed();
+    for i in 0..5 {
+        let p = b.admit(no_clock).unwrap();
+        assert_eq!(b.record_failure(&p, FailureClass::TargetGone, t(i)), None);
+    }
+    assert_eq!(b.state(), BreakerState::Closed);
+    assert_eq!(b.snapshot().consecutive_failures, 0);
+}
+
+#[test]
+fn snapshot_restores_through_serde() {
+    let b = seed();
+    for i in 0..3 {
+        fail(&b, t(i));
+    }
+    let json = serde_json::to_string(&b.snapshot()).unwrap();
+    let restored = CircuitBreaker::restore(
+        BreakerConfig::default(),
+        serde_json::from_str(&json).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(restored.state(), BreakerState::Open);
+    assert!(restored.admit(|| t(61)).is_err());
+    assert!(restored.admit(|| t(62)).is_ok());
+    assert_eq!(restored.snapshot().consecutive_failures, 3);
+}
+
+#[test]
+fn invalid_configs_are_refused() {
+    let zero = BreakerConfig {
+        half_open_max_probes: 0,
+        ..BreakerConfig::default()
+    };
+    assert_eq!(
+        CircuitBreaker::new(zero).unwrap_err(),
+        BreakerConfigError::ZeroProbes
+    );
+    let inverted = BreakerConfig {
+        permanent_open_threshold: 2,
+        ..BreakerConfig::default()
+    };
+    assert!(matches!(
+        CircuitBreaker::new(inverted),
+        Err(BreakerConfigError::PermanentBelowOpen { .. })
+    ));
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Admit { advance_ms: u64 },
+    Succeed(usize),
+    Fail(usize, FailureClass),
+    Abandon(usize),
+    Reset,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let class = prop_oneof![
+        Just(FailureClass::Transient),
+        Just(FailureClass::Timeout),
+        Just(FailureClass::TargetGone),
+        Just(FailureClass::Fatal),
+    ];
+    prop_oneof![
+        8 => (0u64..90_000).prop_map(|advance_ms| Op::Admit { advance_ms }),
+        4 => (0usize..8).prop_map(Op::Succeed),
+        6 => ((0usize..8), class).prop_map(|(i, c)| Op::Fail(i, c)),
+        1 => (0usize..8).prop_map(Op::Abandon),
+        1 => Just(Op::Reset),
+    ]
+}
+
+fn config() -> impl Strategy<Value = BreakerConfig> {
+    (1u32..5, 1u64..120, 1u32..4, 0u32..10, 1u64..120).prop_map(
+        |(threshold, open_s, probes, extra, probe_s)| BreakerConfig {
+            failure_threshold: threshold,
+            open_for: Duration::from_secs(open_s),
+            half_open_max_probes: probes,
+            permanent_open_threshold: threshold + extra,
+            probe_timeout: Duration::from_secs(probe_s),
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The breaker never admits a call while OPEN before its open time
+    /// elapses, and admits a probe exactly when it does.
+    #[test]
+    fn prop_breaker_never_admits_while_open_and_probes_exactly_at_open_time(
+        cfg in config(), ops in prop::collection::vec(op(), 1..80)
+    ) {
+        let b = CircuitBreaker::new(cfg.clone()).unwrap();
+        let mut now = t(0);
+        let mut permits = Vec::new();
+        for op in ops {
+            match op {
+                Op::Admit { advance_ms } => {
+                    now = now + Duration::from_millis(advance_ms);
+                    let before = b.snapshot();
+                    let res = b.admit(|| now);
+                    if before.state == BreakerState::Open {
+                        let retry_at = before.opened_at.unwrap() + cfg.open_for;
+                        if now < retry_at {
+                            prop_assert_eq!(res.clone().unwrap_err(), Rejection::Open { retry_at });
+                        } else {
+                            prop_assert!(res.clone().unwrap().probe().is_some());
+                        }
+                    }
+                    if let Ok(p) = res { permits.push(p); }
+                }
+                Op::Succeed(i) => if let Some(p) = permits.get(i) { let _ = b.record_success(p, || now); },
+                Op::Fail(i, c) => if let Some(p) = permits.get(i) { let _ = b.record_failure(p, c, now); },
+                Op::Abandon(i) => if let Some(p) = permits.get(i) { b.abandon(p); },
+                Op::Reset => { let _ = b.manual_reset("test", &Actor::new("op"), now); },
+            }
+        }
+    }
+
+    /// Half-open never has more probes in flight than configured.
+    #[test]
+    fn prop_half_open_never_admits_more_than_configured_probes(
+        cfg in config(), ops in prop::collection::vec(op(), 1..80)
+    ) {
+        let b = CircuitBreaker::new(cfg.clone()).unwrap();
+        let mut now = t(0);
+        let mut permits = Vec::new();
+        for op in ops {
+            match op {
+                Op::Admit { advance_ms } => {
+                    now = now + Duration::from_millis(advance_ms);
+                    if let Ok(p) = b.admit(|| now) { permits.push(p); }
+                }
+                Op::Succeed(i) => if let Some(p) = permits.get(i) { let _ = b.record_success(p, || now); },
+                Op::Fail(i, c) => if let Some(p) = permits.get(i) { let _ = b.record_failure(p, c, now); },
+                Op::Abandon(i) => if let Some(p) = permits.get(i) { b.abandon(p); },
+                Op::Reset => { let _ = b.manual_reset("test", &Actor::new("op"), now); },
+            }
+            prop_assert!(b.probes_in_flight() <= cfg.half_open_max_probes as usize);
+        }
+    }
+
+    /// PERMANENT_OPEN is left only by a manual reset, whatever else happens.
+    #[test]
+    fn prop_permanent_open_only_left_by_manual_reset(
+        cfg in config(), ops in prop::collection::vec(op(), 1..80)
+    ) {
+        let b = CircuitBreaker::new(cfg).unwrap();
+        let mut now = t(0);
+        let mut permits = Vec::new();
+        for op in ops {
+            let was_permanent = b.state() == BreakerState::PermanentOpen;
+            let is_reset = matches!(op, Op::Reset);
+            match op {
+                Op::Admit { advance_ms } => {
+                    now = now + Duration::from_millis(advance_ms);
+                    let res = b.admit(|| now);
+                    if was_permanent { prop_assert!(res.is_err()); }
+                    if let Ok(p) = res { permits.push(p); }
+                }
+                Op::Succeed(i) => if let Some(p) = permits.get(i) { let _ = b.record_success(p, || now); },
+                Op::Fail(i, c) => if let Some(p) = permits.get(i) { let _ = b.record_failure(p, c, now); },
+                Op::Abandon(i) => if let Some(p) = permits.get(i) { b.abandon(p); },
+                Op::Reset => { let _ = b.manual_reset("test", &Actor::new("op"), now); },
+            }
+            if was_permanent && !is_reset {
+                prop_assert_eq!(b.state(), BreakerState::PermanentOpen);
+            }
+        }
+    }
+
+    /// A restored snapshot behaves like the original.
+    #[test]
+    fn prop_snapshot_restore_preserves_state(cfg in config(), fails in 0u32..15) {
+        let b = CircuitBreaker::new(cfg.clone()).unwrap();
+        for i in 0..fails {
+            let _ = fail(&b, t(i64::from(i)));
+        }
+        let r = CircuitBreaker::restore(cfg, b.snapshot()).unwrap();
+        prop_assert_eq!(r.snapshot(), b.snapshot());
+        prop_assert_eq!(r.state(), b.state());
+    }
+}

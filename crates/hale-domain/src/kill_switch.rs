@@ -1,0 +1,324 @@
+//! Runtime kill switches (seed 002, layer 1), layered
+//! global -> tenant -> strategy -> action kind.
+//!
+//! A switch is either set (`on` / `off`) or absent (inherit). An action is
+//! allowed only if no layer on its path is `off`: an `off` anywhere wins over
+//! any `on` above it, and an `on` below an `off` cannot re-enable what an
+//! operator switched off (the global switch is the emergency stop). The
+//! verdict names the most specific layer that is off.
+//!
+//! The seed's environment flags (`FEATURE_AUTO_HEALING_ENABLED=false`, ...)
+//! parse into the global layer; parsing is pure: it takes the values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::StrategyId;
+use crate::strategy::ActionKind;
+
+/// An automation feature that the global layer can switch (seed 002 flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    /// `FEATURE_AUTO_HEALING_ENABLED`: any healing action.
+    AutoHealing,
+    /// `FEATURE_AUTO_DETECTION_MONITORING`: the periodic detection job.
+    AutoDetection,
+    /// `FEATURE_PREVENTIVE_HEALING_ENABLED`: the periodic preventive job.
+    PreventiveHealing,
+    /// `FEATURE_PROCESS_MONITORING_ENABLED`: process monitoring.
+    ProcessMonitoring,
+}
+
+impl Feature {
+    /// Every feature.
+    pub const ALL: [Feature; 4] = [
+        Feature::AutoHealing,
+        Feature::AutoDetection,
+        Feature::PreventiveHealing,
+        Feature::ProcessMonitoring,
+    ];
+
+    /// The seed's environment variable for this feature.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Feature::AutoHealing => "FEATURE_AUTO_HEALING_ENABLED",
+            Feature::AutoDetection => "FEATURE_AUTO_DETECTION_MONITORING",
+            Feature::PreventiveHealing => "FEATURE_PREVENTIVE_HEALING_ENABLED",
+            Feature::ProcessMonitoring => "FEATURE_PROCESS_MONITORING_ENABLED",
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::AutoHealing => "auto_healing",
+            Feature::AutoDetection => "auto_detection",
+            Feature::PreventiveHealing => "preventive_healing",
+            Feature::ProcessMonitoring => "process_monitoring",
+        }
+    }
+}
+
+impl fmt::Display for Feature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Feature {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Feature::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown feature {s:?}; expected auto_healing, auto_detection, preventive_healing or process_monitoring")
+            })
+    }
+}
+
+/// A set switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Switch {
+    /// Allowed (unless a broader layer is off).
+    On,
+    /// Stopped.
+    Off,
+}
+
+impl Switch {
+    /// Reads the usual spellings: true/false, 1/0, yes/no, on/off, enabled/disabled.
+    pub fn parse(value: &str) -> Option<Switch> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" | "enabled" => Some(Switch::On),
+            "0" | "false" | "no" | "off" | "disabled" => Some(Switch::Off),
+            _ => None,
+        }
+    }
+}
+
+/// A flag had a value that is not a boolean.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}={value:?} is not a boolean (use true/false, 1/0, on/off, yes/no)")]
+pub struct FlagParseError {
+    /// The variable.
+    pub variable: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// The platform-wide layer: one switch per feature. Absent means on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalSwitches {
+    /// Set switches by feature.
+    #[serde(default)]
+    pub features: BTreeMap<Feature, Switch>,
+}
+
+impl GlobalSwitches {
+    /// Reads the seed's `FEATURE_*` variables from `(name, value)` pairs;
+    /// other variables are ignored.
+    pub fn from_env<I, K, V>(vars: I) -> Result<Self, FlagParseError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut out = GlobalSwitches::default();
+        for (k, v) in vars {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            if let Some(feature) = Feature::ALL.into_iter().find(|f| f.env_var() == k) {
+                let switch = Switch::parse(v).ok_or_else(|| FlagParseError {
+                    variable: k.to_owned(),
+                    value: v.to_owned(),
+                })?;
+                out.features.insert(feature, switch);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Overlays `other`'s set switches onto `self` (env overrides config).
+    pub fn overlay(&mut self, other: &GlobalSwitches) {
+        for (f, s) in &other.features {
+            self.features.insert(*f, *s);
+        }
+    }
+
+    /// Whether the feature is on at the global layer.
+    pub fn is_on(&self, feature: Feature) -> bool {
+        self.features.get(&feature) != Some(&Switch::Off)
+    }
+}
+
+/// One tenant's layers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSwitches {
+    /// The tenant-wide switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<Switch>,
+    /// Per strategy.
+    #[serde(default)]
+    pub strategies: BTreeMap<StrategyId, Switch>,
+    /// Per action kind.
+    #[serde(default)]
+    pub action_kinds: BTreeMap<ActionKind, Switch>,
+}
+
+/// Which layer stopped an action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "layer", content = "key")]
+pub enum SwitchLayer {
+    /// The global switch for a feature.
+    Global(Feature),
+    /// The tenant-wide switch.
+    Tenant,
+    /// A strategy's switch.
+    Strategy(StrategyId),
+    /// An action kind's switch.
+    ActionKind(ActionKind),
+}
+
+impl fmt::Display for SwitchLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SwitchLayer::Global(feat) => write!(f, "global:{feat}"),
+            SwitchLayer::Tenant => f.write_str("tenant"),
+            SwitchLayer::Strategy(s) => write!(f, "strategy:{s}"),
+            SwitchLayer::ActionKind(k) => write!(f, "action_kind:{k}"),
+        }
+    }
+}
+
+/// The outcome of evaluating the switches on a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum SwitchVerdict {
+    /// Every layer on the path allows it.
+    Enabled,
+    /// Stopped; `by` is the most specific layer that is off.
+    Disabled {
+        /// The deciding layer.
+        by: SwitchLayer,
+    },
+}
+
+impl SwitchVerdict {
+    /// True when enabled.
+    pub fn is_enabled(&self) -> bool {
+        matches!(self, SwitchVerdict::Enabled)
+    }
+}
+
+/// Evaluates the path global(feature) -> tenant -> strategy -> action kinds.
+/// Any `off` on the path disables; the most specific one is reported.
+pub fn evaluate(
+    global: &GlobalSwitches,
+    tenant: &TenantSwitches,
+    feature: Feature,
+    strategy: Option<&StrategyId>,
+    action_kinds: &[&ActionKind],
+) -> SwitchVerdict {
+    let mut most_specific_off = None;
+    if !global.is_on(feature) {
+        most_specific_off = Some(SwitchLayer::Global(feature));
+    }
+    if tenant.tenant == Some(Switch::Off) {
+        most_specific_off = Some(SwitchLayer::Tenant);
+    }
+    if let Some(s) = strategy
+        && tenant.strategies.get(s) == Some(&Switch::Off)
+    {
+        most_specific_off = Some(SwitchLayer::Strategy(s.clone()));
+    }
+    for k in action_kinds {
+        if tenant.action_kinds.get(*k) == Some(&Switch::Off) {
+            most_specific_off = Some(SwitchLayer::ActionKind((*k).clone()));
+            break;
+        }
+    }
+    match most_specific_off {
+        None => SwitchVerdict::Enabled,
+        Some(by) => SwitchVerdict::Disabled { by },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn env_flags_parse_into_the_global_layer() {
+        let g = GlobalSwitches::from_env([
+            ("FEATURE_AUTO_HEALING_ENABLED", "false"),
+            ("FEATURE_PREVENTIVE_HEALING_ENABLED", " TRUE "),
+            ("PATH", "/usr/bin"),
+        ])
+        .unwrap();
+        assert!(!g.is_on(Feature::AutoHealing));
+        assert!(g.is_on(Feature::PreventiveHealing));
+        assert!(g.is_on(Feature::AutoDetection));
+        let err =
+            GlobalSwitches::from_env([("FEATURE_AUTO_DETECTION_MONITORING", "maybe")]).unwrap_err();
+        assert_eq!(err.variable, "FEATURE_AUTO_DETECTION_MONITORING");
+        assert!(err.to_string().contains("maybe"));
+    }
+
+    #[test]
+    fn an_on_below_an_off_does_not_reenable() {
+        let mut g = GlobalSwitches::default();
+        g.features.insert(Feature::AutoHealing, Switch::Off);
+        let mut t = TenantSwitches {
+            tenant: Some(Switch::On),
+            ..TenantSwitches::default()
+        };
+        let s = StrategyId::new("restart");
+        t.strategies.insert(s.clone(), Switch::On);
+        let v = evaluate(&g, &t, Feature::AutoHealing, Some(&s), &[]);
+        assert_eq!(
+            v,
+            SwitchVerdict::Disabled {
+                by: SwitchLayer::Global(Feature::AutoHealing)
+            }
+        );
+    }
+
+    fn switch() -> impl Strategy<Value = Option<Switch>> {
+        prop_oneof![Just(None), Just(Some(Switch::On)), Just(Some(Switch::Off))]
+    }
+
+    proptest! {
+        /// Kill switch precedence: enabled iff no layer on the path is off;
+        /// when disabled, the reported layer is the most specific off.
+        #[test]
+        fn prop_kill_switch_precedence(g in switch(), t in switch(), s in switch(), a in switch()) {
+            let mut global = GlobalSwitches::default();
+            if let Some(sw) = g { global.features.insert(Feature::AutoHealing, sw); }
+            let strategy = StrategyId::new("s");
+            let kind = ActionKind::new("rollout_restart").unwrap();
+            let mut tenant = TenantSwitches { tenant: t, ..TenantSwitches::default() };
+            if let Some(sw) = s { tenant.strategies.insert(strategy.clone(), sw); }
+            if let Some(sw) = a { tenant.action_kinds.insert(kind.clone(), sw); }
+            let v = evaluate(&global, &tenant, Feature::AutoHealing, Some(&strategy), &[&kind]);
+            let off = Some(Switch::Off);
+            let expected = if a == off {
+                SwitchVerdict::Disabled { by: SwitchLayer::ActionKind(kind) }
+            } else if s == off {
+                SwitchVerdict::Disabled { by: SwitchLayer::Strategy(strategy) }
+            } else if t == off {
+                SwitchVerdict::Disabled { by: SwitchLayer::Tenant }
+            } else if g == off {
+                SwitchVerdict::Disabled { by: SwitchLayer::Global(Feature::AutoHealing) }
+            } else {
+                SwitchVerdict::Enabled
+            };
+            prop_assert_eq!(v, expected);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The audit log (seed 003 `AuditLog` with the Phase 18 fields). Every
+//! action, skip, deferral and human act is an entry, tagged with who or what
+//! acted (source system, authorization channel, actor) and why.
+
+use serde::{Deserialize, Serialize};
+
+use crate::failure::FailureClass;
+use crate::ids::{Actor, ApprovalId, IncidentId, OperationId};
+use crate::risk::{AuthorizationChannel, Origin, SourceSystem};
+use crate::tenant::TenantId;
+use crate::time::Timestamp;
+
+/// One audit entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// What happened, dotted: `action.executed`, `healing.deferred`,
+    /// `approval.signed`, `breaker.reset`, `dormancy.resumed`, ...
+    pub operation_type: String,
+    /// The target (`namespace:kind/name`), or the control object
+    /// (`breaker:kubernetes`, `switch:global:auto_healing`).
+    pub target_resource: String,
+    /// Whether it succeeded (for skips: false).
+    pub success: bool,
+    /// Why (deferral reason, rejection reason, resume reason, ...).
+    pub reason: Option<String>,
+    /// Error text on failure.
+    pub error_message: Option<String>,
+    /// The executor's response (e.g. the Kubernetes object), if any.
+    pub response: Option<serde_json::Value>,
+    /// Who acted.
+    pub executed_by: Actor,
+    /// How long it took.
+    pub execution_duration_ms: Option<u64>,
+    /// Whether the dry run passed (true when none ran).
+    pub dry_run_passed: bool,
+    /// The dry run's message.
+    pub dry_run_message: Option<String>,
+    /// Authorization channel (Phase 18).
+    pub authorization_channel: AuthorizationChannel,
+    /// Source system (ADR-043).
+    pub source_system: SourceSystem,
+    /// Retries made (Phase 18).
+    pub retry_count: u32,
+    /// Failure class (Phase 18).
+    pub failure_classification: Option<FailureClass>,
+    /// The approval this entry belongs to.
+    pub approval_id: Option<ApprovalId>,
+    /// The original approval when this is a repair attempt (Phase 18).
+    pub source_approval_id: Option<ApprovalId>,
+    /// The operation this entry belongs to.
+    pub operation_id: Option<OperationId>,
+    /// The incident this entry belongs to.
+    pub incident_id: Option<IncidentId>,
+    /// Whether automatic repair was attempted (Phase 18).
+    pub auto_repair_attempted: bool,
+    /// Automatic repair outcome (Phase 18).
+    pub auto_repair_result: Option<String>,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+impl AuditEntry {
+    /// A minimal entry; set the optional fields with struct update syntax.
+    pub fn new(
+        id: impl Into<String>,
+        tenant: TenantId,
+        operation_type: impl Into<String>,
+        target_resource: impl Into<String>,
+        origin: Origin,
+        at: Timestamp,
+    ) -> AuditEntry {
+        let Origin {
+            actor: executed_by,
+            source_system,
+            channel: authorization_channel,
+        } = origin;
+        AuditEntry {
+            id: id.into(),
+            tenant,
+            operation_type: operation_type.into(),
+            target_resource: target_resource.into(),
+            success: true,
+            reason: None,
+            error_message: None,
+            response: None,
+            executed_by,
+            execution_duration_ms: None,
+            dry_run_passed: true,
+            dry_run_message: None,
+            authorization_channel,
+            source_system,
+            retry_count: 0,
+            failure_classification: None,
+            approval_id: None,
+            source_approval_id: None,
+            operation_id: None,
+            incident_id: None,
+            auto_repair_attempted: false,
+            auto_repair_result: None,
+            created_at: at,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Incidents (seed 003 `IncidentRecord`). Durable from the first alert: seed
+//! 003 lost its incident chain by keeping incidents only in a cache with a
+//! TTL.
+
+use serde::{Deserialize, Serialize};
+
+use super::wire_enum;
+use crate::alert::AlertStatus;
+use crate::convergence::Fingerprint;
+use crate::ids::{ApprovalId, IncidentId, OperationId};
+use crate::risk::Severity;
+use crate::tenant::TenantId;
+use crate::time::Timestamp;
+
+wire_enum!(
+    /// Incident status (seed 003).
+    IncidentStatus {
+        /// Open, being looked at.
+        Investigating => "investigating",
+        /// Healing in progress.
+        Mitigating => "mitigating",
+        /// The alert resolved.
+        Resolved => "resolved",
+        /// Closed by a human.
+        Closed => "closed",
+        /// Handed to humans after failed healing.
+        Escalated => "escalated",
+    }
+);
+
+impl IncidentStatus {
+    /// Whether the incident still takes new signals.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            IncidentStatus::Investigating | IncidentStatus::Mitigating | IncidentStatus::Escalated
+        )
+    }
+}
+
+/// Most signals kept per incident (a storm converges into one incident; its
+/// hit count lives on the fingerprint).
+pub const MAX_SIGNALS: usize = 50;
+
+/// One alert delivery attached to an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Alert name.
+    pub alertname: String,
+    /// Firing or resolved.
+    pub status: AlertStatus,
+    /// The alert's fingerprint.
+    pub fingerprint: Fingerprint,
+    /// When received.
+    pub received_at: Timestamp,
+    /// The alert's summary annotation, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// One step of the decision chain: what the engine decided and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionStep {
+    /// When.
+    pub at: Timestamp,
+    /// The stage (`convergence`, `match`, `guard`, `coordination`, ...).
+    pub stage: String,
+    /// The decision (`started`, `deferred`, `blocked`, ...).
+    pub decision: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The result of an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentOutcome {
+    /// `healed`, `failed`, `resolved_without_action`, ...
+    pub result: String,
+    /// Details.
+    pub summary: String,
+    /// The operation involved, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<OperationId>,
+}
+
+/// An incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// `INC-YYYYMMDD-XXXXXX`.
+    pub id: IncidentId,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Status.
+    pub status: IncidentStatus,
+    /// Severity.
+    pub severity: Severity,
+    /// Title (alert name and target).
+    pub title: String,
+    /// The fingerprint the incident groups.
+    pub fingerprint: Fingerprint,
+    /// Alert signals, newest last, at most [`MAX_SIGNALS`].
+    pub signals: Vec<Signal>,
+    /// Affected services.
+    pub affected_services: Vec<String>,
+    /// What the engine decided, in order.
+    pub decision_chain: Vec<DecisionStep>,
+    /// Approval requests raised.
+    pub proposal_ids: Vec<ApprovalId>,
+    /// Healing operations run.
+    pub operation_ids: Vec<OperationId>,
+    /// Outcome.
+    pub outcome: Option<IncidentOutcome>,
+    /// Working-memory TTL in days (seed: 7); the durable row is permanent.
+    pub ttl_days: u32,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Resolved.
+    pub resolved_at: Option<Timestamp>,
+    /// Closed.
+    pub closed_at: Option<Timestamp>,
+}
+
+impl Incident {
+    /// Adds a signal, keeping at most [`MAX_SIGNALS`].
+    pub fn push_signal(&mut self, s: Signal) {
+        self.updated_at = self.updated_at.max(s.received_at);
+        self.signals.push(s);
+        let excess = self.signals.len().saturating_sub(MAX_SIGNALS);
+        self.signals.drain(..excess);
+    }
+
+    /// Appends a decision step.
+    pub fn push_decision(&mut self, step: DecisionStep) {
+        self.updated_at = self.updated_at.max(step.at);
+        self.decision_chain.push(step);
+    }
+}
+
+/// Formats an incident id from a date and a unique suffix.
+pub fn incident_id(at: Timestamp, suffix: &str) -> IncidentId {
+    let suffix: String = suffix
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(6)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    IncidentId::new(format!(
+        "INC-{}-{suffix}",
+        at.to_datetime().format("%Y%m%d")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_format() {
+        let t = Timestamp::parse_rfc3339("2026-03-22T10:00:00Z").unwrap();
+        assert_eq!(incident_id(t, "a1b2c3d4").as_str(), "INC-20260322-A1B2C3");
+        assert_eq!(
+            "escalated".parse::<IncidentStatus>().unwrap(),
+            IncidentStatus::Escalated
+        );
+    }
+}

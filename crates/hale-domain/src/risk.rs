@@ -1,0 +1,191 @@
+//! Risk levels, severities and who acted through which channel.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// How much harm an action can do if it is wrong (seed 003 `RiskLevel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskLevel {
+    /// Safe to run automatically (the failure watcher may act).
+    Low,
+    /// Needs one human signature.
+    Medium,
+    /// Needs two signatures.
+    High,
+    /// Needs three signatures.
+    Critical,
+}
+
+/// Incident severity (seed 003: P0 is the worst).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Severity {
+    /// Total outage.
+    P0,
+    /// Major degradation.
+    P1,
+    /// Minor degradation.
+    P2,
+    /// Informational.
+    P3,
+}
+
+impl Severity {
+    /// Maps an Alertmanager `severity` label to an incident severity.
+    /// Unknown or missing labels are treated as P3 (informational).
+    pub fn from_label(label: Option<&str>) -> Severity {
+        match label.map(str::to_ascii_lowercase).as_deref() {
+            Some("critical" | "page" | "p0" | "emergency") => Severity::P0,
+            Some("error" | "high" | "major" | "p1") => Severity::P1,
+            Some("warning" | "warn" | "medium" | "p2") => Severity::P2,
+            _ => Severity::P3,
+        }
+    }
+}
+
+/// Which system asked for an action (seed 000, ADR-043 `source_system`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceSystem {
+    /// Automatic repair after a failure; LOW risk only; yields to decisions.
+    FailureWatcher,
+    /// Alert -> proposal -> approval -> execution; outranks the watcher.
+    DecisionManager,
+    /// A human or script through the API.
+    Api,
+}
+
+/// Through which channel the action was authorized (ADR-043
+/// `authorization_channel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizationChannel {
+    /// The engine decided on its own (failure watcher path).
+    AutoRepair,
+    /// Approved through the decision path.
+    DecisionManager,
+    /// A human acted directly.
+    Manual,
+}
+
+/// Who or what acted, and through which channel: the tags every audit
+/// entry and operation carries (ADR-043).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// The acting identity.
+    pub actor: crate::ids::Actor,
+    /// The system that asked.
+    pub source_system: SourceSystem,
+    /// The authorization channel.
+    pub channel: AuthorizationChannel,
+}
+
+impl Origin {
+    /// The failure watcher acting on its own.
+    pub fn failure_watcher() -> Origin {
+        Origin {
+            actor: crate::ids::Actor::new("hale:failure_watcher"),
+            source_system: SourceSystem::FailureWatcher,
+            channel: AuthorizationChannel::AutoRepair,
+        }
+    }
+
+    /// The decision path (after approval, or while proposing).
+    pub fn decision_manager() -> Origin {
+        Origin {
+            actor: crate::ids::Actor::new("hale:decision_manager"),
+            source_system: SourceSystem::DecisionManager,
+            channel: AuthorizationChannel::DecisionManager,
+        }
+    }
+
+    /// A human acting through the API.
+    pub fn manual(actor: crate::ids::Actor) -> Origin {
+        Origin {
+            actor,
+            source_system: SourceSystem::Api,
+            channel: AuthorizationChannel::Manual,
+        }
+    }
+}
+
+macro_rules! snake_case_str {
+    ($ty:ty { $($variant:ident => $s:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The wire name (`snake_case`).
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),+ }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($s => Ok(Self::$variant),)+
+                    other => Err(format!(
+                        concat!("unknown ", stringify!($ty), " {:?}; expected one of: ", $($s, " "),+),
+                        other
+                    )),
+                }
+            }
+        }
+    };
+}
+
+snake_case_str!(RiskLevel { Low => "low", Medium => "medium", High => "high", Critical => "critical" });
+snake_case_str!(Severity { P0 => "P0", P1 => "P1", P2 => "P2", P3 => "P3" });
+snake_case_str!(SourceSystem {
+    FailureWatcher => "failure_watcher",
+    DecisionManager => "decision_manager",
+    Api => "api",
+});
+snake_case_str!(AuthorizationChannel {
+    AutoRepair => "auto_repair",
+    DecisionManager => "decision_manager",
+    Manual => "manual",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for r in [
+            RiskLevel::Low,
+            RiskLevel::Medium,
+            RiskLevel::High,
+            RiskLevel::Critical,
+        ] {
+            assert_eq!(r.as_str().parse::<RiskLevel>().unwrap(), r);
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
+        }
+        assert_eq!(
+            "auto_repair".parse::<AuthorizationChannel>().unwrap(),
+            AuthorizationChannel::AutoRepair
+        );
+        assert!(
+            "bogus"
+                .parse::<SourceSystem>()
+                .unwrap_err()
+                .contains("failure_watcher")
+        );
+    }
+
+    #[test]
+    fn severity_labels_map() {
+        assert_eq!(Severity::from_label(Some("critical")), Severity::P0);
+        assert_eq!(Severity::from_label(Some("Warning")), Severity::P2);
+        assert_eq!(Severity::from_label(None), Severity::P3);
+    }
+}
