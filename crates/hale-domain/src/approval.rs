@@ -183,6 +183,9 @@ pub struct ApprovalRequest {
     pub last_seen_at: Timestamp,
     /// Incident link (seed 003 Phase 26).
     pub incident_id: Option<IncidentId>,
+    /// Optimistic-concurrency revision; stores bump it on every update.
+    #[serde(default)]
+    pub revision: u64,
     /// Created.
     pub created_at: Timestamp,
     /// Last change.
@@ -340,6 +343,7 @@ mod tests {
             hit_count: 1,
             last_seen_at: now,
             incident_id: None,
+            revision: 0,
             created_at: now,
             updated_at: now,
             expires_at: now + policy.expires_after,

@@ -226,6 +226,9 @@ pub struct HealingOperation {
     pub escalated: bool,
     /// Whether actions ran in dry-run mode only.
     pub dry_run: bool,
+    /// Optimistic-concurrency revision; stores bump it on every update.
+    #[serde(default)]
+    pub revision: u64,
     /// Created.
     pub started_at: Timestamp,
     /// Last change.
@@ -279,6 +282,7 @@ impl HealingOperation {
             fencing_token: None,
             escalated: false,
             dry_run: false,
+            revision: 0,
             started_at: now,
             updated_at: now,
             completed_at: None,

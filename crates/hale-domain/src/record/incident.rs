@@ -112,6 +112,9 @@ pub struct Incident {
     pub outcome: Option<IncidentOutcome>,
     /// Working-memory TTL in days (seed: 7); the durable row is permanent.
     pub ttl_days: u32,
+    /// Optimistic-concurrency revision; stores bump it on every update.
+    #[serde(default)]
+    pub revision: u64,
     /// Created.
     pub created_at: Timestamp,
     /// Last change.

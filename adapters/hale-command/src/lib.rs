@@ -1,0 +1,1 @@
+//! hale-command (skeleton; being built).

@@ -1,0 +1,1 @@
+//! hale-fake-kube (skeleton; being built).

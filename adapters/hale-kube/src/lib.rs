@@ -1,0 +1,1 @@
+//! hale-kube (skeleton; being built).

@@ -1,0 +1,1 @@
+//! hale-postgres (skeleton; being built).

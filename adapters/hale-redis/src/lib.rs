@@ -1,0 +1,1 @@
+//! hale-redis (skeleton; being built).

@@ -1,0 +1,1 @@
+//! hale-sqlite (skeleton; being built).

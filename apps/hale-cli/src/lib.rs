@@ -1,0 +1,1 @@
+//! hale-cli (skeleton; being built).

@@ -1,0 +1,1 @@
+//! hale-server (skeleton; being built).

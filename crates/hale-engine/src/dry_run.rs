@@ -1,0 +1,1 @@
+//! A dry-run executor that records what would be done (the embedded default).

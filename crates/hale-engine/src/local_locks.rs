@@ -1,0 +1,1 @@
+//! A production-quality single-process `ResourceLocks` (the embedded default).

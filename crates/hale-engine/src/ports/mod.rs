@@ -1,0 +1,28 @@
+//! The ports: every way the engine reaches the outside world.
+//!
+//! Each port is an object-safe `#[async_trait]` trait so it can be held as
+//! `Arc<dyn Port>` and wired at run time. Each documents its error contract;
+//! adapters map their driver errors into these errors at the seam, so no
+//! driver type crosses a port. `hale-testkit` has an in-memory
+//! implementation of every port and a conformance suite per store and lock
+//! port that every adapter must pass unchanged.
+
+pub mod clock;
+pub mod executor;
+pub mod flags;
+pub mod locks;
+pub mod notifier;
+pub mod store;
+
+pub use clock::{Clock, SystemClock};
+pub use executor::{
+    ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, Health, HealthProbe,
+    NamespacePolicy, ProbeError, ProbeRequest,
+};
+pub use flags::{EnvFlagSource, FlagError, FlagSource, StaticFlagSource};
+pub use locks::{
+    Acquire, FencingToken, IdempotencyKeys, Lease, LockError, LockHolder, LockRequest,
+    ResourceLocks,
+};
+pub use notifier::{Escalation, LogNotifier, Notifier, NotifyError};
+pub use store::*;

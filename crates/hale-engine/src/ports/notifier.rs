@@ -1,0 +1,66 @@
+//! Escalation to humans.
+
+use async_trait::async_trait;
+use hale_domain::{
+    IncidentId, OperationId, ResourceRef, Severity, StrategyId, TenantId, Timestamp,
+};
+use serde::{Deserialize, Serialize};
+
+/// Something humans must look at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// What escalated (`healing_failed`, `dormant`, `max_attempts_reached`, ...).
+    pub kind: String,
+    /// One-line summary.
+    pub summary: String,
+    /// The target, if any.
+    pub resource: Option<ResourceRef>,
+    /// The strategy, if any.
+    pub strategy_id: Option<StrategyId>,
+    /// The operation, if any.
+    pub operation_id: Option<OperationId>,
+    /// The incident, if any.
+    pub incident_id: Option<IncidentId>,
+    /// Severity.
+    pub severity: Severity,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Notification failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("notification failed: {0}")]
+pub struct NotifyError(pub String);
+
+/// Sends escalations.
+///
+/// Contract: best effort and bounded in time; a failure is returned, never
+/// retried forever. The engine records every escalation in the audit log
+/// whether or not the notification got through.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Sends one escalation.
+    async fn escalate(&self, escalation: &Escalation) -> Result<(), NotifyError>;
+}
+
+/// Writes escalations to the log (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogNotifier;
+
+#[async_trait]
+impl Notifier for LogNotifier {
+    async fn escalate(&self, e: &Escalation) -> Result<(), NotifyError> {
+        tracing::warn!(
+            tenant = %e.tenant,
+            kind = %e.kind,
+            severity = %e.severity,
+            resource = e.resource.as_ref().map(ToString::to_string),
+            operation = e.operation_id.as_ref().map(ToString::to_string),
+            "escalation: {}",
+            e.summary
+        );
+        Ok(())
+    }
+}

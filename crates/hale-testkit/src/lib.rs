@@ -1,0 +1,8 @@
+//! # hale-testkit
+//!
+//! In-memory adapters for every Hale port, a manual clock, and conformance
+//! suites that every store and lock adapter must pass.
+
+#![warn(missing_docs)]
+
+pub mod services;
