@@ -478,6 +478,46 @@ impl CircuitBreaker {
         })
     }
 
+    /// Whether [`CircuitBreaker::admit`] would admit a call at `now`, without
+    /// taking a probe slot or changing state (for guard checks and status).
+    pub fn would_admit(&self, now: Timestamp) -> Result<(), Rejection> {
+        if self.state.load(Ordering::Acquire) == CLOSED {
+            return Ok(());
+        }
+        let mut inner = self.lock();
+        match inner.state {
+            BreakerState::Closed => Ok(()),
+            BreakerState::PermanentOpen => {
+                let rec = inner.permanent.clone().unwrap_or(PermanentOpenRecord {
+                    reason: "latched".to_owned(),
+                    since: now,
+                });
+                Err(Rejection::PermanentOpen {
+                    reason: rec.reason,
+                    since: rec.since,
+                })
+            }
+            BreakerState::Open => {
+                let retry_at = inner.opened_at.unwrap_or(now) + self.config.open_for;
+                if now < retry_at {
+                    Err(Rejection::Open { retry_at })
+                } else {
+                    Ok(())
+                }
+            }
+            BreakerState::HalfOpen => {
+                inner.probes.retain(|p| p.expires_at > now);
+                if inner.probes.len() >= self.config.half_open_max_probes as usize {
+                    Err(Rejection::ProbesExhausted {
+                        max_probes: self.config.half_open_max_probes,
+                    })
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
     /// Reports a successful call. Lock-free and clock-free when the breaker is
     /// CLOSED with no failures to forget.
     #[inline]

@@ -93,6 +93,22 @@ fn a_probe_that_never_reports_does_not_wedge_the_breaker() {
 }
 
 #[test]
+fn would_admit_peeks_without_taking_a_slot() {
+    let b = seed();
+    assert_eq!(b.would_admit(t(0)), Ok(()));
+    for i in 0..3 {
+        fail(&b, t(i));
+    }
+    assert_eq!(b.would_admit(t(61)), Err(Rejection::Open { retry_at: t(62) }));
+    assert_eq!(b.would_admit(t(62)), Ok(()));
+    assert_eq!(b.state(), BreakerState::Open, "peeking changes nothing");
+    let p = b.admit(|| t(62)).unwrap();
+    assert!(matches!(b.would_admit(t(62)), Err(Rejection::ProbesExhausted { .. })));
+    b.abandon(&p);
+    assert_eq!(b.would_admit(t(62)), Ok(()));
+}
+
+#[test]
 fn abandoning_a_probe_frees_its_slot() {
     let b = seed();
     for i in 0..3 {

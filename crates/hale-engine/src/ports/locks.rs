@@ -144,9 +144,15 @@ pub trait ResourceLocks: Send + Sync {
 /// Contract: `claim` returns `Ok(true)` exactly once per (tenant, key) within
 /// `ttl`, `Ok(false)` for every later claim in that time, and `Unavailable`
 /// on any backend failure (the engine then proceeds: exactly-once healing is
-/// still guaranteed by the fingerprint store's episode claim).
+/// still guaranteed by the fingerprint store's episode claim). `release`
+/// deletes a claim so that a delivery whose processing failed is not
+/// mistaken for a duplicate when the sender retries it; releasing an absent
+/// key is `Ok`.
 #[async_trait]
 pub trait IdempotencyKeys: Send + Sync {
     /// Claims a key for `ttl`.
     async fn claim(&self, tenant: &TenantId, key: &str, ttl: Duration) -> Result<bool, LockError>;
+
+    /// Releases a claim (processing failed; let a retry through).
+    async fn release_claim(&self, tenant: &TenantId, key: &str) -> Result<(), LockError>;
 }
