@@ -5,4 +5,11 @@
 
 #![warn(missing_docs)]
 
+pub mod clock;
+pub mod conformance;
+pub mod fixtures;
+pub mod memory;
 pub mod services;
+
+pub use clock::{ManualClock, TokioClock};
+pub use memory::MemoryStore;

@@ -1,0 +1,4 @@
+//! Conformance suites: each port contract written once and run unchanged
+//! against every adapter.
+
+pub mod stores;

@@ -1,0 +1,142 @@
+//! The store conformance suite: the contract at the top of
+//! [`hale_engine::ports::store`], checked clause by clause.
+//!
+//! # Running it against an adapter
+//!
+//! In the adapter's `tests/` directory, call [`store_conformance_tests!`]
+//! with an expression that evaluates to a future of a fresh store. The
+//! future's output is an `Arc<S>` (always run) or an `Option<Arc<S>>`
+//! (`None` skips every check, e.g. when the database is not configured):
+//!
+//! ```ignore
+//! // adapters/hale-postgres/tests/store_conformance.rs
+//! use std::sync::Arc;
+//! use hale_testkit::services::database_url;
+//!
+//! hale_testkit::store_conformance_tests!(async {
+//!     let url = database_url("hale-postgres store conformance")?;
+//!     Some(Arc::new(hale_postgres::PgStore::connect(&url).await.expect("connect")))
+//! });
+//! ```
+//!
+//! The macro expands into a module `store_conformance` holding one `#[test]`
+//! per check, named after the check (for example
+//! `store_conformance::approval_update_is_revision_cas`). Each test builds
+//! its own multi-threaded tokio runtime (four workers, IO and time enabled),
+//! evaluates the factory inside it and runs the check, so the adapter crate
+//! needs no tokio attributes of its own. The factory runs once per check and
+//! may be evaluated concurrently by parallel tests.
+//!
+//! # Isolation
+//!
+//! Every check works in fresh random tenants (`t-<uuid>`), so the checks
+//! can share one database and run in parallel. The one exception is
+//! [`platform_state_round_trip`], which writes the single platform row; run
+//! no other writer of platform state against the same database at the same
+//! time.
+//!
+//! # Calling checks directly
+//!
+//! Each check is also a plain `pub async fn <check>(store: Arc<S>)` that
+//! panics with the broken contract clause; call it from your own test
+//! harness if the macro does not fit. Checks spawn tokio tasks, so run them
+//! on a multi-threaded runtime.
+
+mod approvals;
+mod support;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use hale_engine::ports::StoreAdapter;
+
+pub use approvals::*;
+
+/// What a conformance factory may produce: a store, or `None` to skip.
+pub trait Subject {
+    /// The store type under test.
+    type Store: StoreAdapter;
+
+    /// The store, or `None` when the check must be skipped.
+    fn into_store(self) -> Option<Arc<Self::Store>>;
+}
+
+impl<S: StoreAdapter> Subject for Arc<S> {
+    type Store = S;
+
+    fn into_store(self) -> Option<Arc<S>> {
+        Some(self)
+    }
+}
+
+impl<S: StoreAdapter> Subject for Option<Arc<S>> {
+    type Store = S;
+
+    fn into_store(self) -> Option<Arc<S>> {
+        self
+    }
+}
+
+/// Runs one check on a fresh runtime: the engine of [`store_conformance_tests!`].
+#[doc(hidden)]
+pub fn run<F, C, Fut>(factory: F, check: C)
+where
+    F: Future,
+    F::Output: Subject,
+    C: FnOnce(Arc<<F::Output as Subject>::Store>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("store conformance: cannot build a tokio runtime: {e}"));
+    runtime.block_on(async move {
+        if let Some(store) = factory.await.into_store() {
+            check(store).await;
+        }
+    });
+}
+
+/// Expands into one `#[test]` per store conformance check, inside a module
+/// `store_conformance`. See the [module docs](crate::conformance::stores).
+///
+/// ```ignore
+/// hale_testkit::store_conformance_tests!(async { Arc::new(MemoryStore::new()) });
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@expand ($factory)
+            // Approvals.
+            approval_round_trip_keeps_every_field,
+            approval_duplicate_id_is_conflict,
+            approval_create_is_atomic_with_timeline_event,
+            approval_event_of_other_tenant_is_invalid,
+            approval_update_is_revision_cas,
+            approval_update_of_absent_is_not_found,
+            approval_update_is_atomic_with_timeline_event,
+            approval_list_filters_order_and_pages,
+            approval_pending_for_resource_is_oldest_pending,
+            approvals_due_for_expiry_are_pending_and_oldest_first,
+            approval_tenant_isolation,
+        );
+    };
+    (@expand ($factory:expr) $($check:ident),+ $(,)?) => {
+        /// The store conformance suite (`hale_testkit::conformance::stores`).
+        #[allow(unused_imports)] // the factory may not need anything from the parent
+        mod store_conformance {
+            use super::*;
+
+            $(
+                #[test]
+                fn $check() {
+                    $crate::conformance::stores::run(
+                        async { $factory.await },
+                        $crate::conformance::stores::$check,
+                    );
+                }
+            )+
+        }
+    };
+}

@@ -1,0 +1,112 @@
+//! Shared helpers of the store checks: instants, and assertions whose panic
+//! messages name the contract clause that broke.
+
+use std::fmt::Debug;
+
+use hale_domain::Timestamp;
+use hale_engine::ports::StoreError;
+use tokio::task::JoinHandle;
+
+/// The suite's reference instant, 2027-01-15T08:00:00.123456Z: it has
+/// microseconds so that a store that truncates to milliseconds fails.
+pub(super) const T0: Timestamp = Timestamp::from_unix_micros(1_800_000_000_123_456);
+
+/// `T0` plus `secs` seconds (negative goes back).
+pub(super) fn at(secs: i64) -> Timestamp {
+    Timestamp::from_unix_micros(T0.unix_micros() + secs * 1_000_000)
+}
+
+/// `T0` plus `micros` microseconds.
+pub(super) fn at_micros(micros: i64) -> Timestamp {
+    Timestamp::from_unix_micros(T0.unix_micros() + micros)
+}
+
+/// 0001-01-01T00:00:00.000001Z: the earliest instant the suite stores.
+pub(super) fn far_past() -> Timestamp {
+    Timestamp::from_unix_micros(-62_135_596_800_000_000 + 1)
+}
+
+/// 9999-12-31T23:59:59.999999Z: the latest instant the suite stores.
+pub(super) fn far_future() -> Timestamp {
+    Timestamp::from_unix_micros(253_402_300_799_999_999)
+}
+
+/// Text that trips encodings: CJK, Hangul, emoji, quotes, a backslash, a
+/// newline and a tab.
+pub(super) const UNICODE: &str =
+    "重启 checkout — 재시작 ✓ 🚑 \"quoted\" 'single' back\\slash\nline two\ttab";
+
+/// The value of an `Ok`, or a panic naming the clause.
+#[track_caller]
+pub(super) fn ok<T>(res: Result<T, StoreError>, clause: &str) -> T {
+    match res {
+        Ok(v) => v,
+        Err(e) => panic!("store contract broken: {clause}\n  expected: Ok\n  got: Err({e:?})"),
+    }
+}
+
+#[track_caller]
+fn expect_err<T: Debug>(
+    res: Result<T, StoreError>,
+    want: &str,
+    is: fn(&StoreError) -> bool,
+    clause: &str,
+) {
+    match res {
+        Err(e) if is(&e) => {}
+        other => panic!("store contract broken: {clause}\n  expected: Err({want}(..))\n  got: {other:?}"),
+    }
+}
+
+/// Asserts `Err(StoreError::Conflict(_))`.
+#[track_caller]
+pub(super) fn conflict<T: Debug>(res: Result<T, StoreError>, clause: &str) {
+    expect_err(res, "Conflict", |e| matches!(e, StoreError::Conflict(_)), clause);
+}
+
+/// Asserts `Err(StoreError::NotFound(_))`.
+#[track_caller]
+pub(super) fn not_found<T: Debug>(res: Result<T, StoreError>, clause: &str) {
+    expect_err(res, "NotFound", |e| matches!(e, StoreError::NotFound(_)), clause);
+}
+
+/// Asserts `Err(StoreError::Invalid(_))`.
+#[track_caller]
+pub(super) fn invalid<T: Debug>(res: Result<T, StoreError>, clause: &str) {
+    expect_err(res, "Invalid", |e| matches!(e, StoreError::Invalid(_)), clause);
+}
+
+/// Asserts equality, printing both sides under the clause.
+#[track_caller]
+pub(super) fn same<T: PartialEq + Debug>(got: &T, want: &T, clause: &str) {
+    if got != want {
+        panic!("store contract broken: {clause}\n  expected: {want:#?}\n  got: {got:#?}");
+    }
+}
+
+/// Asserts a condition, naming the clause.
+#[track_caller]
+pub(super) fn holds(cond: bool, clause: &str) {
+    if !cond {
+        panic!("store contract broken: {clause}");
+    }
+}
+
+/// Waits for spawned tasks, re-raising a panic in any of them.
+#[allow(dead_code)] // the concurrency checks that use it land in the next commit
+pub(super) async fn join_all<T>(tasks: Vec<JoinHandle<T>>) -> Vec<T> {
+    futures::future::join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| match r {
+            Ok(v) => v,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("store conformance: a task was cancelled: {e}"),
+        })
+        .collect()
+}
+
+/// The ids of a list, for order assertions.
+pub(super) fn ids<T>(rows: &[T], id: impl Fn(&T) -> String) -> Vec<String> {
+    rows.iter().map(id).collect()
+}

@@ -1,0 +1,123 @@
+//! Healing operations, written together with their audit entries.
+
+use async_trait::async_trait;
+use hale_domain::healing::HealingOperation;
+use hale_domain::record::audit::AuditEntry;
+use hale_domain::{OperationId, TenantId};
+use hale_engine::ports::{OperationFilter, OperationStore, Page, StoreError};
+
+use super::{
+    MemoryStore, absent, admits, duplicate, in_window, next_revision, page_of, same_tenant, stale,
+};
+
+#[async_trait]
+impl OperationStore for MemoryStore {
+    async fn create_operation(
+        &self,
+        op: &HealingOperation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        same_tenant("the audit entry", &op.tenant, &audit.tenant)?;
+        let mut tables = self.tables()?;
+        let t = tables.tenant_mut(&op.tenant);
+        // Check both halves before writing either: the pair commits whole.
+        if t.operations.contains_key(&op.id) {
+            return Err(duplicate("operation", op.id.as_str(), &op.tenant));
+        }
+        if t.audit.contains_key(&audit.id) {
+            return Err(duplicate("audit entry", &audit.id, &audit.tenant));
+        }
+        t.operations.insert(op.id.clone(), op.clone());
+        t.audit.insert(audit.id.clone(), audit.clone());
+        Ok(())
+    }
+
+    async fn get_operation(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<Option<HealingOperation>, StoreError> {
+        let tables = self.tables()?;
+        Ok(tables
+            .tenant(tenant)
+            .and_then(|t| t.operations.get(id))
+            .cloned())
+    }
+
+    async fn list_operations(
+        &self,
+        tenant: &TenantId,
+        filter: &OperationFilter,
+    ) -> Result<Page<HealingOperation>, StoreError> {
+        let tables = self.tables()?;
+        let Some(t) = tables.tenant(tenant) else {
+            return Ok(Page::from_overfetch(Vec::new(), filter.page));
+        };
+        let keep = |o: &HealingOperation| {
+            admits(filter.state.as_ref(), &o.state)
+                && admits(filter.strategy_id.as_ref(), &o.strategy_id)
+                && admits(filter.resource.as_ref(), &o.resource)
+                && in_window(o.started_at, filter.since, filter.until)
+        };
+        Ok(page_of(
+            t.operations.values(),
+            keep,
+            |a, b| (b.started_at, &b.id).cmp(&(a.started_at, &a.id)),
+            filter.page,
+        ))
+    }
+
+    async fn update_operation(
+        &self,
+        op: &HealingOperation,
+        audit: Option<&AuditEntry>,
+    ) -> Result<u64, StoreError> {
+        if let Some(audit) = audit {
+            same_tenant("the audit entry", &op.tenant, &audit.tenant)?;
+        }
+        let mut tables = self.tables()?;
+        let id = op.id.as_str();
+        let t = tables
+            .tenants
+            .get_mut(&op.tenant)
+            .ok_or_else(|| absent("operation", id, &op.tenant))?;
+        let stored = t
+            .operations
+            .get(&op.id)
+            .ok_or_else(|| absent("operation", id, &op.tenant))?;
+        if stored.revision != op.revision {
+            return Err(stale("operation", id, op.revision, stored.revision));
+        }
+        if let Some(audit) = audit
+            && t.audit.contains_key(&audit.id)
+        {
+            return Err(duplicate("audit entry", &audit.id, &audit.tenant));
+        }
+        let revision = next_revision(op.revision, "operation")?;
+        let mut row = op.clone();
+        row.revision = revision;
+        t.operations.insert(row.id.clone(), row);
+        if let Some(audit) = audit {
+            t.audit.insert(audit.id.clone(), audit.clone());
+        }
+        Ok(revision)
+    }
+
+    async fn unfinished_operations(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<HealingOperation>, StoreError> {
+        let tables = self.tables()?;
+        let Some(t) = tables.tenant(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut rows: Vec<HealingOperation> = t
+            .operations
+            .values()
+            .filter(|o| !o.state.is_terminal())
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(rows)
+    }
+}
