@@ -293,6 +293,22 @@ pub struct BreakerSnapshot {
     pub generation: u64,
 }
 
+impl BreakerSnapshot {
+    /// A closed breaker with no history.
+    pub fn closed() -> Self {
+        BreakerSnapshot {
+            state: BreakerState::Closed,
+            consecutive_failures: 0,
+            opened_at: None,
+            permanent: None,
+            last_failure_at: None,
+            last_failure_class: None,
+            last_reset: None,
+            generation: 0,
+        }
+    }
+}
+
 // === impl CircuitBreaker ===
 
 #[derive(Debug)]
@@ -327,19 +343,7 @@ pub struct CircuitBreaker {
 impl CircuitBreaker {
     /// A closed breaker. The configuration must be valid.
     pub fn new(config: BreakerConfig) -> Result<Self, BreakerConfigError> {
-        Self::restore(
-            config,
-            BreakerSnapshot {
-                state: BreakerState::Closed,
-                consecutive_failures: 0,
-                opened_at: None,
-                permanent: None,
-                last_failure_at: None,
-                last_failure_class: None,
-                last_reset: None,
-                generation: 0,
-            },
-        )
+        Self::restore(config, BreakerSnapshot::closed())
     }
 
     /// Restores a breaker from a snapshot taken by [`CircuitBreaker::snapshot`].
@@ -348,6 +352,11 @@ impl CircuitBreaker {
         snap: BreakerSnapshot,
     ) -> Result<Self, BreakerConfigError> {
         config.validate()?;
+        Ok(Self::from_parts(config, snap))
+    }
+
+    /// Builds from a configuration known to be valid.
+    fn from_parts(config: BreakerConfig, snap: BreakerSnapshot) -> Self {
         // A snapshot that claims OPEN without an opening time (hand-edited
         // or corrupt) restores as half-open so that it probes at once rather
         // than staying shut forever.
@@ -366,7 +375,7 @@ impl CircuitBreaker {
             (BreakerState::Open, Some(at)) => (at + config.open_for).unix_micros(),
             _ => i64::MIN,
         };
-        Ok(CircuitBreaker {
+        CircuitBreaker {
             state: AtomicU8::new(state.to_u8()),
             has_failures: AtomicBool::new(snap.consecutive_failures > 0),
             open_until: AtomicI64::new(open_until),
@@ -383,7 +392,7 @@ impl CircuitBreaker {
                 last_reset: snap.last_reset,
             }),
             config,
-        })
+        }
     }
 
     /// The configuration.
@@ -746,6 +755,14 @@ impl CircuitBreaker {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Default for CircuitBreaker {
+    /// A closed breaker with the seed defaults (valid by construction; a
+    /// test pins that).
+    fn default() -> Self {
+        Self::from_parts(BreakerConfig::default(), BreakerSnapshot::closed())
     }
 }
 

@@ -92,6 +92,11 @@ impl Dormancy {
         }
     }
 
+    /// Changes the threshold (a reloaded policy), keeping the state.
+    pub fn set_max_consecutive_failures(&mut self, max: u32) {
+        self.max_consecutive_failures = max.max(1);
+    }
+
     /// Whether healing is suspended.
     pub fn is_dormant(&self) -> bool {
         self.dormant.is_some()
@@ -168,6 +173,23 @@ impl Dormancy {
             actor: None,
         });
         self.dormant.as_ref()
+    }
+
+    /// A failed strategy asks for safe mode (seed 004 `enter_safe_mode`).
+    /// Returns false if already dormant.
+    pub fn enter_safe_mode(&mut self, reason: &str, now: Timestamp) -> bool {
+        if self.dormant.is_some() {
+            return false;
+        }
+        self.dormant = Some(DormantRecord {
+            reason: reason.to_owned(),
+            since: now,
+            triggered_by: DormantTrigger::Automatic,
+            resume_conditions: vec!["verify the target by hand before resuming".to_owned()],
+            manual_reset_required: true,
+            actor: None,
+        });
+        true
     }
 
     /// An operator puts the scope to sleep. Returns false if already dormant

@@ -197,6 +197,12 @@ fn snapshot_restores_through_serde() {
 }
 
 #[test]
+fn seed_default_config_is_valid() {
+    assert_eq!(BreakerConfig::default().validate(), Ok(()));
+    assert_eq!(CircuitBreaker::default().state(), BreakerState::Closed);
+}
+
+#[test]
 fn invalid_configs_are_refused() {
     let zero = BreakerConfig {
         half_open_max_probes: 0,

@@ -1,0 +1,134 @@
+//! Engine and per-tenant policy configuration.
+
+use std::time::Duration;
+
+use hale_domain::approval::SignaturePolicy;
+use hale_domain::backoff::BackoffPolicy;
+use hale_domain::breaker::BreakerConfig;
+use hale_domain::convergence::IdentityRule;
+use hale_domain::diagnosis::DiagnosisRules;
+use hale_domain::failure::PatternClassifier;
+use hale_domain::kill_switch::TenantSwitches;
+use hale_domain::strategy::{PolicyProblem, Strategy, validate_strategies};
+use hale_domain::TenantId;
+
+use crate::ports::NamespacePolicy;
+
+/// Engine-wide settings. [`Default`] gives the seed values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineConfig {
+    /// How long a delivery's idempotency key lives (HA peers and repeats
+    /// within this window are dropped before touching the store).
+    pub idempotency_ttl: Duration,
+    /// Lock TTL for automatic runs; extended at every checkpoint.
+    pub automatic_lock_ttl: Duration,
+    /// How long an approved execution waits for an automatic run to yield.
+    pub preemption_wait: Duration,
+    /// Tenants idle this long are evicted from memory (state persisted).
+    pub tenant_idle_eviction: Duration,
+    /// How often the flag source is re-read.
+    pub flag_refresh_interval: Duration,
+    /// Detection job interval (seed 002: 5 min).
+    pub detection_interval: Duration,
+    /// Preventive job interval (seed 002: 10 min).
+    pub preventive_interval: Duration,
+    /// Approval expiry sweep interval.
+    pub approval_sweep_interval: Duration,
+    /// Maximum background tasks (seed 002: 10).
+    pub max_background_tasks: usize,
+    /// Dormancy threshold for the global scope (seed 002: 10).
+    pub global_dormancy_threshold: u32,
+    /// Deferred alerts remembered per tenant for the detection job.
+    pub max_deferred_per_tenant: usize,
+    /// How long shutdown waits for running operations to reach a safe point.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            idempotency_ttl: Duration::from_secs(300),
+            automatic_lock_ttl: Duration::from_secs(300),
+            preemption_wait: Duration::from_secs(120),
+            tenant_idle_eviction: Duration::from_secs(3600),
+            flag_refresh_interval: Duration::from_secs(30),
+            detection_interval: Duration::from_secs(300),
+            preventive_interval: Duration::from_secs(600),
+            approval_sweep_interval: Duration::from_secs(30),
+            max_background_tasks: 10,
+            global_dormancy_threshold: 10,
+            max_deferred_per_tenant: 10_000,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// One tenant's policy: strategies and the fail-safe settings.
+#[derive(Debug, Clone)]
+pub struct TenantPolicy {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Strategies in priority order.
+    pub strategies: Vec<Strategy>,
+    /// Where actions may run.
+    pub namespaces: NamespacePolicy,
+    /// Breaker thresholds (one breaker per executor).
+    pub breaker: BreakerConfig,
+    /// Backoff between failed healings.
+    pub backoff: BackoffPolicy,
+    /// Consecutive failures before dormancy (seed: 10).
+    pub dormancy_threshold: u32,
+    /// Signatures per risk level and approval expiry.
+    pub signatures: SignaturePolicy,
+    /// Alert identity for fingerprints.
+    pub identity: IdentityRule,
+    /// Diagnosis rules.
+    pub diagnosis: DiagnosisRules,
+    /// Classifies errors known only by text (fatal patterns).
+    pub classifier: PatternClassifier,
+    /// Kill switches configured at start (runtime changes are persisted).
+    pub switches: TenantSwitches,
+}
+
+impl TenantPolicy {
+    /// A policy with seed defaults and the given strategies.
+    pub fn new(tenant: TenantId, strategies: Vec<Strategy>) -> Self {
+        TenantPolicy {
+            tenant,
+            strategies,
+            namespaces: NamespacePolicy::Any,
+            breaker: BreakerConfig::default(),
+            backoff: BackoffPolicy::default(),
+            dormancy_threshold: 10,
+            signatures: SignaturePolicy::default(),
+            identity: IdentityRule::default(),
+            diagnosis: DiagnosisRules::default(),
+            classifier: PatternClassifier::default(),
+            switches: TenantSwitches::default(),
+        }
+    }
+
+    /// Every problem with the policy (empty when valid).
+    pub fn validate(&self) -> Vec<PolicyProblem> {
+        let mut out = validate_strategies(&self.strategies, "strategies");
+        if let Err(e) = self.breaker.validate() {
+            out.push(PolicyProblem {
+                path: "breaker".into(),
+                message: e.to_string(),
+            });
+        }
+        if let Err(e) = self.backoff.validate() {
+            out.push(PolicyProblem {
+                path: "backoff".into(),
+                message: e.to_string(),
+            });
+        }
+        if self.dormancy_threshold == 0 {
+            out.push(PolicyProblem {
+                path: "dormancy_threshold".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        out
+    }
+}

@@ -1,0 +1,295 @@
+//! Human control: kill switches, dormancy, breaker and attempt resets. Every
+//! act needs an actor, is audited with channel `manual`, and is persisted.
+//! Acts on the global scope are audited in every configured tenant's log,
+//! since each tenant is affected.
+
+use std::collections::BTreeMap;
+
+use hale_domain::breaker::{BreakerSnapshot, Transition};
+use hale_domain::dormancy::{Dormancy, ResumeError, ResumeRecord};
+use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
+use hale_domain::strategy::ActionKind;
+use hale_domain::{Actor, Origin, ResourceRef, Scope, StrategyId, TenantId};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Engine, Inner};
+use crate::error::EngineError;
+use crate::tenant::ledger_key;
+
+/// A tenant-level switch to set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "layer", content = "key")]
+pub enum TenantSwitchTarget {
+    /// The tenant-wide switch.
+    Tenant,
+    /// One strategy.
+    Strategy(StrategyId),
+    /// One action kind.
+    ActionKind(ActionKind),
+}
+
+/// All switch layers as the control API shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SwitchesView {
+    /// The effective global layer (flags and runtime combined).
+    pub global_effective: GlobalSwitches,
+    /// Global switches set through the API.
+    pub global_runtime: GlobalSwitches,
+    /// What the flag source (`FEATURE_*`) says; `None` if never read.
+    pub flags: Option<GlobalSwitches>,
+    /// The tenant's layers, when asked for a tenant.
+    pub tenant: Option<TenantSwitches>,
+}
+
+/// A breaker as listed by the control API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakerView {
+    /// The breaker's name (the executor's).
+    pub name: String,
+    /// Its persisted state.
+    pub snapshot: BreakerSnapshot,
+}
+
+impl Inner {
+    async fn audit_control(&self, scope: &Scope, kind: &str, target: &str, actor: &Actor, reason: &str) -> Result<(), EngineError> {
+        let now = self.now();
+        let tenants = match scope {
+            Scope::Tenant(t) => vec![t.clone()],
+            Scope::Global => self.tenant_ids(),
+        };
+        for t in tenants {
+            let mut a = self.audit_entry(&t, kind, target, Origin::manual(actor.clone()), now);
+            a.reason = Some(reason.to_owned());
+            self.audit(a).await?;
+        }
+        Ok(())
+    }
+}
+
+fn need_reason(reason: &str) -> Result<(), EngineError> {
+    if reason.trim().is_empty() {
+        Err(EngineError::Invalid("a reason is required".into()))
+    } else {
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// The switch layers (global, and the tenant's when given).
+    pub async fn switches(&self, tenant: Option<&TenantId>) -> Result<SwitchesView, EngineError> {
+        let inner = &self.inner;
+        let tenant = match tenant {
+            Some(t) => Some(inner.runtime(t).await?.state().switches.clone()),
+            None => None,
+        };
+        Ok(SwitchesView {
+            global_effective: inner.global_switches(),
+            global_runtime: inner.platform.lock().unwrap_or_else(|p| p.into_inner()).switches.clone(),
+            flags: inner.flags.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            tenant,
+        })
+    }
+
+    /// Sets (or with `None` unsets) a global feature switch.
+    pub async fn set_global_switch(&self, feature: Feature, switch: Option<Switch>, actor: &Actor, reason: &str) -> Result<(), EngineError> {
+        need_reason(reason)?;
+        let inner = &self.inner;
+        {
+            let mut p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
+            match switch {
+                Some(s) => p.switches.features.insert(feature, s),
+                None => p.switches.features.remove(&feature),
+            };
+        }
+        inner.persist_platform().await?;
+        let target = format!("switch:global:{feature}");
+        let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
+        inner
+            .audit_control(&Scope::Global, "switch.set", &target, actor, &format!("{what}: {reason}"))
+            .await
+    }
+
+    /// Sets (or unsets) a tenant-level switch.
+    pub async fn set_tenant_switch(&self, tenant: &TenantId, target: TenantSwitchTarget, switch: Option<Switch>, actor: &Actor, reason: &str) -> Result<(), EngineError> {
+        need_reason(reason)?;
+        let inner = &self.inner;
+        let rt = inner.runtime(tenant).await?;
+        let label = {
+            let mut st = rt.state();
+            let sw = &mut st.switches;
+            fn put<K: Ord>(map: &mut BTreeMap<K, Switch>, k: K, s: Option<Switch>) {
+                match s {
+                    Some(s) => {
+                        map.insert(k, s);
+                    }
+                    None => {
+                        map.remove(&k);
+                    }
+                }
+            }
+            match &target {
+                TenantSwitchTarget::Tenant => {
+                    sw.tenant = switch;
+                    "switch:tenant".to_owned()
+                }
+                TenantSwitchTarget::Strategy(s) => {
+                    put(&mut sw.strategies, s.clone(), switch);
+                    format!("switch:strategy:{s}")
+                }
+                TenantSwitchTarget::ActionKind(k) => {
+                    put(&mut sw.action_kinds, k.clone(), switch);
+                    format!("switch:action_kind:{k}")
+                }
+            }
+        };
+        inner.persist_tenant(&rt).await;
+        let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
+        inner
+            .audit_control(&Scope::Tenant(tenant.clone()), "switch.set", &label, actor, &format!("{what}: {reason}"))
+            .await
+    }
+
+    /// Wakes a dormant scope: the only way out of dormant mode. Also clears
+    /// the backoff and the failure streaks, so healing starts afresh.
+    pub async fn resume(&self, scope: &Scope, reason: &str, actor: &Actor) -> Result<ResumeRecord, EngineError> {
+        let inner = &self.inner;
+        let now = inner.now();
+        let record = match scope {
+            Scope::Global => {
+                let rec = {
+                    let mut p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
+                    p.dormancy.resume(reason, actor, now).cloned()
+                };
+                let rec = rec.map_err(resume_error)?;
+                inner.persist_platform().await?;
+                rec
+            }
+            Scope::Tenant(t) => {
+                let rt = inner.runtime(t).await?;
+                let rec = {
+                    let mut st = rt.state();
+                    let rec = st.dormancy.resume(reason, actor, now).cloned().map_err(resume_error)?;
+                    st.backoff.reset();
+                    st.next_healing_at = None;
+                    for l in st.ledgers.values_mut() {
+                        l.reset();
+                    }
+                    rec
+                };
+                inner.persist_tenant(&rt).await;
+                rec
+            }
+        };
+        inner
+            .audit_control(scope, "dormancy.resumed", &format!("dormancy:{scope}"), actor, reason.trim())
+            .await?;
+        Ok(record)
+    }
+
+    /// Puts a scope to sleep by hand.
+    pub async fn enter_dormant(&self, scope: &Scope, reason: &str, actor: &Actor) -> Result<bool, EngineError> {
+        need_reason(reason)?;
+        let inner = &self.inner;
+        let now = inner.now();
+        let entered = match scope {
+            Scope::Global => {
+                let e = inner
+                    .platform
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .dormancy
+                    .enter_manual(reason, actor, now);
+                inner.persist_platform().await?;
+                e
+            }
+            Scope::Tenant(t) => {
+                let rt = inner.runtime(t).await?;
+                let e = rt.state().dormancy.enter_manual(reason, actor, now);
+                inner.persist_tenant(&rt).await;
+                e
+            }
+        };
+        if entered {
+            inner
+                .audit_control(scope, "dormancy.entered", &format!("dormancy:{scope}"), actor, reason)
+                .await?;
+        }
+        Ok(entered)
+    }
+
+    /// The dormancy of a scope.
+    pub async fn dormancy(&self, scope: &Scope) -> Result<Dormancy, EngineError> {
+        let inner = &self.inner;
+        Ok(match scope {
+            Scope::Global => inner.platform.lock().unwrap_or_else(|p| p.into_inner()).dormancy.clone(),
+            Scope::Tenant(t) => inner.runtime(t).await?.state().dormancy.clone(),
+        })
+    }
+
+    /// A tenant's breakers.
+    pub async fn breakers(&self, tenant: &TenantId) -> Result<Vec<BreakerView>, EngineError> {
+        let rt = self.inner.runtime(tenant).await?;
+        Ok(rt
+            .breakers()
+            .into_iter()
+            .map(|(name, b)| BreakerView {
+                name,
+                snapshot: b.snapshot(),
+            })
+            .collect())
+    }
+
+    /// Resets a breaker with a reason (the only way out of PERMANENT_OPEN).
+    pub async fn reset_breaker(&self, tenant: &TenantId, name: &str, reason: &str, actor: &Actor) -> Result<Option<Transition>, EngineError> {
+        let inner = &self.inner;
+        let rt = inner.runtime(tenant).await?;
+        if !rt.breakers().contains_key(name) {
+            return Err(EngineError::NotFound(format!("breaker {name:?}")));
+        }
+        let t = rt
+            .breaker(name)
+            .manual_reset(reason, actor, inner.now())
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        inner.persist_tenant(&rt).await;
+        inner
+            .audit_control(&Scope::Tenant(tenant.clone()), "breaker.reset", &format!("breaker:{name}"), actor, reason.trim())
+            .await?;
+        if let Some(tr) = t {
+            inner.metrics.inc(crate::metrics::family::BREAKER_TRANSITIONS, tr.to.as_str());
+        }
+        Ok(t)
+    }
+
+    /// Clears a strategy's failure streak on a target (after max attempts).
+    pub async fn reset_attempts(&self, tenant: &TenantId, strategy: &StrategyId, resource: &ResourceRef, reason: &str, actor: &Actor) -> Result<(), EngineError> {
+        need_reason(reason)?;
+        let inner = &self.inner;
+        let rt = inner.runtime(tenant).await?;
+        let existed = rt
+            .state()
+            .ledgers
+            .get_mut(&ledger_key(strategy, resource))
+            .map(|l| l.reset())
+            .is_some();
+        if !existed {
+            return Err(EngineError::NotFound(format!("no attempts of {strategy} on {resource}")));
+        }
+        inner.persist_tenant(&rt).await;
+        inner
+            .audit_control(
+                &Scope::Tenant(tenant.clone()),
+                "attempts.reset",
+                &resource.key(),
+                actor,
+                &format!("{strategy}: {}", reason.trim()),
+            )
+            .await
+    }
+}
+
+fn resume_error(e: ResumeError) -> EngineError {
+    match e {
+        ResumeError::NotDormant => EngineError::Invalid("not dormant".into()),
+        ResumeError::ReasonRequired => EngineError::Invalid(e.to_string()),
+    }
+}

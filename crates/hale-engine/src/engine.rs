@@ -1,0 +1,365 @@
+//! The engine: ports plus policy, wired together.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use hale_domain::dormancy::Dormancy;
+use hale_domain::kill_switch::{GlobalSwitches, Switch};
+use hale_domain::strategy::ActionKind;
+use hale_domain::{TenantId, Timestamp};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{EngineConfig, TenantPolicy};
+use crate::error::EngineError;
+use crate::ids::{IdSource, UuidIds};
+use crate::metrics::Metrics;
+use crate::ports::{
+    ActionExecutor, Clock, EnvFlagSource, FlagSource, HealthProbe, IdempotencyKeys, LogNotifier, Notifier,
+    PlatformStateSnapshot, ResourceLocks, Stores,
+};
+use crate::tasks::BackgroundTasks;
+use crate::tenant::{TenantRegistry, TenantRuntime};
+
+/// Every port the engine needs.
+#[derive(Clone)]
+pub struct Ports {
+    /// Wall time for records.
+    pub clock: Arc<dyn Clock>,
+    /// Durable stores.
+    pub stores: Stores,
+    /// Resource locks.
+    pub locks: Arc<dyn ResourceLocks>,
+    /// Delivery idempotency keys.
+    pub idempotency: Arc<dyn IdempotencyKeys>,
+    /// Executors, tried in order: the first that supports an action kind
+    /// runs it.
+    pub executors: Vec<Arc<dyn ActionExecutor>>,
+    /// Recovery checks.
+    pub probe: Arc<dyn HealthProbe>,
+    /// Escalations.
+    pub notifier: Arc<dyn Notifier>,
+    /// The global kill-switch layer.
+    pub flags: Arc<dyn FlagSource>,
+    /// Id generation.
+    pub ids: Arc<dyn IdSource>,
+}
+
+impl Ports {
+    /// Ports with the defaults for the optional parts: log notifier,
+    /// `FEATURE_*` environment flags, random ids.
+    pub fn new(
+        clock: Arc<dyn Clock>,
+        stores: Stores,
+        locks: Arc<dyn ResourceLocks>,
+        idempotency: Arc<dyn IdempotencyKeys>,
+        executors: Vec<Arc<dyn ActionExecutor>>,
+        probe: Arc<dyn HealthProbe>,
+    ) -> Self {
+        Ports {
+            clock,
+            stores,
+            locks,
+            idempotency,
+            executors,
+            probe,
+            notifier: Arc::new(LogNotifier),
+            flags: Arc::new(EnvFlagSource),
+            ids: Arc::new(UuidIds),
+        }
+    }
+
+    /// The executor for an action kind.
+    pub fn executor_for(&self, kind: &ActionKind) -> Option<&Arc<dyn ActionExecutor>> {
+        self.executors.iter().find(|e| e.supports(kind))
+    }
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports")
+            .field("executors", &self.executors.iter().map(|e| e.name().to_owned()).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Platform-wide runtime state.
+#[derive(Debug)]
+pub(crate) struct PlatformState {
+    /// Switches set at runtime through the control API.
+    pub switches: GlobalSwitches,
+    /// Global dormancy (manual only).
+    pub dormancy: Dormancy,
+}
+
+pub(crate) struct Inner {
+    pub ports: Ports,
+    pub config: EngineConfig,
+    pub policies: RwLock<BTreeMap<TenantId, Arc<TenantPolicy>>>,
+    pub tenants: TenantRegistry,
+    pub platform: Mutex<PlatformState>,
+    /// The last good read of the flag source; `None` until one succeeds,
+    /// which keeps automatic healing off (fail closed).
+    pub flags: Mutex<Option<GlobalSwitches>>,
+    pub metrics: Metrics,
+    pub tasks: BackgroundTasks,
+    pub runs: TaskTracker,
+    /// Operations running in this process (recovery leaves them alone).
+    pub running: Mutex<std::collections::HashSet<hale_domain::OperationId>>,
+    pub stopping: CancellationToken,
+    pub shutting_down: AtomicBool,
+}
+
+/// The healing engine. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("ports", &self.inner.ports).finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    ports: Ports,
+    config: EngineConfig,
+    policies: Vec<TenantPolicy>,
+}
+
+impl Engine {
+    /// Starts building an engine over `ports`.
+    pub fn builder(ports: Ports) -> EngineBuilder {
+        EngineBuilder {
+            ports,
+            config: EngineConfig::default(),
+            policies: Vec::new(),
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Engine-wide settings.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Adds a tenant's policy.
+    pub fn tenant(mut self, policy: TenantPolicy) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// Validates the policies, loads persisted platform state, reads the flag
+    /// source once and recovers operations left unfinished by a crash.
+    /// Background jobs start only with [`Engine::start_background_tasks`].
+    pub async fn build(self) -> Result<Engine, EngineError> {
+        let mut policies = BTreeMap::new();
+        for p in self.policies {
+            let problems = p.validate();
+            if !problems.is_empty() {
+                let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                return Err(EngineError::Invalid(format!(
+                    "tenant {}: {}",
+                    p.tenant,
+                    list.join("; ")
+                )));
+            }
+            if policies.insert(p.tenant.clone(), Arc::new(p)).is_some() {
+                return Err(EngineError::Invalid("a tenant is configured twice".into()));
+            }
+        }
+        let platform = match self.ports.stores.state.load_platform_state().await? {
+            Some(s) => {
+                let mut dormancy = s.dormancy;
+                dormancy.set_max_consecutive_failures(self.config.global_dormancy_threshold);
+                PlatformState {
+                    switches: s.switches,
+                    dormancy,
+                }
+            }
+            None => PlatformState {
+                switches: GlobalSwitches::default(),
+                dormancy: Dormancy::new(self.config.global_dormancy_threshold),
+            },
+        };
+        let tasks = BackgroundTasks::new(self.config.max_background_tasks, self.ports.clock.clone());
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                ports: self.ports,
+                config: self.config,
+                policies: RwLock::new(policies),
+                tenants: TenantRegistry::default(),
+                platform: Mutex::new(platform),
+                flags: Mutex::new(None),
+                metrics: Metrics::default(),
+                tasks,
+                runs: TaskTracker::new(),
+                running: Mutex::new(std::collections::HashSet::new()),
+                stopping: CancellationToken::new(),
+                shutting_down: AtomicBool::new(false),
+            }),
+        };
+        engine.inner.refresh_flags().await;
+        engine.recover_interrupted().await?;
+        Ok(engine)
+    }
+}
+
+impl Inner {
+    pub(crate) fn now(&self) -> Timestamp {
+        self.ports.clock.now()
+    }
+
+    pub(crate) fn policy(&self, tenant: &TenantId) -> Result<Arc<TenantPolicy>, EngineError> {
+        self.policies
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownTenant(tenant.to_string()))
+    }
+
+    pub(crate) fn tenant_ids(&self) -> Vec<TenantId> {
+        self.policies.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    pub(crate) async fn runtime(&self, tenant: &TenantId) -> Result<Arc<TenantRuntime>, EngineError> {
+        let policy = self.policy(tenant)?;
+        self.tenants
+            .get_or_load(policy, self.ports.stores.state.as_ref(), self.now())
+            .await
+    }
+
+    /// The effective global layer: flag source and runtime switches combined;
+    /// any `off` wins. Without a good flag read, automatic healing is off.
+    pub(crate) fn global_switches(&self) -> GlobalSwitches {
+        let runtime = self.platform.lock().unwrap_or_else(|p| p.into_inner()).switches.clone();
+        let flags = self.flags.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut out = match flags {
+            Some(f) => f,
+            None => {
+                let mut closed = GlobalSwitches::default();
+                closed
+                    .features
+                    .insert(hale_domain::kill_switch::Feature::AutoHealing, Switch::Off);
+                closed
+            }
+        };
+        for (feature, sw) in runtime.features {
+            if sw == Switch::Off || !out.features.contains_key(&feature) {
+                out.features.insert(feature, sw);
+            }
+        }
+        out
+    }
+
+    /// Re-reads the flag source; keeps the last good value on error.
+    pub(crate) async fn refresh_flags(&self) {
+        match self.ports.flags.global_switches().await {
+            Ok(f) => *self.flags.lock().unwrap_or_else(|p| p.into_inner()) = Some(f),
+            Err(e) => tracing::warn!(error = %e, "flag source read failed; keeping the last good flags"),
+        }
+    }
+
+    pub(crate) async fn persist_platform(&self) -> Result<(), EngineError> {
+        let snap = {
+            let p = self.platform.lock().unwrap_or_else(|p| p.into_inner());
+            PlatformStateSnapshot {
+                switches: p.switches.clone(),
+                dormancy: p.dormancy.clone(),
+                saved_at: self.now(),
+            }
+        };
+        self.ports.stores.state.save_platform_state(&snap).await.map_err(EngineError::from)
+    }
+
+    pub(crate) async fn persist_tenant(&self, rt: &TenantRuntime) {
+        if let Err(e) = crate::tenant::persist(rt, self.ports.stores.state.as_ref(), self.now()).await {
+            tracing::warn!(tenant = %rt.tenant(), error = %e, "could not persist tenant state; will retry at the next change");
+        }
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+}
+
+impl Engine {
+    /// The engine's counters.
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
+    /// Configured tenants.
+    pub fn tenants(&self) -> Vec<TenantId> {
+        self.inner.tenant_ids()
+    }
+
+    /// A tenant's policy.
+    pub fn policy(&self, tenant: &TenantId) -> Result<Arc<TenantPolicy>, EngineError> {
+        self.inner.policy(tenant)
+    }
+
+    /// The ports (stores for reads, executors, ...).
+    pub fn ports(&self) -> &Ports {
+        &self.inner.ports
+    }
+
+    /// Replaces (or adds) a tenant's policy at run time. Runtime state
+    /// (breakers, dormancy, ledgers) carries over.
+    pub async fn set_policy(&self, policy: TenantPolicy) -> Result<(), EngineError> {
+        let problems = policy.validate();
+        if !problems.is_empty() {
+            let list: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return Err(EngineError::Invalid(list.join("; ")));
+        }
+        let tenant = policy.tenant.clone();
+        if let Some(rt) = self.inner.tenants.unload(&tenant) {
+            self.inner.persist_tenant(&rt).await;
+        }
+        self.inner
+            .policies
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant, Arc::new(policy));
+        Ok(())
+    }
+
+    /// Waits until every running healing operation has finished (replays
+    /// and tests use this to make runs deterministic).
+    pub async fn wait_idle(&self) {
+        loop {
+            if self.inner.runs.is_empty() {
+                return;
+            }
+            self.inner.runs.close();
+            self.inner.runs.wait().await;
+            self.inner.runs.reopen();
+        }
+    }
+
+    /// Graceful stop: refuse new work, stop background jobs, let running
+    /// operations reach a safe point (they stop between actions, record
+    /// themselves interrupted and release their locks), persist state.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.shutting_down.store(true, Ordering::Release);
+        inner.stopping.cancel();
+        inner.tasks.shutdown(inner.config.shutdown_grace).await;
+        inner.runs.close();
+        if tokio::time::timeout(inner.config.shutdown_grace, inner.runs.wait()).await.is_err() {
+            tracing::warn!("healing operations did not reach a safe point within the grace period");
+        }
+        for rt in inner.tenants.all() {
+            inner.persist_tenant(&rt).await;
+        }
+        if let Err(e) = inner.persist_platform().await {
+            tracing::warn!(error = %e, "could not persist platform state at shutdown");
+        }
+    }
+}

@@ -1,0 +1,573 @@
+//! Intake: a tenant's batch of alerts -> idempotency -> convergence ->
+//! incident -> strategy match -> guards -> coordination -> start or propose.
+//!
+//! Every alert gets an [`AlertDecision`]; every skip, block and deferral is
+//! written to the audit log and the incident's decision chain with its
+//! reason, never dropped silently.
+
+use std::sync::Arc;
+
+use hale_domain::alert::{Alert, AlertStatus};
+use hale_domain::convergence::{ConvergenceVerdict, Delivery, Fingerprint, FingerprintRecord};
+use hale_domain::coordination::{self, CoordinationDecision, CoordinationInput, LockObservation};
+use hale_domain::record::incident::{Incident, IncidentStatus, Signal, incident_id};
+use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
+use hale_domain::strategy::{ExecutionPath, Strategy, find_strategy};
+use hale_domain::{IncidentId, Origin, ResourceRef, Severity, SourceSystem, StrategyId, TenantId, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::engine::{Engine, Inner};
+use crate::error::EngineError;
+use crate::guards::Block;
+use crate::metrics::family;
+use crate::ports::LockError;
+use crate::tenant::TenantRuntime;
+
+/// What happened to one alert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertDecision {
+    /// The alert's fingerprint.
+    pub fingerprint: Fingerprint,
+    /// The alert name.
+    pub alertname: String,
+    /// Firing or resolved.
+    pub status: AlertStatus,
+    /// The decision.
+    pub outcome: Outcome,
+}
+
+/// The decision for one alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "decision")]
+pub enum Outcome {
+    /// The same delivery was already taken (HA peer or retry).
+    DuplicateDelivery,
+    /// Another delivery of an episode that is already being handled.
+    Deduplicated {
+        /// The operation or approval handling it.
+        claimed_by: Option<String>,
+    },
+    /// The alert resolved.
+    Resolved {
+        /// The incident resolved with it.
+        incident_id: Option<IncidentId>,
+    },
+    /// No strategy matches the alert (recorded in its incident).
+    NoStrategy,
+    /// A strategy matches but its trigger needs more firings.
+    Waiting {
+        /// The strategy.
+        strategy_id: StrategyId,
+        /// Why.
+        detail: String,
+    },
+    /// An automatic healing operation started.
+    OperationStarted {
+        /// The strategy.
+        strategy_id: StrategyId,
+        /// The target.
+        resource: ResourceRef,
+        /// The operation.
+        operation_id: String,
+    },
+    /// An approval request was raised (decision path).
+    ApprovalRequested {
+        /// The strategy.
+        strategy_id: StrategyId,
+        /// The target.
+        resource: ResourceRef,
+        /// The approval.
+        approval_id: String,
+    },
+    /// Not now; a later delivery or the detection job retries.
+    Deferred {
+        /// The strategy.
+        strategy_id: StrategyId,
+        /// The target.
+        resource: ResourceRef,
+        /// Why (`deferred_to_decision_manager`, `awaiting_existing_approval`,
+        /// `resource_busy`, ...).
+        reason: String,
+    },
+    /// A guard stopped it.
+    Blocked {
+        /// The strategy.
+        strategy_id: StrategyId,
+        /// The target.
+        resource: ResourceRef,
+        /// Which guard (`kill_switch`, `dormant`, `circuit_open`, `backoff`,
+        /// `cooldown`, `max_attempts`, `anti_pattern`).
+        guard: String,
+        /// Details.
+        detail: String,
+    },
+    /// Not acted on (`lock_backend_unavailable`, `target_unresolved`, ...).
+    Skipped {
+        /// The strategy, if one matched.
+        strategy_id: Option<StrategyId>,
+        /// Why.
+        reason: String,
+        /// Details.
+        detail: String,
+    },
+}
+
+impl Outcome {
+    /// The decision's name, as in the JSON `decision` field.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::DuplicateDelivery => "duplicate_delivery",
+            Outcome::Deduplicated { .. } => "deduplicated",
+            Outcome::Resolved { .. } => "resolved",
+            Outcome::NoStrategy => "no_strategy",
+            Outcome::Waiting { .. } => "waiting",
+            Outcome::OperationStarted { .. } => "operation_started",
+            Outcome::ApprovalRequested { .. } => "approval_requested",
+            Outcome::Deferred { .. } => "deferred",
+            Outcome::Blocked { .. } => "blocked",
+            Outcome::Skipped { .. } => "skipped",
+        }
+    }
+
+    /// The reason or guard, when the alert was not acted on.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Deferred { reason, .. } | Outcome::Skipped { reason, .. } => Some(reason),
+            Outcome::Blocked { guard, .. } => Some(guard),
+            Outcome::Waiting { .. } => Some("trigger_threshold"),
+            Outcome::NoStrategy => Some("no_strategy"),
+            _ => None,
+        }
+    }
+}
+
+/// The decisions for a batch, in input order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// One per alert.
+    pub decisions: Vec<AlertDecision>,
+}
+
+/// The context of one alert being evaluated.
+pub(crate) struct Evaluation<'a> {
+    pub rt: &'a Arc<TenantRuntime>,
+    pub alert: &'a Alert,
+    pub record: &'a FingerprintRecord,
+    pub incident: IncidentId,
+    pub now: Timestamp,
+}
+
+impl Evaluation<'_> {
+    pub(crate) fn tenant(&self) -> &TenantId {
+        self.rt.tenant()
+    }
+}
+
+/// The key that identifies one delivery of one alert: HA peers and retries
+/// carry the same alert with the same status and start time.
+fn delivery_key(alert: &Alert, fp: &Fingerprint) -> String {
+    let mut h = Sha256::new();
+    h.update(fp.as_str().as_bytes());
+    h.update([0]);
+    h.update(alert.status.to_string().as_bytes());
+    h.update([0]);
+    h.update(alert.starts_at.map(|t| t.to_rfc3339()).unwrap_or_default().as_bytes());
+    h.update([0]);
+    h.update(alert.source_fingerprint.as_deref().unwrap_or_default().as_bytes());
+    format!("delivery:{}", hex::encode(&h.finalize()[..16]))
+}
+
+impl Engine {
+    /// Takes a tenant's batch of alerts. Each alert is processed in order and
+    /// durably; on a store failure the call returns
+    /// [`EngineError::StoreUnavailable`] and the alerts already processed
+    /// are recognised as duplicates when the sender retries the batch.
+    pub async fn ingest(&self, tenant: &TenantId, alerts: Vec<Alert>) -> Result<IngestReport, EngineError> {
+        let inner = &self.inner;
+        if inner.is_stopping() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let rt = inner.runtime(tenant).await?;
+        let mut decisions = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            decisions.push(inner.process_alert(&rt, alert).await?);
+        }
+        Ok(IngestReport { decisions })
+    }
+}
+
+impl Inner {
+    async fn process_alert(self: &Arc<Self>, rt: &Arc<TenantRuntime>, alert: Alert) -> Result<AlertDecision, EngineError> {
+        self.metrics.alert_received();
+        let now = self.now();
+        rt.touch(now);
+        let tenant = rt.tenant();
+        let delivery = Delivery::of(&rt.policy.identity, &alert, now);
+        let key = delivery_key(&alert, &delivery.fingerprint);
+        let decision = |outcome| AlertDecision {
+            fingerprint: delivery.fingerprint.clone(),
+            alertname: delivery.alertname.clone(),
+            status: alert.status,
+            outcome,
+        };
+        let claimed = match self.ports.idempotency.claim(tenant, &key, self.config.idempotency_ttl).await {
+            Ok(true) => true,
+            Ok(false) => {
+                self.metrics.duplicate_delivery();
+                self.metrics.inc(family::DECISIONS, "duplicate_delivery");
+                return Ok(decision(Outcome::DuplicateDelivery));
+            }
+            Err(e) => {
+                // Exactly-once healing does not depend on the key: the
+                // fingerprint store's episode claim still holds.
+                tracing::debug!(tenant = %tenant, error = %e, "idempotency backend unavailable; continuing");
+                false
+            }
+        };
+        match self.process_delivery(rt, &alert, &delivery, now).await {
+            Ok(outcome) => {
+                self.metrics.inc(family::DECISIONS, outcome.label());
+                Ok(decision(outcome))
+            }
+            Err(e) => {
+                if claimed && let Err(re) = self.ports.idempotency.release_claim(tenant, &key).await {
+                    tracing::warn!(tenant = %tenant, error = %re, "could not release an idempotency key after a failure");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn process_delivery(
+        self: &Arc<Self>,
+        rt: &Arc<TenantRuntime>,
+        alert: &Alert,
+        delivery: &Delivery,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
+        let tenant = rt.tenant();
+        let record = self.ports.stores.fingerprints.converge(tenant, delivery).await?;
+        match record.verdict() {
+            ConvergenceVerdict::Resolved => self.on_resolved(rt, alert, &record, now).await,
+            ConvergenceVerdict::DuplicateResolved => {
+                self.metrics.inc(family::DEDUPLICATED, "resolved");
+                Ok(Outcome::Deduplicated { claimed_by: None })
+            }
+            ConvergenceVerdict::Duplicate { claimed: true } => {
+                self.metrics.inc(family::DEDUPLICATED, "episode");
+                let claim = record.claim.clone();
+                if let Some(c) = &claim
+                    && c.kind == hale_domain::convergence::ClaimKind::Approval
+                {
+                    self.bump_approval_hit(tenant, &c.id, now).await?;
+                }
+                Ok(Outcome::Deduplicated {
+                    claimed_by: claim.map(|c| c.id),
+                })
+            }
+            v @ (ConvergenceVerdict::NewEpisode | ConvergenceVerdict::Duplicate { claimed: false }) => {
+                let incident = self
+                    .ensure_incident(rt, alert, &record, now, v == ConvergenceVerdict::NewEpisode)
+                    .await?;
+                let ev = Evaluation {
+                    rt,
+                    alert,
+                    record: &record,
+                    incident,
+                    now,
+                };
+                self.evaluate(&ev).await
+            }
+        }
+    }
+
+    async fn bump_approval_hit(&self, tenant: &TenantId, id: &str, now: Timestamp) -> Result<(), EngineError> {
+        let id = hale_domain::ApprovalId::new(id);
+        for _ in 0..4 {
+            let Some(mut a) = self.ports.stores.approvals.get_approval(tenant, &id).await? else {
+                return Ok(());
+            };
+            if a.status != hale_domain::approval::ApprovalStatus::Pending {
+                return Ok(());
+            }
+            a.record_hit(now);
+            match self.ports.stores.approvals.update_approval(&a, None).await {
+                Ok(_) => return Ok(()),
+                Err(crate::ports::StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Losing a hit count to heavy contention is harmless; the delivery
+        // itself is recorded on the fingerprint.
+        Ok(())
+    }
+
+    async fn on_resolved(&self, rt: &TenantRuntime, alert: &Alert, record: &FingerprintRecord, now: Timestamp) -> Result<Outcome, EngineError> {
+        let tenant = rt.tenant();
+        rt.forget_deferred(&record.fingerprint);
+        let Some(open) = self
+            .ports
+            .stores
+            .incidents
+            .open_incident_for(tenant, &record.fingerprint)
+            .await?
+        else {
+            return Ok(Outcome::Resolved { incident_id: None });
+        };
+        let signal = incident_signal(alert, &record.fingerprint, now);
+        let inc = self
+            .update_incident(tenant, &open.id, |inc| {
+                inc.push_signal(signal.clone());
+                inc.status = IncidentStatus::Resolved;
+                inc.resolved_at = Some(now);
+                inc.updated_at = now;
+                if inc.outcome.is_none() {
+                    inc.outcome = Some(hale_domain::record::incident::IncidentOutcome {
+                        result: "resolved_without_action".into(),
+                        summary: "the alert resolved before any healing ran".into(),
+                        operation_id: None,
+                    });
+                }
+            })
+            .await?;
+        let mut ev = self.timeline_event(tenant, TimelineEventType::System, TimelineStatus::Success, format!("{} resolved", record.alertname), now);
+        ev.incident_id = Some(inc.id.clone());
+        self.timeline(ev).await?;
+        Ok(Outcome::Resolved {
+            incident_id: Some(inc.id),
+        })
+    }
+
+    /// The open incident for the alert's fingerprint, created if absent.
+    async fn ensure_incident(
+        &self,
+        rt: &TenantRuntime,
+        alert: &Alert,
+        record: &FingerprintRecord,
+        now: Timestamp,
+        new_episode: bool,
+    ) -> Result<IncidentId, EngineError> {
+        let tenant = rt.tenant();
+        let signal = incident_signal(alert, &record.fingerprint, now);
+        if let Some(open) = self
+            .ports
+            .stores
+            .incidents
+            .open_incident_for(tenant, &record.fingerprint)
+            .await?
+        {
+            if new_episode {
+                self.update_incident(tenant, &open.id, |inc| inc.push_signal(signal.clone()))
+                    .await?;
+            }
+            return Ok(open.id);
+        }
+        let id = incident_id(now, &self.ports.ids.next_id("inc").replace('-', ""));
+        let id = IncidentId::new(format!("{}-{}", id, &record.fingerprint.as_str()[..4]));
+        let service = ["deployment", "service", "statefulset", "daemonset", "job", "pod"]
+            .iter()
+            .find_map(|l| alert.label(l))
+            .map(str::to_owned);
+        let incident = Incident {
+            id: id.clone(),
+            tenant: tenant.clone(),
+            status: IncidentStatus::Investigating,
+            severity: Severity::from_label(alert.label("severity")),
+            title: incident_title(alert),
+            fingerprint: record.fingerprint.clone(),
+            signals: vec![signal],
+            affected_services: service.into_iter().collect(),
+            decision_chain: Vec::new(),
+            proposal_ids: Vec::new(),
+            operation_ids: Vec::new(),
+            outcome: None,
+            ttl_days: 7,
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            closed_at: None,
+        };
+        self.ports.stores.incidents.create_incident(&incident).await?;
+        let mut ev = self.timeline_event(tenant, TimelineEventType::System, TimelineStatus::Warning, format!("Alert received: {}", incident.title), now);
+        ev.incident_id = Some(id.clone());
+        self.timeline(ev).await?;
+        Ok(id)
+    }
+
+    /// Strategy match, guards, coordination, then start or propose.
+    pub(crate) async fn evaluate(self: &Arc<Self>, ev: &Evaluation<'_>) -> Result<Outcome, EngineError> {
+        let policy = ev.rt.policy.clone();
+        let Some(strategy) = find_strategy(&policy.strategies, ev.alert) else {
+            self.incident_step(ev.tenant(), &ev.incident, "match", "no_strategy", "no strategy matches this alert", ev.now)
+                .await?;
+            return Ok(Outcome::NoStrategy);
+        };
+        let resource = match strategy.target.resolve(ev.alert) {
+            Ok(r) => r,
+            Err(e) => return self.skip(ev, Some(strategy), None, "target_unresolved", &e.to_string()).await,
+        };
+        if !strategy.trigger.count_satisfied(&ev.record.recent_firings, ev.now) {
+            let detail = format!(
+                "needs {} firings within {}",
+                strategy.trigger.consecutive_failures,
+                hale_domain::time::duration::format(strategy.trigger.within_window)
+            );
+            self.incident_step(ev.tenant(), &ev.incident, "trigger", "waiting", &detail, ev.now).await?;
+            return Ok(Outcome::Waiting {
+                strategy_id: strategy.id.clone(),
+                detail,
+            });
+        }
+        if let Err(block) = self.check_guards(ev, strategy, &resource).await? {
+            return self.block(ev, strategy, &resource, block).await;
+        }
+        let path = strategy.execution_path();
+        let source = match path {
+            ExecutionPath::Automatic => SourceSystem::FailureWatcher,
+            ExecutionPath::Approval => SourceSystem::DecisionManager,
+        };
+        let lock = match self.ports.locks.inspect(ev.tenant(), &resource).await {
+            Ok(None) => LockObservation::Free,
+            Ok(Some(h)) => LockObservation::Held { priority: h.priority },
+            Err(LockError::Unavailable(_) | LockError::NotHeld | LockError::Invalid(_)) => LockObservation::BackendUnavailable,
+        };
+        let pending = self
+            .ports
+            .stores
+            .approvals
+            .pending_approval_for(ev.tenant(), &resource)
+            .await?
+            .is_some();
+        let decision = coordination::decide(CoordinationInput {
+            source,
+            risk: strategy.risk,
+            lock,
+            pending_approval: pending,
+        });
+        match decision {
+            CoordinationDecision::Proceed => match path {
+                ExecutionPath::Automatic => self.start_automatic(ev, strategy, &resource).await,
+                ExecutionPath::Approval => self.request_approval(ev, strategy, &resource, false).await,
+            },
+            CoordinationDecision::Preempt => self.request_approval(ev, strategy, &resource, true).await,
+            CoordinationDecision::Skip(reason) => {
+                self.remember(ev, reason.as_str());
+                self.skip(ev, Some(strategy), Some(&resource), reason.as_str(), "automation stands still (fail closed)")
+                    .await
+            }
+            CoordinationDecision::Deferred(reason) => {
+                self.remember(ev, reason.as_str());
+                self.defer(ev, strategy, &resource, reason.as_str()).await
+            }
+            CoordinationDecision::AwaitExistingApproval => {
+                self.defer(ev, strategy, &resource, "awaiting_existing_approval").await
+            }
+        }
+    }
+
+    pub(crate) fn remember(&self, ev: &Evaluation<'_>, reason: &str) {
+        ev.rt.remember_deferred(
+            ev.record.fingerprint.clone(),
+            ev.alert.clone(),
+            reason,
+            self.config.max_deferred_per_tenant,
+        );
+    }
+
+    fn origin_for(strategy: &Strategy) -> Origin {
+        match strategy.execution_path() {
+            ExecutionPath::Automatic => Origin::failure_watcher(),
+            ExecutionPath::Approval => Origin::decision_manager(),
+        }
+    }
+
+    /// Records a deferral: audit `healing.deferred`, incident step, metric.
+    pub(crate) async fn defer(&self, ev: &Evaluation<'_>, strategy: &Strategy, resource: &ResourceRef, reason: &str) -> Result<Outcome, EngineError> {
+        self.metrics.inc(family::DEFERRALS, reason);
+        let mut a = self.audit_entry(ev.tenant(), "healing.deferred", &resource.key(), Self::origin_for(strategy), ev.now);
+        a.success = false;
+        a.reason = Some(reason.to_owned());
+        a.incident_id = Some(ev.incident.clone());
+        self.audit(a).await?;
+        self.incident_step(ev.tenant(), &ev.incident, "coordination", "deferred", reason, ev.now).await?;
+        Ok(Outcome::Deferred {
+            strategy_id: strategy.id.clone(),
+            resource: resource.clone(),
+            reason: reason.to_owned(),
+        })
+    }
+
+    /// Records a skip: audit `healing.skipped`, incident step, metric.
+    pub(crate) async fn skip(
+        &self,
+        ev: &Evaluation<'_>,
+        strategy: Option<&Strategy>,
+        resource: Option<&ResourceRef>,
+        reason: &str,
+        detail: &str,
+    ) -> Result<Outcome, EngineError> {
+        self.metrics.inc(family::DEFERRALS, reason);
+        let origin = strategy.map_or_else(Origin::failure_watcher, Self::origin_for);
+        let target = resource.map(ResourceRef::key).unwrap_or_else(|| ev.alert.alertname().unwrap_or("?").to_owned());
+        let mut a = self.audit_entry(ev.tenant(), "healing.skipped", &target, origin, ev.now);
+        a.success = false;
+        a.reason = Some(reason.to_owned());
+        a.error_message = Some(detail.to_owned());
+        a.incident_id = Some(ev.incident.clone());
+        self.audit(a).await?;
+        self.incident_step(ev.tenant(), &ev.incident, "guard", "skipped", &format!("{reason}: {detail}"), ev.now)
+            .await?;
+        Ok(Outcome::Skipped {
+            strategy_id: strategy.map(|s| s.id.clone()),
+            reason: reason.to_owned(),
+            detail: detail.to_owned(),
+        })
+    }
+
+    /// Records a guard block: audit `healing.blocked`, incident step, metric.
+    pub(crate) async fn block(&self, ev: &Evaluation<'_>, strategy: &Strategy, resource: &ResourceRef, block: Block) -> Result<Outcome, EngineError> {
+        self.metrics.inc(family::BLOCKS, block.guard);
+        if block.retryable {
+            self.remember(ev, block.guard);
+        }
+        let mut a = self.audit_entry(ev.tenant(), "healing.blocked", &resource.key(), Self::origin_for(strategy), ev.now);
+        a.success = false;
+        a.reason = Some(block.guard.to_owned());
+        a.error_message = Some(block.detail.clone());
+        a.incident_id = Some(ev.incident.clone());
+        self.audit(a).await?;
+        self.incident_step(ev.tenant(), &ev.incident, "guard", "blocked", &format!("{}: {}", block.guard, block.detail), ev.now)
+            .await?;
+        Ok(Outcome::Blocked {
+            strategy_id: strategy.id.clone(),
+            resource: resource.clone(),
+            guard: block.guard.to_owned(),
+            detail: block.detail,
+        })
+    }
+}
+
+fn incident_title(alert: &Alert) -> String {
+    let name = alert.alertname().unwrap_or("alert");
+    let what = ["deployment", "service", "statefulset", "daemonset", "pod", "node", "instance"]
+        .iter()
+        .find_map(|l| alert.label(l));
+    match (alert.label("namespace"), what) {
+        (Some(ns), Some(w)) => format!("{name} on {ns}/{w}"),
+        (None, Some(w)) => format!("{name} on {w}"),
+        _ => name.to_owned(),
+    }
+}
+
+/// The incident signal for one delivery.
+fn incident_signal(alert: &Alert, fp: &Fingerprint, now: Timestamp) -> Signal {
+    Signal {
+        alertname: alert.alertname().unwrap_or_default().to_owned(),
+        status: alert.status,
+        fingerprint: fp.clone(),
+        received_at: now,
+        summary: alert.annotations.get("summary").cloned(),
+    }
+}

@@ -1,0 +1,223 @@
+//! The periodic jobs, all registered with the background task manager:
+//! flag refresh, approval expiry, tenant eviction, auto-detection (re-drives
+//! deferred alerts), preventive checks of recently healed targets, and the
+//! crash-recovery sweep.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hale_domain::healing::HealingState;
+use hale_domain::kill_switch::Feature;
+use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
+use hale_domain::Severity;
+
+use crate::engine::{Engine, Inner};
+use crate::error::EngineError;
+use crate::intake::Evaluation;
+use crate::ports::{Escalation, Health, OperationFilter, PageRequest, ProbeRequest};
+use crate::tasks::{Job, TaskError, TaskOptions};
+
+/// Task ids.
+pub mod task_id {
+    /// Re-reads the `FEATURE_*` flag source.
+    pub const FLAG_REFRESH: &str = "flag-refresh";
+    /// Expires unanswered approvals.
+    pub const APPROVAL_EXPIRY: &str = "approval-expiry";
+    /// Evicts idle tenants.
+    pub const TENANT_EVICTION: &str = "tenant-eviction";
+    /// Re-evaluates deferred alerts (seed 002 auto-detection, 5 min).
+    pub const AUTO_DETECTION: &str = "auto-detection-monitoring";
+    /// Checks recently healed targets (seed 002 preventive, 10 min).
+    pub const PREVENTIVE: &str = "self-healing-preventive";
+    /// Marks operations orphaned by a crashed replica interrupted.
+    pub const RECOVERY: &str = "operation-recovery";
+}
+
+fn job<F, Fut>(inner: &Arc<Inner>, f: F) -> Job
+where
+    F: Fn(Arc<Inner>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    let inner = inner.clone();
+    let f = Arc::new(f);
+    Arc::new(move || {
+        let fut = f(inner.clone());
+        Box::pin(fut)
+    })
+}
+
+impl Engine {
+    /// Registers the periodic jobs (idempotent: re-registering replaces).
+    pub fn start_background_tasks(&self) -> Result<(), TaskError> {
+        let inner = &self.inner;
+        let cfg = &inner.config;
+        let opts = TaskOptions::default();
+        inner.tasks.register_interval(
+            task_id::FLAG_REFRESH,
+            cfg.flag_refresh_interval,
+            job(inner, |i| async move {
+                i.refresh_flags().await;
+                Ok(())
+            }),
+            opts,
+        )?;
+        let engine = self.clone();
+        inner.tasks.register_interval(
+            task_id::APPROVAL_EXPIRY,
+            cfg.approval_sweep_interval,
+            job(inner, move |i| {
+                let engine = engine.clone();
+                async move {
+                    for t in i.tenant_ids() {
+                        engine.expire_approvals(&t).await.map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                }
+            }),
+            opts,
+        )?;
+        inner.tasks.register_interval(
+            task_id::TENANT_EVICTION,
+            Duration::from_secs(60),
+            job(inner, |i| async move {
+                let cutoff = i.now() - i.config.tenant_idle_eviction;
+                for rt in i.tenants.evict_idle(cutoff) {
+                    i.persist_tenant(&rt).await;
+                }
+                Ok(())
+            }),
+            opts,
+        )?;
+        inner.tasks.register_interval(
+            task_id::AUTO_DETECTION,
+            cfg.detection_interval,
+            job(inner, |i| async move { i.redrive_deferred().await.map_err(|e| e.to_string()) }),
+            opts,
+        )?;
+        inner.tasks.register_interval(
+            task_id::PREVENTIVE,
+            cfg.preventive_interval,
+            job(inner, |i| async move { i.preventive_check().await.map_err(|e| e.to_string()) }),
+            opts,
+        )?;
+        let engine = self.clone();
+        inner.tasks.register_interval(
+            task_id::RECOVERY,
+            Duration::from_secs(60),
+            job(inner, move |_| {
+                let engine = engine.clone();
+                async move { engine.recover_interrupted().await.map(|_| ()).map_err(|e| e.to_string()) }
+            }),
+            opts,
+        )?;
+        Ok(())
+    }
+
+    /// Runs the auto-detection job once (tests and replays call it).
+    pub async fn run_detection(&self) -> Result<(), EngineError> {
+        self.inner.redrive_deferred().await
+    }
+
+    /// The background task statistics.
+    pub fn background_tasks(&self) -> Vec<crate::tasks::TaskStats> {
+        self.inner.tasks.stats()
+    }
+}
+
+impl Inner {
+    /// Re-evaluates alerts whose healing was deferred or blocked for a
+    /// passing reason, if they still fire and nothing claimed them.
+    async fn redrive_deferred(self: &Arc<Self>) -> Result<(), EngineError> {
+        if !self.global_switches().is_on(Feature::AutoDetection) || self.is_stopping() {
+            return Ok(());
+        }
+        for rt in self.tenants.all() {
+            for (fp, deferred) in rt.take_deferred() {
+                let Some(record) = self.ports.stores.fingerprints.get_fingerprint(rt.tenant(), &fp).await? else {
+                    continue;
+                };
+                if !record.verdict().may_start_healing() && record.claim.is_some() {
+                    continue;
+                }
+                if record.status != hale_domain::alert::AlertStatus::Firing {
+                    continue;
+                }
+                let Some(incident) = self.ports.stores.incidents.open_incident_for(rt.tenant(), &fp).await? else {
+                    continue;
+                };
+                let ev = Evaluation {
+                    rt: &rt,
+                    alert: &deferred.alert,
+                    record: &record,
+                    incident: incident.id,
+                    now: self.now(),
+                };
+                let outcome = self.evaluate(&ev).await?;
+                tracing::debug!(tenant = %rt.tenant(), was = %deferred.reason, now = outcome.label(), "re-evaluated a deferred alert");
+            }
+        }
+        Ok(())
+    }
+
+    /// Probes targets healed within the last two preventive periods; a
+    /// regression is recorded and escalated (no action is taken).
+    async fn preventive_check(&self) -> Result<(), EngineError> {
+        if !self.global_switches().is_on(Feature::PreventiveHealing) || self.is_stopping() {
+            return Ok(());
+        }
+        let since = self.now() - self.config.preventive_interval * 2;
+        for rt in self.tenants.all() {
+            let page = self
+                .ports
+                .stores
+                .operations
+                .list_operations(
+                    rt.tenant(),
+                    &OperationFilter {
+                        state: Some(HealingState::Completed),
+                        since: Some(since),
+                        page: PageRequest::new(50, 0),
+                        ..OperationFilter::default()
+                    },
+                )
+                .await?;
+            for op in page.items {
+                let req = ProbeRequest {
+                    tenant: rt.tenant(),
+                    resource: &op.resource,
+                    check: "auto",
+                    namespaces: &rt.policy.namespaces,
+                };
+                let Ok(Ok(health)) = tokio::time::timeout(Duration::from_secs(10), self.ports.probe.check(req)).await else {
+                    continue;
+                };
+                if let Health::Unhealthy(why) = health {
+                    let now = self.now();
+                    let mut tl = self.timeline_event(
+                        rt.tenant(),
+                        TimelineEventType::Agent,
+                        TimelineStatus::Warning,
+                        format!("Regression: {} unhealthy again after operation {}: {why}", op.resource, op.id),
+                        now,
+                    );
+                    tl.operation_id = Some(op.id.clone());
+                    tl.incident_id.clone_from(&op.incident_id);
+                    self.timeline(tl).await?;
+                    self.escalate(Escalation {
+                        tenant: rt.tenant().clone(),
+                        kind: "regression".into(),
+                        summary: format!("{} is unhealthy again after healing ({why})", op.resource),
+                        resource: Some(op.resource.clone()),
+                        strategy_id: Some(op.strategy_id.clone()),
+                        operation_id: Some(op.id.clone()),
+                        incident_id: op.incident_id.clone(),
+                        severity: Severity::P2,
+                        at: now,
+                    })
+                    .await;
+                }
+            }
+        }
+        Ok(())
+    }
+}

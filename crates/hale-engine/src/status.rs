@@ -1,0 +1,346 @@
+//! The status snapshot (seed 002 `/status`): self-healing state, breakers,
+//! background tasks, issues, and recommendations derived from the state.
+
+use hale_domain::breaker::BreakerState;
+use hale_domain::dormancy::DormantRecord;
+use hale_domain::kill_switch::{self, Feature, SwitchVerdict};
+use hale_domain::{TenantId, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::tasks::TaskStats;
+use crate::tenant::TenantRuntime;
+
+/// Seed 002's `selfHealing` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SelfHealingStatus {
+    /// Whether automatic healing may run (switches on, not dormant).
+    pub enabled: bool,
+    /// Whether the scope is dormant.
+    pub is_dormant: bool,
+    /// The dormancy record.
+    pub dormant: Option<DormantRecord>,
+    /// Consecutive failed healings.
+    pub consecutive_failures: u32,
+    /// The current backoff delay in milliseconds.
+    pub backoff_delay: u64,
+    /// No automatic healing starts before this.
+    pub next_healing_at: Option<Timestamp>,
+    /// Operations started.
+    pub total_attempts: u64,
+    /// Operations completed.
+    pub successful_healings: u64,
+    /// Operations failed.
+    pub failed_healings: u64,
+    /// Alerts waiting for the detection job.
+    pub deferred_alerts: usize,
+}
+
+/// Seed 002's `circuitBreakers[]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerStatus {
+    /// Tenant the breaker belongs to.
+    pub tenant: TenantId,
+    /// Name (the executor's).
+    pub name: String,
+    /// State.
+    pub state: BreakerState,
+    /// Consecutive failures.
+    pub failure_count: u32,
+    /// Seconds since the last failure.
+    pub last_failure_ago: Option<u64>,
+    /// Why it is latched, when PERMANENT_OPEN.
+    pub permanent_reason: Option<String>,
+}
+
+/// Seed 002's `backgroundTasks` block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackgroundTasksStatus {
+    /// Registered tasks.
+    pub total_tasks: usize,
+    /// Running tasks.
+    pub active_tasks: usize,
+    /// Per-task statistics.
+    pub tasks: Vec<TaskStatsView>,
+}
+
+/// A task's statistics (owned, deserializable copy of [`TaskStats`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatsView {
+    /// Id.
+    pub id: String,
+    /// `interval`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Running.
+    pub enabled: bool,
+    /// Period in seconds.
+    pub interval_seconds: u64,
+    /// Runs.
+    pub execution_count: u64,
+    /// Failed runs.
+    pub failure_count: u64,
+    /// Last run.
+    pub last_run_at: Option<Timestamp>,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Seconds since registration.
+    pub uptime: u64,
+}
+
+impl From<TaskStats> for TaskStatsView {
+    fn from(t: TaskStats) -> Self {
+        TaskStatsView {
+            id: t.id,
+            kind: t.kind.to_owned(),
+            enabled: t.enabled,
+            interval_seconds: t.interval_seconds,
+            execution_count: t.execution_count,
+            failure_count: t.failure_count,
+            last_run_at: t.last_run_at,
+            last_error: t.last_error,
+            uptime: t.uptime,
+        }
+    }
+}
+
+/// The `/status` document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusSnapshot {
+    /// `global` or `tenant:<id>`.
+    pub scope: String,
+    /// When taken.
+    pub generated_at: Timestamp,
+    /// Self-healing state of the scope.
+    pub self_healing: SelfHealingStatus,
+    /// Breakers in the scope.
+    pub circuit_breakers: Vec<BreakerStatus>,
+    /// Background tasks (engine-wide).
+    pub background_tasks: BackgroundTasksStatus,
+    /// Problems now.
+    pub issues: Vec<String>,
+    /// What an operator should do about them.
+    pub recommendations: Vec<String>,
+    /// Per-tenant summaries (global scope only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantSummary>,
+}
+
+/// One tenant in the global status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSummary {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Dormant.
+    pub is_dormant: bool,
+    /// Consecutive failures.
+    pub consecutive_failures: u32,
+    /// Breakers not closed.
+    pub open_breakers: usize,
+}
+
+struct Derived {
+    issues: Vec<String>,
+    recommendations: Vec<String>,
+}
+
+fn derive_tenant(rt: &TenantRuntime, breakers: &[BreakerStatus], healing: &SelfHealingStatus, now: Timestamp, out: &mut Derived) {
+    let t = rt.tenant();
+    if let Some(d) = &healing.dormant {
+        out.issues.push(format!("tenant {t} is dormant since {} ({:?}): {}", d.since, d.triggered_by, d.reason));
+        out.recommendations.push(format!(
+            "tenant {t}: fix the cause ({}), then resume: hale dormant resume --tenant {t} --reason \"...\"",
+            d.resume_conditions.join("; ")
+        ));
+    }
+    for b in breakers {
+        match b.state {
+            BreakerState::PermanentOpen => {
+                out.issues.push(format!(
+                    "breaker {} of tenant {t} is PERMANENT_OPEN: {}",
+                    b.name,
+                    b.permanent_reason.as_deref().unwrap_or("latched")
+                ));
+                out.recommendations.push(format!(
+                    "tenant {t}: fix what breaks {} (credentials? target down?), then: hale breakers reset {} --reason \"...\"",
+                    b.name, b.name
+                ));
+            }
+            BreakerState::Open => out.issues.push(format!("breaker {} of tenant {t} is OPEN after {} failures", b.name, b.failure_count)),
+            BreakerState::HalfOpen => out.issues.push(format!("breaker {} of tenant {t} is probing (HALF_OPEN)", b.name)),
+            BreakerState::Closed => {}
+        }
+    }
+    if let Some(at) = healing.next_healing_at
+        && at > now
+    {
+        out.issues.push(format!(
+            "tenant {t} backs off after {} consecutive failures until {at}",
+            healing.consecutive_failures
+        ));
+    }
+    if healing.deferred_alerts > 0 {
+        out.recommendations.push(format!(
+            "tenant {t}: {} alert(s) deferred; the auto-detection job re-evaluates them",
+            healing.deferred_alerts
+        ));
+    }
+}
+
+impl Engine {
+    fn tenant_healing(&self, rt: &TenantRuntime, now: Timestamp) -> (SelfHealingStatus, Vec<BreakerStatus>) {
+        let inner = &self.inner;
+        let global = inner.global_switches();
+        let breakers: Vec<BreakerStatus> = rt
+            .breakers()
+            .into_iter()
+            .map(|(name, b)| {
+                let s = b.snapshot();
+                BreakerStatus {
+                    tenant: rt.tenant().clone(),
+                    name,
+                    state: s.state,
+                    failure_count: s.consecutive_failures,
+                    last_failure_ago: s.last_failure_at.map(|at| now.saturating_duration_since(at).as_secs()),
+                    permanent_reason: s.permanent.map(|p| p.reason),
+                }
+            })
+            .collect();
+        let st = rt.state();
+        let switched_on = matches!(
+            kill_switch::evaluate(&global, &st.switches, Feature::AutoHealing, None, &[]),
+            SwitchVerdict::Enabled
+        );
+        let platform_dormant = inner.platform.lock().unwrap_or_else(|p| p.into_inner()).dormancy.is_dormant();
+        let healing = SelfHealingStatus {
+            enabled: switched_on && !st.dormancy.is_dormant() && !platform_dormant,
+            is_dormant: st.dormancy.is_dormant(),
+            dormant: st.dormancy.record().cloned(),
+            consecutive_failures: st.dormancy.consecutive_failures(),
+            backoff_delay: u64::try_from(st.backoff.current_delay().as_millis()).unwrap_or(u64::MAX),
+            next_healing_at: st.next_healing_at,
+            total_attempts: st.counters.total_attempts,
+            successful_healings: st.counters.successful_healings,
+            failed_healings: st.counters.failed_healings,
+            deferred_alerts: rt.deferred_count(),
+        };
+        (healing, breakers)
+    }
+
+    fn tasks_status(&self) -> BackgroundTasksStatus {
+        let tasks: Vec<TaskStatsView> = self.inner.tasks.stats().into_iter().map(Into::into).collect();
+        BackgroundTasksStatus {
+            total_tasks: tasks.len(),
+            active_tasks: tasks.iter().filter(|t| t.enabled).count(),
+            tasks,
+        }
+    }
+
+    /// A tenant's status.
+    pub async fn status(&self, tenant: &TenantId) -> Result<StatusSnapshot, EngineError> {
+        let rt = self.inner.runtime(tenant).await?;
+        let now = self.inner.now();
+        let (healing, breakers) = self.tenant_healing(&rt, now);
+        let mut d = Derived {
+            issues: Vec::new(),
+            recommendations: Vec::new(),
+        };
+        self.global_issues(&mut d);
+        derive_tenant(&rt, &breakers, &healing, now, &mut d);
+        Ok(StatusSnapshot {
+            scope: format!("tenant:{tenant}"),
+            generated_at: now,
+            self_healing: healing,
+            circuit_breakers: breakers,
+            background_tasks: self.tasks_status(),
+            issues: d.issues,
+            recommendations: d.recommendations,
+            tenants: Vec::new(),
+        })
+    }
+
+    /// The engine-wide status across every configured tenant.
+    pub async fn global_status(&self) -> Result<StatusSnapshot, EngineError> {
+        let inner = &self.inner;
+        let now = inner.now();
+        let mut d = Derived {
+            issues: Vec::new(),
+            recommendations: Vec::new(),
+        };
+        self.global_issues(&mut d);
+        let mut tenants = Vec::new();
+        let mut all_breakers = Vec::new();
+        let mut total = SelfHealingStatus {
+            enabled: inner.global_switches().is_on(Feature::AutoHealing),
+            is_dormant: false,
+            dormant: None,
+            consecutive_failures: 0,
+            backoff_delay: 0,
+            next_healing_at: None,
+            total_attempts: 0,
+            successful_healings: 0,
+            failed_healings: 0,
+            deferred_alerts: 0,
+        };
+        {
+            let p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
+            total.is_dormant = p.dormancy.is_dormant();
+            total.dormant = p.dormancy.record().cloned();
+            total.enabled &= !total.is_dormant;
+        }
+        for t in inner.tenant_ids() {
+            let rt = inner.runtime(&t).await?;
+            let (h, b) = self.tenant_healing(&rt, now);
+            derive_tenant(&rt, &b, &h, now, &mut d);
+            total.total_attempts += h.total_attempts;
+            total.successful_healings += h.successful_healings;
+            total.failed_healings += h.failed_healings;
+            total.deferred_alerts += h.deferred_alerts;
+            total.consecutive_failures = total.consecutive_failures.max(h.consecutive_failures);
+            tenants.push(TenantSummary {
+                tenant: t,
+                is_dormant: h.is_dormant,
+                consecutive_failures: h.consecutive_failures,
+                open_breakers: b.iter().filter(|b| b.state != BreakerState::Closed).count(),
+            });
+            all_breakers.extend(b);
+        }
+        Ok(StatusSnapshot {
+            scope: "global".into(),
+            generated_at: now,
+            self_healing: total,
+            circuit_breakers: all_breakers,
+            background_tasks: self.tasks_status(),
+            issues: d.issues,
+            recommendations: d.recommendations,
+            tenants,
+        })
+    }
+
+    fn global_issues(&self, d: &mut Derived) {
+        let inner = &self.inner;
+        if inner.flags.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            d.issues.push("the flag source has never been read: automatic healing is off (fail closed)".into());
+            d.recommendations.push("check the FEATURE_* flag source; healing resumes after the next good read".into());
+        }
+        let global = inner.global_switches();
+        for f in Feature::ALL {
+            if !global.is_on(f) {
+                d.issues.push(format!("{f} is switched off globally"));
+            }
+        }
+        let p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rec) = p.dormancy.record() {
+            d.issues.push(format!("the engine is dormant since {}: {}", rec.since, rec.reason));
+            d.recommendations
+                .push("fix the cause, then: hale dormant resume --global --reason \"...\"".into());
+        }
+    }
+}
