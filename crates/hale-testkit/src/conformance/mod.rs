@@ -1,4 +1,5 @@
 //! Conformance suites: each port contract written once and run unchanged
 //! against every adapter.
 
+pub mod locks;
 pub mod stores;
