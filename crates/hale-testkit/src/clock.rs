@@ -115,7 +115,10 @@ mod tests {
         let shared = clock.clone();
         assert_eq!(shared.now(), T0);
         let later = clock.advance(Duration::from_micros(1_500_001));
-        assert_eq!(later, Timestamp::from_unix_micros(T0.unix_micros() + 1_500_001));
+        assert_eq!(
+            later,
+            Timestamp::from_unix_micros(T0.unix_micros() + 1_500_001)
+        );
         assert_eq!(shared.now(), later, "clones must share the time");
         shared.set(Timestamp::UNIX_EPOCH);
         assert_eq!(clock.now(), Timestamp::UNIX_EPOCH, "set goes backwards too");

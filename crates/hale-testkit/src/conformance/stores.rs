@@ -43,6 +43,13 @@
 //! on a multi-threaded runtime.
 
 mod approvals;
+mod audit_timeline;
+mod concurrency;
+mod fingerprints;
+mod incidents;
+mod knowledge;
+mod operations;
+mod state;
 mod support;
 
 use std::future::Future;
@@ -51,6 +58,13 @@ use std::sync::Arc;
 use hale_engine::ports::StoreAdapter;
 
 pub use approvals::*;
+pub use audit_timeline::*;
+pub use concurrency::*;
+pub use fingerprints::*;
+pub use incidents::*;
+pub use knowledge::*;
+pub use operations::*;
+pub use state::*;
 
 /// What a conformance factory may produce: a store, or `None` to skip.
 pub trait Subject {
@@ -101,8 +115,12 @@ where
 /// Expands into one `#[test]` per store conformance check, inside a module
 /// `store_conformance`. See the [module docs](crate::conformance::stores).
 ///
-/// ```ignore
+/// ```
+/// use std::sync::Arc;
+/// use hale_testkit::MemoryStore;
+///
 /// hale_testkit::store_conformance_tests!(async { Arc::new(MemoryStore::new()) });
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
@@ -120,6 +138,58 @@ macro_rules! store_conformance_tests {
             approval_pending_for_resource_is_oldest_pending,
             approvals_due_for_expiry_are_pending_and_oldest_first,
             approval_tenant_isolation,
+            // Audit log and timeline.
+            audit_round_trip_keeps_every_field,
+            audit_duplicate_id_is_conflict,
+            audit_filters_order_and_pages,
+            audit_limit_is_clamped,
+            audit_tenant_isolation,
+            timeline_round_trip_keeps_every_field,
+            timeline_duplicate_id_is_conflict,
+            timeline_filters_order_and_pages,
+            timeline_tenant_isolation,
+            // Incidents.
+            incident_round_trip_keeps_every_field,
+            incident_duplicate_id_is_conflict,
+            incident_update_is_revision_cas,
+            incident_update_of_absent_is_not_found,
+            incident_filters_order_and_pages,
+            open_incident_for_is_newest_open,
+            incident_tenant_isolation,
+            // Knowledge.
+            knowledge_round_trip_keeps_every_field,
+            knowledge_duplicate_id_is_conflict,
+            knowledge_update_replaces_and_absent_is_not_found,
+            knowledge_filters_order_and_pages,
+            active_anti_patterns_skip_archived_and_other_hashes,
+            knowledge_view_increments,
+            knowledge_tenant_isolation,
+            // Operations.
+            operation_round_trip_keeps_every_field,
+            operation_duplicate_id_is_conflict,
+            operation_create_is_atomic_with_audit_entry,
+            operation_audit_of_other_tenant_is_invalid,
+            operation_update_is_revision_cas,
+            operation_update_of_absent_is_not_found,
+            operation_update_is_atomic_with_audit_entry,
+            operation_filters_order_and_pages,
+            unfinished_operations_are_non_terminal_oldest_first,
+            operation_tenant_isolation,
+            // Fingerprints.
+            converge_matches_domain_rule,
+            claim_episode_is_compare_and_set,
+            release_claim_needs_matching_id,
+            fingerprint_list_order_and_pages,
+            fingerprint_tenant_isolation,
+            // Runtime state and health.
+            tenant_state_round_trip,
+            platform_state_round_trip,
+            ping_answers,
+            // Concurrency.
+            concurrent_converge_counts_every_delivery,
+            concurrent_claims_have_one_winner,
+            concurrent_approval_updates_have_one_winner,
+            concurrent_operation_updates_have_one_winner,
         );
     };
     (@expand ($factory:expr) $($check:ident),+ $(,)?) => {
@@ -139,4 +209,61 @@ macro_rules! store_conformance_tests {
             )+
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `pub async fn` check in the submodules, with its file.
+    fn checks() -> Vec<(&'static str, String)> {
+        let files = [
+            ("approvals.rs", include_str!("stores/approvals.rs")),
+            (
+                "audit_timeline.rs",
+                include_str!("stores/audit_timeline.rs"),
+            ),
+            ("concurrency.rs", include_str!("stores/concurrency.rs")),
+            ("fingerprints.rs", include_str!("stores/fingerprints.rs")),
+            ("incidents.rs", include_str!("stores/incidents.rs")),
+            ("knowledge.rs", include_str!("stores/knowledge.rs")),
+            ("operations.rs", include_str!("stores/operations.rs")),
+            ("state.rs", include_str!("stores/state.rs")),
+        ];
+        files
+            .iter()
+            .flat_map(|(file, text)| {
+                text.lines()
+                    .filter_map(|l| l.strip_prefix("pub async fn "))
+                    .filter_map(|rest| rest.split('<').next())
+                    .map(move |name| (*file, name.to_owned()))
+            })
+            .collect()
+    }
+
+    /// A check that is written but not listed in the macro would silently
+    /// never run against any adapter.
+    #[test]
+    fn every_check_is_listed_in_the_macro() {
+        let this = include_str!("stores.rs");
+        let start = this.find("@expand ($factory)").unwrap();
+        let end = start + this[start..].find(");").unwrap();
+        let listed: Vec<&str> = this[start..end]
+            .lines()
+            .map(|l| l.trim().trim_end_matches(','))
+            .filter(|l| {
+                !l.is_empty() && !l.starts_with("//") && !l.starts_with('$') && !l.contains('(')
+            })
+            .collect();
+        let checks = checks();
+        for (file, name) in &checks {
+            assert!(
+                listed.contains(&name.as_str()),
+                "check {name} in stores/{file} is missing from store_conformance_tests!"
+            );
+        }
+        assert_eq!(
+            listed.len(),
+            checks.len(),
+            "the macro lists a check that does not exist: {listed:?}"
+        );
+    }
 }

@@ -53,8 +53,8 @@ impl FingerprintStore for MemoryStore {
         else {
             return Ok(false);
         };
-        let held_by_caller = rec.episode == episode
-            && rec.claim.as_ref().is_some_and(|c| c.id == claim_id);
+        let held_by_caller =
+            rec.episode == episode && rec.claim.as_ref().is_some_and(|c| c.id == claim_id);
         if held_by_caller {
             rec.claim = None;
         }

@@ -29,7 +29,9 @@ use hale_domain::record::incident::Incident;
 use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::record::timeline::TimelineEvent;
 use hale_domain::{ApprovalId, IncidentId, KnowledgeId, OperationId, TenantId};
-use hale_engine::ports::{Page, PageRequest, PlatformStateSnapshot, StoreError, TenantStateSnapshot};
+use hale_engine::ports::{
+    Page, PageRequest, PlatformStateSnapshot, StoreError, TenantStateSnapshot,
+};
 use parking_lot::{Mutex, MutexGuard};
 
 /// An in-memory implementation of every store port
@@ -205,5 +207,66 @@ fn same_tenant(what: &str, record: &TenantId, companion: &TenantId) -> Result<()
         Err(StoreError::Invalid(format!(
             "{what} belongs to tenant {companion}, but the record to tenant {record}"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hale_domain::alert::AlertStatus;
+    use hale_engine::ports::{
+        ApprovalFilter, ApprovalStore, FingerprintStore, StoreHealth, TenantStateStore,
+    };
+
+    use super::*;
+    use crate::fixtures;
+
+    #[tokio::test]
+    async fn fault_switch_fails_every_call_and_is_shared_by_clones() {
+        let store = MemoryStore::new();
+        let handle = store.clone();
+        let t = fixtures::tenant("team-a");
+        let at = hale_domain::Timestamp::from_unix_secs(1_800_000_000);
+        let d = fixtures::delivery("HighErrorRate", "checkout", AlertStatus::Firing, at);
+        store.converge(&t, &d).await.unwrap();
+
+        handle.set_unavailable(true);
+        assert!(store.is_unavailable(), "clones share the switch");
+        let unavailable = |e: StoreError| matches!(e, StoreError::Unavailable(_));
+        assert!(store.ping().await.is_err_and(unavailable));
+        assert!(store.converge(&t, &d).await.is_err_and(unavailable));
+        assert!(
+            store
+                .get_fingerprint(&t, &d.fingerprint)
+                .await
+                .is_err_and(unavailable)
+        );
+        assert!(
+            store
+                .list_approvals(&t, &ApprovalFilter::default())
+                .await
+                .is_err_and(unavailable)
+        );
+        assert!(store.load_platform_state().await.is_err_and(unavailable));
+
+        handle.set_unavailable(false);
+        store.ping().await.unwrap();
+        let rec = store.get_fingerprint(&t, &d.fingerprint).await.unwrap();
+        assert_eq!(
+            rec.map(|r| r.hit_count),
+            Some(1),
+            "a failed call must not have written anything"
+        );
+    }
+
+    #[tokio::test]
+    async fn updates_of_absent_tenants_do_not_create_tables() {
+        let store = MemoryStore::new();
+        let t = fixtures::tenant("ghost");
+        let a = fixtures::approval(&t, "apr-1", hale_domain::Timestamp::UNIX_EPOCH);
+        assert!(matches!(
+            store.update_approval(&a, None).await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(store.shared.tables.lock().tenants.is_empty());
     }
 }

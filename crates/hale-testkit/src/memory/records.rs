@@ -32,7 +32,11 @@ impl ApprovalStore for MemoryStore {
         let mut tables = self.tables()?;
         let t = tables.tenant_mut(&approval.tenant);
         if t.approvals.contains_key(&approval.id) {
-            return Err(duplicate("approval", approval.id.as_str(), &approval.tenant));
+            return Err(duplicate(
+                "approval",
+                approval.id.as_str(),
+                &approval.tenant,
+            ));
         }
         if t.timeline.contains_key(&event.id) {
             return Err(duplicate("timeline event", &event.id, &event.tenant));
@@ -65,7 +69,10 @@ impl ApprovalStore for MemoryStore {
         };
         Ok(page_of(
             t.approvals.values(),
-            |a| admits(filter.status.as_ref(), &a.status) && admits(filter.resource.as_ref(), &a.resource),
+            |a| {
+                admits(filter.status.as_ref(), &a.status)
+                    && admits(filter.resource.as_ref(), &a.resource)
+            },
             |a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)),
             filter.page,
         ))
@@ -174,7 +181,10 @@ impl AuditLog for MemoryStore {
                 && admits_opt(filter.approval_id.as_ref(), e.approval_id.as_ref())
                 && admits_opt(filter.incident_id.as_ref(), e.incident_id.as_ref())
                 && admits(filter.source_system.as_ref(), &e.source_system)
-                && admits(filter.authorization_channel.as_ref(), &e.authorization_channel)
+                && admits(
+                    filter.authorization_channel.as_ref(),
+                    &e.authorization_channel,
+                )
                 && admits(filter.success.as_ref(), &e.success)
                 && in_window(e.created_at, filter.since, filter.until)
         };
@@ -195,7 +205,11 @@ impl IncidentStore for MemoryStore {
         let mut tables = self.tables()?;
         let t = tables.tenant_mut(&incident.tenant);
         if t.incidents.contains_key(&incident.id) {
-            return Err(duplicate("incident", incident.id.as_str(), &incident.tenant));
+            return Err(duplicate(
+                "incident",
+                incident.id.as_str(),
+                &incident.tenant,
+            ));
         }
         t.incidents.insert(incident.id.clone(), incident.clone());
         Ok(())
@@ -319,7 +333,11 @@ impl KnowledgeStore for MemoryStore {
         let mut tables = self.tables()?;
         let t = tables.tenant_mut(&entry.tenant);
         if t.knowledge.contains_key(&entry.id) {
-            return Err(duplicate("knowledge entry", entry.id.as_str(), &entry.tenant));
+            return Err(duplicate(
+                "knowledge entry",
+                entry.id.as_str(),
+                &entry.tenant,
+            ));
         }
         t.knowledge.insert(entry.id.clone(), entry.clone());
         Ok(())

@@ -8,8 +8,8 @@ use hale_domain::{Actor, ApprovalId, RiskLevel, TenantId};
 use hale_engine::ports::{ApprovalFilter, PageRequest, StoreAdapter, TimelineFilter};
 
 use super::support::{
-    UNICODE, at, at_micros, conflict, far_future, far_past, holds, ids, invalid, not_found, ok,
-    same,
+    UNICODE, all_pages, at, at_micros, conflict, far_future, far_past, holds, ids, invalid,
+    not_found, ok, same, strings,
 };
 use crate::fixtures::{self, unique_tenant};
 
@@ -30,7 +30,10 @@ async fn timeline_of<S: StoreAdapter>(store: &S, t: &TenantId, id: &ApprovalId) 
         approval_id: Some(id.clone()),
         ..TimelineFilter::default()
     };
-    let page = ok(store.list_timeline(t, &filter).await, "list_timeline by approval");
+    let page = ok(
+        store.list_timeline(t, &filter).await,
+        "list_timeline by approval",
+    );
     ids(&page.items, |e| e.id.clone())
 }
 
@@ -62,7 +65,10 @@ pub async fn approval_round_trip_keeps_every_field<S: StoreAdapter>(store: Arc<S
 
     for a in [&full, &bare] {
         let ev = event_for(&t, &format!("ev-{}", a.id), a);
-        ok(store.create_approval(a, &ev).await, "create_approval accepts a new request");
+        ok(
+            store.create_approval(a, &ev).await,
+            "create_approval accepts a new request",
+        );
         let got = ok(store.get_approval(&t, &a.id).await, "get_approval");
         same(
             &got.as_ref(),
@@ -75,13 +81,19 @@ pub async fn approval_round_trip_keeps_every_field<S: StoreAdapter>(store: Arc<S
             "create_approval writes its timeline event",
         );
     }
-    let listed = ok(store.list_approvals(&t, &ApprovalFilter::default()).await, "list_approvals");
+    let listed = ok(
+        store.list_approvals(&t, &ApprovalFilter::default()).await,
+        "list_approvals",
+    );
     same(
         &listed.items,
         &vec![bare, full],
         "list_approvals returns every field equal, newest first",
     );
-    let absent = ok(store.get_approval(&t, &ApprovalId::new("apr-none")).await, "get_approval");
+    let absent = ok(
+        store.get_approval(&t, &ApprovalId::new("apr-none")).await,
+        "get_approval",
+    );
     same(&absent, &None, "get_approval of an absent id is Ok(None)");
 }
 
@@ -89,7 +101,10 @@ pub async fn approval_round_trip_keeps_every_field<S: StoreAdapter>(store: Arc<S
 pub async fn approval_duplicate_id_is_conflict<S: StoreAdapter>(store: Arc<S>) {
     let t = unique_tenant();
     let a = fixtures::approval(&t, "apr-1", at(0));
-    ok(store.create_approval(&a, &event_for(&t, "ev-1", &a)).await, "create_approval");
+    ok(
+        store.create_approval(&a, &event_for(&t, "ev-1", &a)).await,
+        "create_approval",
+    );
     let mut again = a.clone();
     again.description = "a different proposal".to_owned();
     let ev2 = event_for(&t, "ev-2", &again);
@@ -98,7 +113,11 @@ pub async fn approval_duplicate_id_is_conflict<S: StoreAdapter>(store: Arc<S>) {
         "create_approval with an existing id is Conflict",
     );
     let got = ok(store.get_approval(&t, &a.id).await, "get_approval");
-    same(&got, &Some(a.clone()), "a rejected duplicate leaves the stored approval unchanged");
+    same(
+        &got,
+        &Some(a.clone()),
+        "a rejected duplicate leaves the stored approval unchanged",
+    );
     same(
         &timeline_of(&*store, &t, &a.id).await,
         &vec!["ev-1".to_owned()],
@@ -125,8 +144,15 @@ pub async fn approval_create_is_atomic_with_timeline_event<S: StoreAdapter>(stor
         &None,
         "atomic pair: when the event cannot be written, the approval is absent too",
     );
-    let page = ok(store.list_timeline(&t, &TimelineFilter::default()).await, "list_timeline");
-    same(&page.items, &vec![existing], "the existing timeline event is unchanged");
+    let page = ok(
+        store.list_timeline(&t, &TimelineFilter::default()).await,
+        "list_timeline",
+    );
+    same(
+        &page.items,
+        &vec![existing],
+        "the existing timeline event is unchanged",
+    );
 }
 
 /// A timeline event of another tenant is `Invalid` and nothing is written.
@@ -143,19 +169,37 @@ pub async fn approval_event_of_other_tenant_is_invalid<S: StoreAdapter>(store: A
         &None,
         "a rejected pair writes no approval",
     );
-    let page = ok(store.list_timeline(&other, &TimelineFilter::default()).await, "list_timeline");
-    holds(page.items.is_empty(), "a rejected pair writes no timeline event");
+    let page = ok(
+        store
+            .list_timeline(&other, &TimelineFilter::default())
+            .await,
+        "list_timeline",
+    );
+    holds(
+        page.items.is_empty(),
+        "a rejected pair writes no timeline event",
+    );
 }
 
 /// `update_approval` is a revision compare-and-set returning `revision + 1`.
 pub async fn approval_update_is_revision_cas<S: StoreAdapter>(store: Arc<S>) {
     let t = unique_tenant();
     let a = fixtures::approval(&t, "apr-1", at(0));
-    ok(store.create_approval(&a, &event_for(&t, "ev-0", &a)).await, "create_approval");
+    ok(
+        store.create_approval(&a, &event_for(&t, "ev-0", &a)).await,
+        "create_approval",
+    );
 
     let mut signed = a.clone();
-    let outcome = signed.sign(&Actor::new("bob@example.com"), Some(UNICODE.to_owned()), at(120));
-    holds(outcome.is_ok(), "fixture approval accepts a second signature");
+    let outcome = signed.sign(
+        &Actor::new("bob@example.com"),
+        Some(UNICODE.to_owned()),
+        at(120),
+    );
+    holds(
+        outcome.is_ok(),
+        "fixture approval accepts a second signature",
+    );
     let ev1 = event_for(&t, "ev-1", &signed);
     let rev = ok(
         store.update_approval(&signed, Some(&ev1)).await,
@@ -167,7 +211,11 @@ pub async fn approval_update_is_revision_cas<S: StoreAdapter>(store: Arc<S>) {
         revision: 1,
         ..signed.clone()
     };
-    same(&got, &Some(want.clone()), "the update is stored with every field and the new revision");
+    same(
+        &got,
+        &Some(want.clone()),
+        "the update is stored with every field and the new revision",
+    );
 
     let mut stale = a.clone();
     stale.description = "stale writer".to_owned();
@@ -225,14 +273,21 @@ pub async fn approval_update_of_absent_is_not_found<S: StoreAdapter>(store: Arc<
 pub async fn approval_update_is_atomic_with_timeline_event<S: StoreAdapter>(store: Arc<S>) {
     let t = unique_tenant();
     let a = fixtures::approval(&t, "apr-1", at(0));
-    ok(store.create_approval(&a, &event_for(&t, "ev-0", &a)).await, "create_approval");
+    ok(
+        store.create_approval(&a, &event_for(&t, "ev-0", &a)).await,
+        "create_approval",
+    );
     let mut rejected = a.clone();
     holds(
-        rejected.reject(&Actor::new("bob@example.com"), "wrong target", at(60)).is_ok(),
+        rejected
+            .reject(&Actor::new("bob@example.com"), "wrong target", at(60))
+            .is_ok(),
         "fixture approval can be rejected",
     );
     conflict(
-        store.update_approval(&rejected, Some(&event_for(&t, "ev-0", &rejected))).await,
+        store
+            .update_approval(&rejected, Some(&event_for(&t, "ev-0", &rejected)))
+            .await,
         "update_approval whose timeline event id exists is Conflict",
     );
     same(
@@ -241,7 +296,9 @@ pub async fn approval_update_is_atomic_with_timeline_event<S: StoreAdapter>(stor
         "atomic pair: when the event cannot be written, the approval keeps its old state and revision",
     );
     let rev = ok(
-        store.update_approval(&rejected, Some(&event_for(&t, "ev-1", &rejected))).await,
+        store
+            .update_approval(&rejected, Some(&event_for(&t, "ev-1", &rejected)))
+            .await,
         "the same update with a fresh event id succeeds",
     );
     same(&rev, &1, "the failed update did not bump the revision");
@@ -264,7 +321,12 @@ pub async fn approval_list_filters_order_and_pages<S: StoreAdapter>(store: Arc<S
         let mut a = fixtures::approval(&t, id, at(secs));
         a.status = status;
         a.resource = resource.clone();
-        ok(store.create_approval(&a, &event_for(&t, &format!("ev-{id}"), &a)).await, "create_approval");
+        ok(
+            store
+                .create_approval(&a, &event_for(&t, &format!("ev-{id}"), &a))
+                .await,
+            "create_approval",
+        );
     }
     let list = |filter: ApprovalFilter| {
         let store = store.clone();
@@ -274,10 +336,14 @@ pub async fn approval_list_filters_order_and_pages<S: StoreAdapter>(store: Arc<S
     let all = list(ApprovalFilter::default()).await;
     same(
         &approval_ids(&all.items),
-        &["apr-5", "apr-4", "apr-3", "apr-2", "apr-1"].map(String::from).to_vec(),
+        &strings(&["apr-5", "apr-4", "apr-3", "apr-2", "apr-1"]),
         "list_approvals is newest first, ties broken by id descending",
     );
-    same(&all.next_offset, &None, "a complete page has no next_offset");
+    same(
+        &all.next_offset,
+        &None,
+        "a complete page has no next_offset",
+    );
     let pending = list(ApprovalFilter {
         status: Some(ApprovalStatus::Pending),
         ..ApprovalFilter::default()
@@ -285,7 +351,7 @@ pub async fn approval_list_filters_order_and_pages<S: StoreAdapter>(store: Arc<S
     .await;
     same(
         &approval_ids(&pending.items),
-        &["apr-5", "apr-3", "apr-2"].map(String::from).to_vec(),
+        &strings(&["apr-5", "apr-3", "apr-2"]),
         "ApprovalFilter::status keeps only that status",
     );
     let on_r1 = list(ApprovalFilter {
@@ -295,7 +361,7 @@ pub async fn approval_list_filters_order_and_pages<S: StoreAdapter>(store: Arc<S
     .await;
     same(
         &approval_ids(&on_r1.items),
-        &["apr-5", "apr-4", "apr-3", "apr-1"].map(String::from).to_vec(),
+        &strings(&["apr-5", "apr-4", "apr-3", "apr-1"]),
         "ApprovalFilter::resource keeps only that resource",
     );
     let both = list(ApprovalFilter {
@@ -304,31 +370,39 @@ pub async fn approval_list_filters_order_and_pages<S: StoreAdapter>(store: Arc<S
         ..ApprovalFilter::default()
     })
     .await;
-    same(&approval_ids(&both.items), &vec!["apr-2".to_owned()], "filters combine with AND");
+    same(
+        &approval_ids(&both.items),
+        &vec!["apr-2".to_owned()],
+        "filters combine with AND",
+    );
 
-    let mut seen = Vec::new();
-    let mut offset = Some(0);
-    let mut pages = 0;
-    while let Some(o) = offset {
-        let page = list(ApprovalFilter {
-            page: PageRequest::new(2, o),
+    let seen = all_pages(2, 3, |page| {
+        list(ApprovalFilter {
+            page,
             ..ApprovalFilter::default()
         })
-        .await;
-        holds(page.items.len() <= 2, "a page holds at most `limit` rows");
-        seen.extend(approval_ids(&page.items));
-        offset = page.next_offset;
-        pages += 1;
-        holds(pages <= 3, "paging by 2 over 5 rows ends after 3 pages (next_offset must become None)");
-    }
-    same(&seen, &approval_ids(&all.items), "pages concatenate to the full list, in order");
+    })
+    .await;
+    same(
+        &approval_ids(&seen),
+        &approval_ids(&all.items),
+        "pages concatenate to the full list, in order",
+    );
     let clamped = list(ApprovalFilter {
         page: PageRequest::new(0, 0),
         ..ApprovalFilter::default()
     })
     .await;
-    same(&approval_ids(&clamped.items), &vec!["apr-5".to_owned()], "limit 0 is clamped to 1");
-    same(&clamped.next_offset, &Some(1), "a clamped page still points at the next row");
+    same(
+        &approval_ids(&clamped.items),
+        &vec!["apr-5".to_owned()],
+        "limit 0 is clamped to 1",
+    );
+    same(
+        &clamped.next_offset,
+        &Some(1),
+        "a clamped page still points at the next row",
+    );
     let beyond = list(ApprovalFilter {
         page: PageRequest::new(10, 50),
         ..ApprovalFilter::default()
@@ -355,14 +429,22 @@ pub async fn approval_pending_for_resource_is_oldest_pending<S: StoreAdapter>(st
         let mut a = fixtures::approval(&t, id, at(secs));
         a.status = status;
         a.resource = resource.clone();
-        ok(store.create_approval(&a, &event_for(&t, &format!("ev-{id}"), &a)).await, "create_approval");
+        ok(
+            store
+                .create_approval(&a, &event_for(&t, &format!("ev-{id}"), &a))
+                .await,
+            "create_approval",
+        );
     }
     let pending = |r: hale_domain::ResourceRef| {
         let store = store.clone();
         let t = t.clone();
         async move {
-            ok(store.pending_approval_for(&t, &r).await, "pending_approval_for")
-                .map(|a| a.id.to_string())
+            ok(
+                store.pending_approval_for(&t, &r).await,
+                "pending_approval_for",
+            )
+            .map(|a| a.id.to_string())
         }
     };
     same(
@@ -375,8 +457,11 @@ pub async fn approval_pending_for_resource_is_oldest_pending<S: StoreAdapter>(st
         &None,
         "pending_approval_for a resource without requests is None",
     );
-    let mut old = ok(store.get_approval(&t, &ApprovalId::new("apr-old")).await, "get_approval")
-        .unwrap_or_else(|| panic!("store contract broken: created approval apr-old is missing"));
+    let mut old = ok(
+        store.get_approval(&t, &ApprovalId::new("apr-old")).await,
+        "get_approval",
+    )
+    .unwrap_or_else(|| panic!("store contract broken: created approval apr-old is missing"));
     old.expire(at(0));
     ok(store.update_approval(&old, None).await, "update_approval");
     same(
@@ -402,25 +487,41 @@ pub async fn approvals_due_for_expiry_are_pending_and_oldest_first<S: StoreAdapt
         let mut a = fixtures::approval(&t, id, at(created));
         a.expires_at = at(expires);
         a.status = status;
-        ok(store.create_approval(&a, &event_for(&t, &format!("ev-{id}"), &a)).await, "create_approval");
+        ok(
+            store
+                .create_approval(&a, &event_for(&t, &format!("ev-{id}"), &a))
+                .await,
+            "create_approval",
+        );
     }
-    let due = ok(store.approvals_due_for_expiry(&t, now, 100).await, "approvals_due_for_expiry");
+    let due = ok(
+        store.approvals_due_for_expiry(&t, now, 100).await,
+        "approvals_due_for_expiry",
+    );
     same(
         &approval_ids(&due),
-        &["apr-a", "apr-e", "apr-b"].map(String::from).to_vec(),
+        &strings(&["apr-a", "apr-e", "apr-b"]),
         "approvals_due_for_expiry returns pending requests expiring at or before now, oldest first",
     );
-    let two = ok(store.approvals_due_for_expiry(&t, now, 2).await, "approvals_due_for_expiry");
+    let two = ok(
+        store.approvals_due_for_expiry(&t, now, 2).await,
+        "approvals_due_for_expiry",
+    );
     same(
         &approval_ids(&two),
-        &["apr-a", "apr-e"].map(String::from).to_vec(),
+        &strings(&["apr-a", "apr-e"]),
         "approvals_due_for_expiry honours its limit",
     );
     let other = ok(
-        store.approvals_due_for_expiry(&unique_tenant(), now, 100).await,
+        store
+            .approvals_due_for_expiry(&unique_tenant(), now, 100)
+            .await,
         "approvals_due_for_expiry",
     );
-    holds(other.is_empty(), "approvals_due_for_expiry never returns another tenant's rows");
+    holds(
+        other.is_empty(),
+        "approvals_due_for_expiry never returns another tenant's rows",
+    );
 }
 
 /// Tenant B cannot read, list, find or update tenant A's approvals, and the
@@ -428,7 +529,10 @@ pub async fn approvals_due_for_expiry_are_pending_and_oldest_first<S: StoreAdapt
 pub async fn approval_tenant_isolation<S: StoreAdapter>(store: Arc<S>) {
     let (ta, tb) = (unique_tenant(), unique_tenant());
     let a = fixtures::approval(&ta, "apr-1", at(0));
-    ok(store.create_approval(&a, &event_for(&ta, "ev-1", &a)).await, "create_approval");
+    ok(
+        store.create_approval(&a, &event_for(&ta, "ev-1", &a)).await,
+        "create_approval",
+    );
 
     same(
         &ok(store.get_approval(&tb, &a.id).await, "get_approval"),
@@ -436,13 +540,19 @@ pub async fn approval_tenant_isolation<S: StoreAdapter>(store: Arc<S>) {
         "tenant B reads tenant A's approval id as absent",
     );
     holds(
-        ok(store.list_approvals(&tb, &ApprovalFilter::default()).await, "list_approvals")
-            .items
-            .is_empty(),
+        ok(
+            store.list_approvals(&tb, &ApprovalFilter::default()).await,
+            "list_approvals",
+        )
+        .items
+        .is_empty(),
         "tenant B's list never shows tenant A's approvals",
     );
     same(
-        &ok(store.pending_approval_for(&tb, &a.resource).await, "pending_approval_for"),
+        &ok(
+            store.pending_approval_for(&tb, &a.resource).await,
+            "pending_approval_for",
+        ),
         &None,
         "pending_approval_for never returns another tenant's request",
     );
@@ -466,7 +576,10 @@ pub async fn approval_tenant_isolation<S: StoreAdapter>(store: Arc<S>) {
         store.create_approval(&b, &event_for(&tb, "ev-1", &b)).await,
         "the same approval and event ids in another tenant do not collide",
     );
-    ok(store.update_approval(&b, None).await, "update_approval in tenant B");
+    ok(
+        store.update_approval(&b, None).await,
+        "update_approval in tenant B",
+    );
     same(
         &ok(store.get_approval(&ta, &a.id).await, "get_approval"),
         &Some(a),

@@ -3,8 +3,10 @@
 
 use std::fmt::Debug;
 
+use std::future::Future;
+
 use hale_domain::Timestamp;
-use hale_engine::ports::StoreError;
+use hale_engine::ports::{Page, PageRequest, StoreError};
 use tokio::task::JoinHandle;
 
 /// The suite's reference instant, 2027-01-15T08:00:00.123456Z: it has
@@ -54,26 +56,43 @@ fn expect_err<T: Debug>(
 ) {
     match res {
         Err(e) if is(&e) => {}
-        other => panic!("store contract broken: {clause}\n  expected: Err({want}(..))\n  got: {other:?}"),
+        other => {
+            panic!("store contract broken: {clause}\n  expected: Err({want}(..))\n  got: {other:?}")
+        }
     }
 }
 
 /// Asserts `Err(StoreError::Conflict(_))`.
 #[track_caller]
 pub(super) fn conflict<T: Debug>(res: Result<T, StoreError>, clause: &str) {
-    expect_err(res, "Conflict", |e| matches!(e, StoreError::Conflict(_)), clause);
+    expect_err(
+        res,
+        "Conflict",
+        |e| matches!(e, StoreError::Conflict(_)),
+        clause,
+    );
 }
 
 /// Asserts `Err(StoreError::NotFound(_))`.
 #[track_caller]
 pub(super) fn not_found<T: Debug>(res: Result<T, StoreError>, clause: &str) {
-    expect_err(res, "NotFound", |e| matches!(e, StoreError::NotFound(_)), clause);
+    expect_err(
+        res,
+        "NotFound",
+        |e| matches!(e, StoreError::NotFound(_)),
+        clause,
+    );
 }
 
 /// Asserts `Err(StoreError::Invalid(_))`.
 #[track_caller]
 pub(super) fn invalid<T: Debug>(res: Result<T, StoreError>, clause: &str) {
-    expect_err(res, "Invalid", |e| matches!(e, StoreError::Invalid(_)), clause);
+    expect_err(
+        res,
+        "Invalid",
+        |e| matches!(e, StoreError::Invalid(_)),
+        clause,
+    );
 }
 
 /// Asserts equality, printing both sides under the clause.
@@ -93,7 +112,6 @@ pub(super) fn holds(cond: bool, clause: &str) {
 }
 
 /// Waits for spawned tasks, re-raising a panic in any of them.
-#[allow(dead_code)] // the concurrency checks that use it land in the next commit
 pub(super) async fn join_all<T>(tasks: Vec<JoinHandle<T>>) -> Vec<T> {
     futures::future::join_all(tasks)
         .await
@@ -109,4 +127,51 @@ pub(super) async fn join_all<T>(tasks: Vec<JoinHandle<T>>) -> Vec<T> {
 /// The ids of a list, for order assertions.
 pub(super) fn ids<T>(rows: &[T], id: impl Fn(&T) -> String) -> Vec<String> {
     rows.iter().map(id).collect()
+}
+
+/// Follows `next_offset` from offset 0 with pages of `limit` rows and
+/// returns every row, checking the paging contract on the way: a page holds
+/// at most `limit` rows, `next_offset` is `offset + limit`, and the walk
+/// ends within `max_pages` pages.
+pub(super) async fn all_pages<T, F, Fut>(limit: u32, max_pages: usize, fetch: F) -> Vec<T>
+where
+    F: Fn(PageRequest) -> Fut,
+    Fut: Future<Output = Page<T>>,
+{
+    let mut rows = Vec::new();
+    let mut offset = Some(0);
+    let mut pages = 0;
+    while let Some(o) = offset {
+        pages += 1;
+        holds(
+            pages <= max_pages,
+            &format!(
+                "paging by {limit} must end within {max_pages} pages (next_offset must become None)"
+            ),
+        );
+        let page = fetch(PageRequest::new(limit, o)).await;
+        holds(
+            page.items.len() <= limit as usize,
+            "a page holds at most `limit` rows",
+        );
+        if let Some(next) = page.next_offset {
+            same(
+                &next,
+                &(o + u64::from(limit)),
+                "next_offset is offset + limit",
+            );
+            holds(
+                page.items.len() == limit as usize,
+                "only a full page has a next_offset",
+            );
+        }
+        rows.extend(page.items);
+        offset = page.next_offset;
+    }
+    rows
+}
+
+/// Owned copies of string literals, for comparing id lists.
+pub(super) fn strings(ids: &[&str]) -> Vec<String> {
+    ids.iter().map(|s| (*s).to_owned()).collect()
 }
