@@ -46,7 +46,13 @@ const CAS_RETRIES: usize = 5;
 impl Engine {
     /// Signs an approval request as `identity`. When the signature completes
     /// the request, its strategy starts at decision priority.
-    pub async fn approve(&self, tenant: &TenantId, id: &ApprovalId, identity: &Actor, comment: Option<String>) -> Result<ApprovalResult, EngineError> {
+    pub async fn approve(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        identity: &Actor,
+        comment: Option<String>,
+    ) -> Result<ApprovalResult, EngineError> {
         let inner = &self.inner;
         if inner.is_stopping() {
             return Err(EngineError::ShuttingDown);
@@ -65,18 +71,36 @@ impl Engine {
             };
             let title = match outcome {
                 SignOutcome::Approved => format!("Approved by {identity}"),
-                SignOutcome::NeedsMore { remaining } => format!("Signed by {identity}; {remaining} more signature(s) needed"),
+                SignOutcome::NeedsMore { remaining } => {
+                    format!("Signed by {identity}; {remaining} more signature(s) needed")
+                }
             };
             let ev = inner.approval_event(&a, TimelineStatus::Success, title, identity, now);
-            match inner.ports.stores.approvals.update_approval(&a, Some(&ev)).await {
+            match inner
+                .ports
+                .stores
+                .approvals
+                .update_approval(&a, Some(&ev))
+                .await
+            {
                 Ok(rev) => a.revision = rev,
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let mut audit = inner.audit_entry(tenant, "approval.signed", &a.resource.key(), Origin::manual(identity.clone()), now);
+            let mut audit = inner.audit_entry(
+                tenant,
+                "approval.signed",
+                &a.resource.key(),
+                Origin::manual(identity.clone()),
+                now,
+            );
             audit.approval_id = Some(a.id.clone());
             audit.incident_id.clone_from(&a.incident_id);
-            audit.reason = Some(format!("{}/{} signatures", a.current_signatures(), a.required_signatures));
+            audit.reason = Some(format!(
+                "{}/{} signatures",
+                a.current_signatures(),
+                a.required_signatures
+            ));
             inner.audit(audit).await?;
             if a.status != ApprovalStatus::Approved {
                 return Ok(ApprovalResult {
@@ -92,24 +116,50 @@ impl Engine {
                 pending_reason,
             });
         }
-        Err(EngineError::Conflict(format!("approval {id} kept changing; retry")))
+        Err(EngineError::Conflict(format!(
+            "approval {id} kept changing; retry"
+        )))
     }
 
     /// Rejects an approval request with a reason.
-    pub async fn reject(&self, tenant: &TenantId, id: &ApprovalId, identity: &Actor, reason: &str) -> Result<ApprovalRequest, EngineError> {
+    pub async fn reject(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+        identity: &Actor,
+        reason: &str,
+    ) -> Result<ApprovalRequest, EngineError> {
         let inner = &self.inner;
         inner.policy(tenant)?;
         for _ in 0..CAS_RETRIES {
             let mut a = inner.load_approval(tenant, id).await?;
             let now = inner.now();
             a.reject(identity, reason, now).map_err(approval_error)?;
-            let ev = inner.approval_event(&a, TimelineStatus::Error, format!("Rejected by {identity}: {}", reason.trim()), identity, now);
-            match inner.ports.stores.approvals.update_approval(&a, Some(&ev)).await {
+            let ev = inner.approval_event(
+                &a,
+                TimelineStatus::Error,
+                format!("Rejected by {identity}: {}", reason.trim()),
+                identity,
+                now,
+            );
+            match inner
+                .ports
+                .stores
+                .approvals
+                .update_approval(&a, Some(&ev))
+                .await
+            {
                 Ok(rev) => a.revision = rev,
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let mut audit = inner.audit_entry(tenant, "approval.rejected", &a.resource.key(), Origin::manual(identity.clone()), now);
+            let mut audit = inner.audit_entry(
+                tenant,
+                "approval.rejected",
+                &a.resource.key(),
+                Origin::manual(identity.clone()),
+                now,
+            );
             audit.approval_id = Some(a.id.clone());
             audit.incident_id.clone_from(&a.incident_id);
             audit.reason = Some(reason.trim().to_owned());
@@ -118,12 +168,21 @@ impl Engine {
             inner.release_approval_lock(&a).await;
             if let Some(inc) = &a.incident_id {
                 inner
-                    .incident_step(tenant, inc, "decision", "rejected", &format!("{} by {identity}: {}", a.id, reason.trim()), now)
+                    .incident_step(
+                        tenant,
+                        inc,
+                        "decision",
+                        "rejected",
+                        &format!("{} by {identity}: {}", a.id, reason.trim()),
+                        now,
+                    )
                     .await?;
             }
             return Ok(a);
         }
-        Err(EngineError::Conflict(format!("approval {id} kept changing; retry")))
+        Err(EngineError::Conflict(format!(
+            "approval {id} kept changing; retry"
+        )))
     }
 
     /// Expires a tenant's overdue approval requests; returns how many.
@@ -147,7 +206,11 @@ impl Engine {
 }
 
 impl Inner {
-    async fn load_approval(&self, tenant: &TenantId, id: &ApprovalId) -> Result<ApprovalRequest, EngineError> {
+    async fn load_approval(
+        &self,
+        tenant: &TenantId,
+        id: &ApprovalId,
+    ) -> Result<ApprovalRequest, EngineError> {
         self.ports
             .stores
             .approvals
@@ -156,7 +219,14 @@ impl Inner {
             .ok_or_else(|| EngineError::NotFound(format!("approval {id}")))
     }
 
-    fn approval_event(&self, a: &ApprovalRequest, status: TimelineStatus, title: String, actor: &Actor, now: hale_domain::Timestamp) -> TimelineEvent {
+    fn approval_event(
+        &self,
+        a: &ApprovalRequest,
+        status: TimelineStatus,
+        title: String,
+        actor: &Actor,
+        now: hale_domain::Timestamp,
+    ) -> TimelineEvent {
         let mut ev = self.timeline_event(&a.tenant, TimelineEventType::Human, status, title, now);
         ev.approval_id = Some(a.id.clone());
         ev.incident_id.clone_from(&a.incident_id);
@@ -167,20 +237,42 @@ impl Inner {
 
     /// Marks a request expired (with its timeline event), audits it and
     /// frees its lock. Returns whether it changed.
-    async fn store_expiry(&self, a: &ApprovalRequest, now: hale_domain::Timestamp) -> Result<bool, EngineError> {
+    async fn store_expiry(
+        &self,
+        a: &ApprovalRequest,
+        now: hale_domain::Timestamp,
+    ) -> Result<bool, EngineError> {
         let mut a = a.clone();
         if !a.expire(now) {
             return Ok(false);
         }
         let system = Actor::new("hale:approval_sweeper");
-        let ev = self.approval_event(&a, TimelineStatus::Warning, "Approval expired unanswered".into(), &system, now);
-        match self.ports.stores.approvals.update_approval(&a, Some(&ev)).await {
+        let ev = self.approval_event(
+            &a,
+            TimelineStatus::Warning,
+            "Approval expired unanswered".into(),
+            &system,
+            now,
+        );
+        match self
+            .ports
+            .stores
+            .approvals
+            .update_approval(&a, Some(&ev))
+            .await
+        {
             Ok(_) => {}
             // Someone decided meanwhile; their decision stands.
             Err(StoreError::Conflict(_)) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
-        let mut audit = self.audit_entry(&a.tenant, "approval.expired", &a.resource.key(), Origin::decision_manager(), now);
+        let mut audit = self.audit_entry(
+            &a.tenant,
+            "approval.expired",
+            &a.resource.key(),
+            Origin::decision_manager(),
+            now,
+        );
         audit.approval_id = Some(a.id.clone());
         audit.incident_id.clone_from(&a.incident_id);
         audit.success = false;
@@ -210,7 +302,11 @@ impl Inner {
     /// Starts an approved request: at decision priority, after the
     /// kill-switch and breaker checks (dormancy stops automation, not a human
     /// decision). Waits in the background if an automatic run must yield.
-    async fn execute_approved(self: &Arc<Self>, a: &ApprovalRequest, approver: &Actor) -> Result<(Option<OperationId>, Option<String>), EngineError> {
+    async fn execute_approved(
+        self: &Arc<Self>,
+        a: &ApprovalRequest,
+        approver: &Actor,
+    ) -> Result<(Option<OperationId>, Option<String>), EngineError> {
         let rt = self.runtime(&a.tenant).await?;
         if let Some(reason) = self.approved_blocker(&rt, a) {
             self.record_execution_problem(a, &reason).await?;
@@ -225,7 +321,8 @@ impl Inner {
                 let this = self.clone();
                 let (a2, approver2) = (a.clone(), approver.clone());
                 let rt2 = rt.clone();
-                self.runs.spawn(async move { this.wait_and_start(rt2, a2, approver2).await });
+                self.runs
+                    .spawn(async move { this.wait_and_start(rt2, a2, approver2).await });
                 Ok((None, Some("waiting for the resource: an automatic run is yielding or the lock backend is unavailable".into())))
             }
         }
@@ -233,10 +330,19 @@ impl Inner {
 
     fn approved_blocker(&self, rt: &TenantRuntime, a: &ApprovalRequest) -> Option<String> {
         let Some(strategy) = rt.policy.strategies.iter().find(|s| s.id == a.strategy_id) else {
-            return Some(format!("strategy {} is no longer configured", a.strategy_id));
+            return Some(format!(
+                "strategy {} is no longer configured",
+                a.strategy_id
+            ));
         };
         let kinds = strategy.action_kinds();
-        let verdict = kill_switch::evaluate(&GlobalSwitches::default(), &rt.state().switches, Feature::AutoHealing, Some(&strategy.id), &kinds);
+        let verdict = kill_switch::evaluate(
+            &GlobalSwitches::default(),
+            &rt.state().switches,
+            Feature::AutoHealing,
+            Some(&strategy.id),
+            &kinds,
+        );
         if let SwitchVerdict::Disabled { by } = verdict {
             return Some(format!("kill switch off at {by}"));
         }
@@ -252,9 +358,19 @@ impl Inner {
         None
     }
 
-    async fn record_execution_problem(&self, a: &ApprovalRequest, reason: &str) -> Result<(), EngineError> {
+    async fn record_execution_problem(
+        &self,
+        a: &ApprovalRequest,
+        reason: &str,
+    ) -> Result<(), EngineError> {
         let now = self.now();
-        let mut audit = self.audit_entry(&a.tenant, "approval.execution_blocked", &a.resource.key(), Origin::decision_manager(), now);
+        let mut audit = self.audit_entry(
+            &a.tenant,
+            "approval.execution_blocked",
+            &a.resource.key(),
+            Origin::decision_manager(),
+            now,
+        );
         audit.approval_id = Some(a.id.clone());
         audit.incident_id.clone_from(&a.incident_id);
         audit.success = false;
@@ -287,7 +403,12 @@ impl Inner {
         }
     }
 
-    async fn wait_and_start(self: Arc<Self>, rt: Arc<TenantRuntime>, a: ApprovalRequest, approver: Actor) {
+    async fn wait_and_start(
+        self: Arc<Self>,
+        rt: Arc<TenantRuntime>,
+        a: ApprovalRequest,
+        approver: Actor,
+    ) {
         let deadline = tokio::time::Instant::now() + self.config.preemption_wait;
         while tokio::time::Instant::now() < deadline && !self.is_stopping() {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -307,15 +428,33 @@ impl Inner {
         }
     }
 
-    async fn start_approved(self: &Arc<Self>, rt: &Arc<TenantRuntime>, a: &ApprovalRequest, approver: &Actor, lease: Lease) -> Result<OperationId, EngineError> {
-        let Some(strategy) = rt.policy.strategies.iter().find(|s| s.id == a.strategy_id).cloned() else {
+    async fn start_approved(
+        self: &Arc<Self>,
+        rt: &Arc<TenantRuntime>,
+        a: &ApprovalRequest,
+        approver: &Actor,
+        lease: Lease,
+    ) -> Result<OperationId, EngineError> {
+        let Some(strategy) = rt
+            .policy
+            .strategies
+            .iter()
+            .find(|s| s.id == a.strategy_id)
+            .cloned()
+        else {
             self.release_lock(&lease).await;
-            return Err(EngineError::Invalid(format!("strategy {} is no longer configured", a.strategy_id)));
+            return Err(EngineError::Invalid(format!(
+                "strategy {} is no longer configured",
+                a.strategy_id
+            )));
         };
         let now = self.now();
         let attempt_number = {
             let mut st = rt.state();
-            let ledger = st.ledgers.entry(ledger_key(&strategy.id, &a.resource)).or_default();
+            let ledger = st
+                .ledgers
+                .entry(ledger_key(&strategy.id, &a.resource))
+                .or_default();
             let n = ledger.consecutive_failures + 1;
             ledger.on_start(now);
             st.counters.total_attempts += 1;
@@ -343,13 +482,32 @@ impl Inner {
         op.incident_id.clone_from(&a.incident_id);
         op.approval_id = Some(a.id.clone());
         op.fencing_token = Some(lease.token.0);
-        let mut audit = self.audit_entry(&a.tenant, "healing.started", &a.resource.key(), origin.clone(), now);
+        let mut audit = self.audit_entry(
+            &a.tenant,
+            "healing.started",
+            &a.resource.key(),
+            origin.clone(),
+            now,
+        );
         audit.operation_id = Some(op_id.clone());
         audit.approval_id = Some(a.id.clone());
         audit.source_approval_id = Some(a.id.clone());
         audit.incident_id.clone_from(&a.incident_id);
-        audit.reason = Some(format!("approved by {}", a.signatures.iter().map(|s| s.identity.to_string()).collect::<Vec<_>>().join(", ")));
-        if let Err(e) = self.ports.stores.operations.create_operation(&op, &audit).await {
+        audit.reason = Some(format!(
+            "approved by {}",
+            a.signatures
+                .iter()
+                .map(|s| s.identity.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if let Err(e) = self
+            .ports
+            .stores
+            .operations
+            .create_operation(&op, &audit)
+            .await
+        {
             self.release_lock(&lease).await;
             return Err(e.into());
         }

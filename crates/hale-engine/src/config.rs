@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use hale_domain::TenantId;
 use hale_domain::approval::SignaturePolicy;
 use hale_domain::backoff::BackoffPolicy;
 use hale_domain::breaker::BreakerConfig;
@@ -10,7 +11,6 @@ use hale_domain::diagnosis::DiagnosisRules;
 use hale_domain::failure::PatternClassifier;
 use hale_domain::kill_switch::TenantSwitches;
 use hale_domain::strategy::{PolicyProblem, Strategy, validate_strategies};
-use hale_domain::TenantId;
 
 use crate::ports::NamespacePolicy;
 

@@ -51,7 +51,14 @@ pub struct BreakerView {
 }
 
 impl Inner {
-    async fn audit_control(&self, scope: &Scope, kind: &str, target: &str, actor: &Actor, reason: &str) -> Result<(), EngineError> {
+    async fn audit_control(
+        &self,
+        scope: &Scope,
+        kind: &str,
+        target: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<(), EngineError> {
         let now = self.now();
         let tenants = match scope {
             Scope::Tenant(t) => vec![t.clone()],
@@ -84,14 +91,29 @@ impl Engine {
         };
         Ok(SwitchesView {
             global_effective: inner.global_switches(),
-            global_runtime: inner.platform.lock().unwrap_or_else(|p| p.into_inner()).switches.clone(),
-            flags: inner.flags.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            global_runtime: inner
+                .platform
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .switches
+                .clone(),
+            flags: inner
+                .flags
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
             tenant,
         })
     }
 
     /// Sets (or with `None` unsets) a global feature switch.
-    pub async fn set_global_switch(&self, feature: Feature, switch: Option<Switch>, actor: &Actor, reason: &str) -> Result<(), EngineError> {
+    pub async fn set_global_switch(
+        &self,
+        feature: Feature,
+        switch: Option<Switch>,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<(), EngineError> {
         need_reason(reason)?;
         let inner = &self.inner;
         {
@@ -105,12 +127,25 @@ impl Engine {
         let target = format!("switch:global:{feature}");
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
         inner
-            .audit_control(&Scope::Global, "switch.set", &target, actor, &format!("{what}: {reason}"))
+            .audit_control(
+                &Scope::Global,
+                "switch.set",
+                &target,
+                actor,
+                &format!("{what}: {reason}"),
+            )
             .await
     }
 
     /// Sets (or unsets) a tenant-level switch.
-    pub async fn set_tenant_switch(&self, tenant: &TenantId, target: TenantSwitchTarget, switch: Option<Switch>, actor: &Actor, reason: &str) -> Result<(), EngineError> {
+    pub async fn set_tenant_switch(
+        &self,
+        tenant: &TenantId,
+        target: TenantSwitchTarget,
+        switch: Option<Switch>,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<(), EngineError> {
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
@@ -145,13 +180,24 @@ impl Engine {
         inner.persist_tenant(&rt).await;
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
         inner
-            .audit_control(&Scope::Tenant(tenant.clone()), "switch.set", &label, actor, &format!("{what}: {reason}"))
+            .audit_control(
+                &Scope::Tenant(tenant.clone()),
+                "switch.set",
+                &label,
+                actor,
+                &format!("{what}: {reason}"),
+            )
             .await
     }
 
     /// Wakes a dormant scope: the only way out of dormant mode. Also clears
     /// the backoff and the failure streaks, so healing starts afresh.
-    pub async fn resume(&self, scope: &Scope, reason: &str, actor: &Actor) -> Result<ResumeRecord, EngineError> {
+    pub async fn resume(
+        &self,
+        scope: &Scope,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<ResumeRecord, EngineError> {
         let inner = &self.inner;
         let now = inner.now();
         let record = match scope {
@@ -168,7 +214,11 @@ impl Engine {
                 let rt = inner.runtime(t).await?;
                 let rec = {
                     let mut st = rt.state();
-                    let rec = st.dormancy.resume(reason, actor, now).cloned().map_err(resume_error)?;
+                    let rec = st
+                        .dormancy
+                        .resume(reason, actor, now)
+                        .cloned()
+                        .map_err(resume_error)?;
                     st.backoff.reset();
                     st.next_healing_at = None;
                     for l in st.ledgers.values_mut() {
@@ -181,13 +231,24 @@ impl Engine {
             }
         };
         inner
-            .audit_control(scope, "dormancy.resumed", &format!("dormancy:{scope}"), actor, reason.trim())
+            .audit_control(
+                scope,
+                "dormancy.resumed",
+                &format!("dormancy:{scope}"),
+                actor,
+                reason.trim(),
+            )
             .await?;
         Ok(record)
     }
 
     /// Puts a scope to sleep by hand.
-    pub async fn enter_dormant(&self, scope: &Scope, reason: &str, actor: &Actor) -> Result<bool, EngineError> {
+    pub async fn enter_dormant(
+        &self,
+        scope: &Scope,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<bool, EngineError> {
         need_reason(reason)?;
         let inner = &self.inner;
         let now = inner.now();
@@ -211,7 +272,13 @@ impl Engine {
         };
         if entered {
             inner
-                .audit_control(scope, "dormancy.entered", &format!("dormancy:{scope}"), actor, reason)
+                .audit_control(
+                    scope,
+                    "dormancy.entered",
+                    &format!("dormancy:{scope}"),
+                    actor,
+                    reason,
+                )
                 .await?;
         }
         Ok(entered)
@@ -221,7 +288,12 @@ impl Engine {
     pub async fn dormancy(&self, scope: &Scope) -> Result<Dormancy, EngineError> {
         let inner = &self.inner;
         Ok(match scope {
-            Scope::Global => inner.platform.lock().unwrap_or_else(|p| p.into_inner()).dormancy.clone(),
+            Scope::Global => inner
+                .platform
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .dormancy
+                .clone(),
             Scope::Tenant(t) => inner.runtime(t).await?.state().dormancy.clone(),
         })
     }
@@ -240,7 +312,13 @@ impl Engine {
     }
 
     /// Resets a breaker with a reason (the only way out of PERMANENT_OPEN).
-    pub async fn reset_breaker(&self, tenant: &TenantId, name: &str, reason: &str, actor: &Actor) -> Result<Option<Transition>, EngineError> {
+    pub async fn reset_breaker(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<Option<Transition>, EngineError> {
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
         if !rt.breakers().contains_key(name) {
@@ -252,16 +330,31 @@ impl Engine {
             .map_err(|e| EngineError::Invalid(e.to_string()))?;
         inner.persist_tenant(&rt).await;
         inner
-            .audit_control(&Scope::Tenant(tenant.clone()), "breaker.reset", &format!("breaker:{name}"), actor, reason.trim())
+            .audit_control(
+                &Scope::Tenant(tenant.clone()),
+                "breaker.reset",
+                &format!("breaker:{name}"),
+                actor,
+                reason.trim(),
+            )
             .await?;
         if let Some(tr) = t {
-            inner.metrics.inc(crate::metrics::family::BREAKER_TRANSITIONS, tr.to.as_str());
+            inner
+                .metrics
+                .inc(crate::metrics::family::BREAKER_TRANSITIONS, tr.to.as_str());
         }
         Ok(t)
     }
 
     /// Clears a strategy's failure streak on a target (after max attempts).
-    pub async fn reset_attempts(&self, tenant: &TenantId, strategy: &StrategyId, resource: &ResourceRef, reason: &str, actor: &Actor) -> Result<(), EngineError> {
+    pub async fn reset_attempts(
+        &self,
+        tenant: &TenantId,
+        strategy: &StrategyId,
+        resource: &ResourceRef,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<(), EngineError> {
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
@@ -272,7 +365,9 @@ impl Engine {
             .map(|l| l.reset())
             .is_some();
         if !existed {
-            return Err(EngineError::NotFound(format!("no attempts of {strategy} on {resource}")));
+            return Err(EngineError::NotFound(format!(
+                "no attempts of {strategy} on {resource}"
+            )));
         }
         inner.persist_tenant(&rt).await;
         inner

@@ -16,8 +16,8 @@ use crate::error::EngineError;
 use crate::ids::{IdSource, UuidIds};
 use crate::metrics::Metrics;
 use crate::ports::{
-    ActionExecutor, Clock, EnvFlagSource, FlagSource, HealthProbe, IdempotencyKeys, LogNotifier, Notifier,
-    PlatformStateSnapshot, ResourceLocks, Stores,
+    ActionExecutor, Clock, EnvFlagSource, FlagSource, HealthProbe, IdempotencyKeys, LogNotifier,
+    Notifier, PlatformStateSnapshot, ResourceLocks, Stores,
 };
 use crate::tasks::BackgroundTasks;
 use crate::tenant::{TenantRegistry, TenantRuntime};
@@ -79,7 +79,14 @@ impl Ports {
 impl std::fmt::Debug for Ports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ports")
-            .field("executors", &self.executors.iter().map(|e| e.name().to_owned()).collect::<Vec<_>>())
+            .field(
+                "executors",
+                &self
+                    .executors
+                    .iter()
+                    .map(|e| e.name().to_owned())
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -119,7 +126,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("ports", &self.inner.ports).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("ports", &self.inner.ports)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,7 +196,8 @@ impl EngineBuilder {
                 dormancy: Dormancy::new(self.config.global_dormancy_threshold),
             },
         };
-        let tasks = BackgroundTasks::new(self.config.max_background_tasks, self.ports.clock.clone());
+        let tasks =
+            BackgroundTasks::new(self.config.max_background_tasks, self.ports.clock.clone());
         let engine = Engine {
             inner: Arc::new(Inner {
                 ports: self.ports,
@@ -225,10 +235,18 @@ impl Inner {
     }
 
     pub(crate) fn tenant_ids(&self) -> Vec<TenantId> {
-        self.policies.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+        self.policies
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
-    pub(crate) async fn runtime(&self, tenant: &TenantId) -> Result<Arc<TenantRuntime>, EngineError> {
+    pub(crate) async fn runtime(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Arc<TenantRuntime>, EngineError> {
         let policy = self.policy(tenant)?;
         self.tenants
             .get_or_load(policy, self.ports.stores.state.as_ref(), self.now())
@@ -238,7 +256,12 @@ impl Inner {
     /// The effective global layer: flag source and runtime switches combined;
     /// any `off` wins. Without a good flag read, automatic healing is off.
     pub(crate) fn global_switches(&self) -> GlobalSwitches {
-        let runtime = self.platform.lock().unwrap_or_else(|p| p.into_inner()).switches.clone();
+        let runtime = self
+            .platform
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .switches
+            .clone();
         let flags = self.flags.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut out = match flags {
             Some(f) => f,
@@ -262,7 +285,9 @@ impl Inner {
     pub(crate) async fn refresh_flags(&self) {
         match self.ports.flags.global_switches().await {
             Ok(f) => *self.flags.lock().unwrap_or_else(|p| p.into_inner()) = Some(f),
-            Err(e) => tracing::warn!(error = %e, "flag source read failed; keeping the last good flags"),
+            Err(e) => {
+                tracing::warn!(error = %e, "flag source read failed; keeping the last good flags")
+            }
         }
     }
 
@@ -275,11 +300,18 @@ impl Inner {
                 saved_at: self.now(),
             }
         };
-        self.ports.stores.state.save_platform_state(&snap).await.map_err(EngineError::from)
+        self.ports
+            .stores
+            .state
+            .save_platform_state(&snap)
+            .await
+            .map_err(EngineError::from)
     }
 
     pub(crate) async fn persist_tenant(&self, rt: &TenantRuntime) {
-        if let Err(e) = crate::tenant::persist(rt, self.ports.stores.state.as_ref(), self.now()).await {
+        if let Err(e) =
+            crate::tenant::persist(rt, self.ports.stores.state.as_ref(), self.now()).await
+        {
             tracing::warn!(tenant = %rt.tenant(), error = %e, "could not persist tenant state; will retry at the next change");
         }
     }
@@ -352,7 +384,10 @@ impl Engine {
         inner.stopping.cancel();
         inner.tasks.shutdown(inner.config.shutdown_grace).await;
         inner.runs.close();
-        if tokio::time::timeout(inner.config.shutdown_grace, inner.runs.wait()).await.is_err() {
+        if tokio::time::timeout(inner.config.shutdown_grace, inner.runs.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("healing operations did not reach a safe point within the grace period");
         }
         for rt in inner.tenants.all() {

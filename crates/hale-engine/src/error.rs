@@ -28,7 +28,10 @@ pub enum EngineError {
 impl EngineError {
     /// Whether the caller should retry later (HTTP 503).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, EngineError::StoreUnavailable(_) | EngineError::ShuttingDown)
+        matches!(
+            self,
+            EngineError::StoreUnavailable(_) | EngineError::ShuttingDown
+        )
     }
 }
 
@@ -46,7 +49,9 @@ impl From<StoreError> for EngineError {
 impl From<LockError> for EngineError {
     fn from(e: LockError) -> Self {
         match e {
-            LockError::Unavailable(m) => EngineError::StoreUnavailable(format!("lock backend: {m}")),
+            LockError::Unavailable(m) => {
+                EngineError::StoreUnavailable(format!("lock backend: {m}"))
+            }
             LockError::NotHeld => EngineError::Conflict("resource lock not held".into()),
             LockError::Invalid(m) => EngineError::Invalid(m),
         }

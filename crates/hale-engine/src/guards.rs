@@ -5,11 +5,11 @@
 
 use std::collections::BTreeSet;
 
+use hale_domain::ResourceRef;
 use hale_domain::anti_pattern::{RememberedFailure, SymptomsHash, blocking_failure};
 use hale_domain::budget::BudgetVerdict;
 use hale_domain::kill_switch::{self, Feature, GlobalSwitches, SwitchVerdict};
 use hale_domain::strategy::{ExecutionPath, Strategy};
-use hale_domain::ResourceRef;
 
 use crate::engine::Inner;
 use crate::error::EngineError;
@@ -59,8 +59,10 @@ impl Inner {
                 .knowledge
                 .active_anti_patterns(ev.tenant(), &symptoms)
                 .await?;
-            let remembered: Vec<RememberedFailure> =
-                entries.iter().filter_map(|e| e.as_remembered_failure()).collect();
+            let remembered: Vec<RememberedFailure> = entries
+                .iter()
+                .filter_map(|e| e.as_remembered_failure())
+                .collect();
             if let Some(hit) = blocking_failure(&symptoms, &strategy.id, &remembered) {
                 return Ok(Err(block(
                     "anti_pattern",
@@ -76,7 +78,13 @@ impl Inner {
     }
 
     /// The guards that need no IO.
-    fn static_guards(&self, ev: &Evaluation<'_>, strategy: &Strategy, resource: &ResourceRef, automatic: bool) -> Option<Block> {
+    fn static_guards(
+        &self,
+        ev: &Evaluation<'_>,
+        strategy: &Strategy,
+        resource: &ResourceRef,
+        automatic: bool,
+    ) -> Option<Block> {
         let now = ev.now;
         // Kill switches. The global `auto_healing` switch stops automation;
         // the tenant, strategy and action-kind switches stop proposals too.
@@ -88,7 +96,13 @@ impl Inner {
         let kinds = strategy.action_kinds();
         let verdict = {
             let st = ev.rt.state();
-            kill_switch::evaluate(&global, &st.switches, Feature::AutoHealing, Some(&strategy.id), &kinds)
+            kill_switch::evaluate(
+                &global,
+                &st.switches,
+                Feature::AutoHealing,
+                Some(&strategy.id),
+                &kinds,
+            )
         };
         if let SwitchVerdict::Disabled { by } = verdict {
             return Some(block("kill_switch", format!("switched off at {by}"), false));
@@ -100,7 +114,13 @@ impl Inner {
                 Some(e) => {
                     executors.insert(e.name().to_owned());
                 }
-                None => return Some(block("no_executor", format!("no configured executor runs {kind:?}"), false)),
+                None => {
+                    return Some(block(
+                        "no_executor",
+                        format!("no configured executor runs {kind:?}"),
+                        false,
+                    ));
+                }
             }
         }
         if automatic {
@@ -116,7 +136,11 @@ impl Inner {
             }
             let st = ev.rt.state();
             if let Some(rec) = st.dormancy.record() {
-                return Some(block("dormant", format!("tenant dormant since {}: {}", rec.since, rec.reason), false));
+                return Some(block(
+                    "dormant",
+                    format!("tenant dormant since {}: {}", rec.since, rec.reason),
+                    false,
+                ));
             }
             if let Some(at) = st.next_healing_at
                 && now < at
@@ -126,8 +150,15 @@ impl Inner {
         }
         for name in &executors {
             if let Err(rejection) = ev.rt.breaker(name).would_admit(now) {
-                let permanent = matches!(rejection, hale_domain::breaker::Rejection::PermanentOpen { .. });
-                return Some(block("circuit_open", format!("breaker {name}: {rejection}"), !permanent));
+                let permanent = matches!(
+                    rejection,
+                    hale_domain::breaker::Rejection::PermanentOpen { .. }
+                );
+                return Some(block(
+                    "circuit_open",
+                    format!("breaker {name}: {rejection}"),
+                    !permanent,
+                ));
             }
         }
         let ledger = ev
@@ -139,10 +170,17 @@ impl Inner {
             .unwrap_or_default();
         match ledger.check(strategy.max_attempts, strategy.cooldown, now) {
             BudgetVerdict::Allowed { .. } => None,
-            BudgetVerdict::Cooldown { until } => Some(block("cooldown", format!("cooling down until {until}"), true)),
+            BudgetVerdict::Cooldown { until } => Some(block(
+                "cooldown",
+                format!("cooling down until {until}"),
+                true,
+            )),
             BudgetVerdict::MaxAttemptsReached { failures } => Some(block(
                 "max_attempts",
-                format!("{failures} consecutive failed attempts (max {}); fix the cause, then reset", strategy.max_attempts),
+                format!(
+                    "{failures} consecutive failed attempts (max {}); fix the cause, then reset",
+                    strategy.max_attempts
+                ),
                 false,
             )),
         }

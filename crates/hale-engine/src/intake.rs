@@ -13,7 +13,9 @@ use hale_domain::coordination::{self, CoordinationDecision, CoordinationInput, L
 use hale_domain::record::incident::{Incident, IncidentStatus, Signal, incident_id};
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 use hale_domain::strategy::{ExecutionPath, Strategy, find_strategy};
-use hale_domain::{IncidentId, Origin, ResourceRef, Severity, SourceSystem, StrategyId, TenantId, Timestamp};
+use hale_domain::{
+    IncidentId, Origin, ResourceRef, Severity, SourceSystem, StrategyId, TenantId, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -165,16 +167,36 @@ impl Evaluation<'_> {
 }
 
 /// The key that identifies one delivery of one alert: HA peers and retries
-/// carry the same alert with the same status and start time.
+/// carry the same alert with the same status, start and end times.
 fn delivery_key(alert: &Alert, fp: &Fingerprint) -> String {
     let mut h = Sha256::new();
     h.update(fp.as_str().as_bytes());
     h.update([0]);
     h.update(alert.status.to_string().as_bytes());
     h.update([0]);
-    h.update(alert.starts_at.map(|t| t.to_rfc3339()).unwrap_or_default().as_bytes());
+    h.update(
+        alert
+            .starts_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     h.update([0]);
-    h.update(alert.source_fingerprint.as_deref().unwrap_or_default().as_bytes());
+    h.update(
+        alert
+            .ends_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    h.update([0]);
+    h.update(
+        alert
+            .source_fingerprint
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     format!("delivery:{}", hex::encode(&h.finalize()[..16]))
 }
 
@@ -183,7 +205,11 @@ impl Engine {
     /// durably; on a store failure the call returns
     /// [`EngineError::StoreUnavailable`] and the alerts already processed
     /// are recognised as duplicates when the sender retries the batch.
-    pub async fn ingest(&self, tenant: &TenantId, alerts: Vec<Alert>) -> Result<IngestReport, EngineError> {
+    pub async fn ingest(
+        &self,
+        tenant: &TenantId,
+        alerts: Vec<Alert>,
+    ) -> Result<IngestReport, EngineError> {
         let inner = &self.inner;
         if inner.is_stopping() {
             return Err(EngineError::ShuttingDown);
@@ -198,7 +224,11 @@ impl Engine {
 }
 
 impl Inner {
-    async fn process_alert(self: &Arc<Self>, rt: &Arc<TenantRuntime>, alert: Alert) -> Result<AlertDecision, EngineError> {
+    async fn process_alert(
+        self: &Arc<Self>,
+        rt: &Arc<TenantRuntime>,
+        alert: Alert,
+    ) -> Result<AlertDecision, EngineError> {
         self.metrics.alert_received();
         let now = self.now();
         rt.touch(now);
@@ -211,7 +241,12 @@ impl Inner {
             status: alert.status,
             outcome,
         };
-        let claimed = match self.ports.idempotency.claim(tenant, &key, self.config.idempotency_ttl).await {
+        let claimed = match self
+            .ports
+            .idempotency
+            .claim(tenant, &key, self.config.idempotency_ttl)
+            .await
+        {
             Ok(true) => true,
             Ok(false) => {
                 self.metrics.duplicate_delivery();
@@ -231,7 +266,8 @@ impl Inner {
                 Ok(decision(outcome))
             }
             Err(e) => {
-                if claimed && let Err(re) = self.ports.idempotency.release_claim(tenant, &key).await {
+                if claimed && let Err(re) = self.ports.idempotency.release_claim(tenant, &key).await
+                {
                     tracing::warn!(tenant = %tenant, error = %re, "could not release an idempotency key after a failure");
                 }
                 Err(e)
@@ -247,7 +283,12 @@ impl Inner {
         now: Timestamp,
     ) -> Result<Outcome, EngineError> {
         let tenant = rt.tenant();
-        let record = self.ports.stores.fingerprints.converge(tenant, delivery).await?;
+        let record = self
+            .ports
+            .stores
+            .fingerprints
+            .converge(tenant, delivery)
+            .await?;
         match record.verdict() {
             ConvergenceVerdict::Resolved => self.on_resolved(rt, alert, &record, now).await,
             ConvergenceVerdict::DuplicateResolved => {
@@ -266,7 +307,8 @@ impl Inner {
                     claimed_by: claim.map(|c| c.id),
                 })
             }
-            v @ (ConvergenceVerdict::NewEpisode | ConvergenceVerdict::Duplicate { claimed: false }) => {
+            v @ (ConvergenceVerdict::NewEpisode
+            | ConvergenceVerdict::Duplicate { claimed: false }) => {
                 let incident = self
                     .ensure_incident(rt, alert, &record, now, v == ConvergenceVerdict::NewEpisode)
                     .await?;
@@ -282,10 +324,21 @@ impl Inner {
         }
     }
 
-    async fn bump_approval_hit(&self, tenant: &TenantId, id: &str, now: Timestamp) -> Result<(), EngineError> {
+    async fn bump_approval_hit(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
         let id = hale_domain::ApprovalId::new(id);
         for _ in 0..4 {
-            let Some(mut a) = self.ports.stores.approvals.get_approval(tenant, &id).await? else {
+            let Some(mut a) = self
+                .ports
+                .stores
+                .approvals
+                .get_approval(tenant, &id)
+                .await?
+            else {
                 return Ok(());
             };
             if a.status != hale_domain::approval::ApprovalStatus::Pending {
@@ -303,7 +356,13 @@ impl Inner {
         Ok(())
     }
 
-    async fn on_resolved(&self, rt: &TenantRuntime, alert: &Alert, record: &FingerprintRecord, now: Timestamp) -> Result<Outcome, EngineError> {
+    async fn on_resolved(
+        &self,
+        rt: &TenantRuntime,
+        alert: &Alert,
+        record: &FingerprintRecord,
+        now: Timestamp,
+    ) -> Result<Outcome, EngineError> {
         let tenant = rt.tenant();
         rt.forget_deferred(&record.fingerprint);
         let Some(open) = self
@@ -331,7 +390,13 @@ impl Inner {
                 }
             })
             .await?;
-        let mut ev = self.timeline_event(tenant, TimelineEventType::System, TimelineStatus::Success, format!("{} resolved", record.alertname), now);
+        let mut ev = self.timeline_event(
+            tenant,
+            TimelineEventType::System,
+            TimelineStatus::Success,
+            format!("{} resolved", record.alertname),
+            now,
+        );
         ev.incident_id = Some(inc.id.clone());
         self.timeline(ev).await?;
         Ok(Outcome::Resolved {
@@ -363,14 +428,19 @@ impl Inner {
             }
             return Ok(open.id);
         }
-        let id = incident_id(now, &self.ports.ids.next_id("inc").replace('-', ""));
-        let id = IncidentId::new(format!("{}-{}", id, &record.fingerprint.as_str()[..4]));
-        let service = ["deployment", "service", "statefulset", "daemonset", "job", "pod"]
-            .iter()
-            .find_map(|l| alert.label(l))
-            .map(str::to_owned);
-        let incident = Incident {
-            id: id.clone(),
+        let service = [
+            "deployment",
+            "service",
+            "statefulset",
+            "daemonset",
+            "job",
+            "pod",
+        ]
+        .iter()
+        .find_map(|l| alert.label(l))
+        .map(str::to_owned);
+        let mut incident = Incident {
+            id: IncidentId::new(""),
             tenant: tenant.clone(),
             status: IncidentStatus::Investigating,
             severity: Severity::from_label(alert.label("severity")),
@@ -389,32 +459,82 @@ impl Inner {
             resolved_at: None,
             closed_at: None,
         };
-        self.ports.stores.incidents.create_incident(&incident).await?;
-        let mut ev = self.timeline_event(tenant, TimelineEventType::System, TimelineStatus::Warning, format!("Alert received: {}", incident.title), now);
+        // Seed 003's id format has six random characters per day; a clash
+        // is possible on a busy day, so a conflicting id is drawn again.
+        let mut attempt = 0;
+        loop {
+            let raw = self.ports.ids.next_id("inc");
+            let suffix = raw.strip_prefix("inc-").unwrap_or(&raw);
+            incident.id = incident_id(now, suffix);
+            match self.ports.stores.incidents.create_incident(&incident).await {
+                Ok(()) => break,
+                Err(crate::ports::StoreError::Conflict(_)) if attempt < 5 => attempt += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let id = incident.id.clone();
+        let mut ev = self.timeline_event(
+            tenant,
+            TimelineEventType::System,
+            TimelineStatus::Warning,
+            format!("Alert received: {}", incident.title),
+            now,
+        );
         ev.incident_id = Some(id.clone());
         self.timeline(ev).await?;
         Ok(id)
     }
 
     /// Strategy match, guards, coordination, then start or propose.
-    pub(crate) async fn evaluate(self: &Arc<Self>, ev: &Evaluation<'_>) -> Result<Outcome, EngineError> {
+    pub(crate) async fn evaluate(
+        self: &Arc<Self>,
+        ev: &Evaluation<'_>,
+    ) -> Result<Outcome, EngineError> {
         let policy = ev.rt.policy.clone();
         let Some(strategy) = find_strategy(&policy.strategies, ev.alert) else {
-            self.incident_step(ev.tenant(), &ev.incident, "match", "no_strategy", "no strategy matches this alert", ev.now)
-                .await?;
+            self.incident_step(
+                ev.tenant(),
+                &ev.incident,
+                "match",
+                "no_strategy",
+                "no strategy matches this alert",
+                ev.now,
+            )
+            .await?;
             return Ok(Outcome::NoStrategy);
         };
         let resource = match strategy.target.resolve(ev.alert) {
             Ok(r) => r,
-            Err(e) => return self.skip(ev, Some(strategy), None, "target_unresolved", &e.to_string()).await,
+            Err(e) => {
+                return self
+                    .skip(
+                        ev,
+                        Some(strategy),
+                        None,
+                        "target_unresolved",
+                        &e.to_string(),
+                    )
+                    .await;
+            }
         };
-        if !strategy.trigger.count_satisfied(&ev.record.recent_firings, ev.now) {
+        if !strategy
+            .trigger
+            .count_satisfied(&ev.record.recent_firings, ev.now)
+        {
             let detail = format!(
                 "needs {} firings within {}",
                 strategy.trigger.consecutive_failures,
                 hale_domain::time::duration::format(strategy.trigger.within_window)
             );
-            self.incident_step(ev.tenant(), &ev.incident, "trigger", "waiting", &detail, ev.now).await?;
+            self.incident_step(
+                ev.tenant(),
+                &ev.incident,
+                "trigger",
+                "waiting",
+                &detail,
+                ev.now,
+            )
+            .await?;
             return Ok(Outcome::Waiting {
                 strategy_id: strategy.id.clone(),
                 detail,
@@ -430,8 +550,12 @@ impl Inner {
         };
         let lock = match self.ports.locks.inspect(ev.tenant(), &resource).await {
             Ok(None) => LockObservation::Free,
-            Ok(Some(h)) => LockObservation::Held { priority: h.priority },
-            Err(LockError::Unavailable(_) | LockError::NotHeld | LockError::Invalid(_)) => LockObservation::BackendUnavailable,
+            Ok(Some(h)) => LockObservation::Held {
+                priority: h.priority,
+            },
+            Err(LockError::Unavailable(_) | LockError::NotHeld | LockError::Invalid(_)) => {
+                LockObservation::BackendUnavailable
+            }
         };
         let pending = self
             .ports
@@ -449,20 +573,31 @@ impl Inner {
         match decision {
             CoordinationDecision::Proceed => match path {
                 ExecutionPath::Automatic => self.start_automatic(ev, strategy, &resource).await,
-                ExecutionPath::Approval => self.request_approval(ev, strategy, &resource, false).await,
+                ExecutionPath::Approval => {
+                    self.request_approval(ev, strategy, &resource, false).await
+                }
             },
-            CoordinationDecision::Preempt => self.request_approval(ev, strategy, &resource, true).await,
+            CoordinationDecision::Preempt => {
+                self.request_approval(ev, strategy, &resource, true).await
+            }
             CoordinationDecision::Skip(reason) => {
                 self.remember(ev, reason.as_str());
-                self.skip(ev, Some(strategy), Some(&resource), reason.as_str(), "automation stands still (fail closed)")
-                    .await
+                self.skip(
+                    ev,
+                    Some(strategy),
+                    Some(&resource),
+                    reason.as_str(),
+                    "automation stands still (fail closed)",
+                )
+                .await
             }
             CoordinationDecision::Deferred(reason) => {
                 self.remember(ev, reason.as_str());
                 self.defer(ev, strategy, &resource, reason.as_str()).await
             }
             CoordinationDecision::AwaitExistingApproval => {
-                self.defer(ev, strategy, &resource, "awaiting_existing_approval").await
+                self.defer(ev, strategy, &resource, "awaiting_existing_approval")
+                    .await
             }
         }
     }
@@ -484,14 +619,34 @@ impl Inner {
     }
 
     /// Records a deferral: audit `healing.deferred`, incident step, metric.
-    pub(crate) async fn defer(&self, ev: &Evaluation<'_>, strategy: &Strategy, resource: &ResourceRef, reason: &str) -> Result<Outcome, EngineError> {
+    pub(crate) async fn defer(
+        &self,
+        ev: &Evaluation<'_>,
+        strategy: &Strategy,
+        resource: &ResourceRef,
+        reason: &str,
+    ) -> Result<Outcome, EngineError> {
         self.metrics.inc(family::DEFERRALS, reason);
-        let mut a = self.audit_entry(ev.tenant(), "healing.deferred", &resource.key(), Self::origin_for(strategy), ev.now);
+        let mut a = self.audit_entry(
+            ev.tenant(),
+            "healing.deferred",
+            &resource.key(),
+            Self::origin_for(strategy),
+            ev.now,
+        );
         a.success = false;
         a.reason = Some(reason.to_owned());
         a.incident_id = Some(ev.incident.clone());
         self.audit(a).await?;
-        self.incident_step(ev.tenant(), &ev.incident, "coordination", "deferred", reason, ev.now).await?;
+        self.incident_step(
+            ev.tenant(),
+            &ev.incident,
+            "coordination",
+            "deferred",
+            reason,
+            ev.now,
+        )
+        .await?;
         Ok(Outcome::Deferred {
             strategy_id: strategy.id.clone(),
             resource: resource.clone(),
@@ -510,15 +665,24 @@ impl Inner {
     ) -> Result<Outcome, EngineError> {
         self.metrics.inc(family::DEFERRALS, reason);
         let origin = strategy.map_or_else(Origin::failure_watcher, Self::origin_for);
-        let target = resource.map(ResourceRef::key).unwrap_or_else(|| ev.alert.alertname().unwrap_or("?").to_owned());
+        let target = resource
+            .map(ResourceRef::key)
+            .unwrap_or_else(|| ev.alert.alertname().unwrap_or("?").to_owned());
         let mut a = self.audit_entry(ev.tenant(), "healing.skipped", &target, origin, ev.now);
         a.success = false;
         a.reason = Some(reason.to_owned());
         a.error_message = Some(detail.to_owned());
         a.incident_id = Some(ev.incident.clone());
         self.audit(a).await?;
-        self.incident_step(ev.tenant(), &ev.incident, "guard", "skipped", &format!("{reason}: {detail}"), ev.now)
-            .await?;
+        self.incident_step(
+            ev.tenant(),
+            &ev.incident,
+            "guard",
+            "skipped",
+            &format!("{reason}: {detail}"),
+            ev.now,
+        )
+        .await?;
         Ok(Outcome::Skipped {
             strategy_id: strategy.map(|s| s.id.clone()),
             reason: reason.to_owned(),
@@ -527,19 +691,38 @@ impl Inner {
     }
 
     /// Records a guard block: audit `healing.blocked`, incident step, metric.
-    pub(crate) async fn block(&self, ev: &Evaluation<'_>, strategy: &Strategy, resource: &ResourceRef, block: Block) -> Result<Outcome, EngineError> {
+    pub(crate) async fn block(
+        &self,
+        ev: &Evaluation<'_>,
+        strategy: &Strategy,
+        resource: &ResourceRef,
+        block: Block,
+    ) -> Result<Outcome, EngineError> {
         self.metrics.inc(family::BLOCKS, block.guard);
         if block.retryable {
             self.remember(ev, block.guard);
         }
-        let mut a = self.audit_entry(ev.tenant(), "healing.blocked", &resource.key(), Self::origin_for(strategy), ev.now);
+        let mut a = self.audit_entry(
+            ev.tenant(),
+            "healing.blocked",
+            &resource.key(),
+            Self::origin_for(strategy),
+            ev.now,
+        );
         a.success = false;
         a.reason = Some(block.guard.to_owned());
         a.error_message = Some(block.detail.clone());
         a.incident_id = Some(ev.incident.clone());
         self.audit(a).await?;
-        self.incident_step(ev.tenant(), &ev.incident, "guard", "blocked", &format!("{}: {}", block.guard, block.detail), ev.now)
-            .await?;
+        self.incident_step(
+            ev.tenant(),
+            &ev.incident,
+            "guard",
+            "blocked",
+            &format!("{}: {}", block.guard, block.detail),
+            ev.now,
+        )
+        .await?;
         Ok(Outcome::Blocked {
             strategy_id: strategy.id.clone(),
             resource: resource.clone(),
@@ -551,9 +734,17 @@ impl Inner {
 
 fn incident_title(alert: &Alert) -> String {
     let name = alert.alertname().unwrap_or("alert");
-    let what = ["deployment", "service", "statefulset", "daemonset", "pod", "node", "instance"]
-        .iter()
-        .find_map(|l| alert.label(l));
+    let what = [
+        "deployment",
+        "service",
+        "statefulset",
+        "daemonset",
+        "pod",
+        "node",
+        "instance",
+    ]
+    .iter()
+    .find_map(|l| alert.label(l));
     match (alert.label("namespace"), what) {
         (Some(ns), Some(w)) => format!("{name} on {ns}/{w}"),
         (None, Some(w)) => format!("{name} on {w}"),

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hale_domain::Severity;
 use hale_domain::healing::HealingState;
 use hale_domain::kill_switch::Feature;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
-use hale_domain::Severity;
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
@@ -69,7 +69,10 @@ impl Engine {
                 let engine = engine.clone();
                 async move {
                     for t in i.tenant_ids() {
-                        engine.expire_approvals(&t).await.map_err(|e| e.to_string())?;
+                        engine
+                            .expire_approvals(&t)
+                            .await
+                            .map_err(|e| e.to_string())?;
                     }
                     Ok(())
                 }
@@ -91,13 +94,17 @@ impl Engine {
         inner.tasks.register_interval(
             task_id::AUTO_DETECTION,
             cfg.detection_interval,
-            job(inner, |i| async move { i.redrive_deferred().await.map_err(|e| e.to_string()) }),
+            job(inner, |i| async move {
+                i.redrive_deferred().await.map_err(|e| e.to_string())
+            }),
             opts,
         )?;
         inner.tasks.register_interval(
             task_id::PREVENTIVE,
             cfg.preventive_interval,
-            job(inner, |i| async move { i.preventive_check().await.map_err(|e| e.to_string()) }),
+            job(inner, |i| async move {
+                i.preventive_check().await.map_err(|e| e.to_string())
+            }),
             opts,
         )?;
         let engine = self.clone();
@@ -106,7 +113,13 @@ impl Engine {
             Duration::from_secs(60),
             job(inner, move |_| {
                 let engine = engine.clone();
-                async move { engine.recover_interrupted().await.map(|_| ()).map_err(|e| e.to_string()) }
+                async move {
+                    engine
+                        .recover_interrupted()
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
             }),
             opts,
         )?;
@@ -133,7 +146,13 @@ impl Inner {
         }
         for rt in self.tenants.all() {
             for (fp, deferred) in rt.take_deferred() {
-                let Some(record) = self.ports.stores.fingerprints.get_fingerprint(rt.tenant(), &fp).await? else {
+                let Some(record) = self
+                    .ports
+                    .stores
+                    .fingerprints
+                    .get_fingerprint(rt.tenant(), &fp)
+                    .await?
+                else {
                     continue;
                 };
                 if !record.verdict().may_start_healing() && record.claim.is_some() {
@@ -142,7 +161,13 @@ impl Inner {
                 if record.status != hale_domain::alert::AlertStatus::Firing {
                     continue;
                 }
-                let Some(incident) = self.ports.stores.incidents.open_incident_for(rt.tenant(), &fp).await? else {
+                let Some(incident) = self
+                    .ports
+                    .stores
+                    .incidents
+                    .open_incident_for(rt.tenant(), &fp)
+                    .await?
+                else {
                     continue;
                 };
                 let ev = Evaluation {
@@ -188,7 +213,10 @@ impl Inner {
                     check: "auto",
                     namespaces: &rt.policy.namespaces,
                 };
-                let Ok(Ok(health)) = tokio::time::timeout(Duration::from_secs(10), self.ports.probe.check(req)).await else {
+                let Ok(Ok(health)) =
+                    tokio::time::timeout(Duration::from_secs(10), self.ports.probe.check(req))
+                        .await
+                else {
                     continue;
                 };
                 if let Health::Unhealthy(why) = health {
@@ -197,7 +225,10 @@ impl Inner {
                         rt.tenant(),
                         TimelineEventType::Agent,
                         TimelineStatus::Warning,
-                        format!("Regression: {} unhealthy again after operation {}: {why}", op.resource, op.id),
+                        format!(
+                            "Regression: {} unhealthy again after operation {}: {why}",
+                            op.resource, op.id
+                        ),
                         now,
                     );
                     tl.operation_id = Some(op.id.clone());
@@ -206,7 +237,10 @@ impl Inner {
                     self.escalate(Escalation {
                         tenant: rt.tenant().clone(),
                         kind: "regression".into(),
-                        summary: format!("{} is unhealthy again after healing ({why})", op.resource),
+                        summary: format!(
+                            "{} is unhealthy again after healing ({why})",
+                            op.resource
+                        ),
                         resource: Some(op.resource.clone()),
                         strategy_id: Some(op.strategy_id.clone()),
                         operation_id: Some(op.id.clone()),

@@ -34,8 +34,10 @@ impl Histogram {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        self.sum_micros.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     fn snapshot(&self) -> HistogramSnapshot {
@@ -115,7 +117,10 @@ impl Metrics {
         let map = self.labelled.lock().unwrap_or_else(|p| p.into_inner());
         let mut labelled: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
         for ((fam, label), v) in map.iter() {
-            labelled.entry((*fam).to_owned()).or_default().insert(label.clone(), *v);
+            labelled
+                .entry((*fam).to_owned())
+                .or_default()
+                .insert(label.clone(), *v);
         }
         MetricsSnapshot {
             alerts_received: self.alerts_received.load(Ordering::Relaxed),

@@ -23,7 +23,14 @@ impl Inner {
         origin: Origin,
         at: Timestamp,
     ) -> AuditEntry {
-        AuditEntry::new(self.ports.ids.next_id("aud"), tenant.clone(), operation_type, target, origin, at)
+        AuditEntry::new(
+            self.ports.ids.next_id("aud"),
+            tenant.clone(),
+            operation_type,
+            target,
+            origin,
+            at,
+        )
     }
 
     /// A new timeline event with a fresh id.
@@ -54,7 +61,12 @@ impl Inner {
 
     /// Appends an audit entry.
     pub(crate) async fn audit(&self, entry: AuditEntry) -> Result<(), EngineError> {
-        self.ports.stores.audit.append_audit(&entry).await.map_err(EngineError::from)
+        self.ports
+            .stores
+            .audit
+            .append_audit(&entry)
+            .await
+            .map_err(EngineError::from)
     }
 
     /// Appends a timeline event.
@@ -89,7 +101,9 @@ impl Inner {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(EngineError::Conflict(format!("incident {id} kept changing")))
+        Err(EngineError::Conflict(format!(
+            "incident {id} kept changing"
+        )))
     }
 
     /// Appends a decision step to an incident's chain.

@@ -27,15 +27,29 @@ impl Engine {
 
 impl Inner {
     async fn recover_tenant(&self, tenant: &TenantId) -> Result<usize, EngineError> {
-        let ops = self.ports.stores.operations.unfinished_operations(tenant).await?;
+        let ops = self
+            .ports
+            .stores
+            .operations
+            .unfinished_operations(tenant)
+            .await?;
         let mut marked = 0;
         for mut op in ops {
-            if self.running.lock().unwrap_or_else(|p| p.into_inner()).contains(&op.id) {
+            if self
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&op.id)
+            {
                 continue;
             }
             // A live run elsewhere keeps extending its lock; leave it alone.
             match self.ports.locks.inspect(tenant, &op.resource).await {
-                Ok(Some(h)) if h.holder == op.id.as_str() && Some(h.token.0) == op.fencing_token => continue,
+                Ok(Some(h))
+                    if h.holder == op.id.as_str() && Some(h.token.0) == op.fencing_token =>
+                {
+                    continue;
+                }
                 Ok(_) => {}
                 // Without the lock backend we cannot tell; try again later.
                 Err(_) => continue,
@@ -52,20 +66,35 @@ impl Inner {
                 SourceSystem::FailureWatcher => Origin::failure_watcher(),
                 _ => Origin::decision_manager(),
             };
-            let mut a = self.audit_entry(tenant, "operation.interrupted", &op.resource.key(), origin, now);
+            let mut a = self.audit_entry(
+                tenant,
+                "operation.interrupted",
+                &op.resource.key(),
+                origin,
+                now,
+            );
             a.operation_id = Some(op.id.clone());
             a.incident_id.clone_from(&op.incident_id);
             a.approval_id.clone_from(&op.approval_id);
             a.success = false;
             a.reason = op.error.clone();
-            match self.ports.stores.operations.update_operation(&op, Some(&a)).await {
+            match self
+                .ports
+                .stores
+                .operations
+                .update_operation(&op, Some(&a))
+                .await
+            {
                 Ok(_) => {}
                 // Someone else finished or recovered it meanwhile.
                 Err(crate::ports::StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
             marked += 1;
-            self.metrics.inc(crate::metrics::family::OPERATIONS, HealingState::Interrupted.as_str());
+            self.metrics.inc(
+                crate::metrics::family::OPERATIONS,
+                HealingState::Interrupted.as_str(),
+            );
             if let Some(token) = op.fencing_token {
                 let priority = match op.source_system {
                     SourceSystem::FailureWatcher => LockPriority::Automatic,
@@ -93,7 +122,10 @@ impl Inner {
             self.escalate(Escalation {
                 tenant: tenant.clone(),
                 kind: "operation_interrupted".into(),
-                summary: format!("operation {} on {} was interrupted while {was}; check the target by hand", op.id, op.resource),
+                summary: format!(
+                    "operation {} on {} was interrupted while {was}; check the target by hand",
+                    op.id, op.resource
+                ),
                 resource: Some(op.resource.clone()),
                 strategy_id: Some(op.strategy_id.clone()),
                 operation_id: Some(op.id.clone()),

@@ -14,7 +14,9 @@ use hale_domain::alert::Alert;
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::breaker::{BreakerState, Transition};
 use hale_domain::failure::FailureClass;
-use hale_domain::healing::{ActionLog, ActionPhase, HealingOperation, HealingState, PlanStep, after_action};
+use hale_domain::healing::{
+    ActionLog, ActionPhase, HealingOperation, HealingState, PlanStep, after_action,
+};
 use hale_domain::record::incident::{IncidentOutcome, IncidentStatus};
 use hale_domain::record::knowledge::{EntrySource, EntryStatus, EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
@@ -23,7 +25,9 @@ use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
 
 use crate::engine::Inner;
 use crate::metrics::family;
-use crate::ports::{ActionRequest, Escalation, ExecMode, Health, Lease, LockError, ProbeRequest, StoreError};
+use crate::ports::{
+    ActionRequest, Escalation, ExecMode, Health, Lease, LockError, ProbeRequest, StoreError,
+};
 use crate::tenant::{TenantRuntime, ledger_key};
 
 /// An operation ready to run.
@@ -72,14 +76,23 @@ impl Inner {
         let id = run.op.id.clone();
         let end = self.drive(&mut run).await;
         self.finish(run, end).await;
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
     }
 
     /// Persists the operation with an audit entry; a lost write is logged
     /// (the operation continues; recovery will find its last durable state).
     async fn save(&self, run: &mut Run, kind: &str, reason: String, result: Option<&ActionResult>) {
         let now = self.now();
-        let mut a = self.audit_entry(&run.op.tenant, kind, &run.op.resource.key(), run.origin.clone(), now);
+        let mut a = self.audit_entry(
+            &run.op.tenant,
+            kind,
+            &run.op.resource.key(),
+            run.origin.clone(),
+            now,
+        );
         a.operation_id = Some(run.op.id.clone());
         a.incident_id.clone_from(&run.op.incident_id);
         a.approval_id.clone_from(&run.op.approval_id);
@@ -100,7 +113,13 @@ impl Inner {
                 .map(|l| u64::try_from(l.duration.as_millis()).unwrap_or(u64::MAX));
         }
         for attempt in 0..3 {
-            match self.ports.stores.operations.update_operation(&run.op, Some(&a)).await {
+            match self
+                .ports
+                .stores
+                .operations
+                .update_operation(&run.op, Some(&a))
+                .await
+            {
                 Ok(rev) => {
                     run.op.revision = rev;
                     return;
@@ -121,7 +140,8 @@ impl Inner {
         let now = self.now();
         match run.op.transition(to, now) {
             Ok(from) => {
-                self.save(run, "operation.transition", format!("{from} -> {to}"), None).await;
+                self.save(run, "operation.transition", format!("{from} -> {to}"), None)
+                    .await;
                 true
             }
             Err(e) => {
@@ -135,7 +155,12 @@ impl Inner {
         if !self.transition(run, HealingState::Diagnosing).await {
             return RunEnd::Interrupted("illegal state".into());
         }
-        run.op.diagnosis = Some(run.rt.policy.diagnosis.diagnose(&run.alert, &run.op.resource.name));
+        run.op.diagnosis = Some(
+            run.rt
+                .policy
+                .diagnosis
+                .diagnose(&run.alert, &run.op.resource.name),
+        );
         if !self.transition(run, HealingState::Healing).await {
             return RunEnd::Interrupted("illegal state".into());
         }
@@ -145,7 +170,11 @@ impl Inner {
                 return RunEnd::Interrupted(reason);
             }
             let result = self.run_action(run, action, ActionPhase::Heal).await;
-            let kind = if result.success { "action.executed" } else { "action.failed" };
+            let kind = if result.success {
+                "action.executed"
+            } else {
+                "action.failed"
+            };
             let reason = format!("{} ({:?})", action.kind, action.on_error);
             self.save(run, kind, reason, Some(&result)).await;
             if result.success {
@@ -192,14 +221,24 @@ impl Inner {
                 Err(e) => return Some(format!("lock backend unavailable: {e}")),
             }
         }
-        match self.ports.locks.extend(&run.lease, self.config.automatic_lock_ttl).await {
+        match self
+            .ports
+            .locks
+            .extend(&run.lease, self.config.automatic_lock_ttl)
+            .await
+        {
             Ok(()) => None,
             Err(LockError::NotHeld) => Some("resource lock lost".into()),
             Err(e) => Some(format!("lock backend unavailable: {e}")),
         }
     }
 
-    async fn run_action(&self, run: &mut Run, action: &ActionSpec, phase: ActionPhase) -> ActionResult {
+    async fn run_action(
+        &self,
+        run: &mut Run,
+        action: &ActionSpec,
+        phase: ActionPhase,
+    ) -> ActionResult {
         let started_at = self.now();
         let t0 = tokio::time::Instant::now();
         let result = self.execute_action(run, action).await;
@@ -224,12 +263,17 @@ impl Inner {
             response: None,
         };
         let Some(exec) = self.ports.executor_for(&action.kind).cloned() else {
-            return fail(FailureClass::InvalidAction, format!("no executor runs {}", action.kind));
+            return fail(
+                FailureClass::InvalidAction,
+                format!("no executor runs {}", action.kind),
+            );
         };
         let breaker = run.rt.breaker(exec.name());
         let permit = match breaker.admit(|| self.now()) {
             Ok(p) => p,
-            Err(rejection) => return fail(FailureClass::Transient, format!("not run: {rejection}")),
+            Err(rejection) => {
+                return fail(FailureClass::Transient, format!("not run: {rejection}"));
+            }
         };
         if let Some(t) = permit.transition {
             self.on_breaker_transition(&run.rt, exec.name(), t).await;
@@ -254,7 +298,11 @@ impl Inner {
             Ok(Err(e)) => {
                 // Errors known only by their text go through the tenant's
                 // classifier (the seed's fatal patterns).
-                let class = run.rt.policy.classifier_class(&e.message).unwrap_or(e.class);
+                let class = run
+                    .rt
+                    .policy
+                    .classifier_class(&e.message)
+                    .unwrap_or(e.class);
                 ActionResult {
                     success: false,
                     class: Some(class),
@@ -262,7 +310,13 @@ impl Inner {
                     response: e.response,
                 }
             }
-            Err(_) => fail(FailureClass::Timeout, format!("timed out after {}", hale_domain::time::duration::format(action.timeout))),
+            Err(_) => fail(
+                FailureClass::Timeout,
+                format!(
+                    "timed out after {}",
+                    hale_domain::time::duration::format(action.timeout)
+                ),
+            ),
         };
         let now = self.now();
         let transition = match result.class {
@@ -276,10 +330,21 @@ impl Inner {
     }
 
     /// Metrics, audit and, for PERMANENT_OPEN, dormancy plus escalation.
-    pub(crate) async fn on_breaker_transition(&self, rt: &TenantRuntime, name: &str, t: Transition) {
+    pub(crate) async fn on_breaker_transition(
+        &self,
+        rt: &TenantRuntime,
+        name: &str,
+        t: Transition,
+    ) {
         self.metrics.inc(family::BREAKER_TRANSITIONS, t.to.as_str());
         let tenant = rt.tenant();
-        let mut a = self.audit_entry(tenant, "breaker.transition", &format!("breaker:{name}"), Origin::failure_watcher(), t.at);
+        let mut a = self.audit_entry(
+            tenant,
+            "breaker.transition",
+            &format!("breaker:{name}"),
+            Origin::failure_watcher(),
+            t.at,
+        );
         a.reason = Some(format!("{} -> {} ({:?})", t.from, t.to, t.cause));
         a.success = t.to == BreakerState::Closed;
         if let Err(e) = self.audit(a).await {
@@ -287,7 +352,11 @@ impl Inner {
         }
         if t.to == BreakerState::PermanentOpen {
             let why = format!("{:?}", t.cause);
-            let entered = rt.state().dormancy.on_breaker_permanent_open(name, &why, t.at).cloned();
+            let entered = rt
+                .state()
+                .dormancy
+                .on_breaker_permanent_open(name, &why, t.at)
+                .cloned();
             if let Some(rec) = entered {
                 self.on_dormant(rt, &rec.reason, t.at).await;
             }
@@ -297,7 +366,13 @@ impl Inner {
     /// Audits and escalates a tenant going dormant.
     pub(crate) async fn on_dormant(&self, rt: &TenantRuntime, reason: &str, at: Timestamp) {
         let tenant = rt.tenant();
-        let mut a = self.audit_entry(tenant, "dormancy.entered", &format!("tenant:{tenant}"), Origin::failure_watcher(), at);
+        let mut a = self.audit_entry(
+            tenant,
+            "dormancy.entered",
+            &format!("tenant:{tenant}"),
+            Origin::failure_watcher(),
+            at,
+        );
         a.reason = Some(reason.to_owned());
         a.success = false;
         if let Err(e) = self.audit(a).await {
@@ -320,7 +395,8 @@ impl Inner {
 
     /// Sends an escalation, bounded in time; failures are logged.
     pub(crate) async fn escalate(&self, e: Escalation) {
-        match tokio::time::timeout(Duration::from_secs(10), self.ports.notifier.escalate(&e)).await {
+        match tokio::time::timeout(Duration::from_secs(10), self.ports.notifier.escalate(&e)).await
+        {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(error = %err, "escalation failed"),
             Err(_) => tracing::warn!("escalation timed out"),
@@ -345,7 +421,9 @@ impl Inner {
             match tokio::time::timeout(left, self.ports.probe.check(req)).await {
                 Ok(Ok(Health::Healthy)) => return RunEnd::Healed,
                 Ok(Ok(other)) => last = other.to_string(),
-                Ok(Err(e)) if e.class == FailureClass::Fatal || e.class == FailureClass::TargetGone => {
+                Ok(Err(e))
+                    if e.class == FailureClass::Fatal || e.class == FailureClass::TargetGone =>
+                {
                     return RunEnd::Failed {
                         error: format!("verification failed: {e}"),
                         class: Some(e.class),
@@ -384,7 +462,13 @@ impl Inner {
         match &end {
             RunEnd::Healed => {
                 if run.op.transition(HealingState::Completed, now).is_ok() {
-                    self.save(&mut run, "operation.completed", "healed and verified".into(), None).await;
+                    self.save(
+                        &mut run,
+                        "operation.completed",
+                        "healed and verified".into(),
+                        None,
+                    )
+                    .await;
                 }
             }
             RunEnd::Failed {
@@ -394,7 +478,8 @@ impl Inner {
                 verification_failed,
             } => {
                 if run.op.fail(error.clone(), *class, now).is_ok() {
-                    self.save(&mut run, "operation.failed", error.clone(), None).await;
+                    self.save(&mut run, "operation.failed", error.clone(), None)
+                        .await;
                 }
                 if *rollback {
                     self.roll_back(&mut run).await;
@@ -407,7 +492,8 @@ impl Inner {
             RunEnd::Interrupted(reason) => {
                 if run.op.transition(HealingState::Interrupted, now).is_ok() {
                     run.op.error = Some(reason.clone());
-                    self.save(&mut run, "operation.interrupted", reason.clone(), None).await;
+                    self.save(&mut run, "operation.interrupted", reason.clone(), None)
+                        .await;
                 }
             }
         }
@@ -448,29 +534,46 @@ impl Inner {
             // Rollback runs even if earlier rollback actions failed: each one
             // undoes something different.
             let result = self.run_action(run, action, ActionPhase::Rollback).await;
-            let kind = if result.success { "rollback.executed" } else { "rollback.failed" };
-            self.save(run, kind, action.kind.to_string(), Some(&result)).await;
+            let kind = if result.success {
+                "rollback.executed"
+            } else {
+                "rollback.failed"
+            };
+            self.save(run, kind, action.kind.to_string(), Some(&result))
+                .await;
         }
     }
 
     async fn escalate_failure(&self, run: &mut Run, error: &str, now: Timestamp) {
         let policy = run.strategy.rollback.on_failure;
         if policy == FailurePolicy::EnterSafeMode {
-            let entered = run
-                .rt
-                .state()
-                .dormancy
-                .enter_safe_mode(&format!("strategy {} failed and asks for safe mode: {error}", run.strategy.id), now);
+            let entered = run.rt.state().dormancy.enter_safe_mode(
+                &format!(
+                    "strategy {} failed and asks for safe mode: {error}",
+                    run.strategy.id
+                ),
+                now,
+            );
             if entered {
-                self.on_dormant(&run.rt, "safe mode after a failed healing", now).await;
+                self.on_dormant(&run.rt, "safe mode after a failed healing", now)
+                    .await;
             }
         }
         run.op.escalated = true;
-        self.save(run, "healing.escalated", format!("{policy:?}: {error}"), None).await;
+        self.save(
+            run,
+            "healing.escalated",
+            format!("{policy:?}: {error}"),
+            None,
+        )
+        .await;
         self.escalate(Escalation {
             tenant: run.op.tenant.clone(),
             kind: "healing_failed".into(),
-            summary: format!("healing {} of {} failed: {error}", run.strategy.id, run.op.resource),
+            summary: format!(
+                "healing {} of {} failed: {error}",
+                run.strategy.id, run.op.resource
+            ),
             resource: Some(run.op.resource.clone()),
             strategy_id: Some(run.strategy.id.clone()),
             operation_id: Some(run.op.id.clone()),
@@ -488,7 +591,12 @@ impl Inner {
         let entry = KnowledgeEntry {
             id: KnowledgeId::new(self.ports.ids.next_id("kn")),
             tenant: run.op.tenant.clone(),
-            title: format!("{} did not fix {} on {}", run.strategy.id, run.alert.alertname().unwrap_or("alert"), run.op.resource),
+            title: format!(
+                "{} did not fix {} on {}",
+                run.strategy.id,
+                run.alert.alertname().unwrap_or("alert"),
+                run.op.resource
+            ),
             content: format!(
                 "Operation {} ran strategy {} but verification failed: {}. Archive this entry to allow the strategy again.",
                 run.op.id,
@@ -519,9 +627,21 @@ impl Inner {
             return;
         };
         let (status, outcome, tone) = match end {
-            RunEnd::Healed => (None, Some(("healed", "healed and verified".to_owned())), TimelineStatus::Success),
-            RunEnd::Failed { error, .. } => (Some(IncidentStatus::Escalated), Some(("failed", error.clone())), TimelineStatus::Error),
-            RunEnd::Interrupted(r) => (None, Some(("interrupted", r.clone())), TimelineStatus::Warning),
+            RunEnd::Healed => (
+                None,
+                Some(("healed", "healed and verified".to_owned())),
+                TimelineStatus::Success,
+            ),
+            RunEnd::Failed { error, .. } => (
+                Some(IncidentStatus::Escalated),
+                Some(("failed", error.clone())),
+                TimelineStatus::Error,
+            ),
+            RunEnd::Interrupted(r) => (
+                None,
+                Some(("interrupted", r.clone())),
+                TimelineStatus::Warning,
+            ),
         };
         let op_id = run.op.id.clone();
         let res = self
@@ -551,7 +671,10 @@ impl Inner {
             &run.op.tenant,
             TimelineEventType::Exec,
             tone,
-            format!("Healing {}: {} on {}", run.op.state, run.strategy.id, run.op.resource),
+            format!(
+                "Healing {}: {} on {}",
+                run.op.state, run.strategy.id, run.op.resource
+            ),
             now,
         );
         tl.operation_id = Some(run.op.id.clone());

@@ -38,11 +38,18 @@ impl Inner {
     pub(crate) async fn release_lock(&self, lease: &Lease) {
         match self.ports.locks.release(lease).await {
             Ok(()) | Err(LockError::NotHeld) => {}
-            Err(e) => tracing::warn!(resource = %lease.resource, error = %e, "could not release a lock; its TTL will free it"),
+            Err(e) => {
+                tracing::warn!(resource = %lease.resource, error = %e, "could not release a lock; its TTL will free it")
+            }
         }
     }
 
-    pub(crate) async fn start_automatic(self: &Arc<Self>, ev: &Evaluation<'_>, strategy: &Strategy, resource: &ResourceRef) -> Result<Outcome, EngineError> {
+    pub(crate) async fn start_automatic(
+        self: &Arc<Self>,
+        ev: &Evaluation<'_>,
+        strategy: &Strategy,
+        resource: &ResourceRef,
+    ) -> Result<Outcome, EngineError> {
         let tenant = ev.tenant();
         let op_id = OperationId::new(self.ports.ids.next_id("op"));
         let req = LockRequest {
@@ -66,7 +73,13 @@ impl Inner {
             Err(e) => {
                 self.remember(ev, "lock_backend_unavailable");
                 return self
-                    .skip(ev, Some(strategy), Some(resource), "lock_backend_unavailable", &e.to_string())
+                    .skip(
+                        ev,
+                        Some(strategy),
+                        Some(resource),
+                        "lock_backend_unavailable",
+                        &e.to_string(),
+                    )
                     .await;
             }
         };
@@ -121,7 +134,9 @@ impl Inner {
             Err(verdict) => {
                 self.undo_claim(ev, &claim, &lease).await;
                 let (guard, detail) = match verdict {
-                    BudgetVerdict::Cooldown { until } => ("cooldown", format!("cooling down until {until}")),
+                    BudgetVerdict::Cooldown { until } => {
+                        ("cooldown", format!("cooling down until {until}"))
+                    }
                     _ => ("max_attempts", "max attempts reached".to_owned()),
                 };
                 return self
@@ -155,13 +170,29 @@ impl Inner {
         op.fingerprint = Some(ev.record.fingerprint.clone());
         op.incident_id = Some(ev.incident.clone());
         op.fencing_token = Some(lease.token.0);
-        let mut audit = self.audit_entry(tenant, "healing.started", &resource.key(), origin.clone(), ev.now);
+        let mut audit = self.audit_entry(
+            tenant,
+            "healing.started",
+            &resource.key(),
+            origin.clone(),
+            ev.now,
+        );
         audit.operation_id = Some(op_id.clone());
         audit.incident_id = Some(ev.incident.clone());
         audit.auto_repair_attempted = true;
         audit.retry_count = attempt_number.saturating_sub(1);
-        audit.reason = Some(format!("strategy {} matched {}", strategy.id, ev.alert.alertname().unwrap_or("alert")));
-        if let Err(e) = self.ports.stores.operations.create_operation(&op, &audit).await {
+        audit.reason = Some(format!(
+            "strategy {} matched {}",
+            strategy.id,
+            ev.alert.alertname().unwrap_or("alert")
+        ));
+        if let Err(e) = self
+            .ports
+            .stores
+            .operations
+            .create_operation(&op, &audit)
+            .await
+        {
             self.undo_claim(ev, &claim, &lease).await;
             return Err(e.into());
         }
@@ -176,7 +207,10 @@ impl Inner {
                 at: ev.now,
                 stage: "start".into(),
                 decision: "operation_started".into(),
-                reason: format!("automatic run {} of strategy {}", op_for_incident, strategy.id),
+                reason: format!(
+                    "automatic run {} of strategy {}",
+                    op_for_incident, strategy.id
+                ),
             });
         })
         .await?;
@@ -213,7 +247,12 @@ impl Inner {
             .ports
             .stores
             .fingerprints
-            .release_episode_claim(ev.tenant(), &ev.record.fingerprint, ev.record.episode, &claim.id)
+            .release_episode_claim(
+                ev.tenant(),
+                &ev.record.fingerprint,
+                ev.record.episode,
+                &claim.id,
+            )
             .await
         {
             tracing::warn!(error = %e, "could not release an episode claim after a failed start");
@@ -253,7 +292,13 @@ impl Inner {
             Err(e) => {
                 self.remember(ev, "lock_backend_unavailable");
                 return self
-                    .skip(ev, Some(strategy), Some(resource), "lock_backend_unavailable", &e.to_string())
+                    .skip(
+                        ev,
+                        Some(strategy),
+                        Some(resource),
+                        "lock_backend_unavailable",
+                        &e.to_string(),
+                    )
                     .await;
             }
         };
@@ -281,10 +326,19 @@ impl Inner {
         let checks = self.dry_run_checks(ev, strategy, resource).await;
         let now = ev.now;
         let mut metadata = BTreeMap::new();
-        metadata.insert("alertname".to_owned(), serde_json::json!(ev.alert.alertname().unwrap_or_default()));
+        metadata.insert(
+            "alertname".to_owned(),
+            serde_json::json!(ev.alert.alertname().unwrap_or_default()),
+        );
         metadata.insert("episode".to_owned(), serde_json::json!(ev.record.episode));
-        metadata.insert("alert_labels".to_owned(), serde_json::json!(ev.alert.labels));
-        metadata.insert("preempting".to_owned(), serde_json::json!(preempting || lease.is_none()));
+        metadata.insert(
+            "alert_labels".to_owned(),
+            serde_json::json!(ev.alert.labels),
+        );
+        metadata.insert(
+            "preempting".to_owned(),
+            serde_json::json!(preempting || lease.is_none()),
+        );
         if let Some(l) = &lease {
             metadata.insert("lock_token".to_owned(), serde_json::json!(l.token.0));
         }
@@ -302,7 +356,11 @@ impl Inner {
             description: format!(
                 "{} ({}) matched strategy {}",
                 ev.alert.alertname().unwrap_or("alert"),
-                ev.alert.annotations.get("summary").map(String::as_str).unwrap_or("no summary"),
+                ev.alert
+                    .annotations
+                    .get("summary")
+                    .map(String::as_str)
+                    .unwrap_or("no summary"),
                 strategy.id
             ),
             status: ApprovalStatus::Pending,
@@ -340,7 +398,13 @@ impl Inner {
         tl.incident_id = Some(ev.incident.clone());
         tl.risk_level = Some(strategy.risk);
         tl.actor = Some(approval.requested_by.clone());
-        if let Err(e) = self.ports.stores.approvals.create_approval(&approval, &tl).await {
+        if let Err(e) = self
+            .ports
+            .stores
+            .approvals
+            .create_approval(&approval, &tl)
+            .await
+        {
             let _ = self
                 .ports
                 .stores
@@ -353,13 +417,22 @@ impl Inner {
             return Err(e.into());
         }
         ev.rt.forget_deferred(&ev.record.fingerprint);
-        let mut audit = self.audit_entry(tenant, "approval.requested", &resource.key(), Origin::decision_manager(), now);
+        let mut audit = self.audit_entry(
+            tenant,
+            "approval.requested",
+            &resource.key(),
+            Origin::decision_manager(),
+            now,
+        );
         audit.approval_id = Some(apr_id.clone());
         audit.incident_id = Some(ev.incident.clone());
         audit.reason = Some(if preempting {
             "decision path pre-empts a running automatic repair".into()
         } else {
-            format!("{} risk needs {} signature(s)", strategy.risk, approval.required_signatures)
+            format!(
+                "{} risk needs {} signature(s)",
+                strategy.risk, approval.required_signatures
+            )
         });
         audit.dry_run_passed = approval.dry_run_checks.iter().all(|c| c.passed);
         audit.dry_run_message = Some(
@@ -393,7 +466,12 @@ impl Inner {
 
     /// Runs every action as a server-side dry run, so the approver sees
     /// what the target system says before signing.
-    async fn dry_run_checks(&self, ev: &Evaluation<'_>, strategy: &Strategy, resource: &ResourceRef) -> Vec<DryRunCheck> {
+    async fn dry_run_checks(
+        &self,
+        ev: &Evaluation<'_>,
+        strategy: &Strategy,
+        resource: &ResourceRef,
+    ) -> Vec<DryRunCheck> {
         let op_id = OperationId::new("dry-run");
         let mut out = Vec::new();
         for action in &strategy.actions {

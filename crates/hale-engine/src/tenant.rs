@@ -17,7 +17,7 @@ use hale_domain::{ResourceRef, StrategyId, TenantId, Timestamp};
 
 use crate::config::TenantPolicy;
 use crate::error::EngineError;
-use crate::ports::{HealingCounters, StoreError, TenantStateStore, TenantStateSnapshot};
+use crate::ports::{HealingCounters, StoreError, TenantStateSnapshot, TenantStateStore};
 
 /// Mutable per-tenant state, guarded by one short-lived mutex (never held
 /// across an await).
@@ -56,9 +56,14 @@ pub(crate) fn ledger_key(strategy: &StrategyId, resource: &ResourceRef) -> Strin
 }
 
 impl TenantRuntime {
-    fn new(policy: Arc<TenantPolicy>, snap: Option<TenantStateSnapshot>, now: Timestamp) -> Result<Self, EngineError> {
+    fn new(
+        policy: Arc<TenantPolicy>,
+        snap: Option<TenantStateSnapshot>,
+        now: Timestamp,
+    ) -> Result<Self, EngineError> {
         let fresh_backoff = || {
-            Backoff::new(policy.backoff.clone(), seed_of(&policy.tenant)).map_err(|e| EngineError::Invalid(e.to_string()))
+            Backoff::new(policy.backoff.clone(), seed_of(&policy.tenant))
+                .map_err(|e| EngineError::Invalid(e.to_string()))
         };
         let (state, breakers) = match snap {
             Some(s) => {
@@ -155,7 +160,10 @@ impl TenantRuntime {
         for n in names {
             self.breaker(&n);
         }
-        self.breakers.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub(crate) fn touch(&self, now: Timestamp) {
@@ -167,11 +175,23 @@ impl TenantRuntime {
     }
 
     /// Remembers a deferred alert (bounded; the oldest is forgotten first).
-    pub(crate) fn remember_deferred(&self, fp: Fingerprint, alert: Alert, reason: &str, max: usize) {
+    pub(crate) fn remember_deferred(
+        &self,
+        fp: Fingerprint,
+        alert: Alert,
+        reason: &str,
+        max: usize,
+    ) {
         let mut guard = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let (map, order) = &mut *guard;
         if map
-            .insert(fp.clone(), DeferredAlert { alert, reason: reason.to_owned() })
+            .insert(
+                fp.clone(),
+                DeferredAlert {
+                    alert,
+                    reason: reason.to_owned(),
+                },
+            )
             .is_none()
         {
             order.push_back(fp);
@@ -204,7 +224,11 @@ impl TenantRuntime {
     }
 
     pub(crate) fn deferred_count(&self) -> usize {
-        self.deferred.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .len()
     }
 
     pub(crate) fn snapshot(&self, now: Timestamp) -> TenantStateSnapshot {
@@ -213,7 +237,12 @@ impl TenantRuntime {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for (name, b) in self.breakers.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (name, b) in self
+            .breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             breakers.insert(name.clone(), b.snapshot());
         }
         let s = self.state();
@@ -235,7 +264,9 @@ fn seed_of(tenant: &TenantId) -> u64 {
     tenant
         .as_str()
         .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        })
 }
 
 /// Runtimes by tenant.
@@ -246,11 +277,20 @@ pub(crate) struct TenantRegistry {
 
 impl TenantRegistry {
     pub(crate) fn loaded(&self, tenant: &TenantId) -> Option<Arc<TenantRuntime>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(tenant).cloned()
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned()
     }
 
     pub(crate) fn all(&self) -> Vec<Arc<TenantRuntime>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The tenant's runtime, loading persisted state on first use.
@@ -264,7 +304,10 @@ impl TenantRegistry {
             rt.touch(now);
             return Ok(rt);
         }
-        let snap = store.load_tenant_state(&policy.tenant).await.map_err(EngineError::from)?;
+        let snap = store
+            .load_tenant_state(&policy.tenant)
+            .await
+            .map_err(EngineError::from)?;
         let tenant = policy.tenant.clone();
         let fresh = Arc::new(TenantRuntime::new(policy, snap, now)?);
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
@@ -275,7 +318,10 @@ impl TenantRegistry {
     /// Replaces the policy of a loaded tenant by dropping its runtime (after
     /// the caller persisted it); the next use reloads with the new policy.
     pub(crate) fn unload(&self, tenant: &TenantId) -> Option<Arc<TenantRuntime>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(tenant)
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(tenant)
     }
 
     /// Runtimes idle since before `cutoff` and not in use by a running
@@ -292,6 +338,12 @@ impl TenantRegistry {
 }
 
 /// Persists a runtime's state.
-pub(crate) async fn persist(rt: &TenantRuntime, store: &dyn TenantStateStore, now: Timestamp) -> Result<(), StoreError> {
-    store.save_tenant_state(rt.tenant(), &rt.snapshot(now)).await
+pub(crate) async fn persist(
+    rt: &TenantRuntime,
+    store: &dyn TenantStateStore,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    store
+        .save_tenant_state(rt.tenant(), &rt.snapshot(now))
+        .await
 }

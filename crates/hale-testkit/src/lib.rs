@@ -73,9 +73,12 @@
 
 pub mod clock;
 pub mod conformance;
+pub mod fakes;
 pub mod fixtures;
+pub mod kit;
 pub mod memory;
 pub mod services;
 
 pub use clock::{ManualClock, TokioClock};
+pub use kit::Kit;
 pub use memory::MemoryStore;

@@ -25,7 +25,9 @@ pub fn service_url(var: &str, test: &str) -> Option<String> {
             );
             #[allow(clippy::print_stderr)] // the notice is the point
             {
-                eprintln!("SKIPPED {test}: {var} is not set (scripts/test.sh starts the real service)");
+                eprintln!(
+                    "SKIPPED {test}: {var} is not set (scripts/test.sh starts the real service)"
+                );
             }
             None
         }

@@ -99,11 +99,17 @@ fn would_admit_peeks_without_taking_a_slot() {
     for i in 0..3 {
         fail(&b, t(i));
     }
-    assert_eq!(b.would_admit(t(61)), Err(Rejection::Open { retry_at: t(62) }));
+    assert_eq!(
+        b.would_admit(t(61)),
+        Err(Rejection::Open { retry_at: t(62) })
+    );
     assert_eq!(b.would_admit(t(62)), Ok(()));
     assert_eq!(b.state(), BreakerState::Open, "peeking changes nothing");
     let p = b.admit(|| t(62)).unwrap();
-    assert!(matches!(b.would_admit(t(62)), Err(Rejection::ProbesExhausted { .. })));
+    assert!(matches!(
+        b.would_admit(t(62)),
+        Err(Rejection::ProbesExhausted { .. })
+    ));
     b.abandon(&p);
     assert_eq!(b.would_admit(t(62)), Ok(()));
 }

@@ -141,12 +141,12 @@ impl Incident {
     }
 }
 
-/// Formats an incident id from a date and a unique suffix.
+/// Formats an incident id from a date and a unique suffix (its last six
+/// alphanumeric characters are used).
 pub fn incident_id(at: Timestamp, suffix: &str) -> IncidentId {
-    let suffix: String = suffix
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(6)
+    let alnum: Vec<char> = suffix.chars().filter(char::is_ascii_alphanumeric).collect();
+    let suffix: String = alnum[alnum.len().saturating_sub(6)..]
+        .iter()
         .collect::<String>()
         .to_ascii_uppercase();
     IncidentId::new(format!(
@@ -162,7 +162,7 @@ mod tests {
     #[test]
     fn id_format() {
         let t = Timestamp::parse_rfc3339("2026-03-22T10:00:00Z").unwrap();
-        assert_eq!(incident_id(t, "a1b2c3d4").as_str(), "INC-20260322-A1B2C3");
+        assert_eq!(incident_id(t, "a1b2c3d4").as_str(), "INC-20260322-B2C3D4");
         assert_eq!(
             "escalated".parse::<IncidentStatus>().unwrap(),
             IncidentStatus::Escalated

@@ -1,0 +1,324 @@
+//! Scriptable fakes for the executor, health probe, notifier, and a lock
+//! wrapper with fault injection. Engine tests and the offline replay drive
+//! outcomes through these.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hale_domain::failure::FailureClass;
+use hale_domain::strategy::ActionKind;
+use hale_domain::{ResourceRef, TenantId};
+use hale_engine::ports::{
+    Acquire, ActionExecutor, ActionOutcome, ActionRequest, Escalation, ExecError, ExecMode,
+    FencingToken, Health, HealthProbe, IdempotencyKeys, Lease, LockError, LockHolder, LockRequest,
+    Notifier, NotifyError, ProbeError, ProbeRequest, ResourceLocks,
+};
+use parking_lot::Mutex;
+
+/// What a scripted action does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scripted {
+    /// Succeed at once.
+    Ok,
+    /// Fail with a class and message.
+    Fail(FailureClass, String),
+    /// Take this long (tokio time), then succeed.
+    Slow(Duration),
+    /// Never finish (the engine's timeout must cut it off).
+    Hang,
+}
+
+/// One call an executor received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecCall {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// Action kind.
+    pub kind: ActionKind,
+    /// Target.
+    pub resource: ResourceRef,
+    /// Dry run or apply.
+    pub mode: ExecMode,
+    /// The lock's fencing token.
+    pub fencing_token: Option<FencingToken>,
+}
+
+/// An executor whose outcomes are scripted per action kind.
+#[derive(Debug)]
+pub struct ScriptedExecutor {
+    name: String,
+    scripts: Mutex<HashMap<String, VecDeque<Scripted>>>,
+    default: Mutex<Scripted>,
+    calls: Mutex<Vec<ExecCall>>,
+}
+
+impl ScriptedExecutor {
+    /// Runs every kind; succeeds unless scripted otherwise.
+    pub fn new(name: impl Into<String>) -> Self {
+        ScriptedExecutor {
+            name: name.into(),
+            scripts: Mutex::new(HashMap::new()),
+            default: Mutex::new(Scripted::Ok),
+            calls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Queues an outcome for the next applied call of `kind`.
+    pub fn push(&self, kind: &str, outcome: Scripted) {
+        self.scripts
+            .lock()
+            .entry(kind.to_owned())
+            .or_default()
+            .push_back(outcome);
+    }
+
+    /// The outcome when nothing is queued.
+    pub fn set_default(&self, outcome: Scripted) {
+        *self.default.lock() = outcome;
+    }
+
+    /// Every call, in order.
+    pub fn calls(&self) -> Vec<ExecCall> {
+        self.calls.lock().clone()
+    }
+
+    /// Applied (non-dry-run) calls, in order.
+    pub fn applied(&self) -> Vec<ExecCall> {
+        self.calls
+            .lock()
+            .iter()
+            .filter(|c| c.mode == ExecMode::Apply)
+            .cloned()
+            .collect()
+    }
+
+    /// Applied calls of one kind.
+    pub fn applied_count(&self, kind: &str) -> usize {
+        self.calls
+            .lock()
+            .iter()
+            .filter(|c| c.mode == ExecMode::Apply && c.kind.as_str() == kind)
+            .count()
+    }
+}
+
+#[async_trait]
+impl ActionExecutor for ScriptedExecutor {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn supports(&self, _kind: &ActionKind) -> bool {
+        true
+    }
+
+    async fn execute(&self, req: ActionRequest<'_>) -> Result<ActionOutcome, ExecError> {
+        self.calls.lock().push(ExecCall {
+            tenant: req.tenant.clone(),
+            kind: req.action.kind.clone(),
+            resource: req.resource.clone(),
+            mode: req.mode,
+            fencing_token: req.fencing_token,
+        });
+        if !req.namespaces.allows(&req.resource.namespace) {
+            return Err(ExecError::new(
+                FailureClass::InvalidAction,
+                format!("namespace {} is not allowed", req.resource.namespace),
+            ));
+        }
+        if req.mode == ExecMode::DryRun {
+            return Ok(ActionOutcome {
+                message: format!("dry run: would {} {}", req.action.kind, req.resource),
+                response: None,
+            });
+        }
+        let next = {
+            let mut scripts = self.scripts.lock();
+            scripts
+                .get_mut(req.action.kind.as_str())
+                .and_then(VecDeque::pop_front)
+                .unwrap_or_else(|| self.default.lock().clone())
+        };
+        match next {
+            Scripted::Ok => {}
+            Scripted::Fail(class, msg) => return Err(ExecError::new(class, msg)),
+            Scripted::Slow(d) => tokio::time::sleep(d).await,
+            Scripted::Hang => std::future::pending::<()>().await,
+        }
+        Ok(ActionOutcome {
+            message: format!("{} {}", req.action.kind, req.resource),
+            response: Some(
+                serde_json::json!({"kind": req.action.kind.as_str(), "target": req.resource.key()}),
+            ),
+        })
+    }
+}
+
+/// A health probe answering from a script (default: healthy).
+#[derive(Debug)]
+pub struct ScriptedProbe {
+    script: Mutex<VecDeque<Result<Health, ProbeError>>>,
+    default: Mutex<Health>,
+    checks: Mutex<usize>,
+}
+
+impl Default for ScriptedProbe {
+    fn default() -> Self {
+        ScriptedProbe {
+            script: Mutex::new(VecDeque::new()),
+            default: Mutex::new(Health::Healthy),
+            checks: Mutex::new(0),
+        }
+    }
+}
+
+impl ScriptedProbe {
+    /// Healthy unless scripted otherwise.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues one answer.
+    pub fn push(&self, answer: Result<Health, ProbeError>) {
+        self.script.lock().push_back(answer);
+    }
+
+    /// The answer when nothing is queued.
+    pub fn set_default(&self, health: Health) {
+        *self.default.lock() = health;
+    }
+
+    /// Checks made so far.
+    pub fn checks(&self) -> usize {
+        *self.checks.lock()
+    }
+}
+
+#[async_trait]
+impl HealthProbe for ScriptedProbe {
+    async fn check(&self, _req: ProbeRequest<'_>) -> Result<Health, ProbeError> {
+        *self.checks.lock() += 1;
+        let next = self.script.lock().pop_front();
+        next.unwrap_or_else(|| Ok(self.default.lock().clone()))
+    }
+}
+
+/// A notifier that keeps every escalation.
+#[derive(Debug, Default)]
+pub struct RecordingNotifier {
+    sent: Mutex<Vec<Escalation>>,
+}
+
+impl RecordingNotifier {
+    /// Everything escalated so far.
+    pub fn sent(&self) -> Vec<Escalation> {
+        self.sent.lock().clone()
+    }
+
+    /// Escalations of one kind.
+    pub fn count(&self, kind: &str) -> usize {
+        self.sent.lock().iter().filter(|e| e.kind == kind).count()
+    }
+}
+
+#[async_trait]
+impl Notifier for RecordingNotifier {
+    async fn escalate(&self, e: &Escalation) -> Result<(), NotifyError> {
+        self.sent.lock().push(e.clone());
+        Ok(())
+    }
+}
+
+/// Wraps a lock backend so tests can make it unavailable (like a frozen
+/// Redis) and back.
+pub struct FaultyLocks {
+    inner: Arc<dyn ResourceLocks>,
+    idem: Arc<dyn IdempotencyKeys>,
+    down: Mutex<bool>,
+}
+
+impl std::fmt::Debug for FaultyLocks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FaultyLocks")
+            .field("down", &*self.down.lock())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FaultyLocks {
+    /// Wraps a backend.
+    pub fn new(inner: Arc<dyn ResourceLocks>, idem: Arc<dyn IdempotencyKeys>) -> Self {
+        FaultyLocks {
+            inner,
+            idem,
+            down: Mutex::new(false),
+        }
+    }
+
+    /// Makes every call fail with `Unavailable` (or stops doing so).
+    pub fn set_unavailable(&self, down: bool) {
+        *self.down.lock() = down;
+    }
+
+    fn check(&self) -> Result<(), LockError> {
+        if *self.down.lock() {
+            Err(LockError::Unavailable(
+                "injected fault: lock backend down".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceLocks for FaultyLocks {
+    async fn acquire(&self, req: &LockRequest) -> Result<Acquire, LockError> {
+        self.check()?;
+        self.inner.acquire(req).await
+    }
+
+    async fn extend(&self, lease: &Lease, ttl: Duration) -> Result<(), LockError> {
+        self.check()?;
+        self.inner.extend(lease, ttl).await
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), LockError> {
+        self.check()?;
+        self.inner.release(lease).await
+    }
+
+    async fn inspect(
+        &self,
+        tenant: &TenantId,
+        resource: &ResourceRef,
+    ) -> Result<Option<LockHolder>, LockError> {
+        self.check()?;
+        self.inner.inspect(tenant, resource).await
+    }
+
+    async fn preemption_requested(&self, lease: &Lease) -> Result<bool, LockError> {
+        self.check()?;
+        self.inner.preemption_requested(lease).await
+    }
+
+    async fn ping(&self) -> Result<(), LockError> {
+        self.check()?;
+        self.inner.ping().await
+    }
+}
+
+#[async_trait]
+impl IdempotencyKeys for FaultyLocks {
+    async fn claim(&self, tenant: &TenantId, key: &str, ttl: Duration) -> Result<bool, LockError> {
+        self.check()?;
+        self.idem.claim(tenant, key, ttl).await
+    }
+
+    async fn release_claim(&self, tenant: &TenantId, key: &str) -> Result<(), LockError> {
+        self.check()?;
+        self.idem.release_claim(tenant, key).await
+    }
+}
