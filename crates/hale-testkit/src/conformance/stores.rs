@@ -122,10 +122,32 @@ where
 /// hale_testkit::store_conformance_tests!(async { Arc::new(MemoryStore::new()) });
 /// # fn main() {}
 /// ```
+///
+/// A factory yielding `Option<Arc<S>>` skips on `None`, so `?` works on a
+/// missing service URL. To run the suite twice in one file (two
+/// configurations of one adapter), name the module with `mod <name>,`:
+///
+/// ```
+/// use std::sync::Arc;
+/// use hale_testkit::MemoryStore;
+/// use hale_testkit::services::database_url;
+///
+/// hale_testkit::store_conformance_tests!(mod skipped_without_database, async {
+///     let _url = database_url("store conformance example")?;
+///     Some(Arc::new(MemoryStore::new()))
+/// });
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! store_conformance_tests {
+    (mod $module:ident, $factory:expr $(,)?) => {
+        $crate::store_conformance_tests!(@checks $module ($factory));
+    };
     ($factory:expr $(,)?) => {
-        $crate::store_conformance_tests!(@expand ($factory)
+        $crate::store_conformance_tests!(@checks store_conformance ($factory));
+    };
+    (@checks $module:ident ($factory:expr)) => {
+        $crate::store_conformance_tests!(@expand $module ($factory)
             // Approvals.
             approval_round_trip_keeps_every_field,
             approval_duplicate_id_is_conflict,
@@ -192,10 +214,10 @@ macro_rules! store_conformance_tests {
             concurrent_operation_updates_have_one_winner,
         );
     };
-    (@expand ($factory:expr) $($check:ident),+ $(,)?) => {
+    (@expand $module:ident ($factory:expr) $($check:ident),+ $(,)?) => {
         /// The store conformance suite (`hale_testkit::conformance::stores`).
         #[allow(unused_imports)] // the factory may not need anything from the parent
-        mod store_conformance {
+        mod $module {
             use super::*;
 
             $(
@@ -213,6 +235,28 @@ macro_rules! store_conformance_tests {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use hale_engine::ports::StoreHealth;
+
+    use crate::MemoryStore;
+
+    #[test]
+    fn a_none_factory_skips_the_check_and_a_store_runs_it() {
+        let ran = AtomicBool::new(false);
+        super::run(async { None::<Arc<MemoryStore>> }, |_store| async {
+            ran.store(true, Ordering::SeqCst);
+        });
+        assert!(!ran.load(Ordering::SeqCst), "None must skip the check");
+        let ran = &ran;
+        super::run(async { Arc::new(MemoryStore::new()) }, |store| async move {
+            store.ping().await.unwrap();
+            ran.store(true, Ordering::SeqCst);
+        });
+        assert!(ran.load(Ordering::SeqCst), "a store must run the check");
+    }
+
     /// Every `pub async fn` check in the submodules, with its file.
     fn checks() -> Vec<(&'static str, String)> {
         let files = [
@@ -244,7 +288,7 @@ mod tests {
     #[test]
     fn every_check_is_listed_in_the_macro() {
         let this = include_str!("stores.rs");
-        let start = this.find("@expand ($factory)").unwrap();
+        let start = this.find("@expand $module ($factory)").unwrap();
         let end = start + this[start..].find(");").unwrap();
         let listed: Vec<&str> = this[start..end]
             .lines()
