@@ -95,3 +95,64 @@ fn hale_domain_depends_on_no_io_crate() {
     );
     assert!(seen.len() > 1, "the walk found hale-domain's dependencies");
 }
+
+/// Architecture invariant: dependencies between our crates point inward
+/// (apps -> adapters -> engine -> domain). Read from `cargo metadata`.
+#[test]
+fn workspace_dependencies_point_inward() {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
+    // Layer of each crate by the folder it lives in.
+    let layer = |manifest: &str| -> u8 {
+        if manifest.contains("/crates/hale-domain/") {
+            0
+        } else if manifest.contains("/crates/") {
+            1
+        } else if manifest.contains("/adapters/") {
+            2
+        } else {
+            3
+        }
+    };
+    let mut by_name = BTreeMap::new();
+    for p in meta["packages"].as_array().unwrap() {
+        by_name.insert(
+            p["name"].as_str().unwrap().to_owned(),
+            layer(p["manifest_path"].as_str().unwrap()),
+        );
+    }
+    let mut violations = Vec::new();
+    for p in meta["packages"].as_array().unwrap() {
+        let name = p["name"].as_str().unwrap();
+        let from = by_name[name];
+        for d in p["dependencies"].as_array().unwrap() {
+            let dep = d["name"].as_str().unwrap();
+            let dev = d["kind"].as_str() == Some("dev");
+            let Some(&to) = by_name.get(dep) else {
+                continue;
+            };
+            // hale-testkit is test support: allowed as a dev-dependency anywhere.
+            if dev && dep == "hale-testkit" {
+                continue;
+            }
+            // Apps may use adapters' test fakes (hale-fake-kube) and each other only as dev-deps.
+            if to > from || (to == from && from < 3 && !dev && from != 1) {
+                violations.push(format!("{name} -> {dep}"));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "dependencies must point inward: {violations:?}"
+    );
+    assert_eq!(by_name.get("hale-domain"), Some(&0));
+}
