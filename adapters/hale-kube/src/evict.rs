@@ -1,0 +1,154 @@
+//! `evict_pod`: the Eviction API, so PodDisruptionBudgets hold.
+//!
+//! An eviction is a POST of a `policy/v1` `Eviction` to the pod's
+//! `eviction` subresource. The API server refuses it with 429 when a
+//! PodDisruptionBudget would be violated, which surfaces as
+//! `budget_blocked`. A plain DELETE, which ignores budgets, is used only
+//! when the strategy sets `allow_delete = true`.
+
+use hale_domain::failure::FailureClass;
+use hale_engine::ports::{ActionOutcome, ExecError};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams};
+use serde_json::json;
+
+use crate::actions::PodSelection;
+use crate::errors::CallKind;
+use crate::executor::Ctx;
+
+pub(crate) async fn evict_pods(
+    ctx: &Ctx<'_>,
+    ns: &str,
+    target: &str,
+    selection: &PodSelection,
+    max_pods: u32,
+    allow_delete: bool,
+) -> Result<ActionOutcome, ExecError> {
+    let pods = match selection {
+        PodSelection::Named => vec![target.to_owned()],
+        PodSelection::Selector(sel) => {
+            let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+            let lp = ListParams::default().labels(&sel.to_string());
+            let list = ctx
+                .call(
+                    &format!("listing pods {sel:?} in {ns}"),
+                    CallKind::Other,
+                    api.list(&lp),
+                )
+                .await?;
+            let names: Vec<String> = list
+                .items
+                .into_iter()
+                .filter_map(|p| p.metadata.name)
+                .collect();
+            if names.is_empty() {
+                return Err(ExecError::new(
+                    FailureClass::TargetGone,
+                    format!(
+                        "selector {:?} matched no pods in namespace {ns}",
+                        sel.to_string()
+                    ),
+                ));
+            }
+            if names.len() > max_pods as usize {
+                return Err(ExecError::new(
+                    FailureClass::InvalidAction,
+                    format!(
+                        "selector {:?} matched {} pods in {ns}, more than max_pods = {max_pods}; \
+                         nothing was evicted",
+                        sel.to_string(),
+                        names.len()
+                    ),
+                ));
+            }
+            names
+        }
+    };
+
+    let verb = if allow_delete { "deleted" } else { "evicted" };
+    let mut done = Vec::with_capacity(pods.len());
+    for pod in &pods {
+        let result = if allow_delete {
+            delete(ctx, ns, pod).await
+        } else {
+            evict(ctx, ns, pod).await
+        };
+        match result {
+            Ok(()) => done.push(pod.clone()),
+            Err(mut e) => {
+                if !done.is_empty() {
+                    e.message = format!(
+                        "{} ({verb} {} of {} pods first: {done:?})",
+                        e.message,
+                        done.len(),
+                        pods.len()
+                    );
+                }
+                e.response = Some(json!({ verb: done, "failed": pod, "status": e.response }));
+                return Err(e);
+            }
+        }
+    }
+    Ok(ActionOutcome {
+        message: format!("{verb} {} pod(s) in {ns}: {done:?}", done.len()),
+        response: Some(json!({ verb: done })),
+    })
+}
+
+/// Pod names from the API are DNS subdomains; refuse anything else rather
+/// than put it in a URL path.
+fn path_segment_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+}
+
+async fn evict(ctx: &Ctx<'_>, ns: &str, pod: &str) -> Result<(), ExecError> {
+    if !path_segment_ok(pod) || !path_segment_ok(ns) {
+        return Err(ExecError::new(
+            FailureClass::InvalidAction,
+            format!("refusing to evict pod {pod:?} in {ns:?}: not a valid object name"),
+        ));
+    }
+    // kube-rs's `Api::evict` sends a body without `apiVersion`/`kind`; the
+    // request is built here so the API server gets a proper policy/v1
+    // Eviction. `dryRun=All` on the query applies to the eviction's delete.
+    let mut url = format!("/api/v1/namespaces/{ns}/pods/{pod}/eviction");
+    if ctx.dry_run {
+        url.push_str("?dryRun=All");
+    }
+    let body = json!({
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": pod, "namespace": ns},
+    });
+    let what = format!("eviction of pod {ns}/{pod}");
+    let request = http::Request::post(url)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(body.to_string().into_bytes())
+        .map_err(|e| ExecError::new(FailureClass::InvalidAction, format!("{what}: {e}")))?;
+    ctx.call(
+        &what,
+        CallKind::Eviction,
+        ctx.client.request::<serde_json::Value>(request),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn delete(ctx: &Ctx<'_>, ns: &str, pod: &str) -> Result<(), ExecError> {
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let dp = DeleteParams {
+        dry_run: ctx.dry_run,
+        ..DeleteParams::default()
+    };
+    ctx.call(
+        &format!("delete of pod {ns}/{pod} (allow_delete: bypasses PodDisruptionBudgets)"),
+        CallKind::Other,
+        api.delete(pod, &dp),
+    )
+    .await?;
+    Ok(())
+}
