@@ -1,0 +1,194 @@
+//! `FingerprintStore` on `alert_fingerprints`: storm convergence as one
+//! atomic upsert.
+//!
+//! [`UPSERT`] is [`hale_domain::convergence::converge`] written in SQL. It
+//! runs as a single `INSERT ... ON CONFLICT DO UPDATE` statement, so
+//! concurrent deliveries of one fingerprint serialize on the row lock and
+//! none is lost: N deliveries leave `hit_count` N. The conformance suite
+//! checks the statement against the pure function delivery by delivery.
+
+use async_trait::async_trait;
+use hale_domain::TenantId;
+use hale_domain::convergence::{
+    ClaimKind, Delivery, EpisodeClaim, Fingerprint, FingerprintRecord, RECENT_FIRINGS_KEPT,
+};
+use hale_engine::ports::{FingerprintStore, Page, PageRequest, StoreError};
+use sqlx::postgres::PgRow;
+
+use crate::codec::{Cols, int, json, ts, wire};
+use crate::store::{PgStore, list_query};
+
+macro_rules! columns {
+    () => {
+        "tenant, fingerprint, alertname, identity, status, hit_count, status_hits, episode, \
+         episode_started_at, recent_firings, claim_kind, claim_id, claim_at, first_seen_at, \
+         last_seen_at"
+    };
+}
+
+/// $1 tenant, $2 fingerprint, $3 alertname, $4 identity, $5 status,
+/// $6 received_at, $7 how many recent firings to keep.
+///
+/// In `DO UPDATE`, `f.*` is the row before the delivery and `EXCLUDED.*`
+/// the row a first delivery would insert. A new episode starts when the
+/// status changes to firing. Counters saturate at `i64::MAX` like the
+/// domain's saturating adds (at `u64::MAX`) instead of failing.
+const UPSERT: &str = concat!(
+    "INSERT INTO alert_fingerprints AS f (tenant, fingerprint, alertname, identity, status, \
+         hit_count, status_hits, episode, episode_started_at, recent_firings, first_seen_at, \
+         last_seen_at) \
+     VALUES ($1, $2, $3, $4, $5, 1, 1, CASE WHEN $5 = 'firing' THEN 1 ELSE 0 END, $6, \
+         CASE WHEN $5 = 'firing' THEN ARRAY[$6::timestamptz] ELSE ARRAY[]::timestamptz[] END, \
+         $6, $6) \
+     ON CONFLICT (tenant, fingerprint) DO UPDATE SET \
+         hit_count = LEAST(f.hit_count, 9223372036854775806) + 1, \
+         last_seen_at = GREATEST(f.last_seen_at, EXCLUDED.last_seen_at), \
+         alertname = EXCLUDED.alertname, \
+         identity = EXCLUDED.identity, \
+         status = EXCLUDED.status, \
+         status_hits = CASE WHEN f.status = EXCLUDED.status \
+             THEN LEAST(f.status_hits, 9223372036854775806) + 1 ELSE 1 END, \
+         episode = CASE WHEN f.status <> EXCLUDED.status AND EXCLUDED.status = 'firing' \
+             THEN LEAST(f.episode, 9223372036854775806) + 1 ELSE f.episode END, \
+         episode_started_at = CASE WHEN f.status <> EXCLUDED.status \
+             AND EXCLUDED.status = 'firing' \
+             THEN EXCLUDED.episode_started_at ELSE f.episode_started_at END, \
+         recent_firings = CASE WHEN f.status <> EXCLUDED.status AND EXCLUDED.status = 'firing' \
+             THEN (f.recent_firings || EXCLUDED.episode_started_at)\
+                 [greatest(1, cardinality(f.recent_firings) + 2 - $7):] \
+             ELSE f.recent_firings END, \
+         claim_kind = CASE WHEN f.status <> EXCLUDED.status AND EXCLUDED.status = 'firing' \
+             THEN NULL ELSE f.claim_kind END, \
+         claim_id = CASE WHEN f.status <> EXCLUDED.status AND EXCLUDED.status = 'firing' \
+             THEN NULL ELSE f.claim_id END, \
+         claim_at = CASE WHEN f.status <> EXCLUDED.status AND EXCLUDED.status = 'firing' \
+             THEN NULL ELSE f.claim_at END \
+     RETURNING ",
+    columns!()
+);
+
+const CLAIM: &str = "UPDATE alert_fingerprints SET claim_kind = $4, claim_id = $5, claim_at = $6 \
+    WHERE tenant = $1 AND fingerprint = $2 AND episode = $3 AND status = 'firing' \
+    AND claim_id IS NULL";
+
+const RELEASE: &str = "UPDATE alert_fingerprints \
+    SET claim_kind = NULL, claim_id = NULL, claim_at = NULL \
+    WHERE tenant = $1 AND fingerprint = $2 AND episode = $3 AND claim_id = $4";
+
+const SELECT_ONE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM alert_fingerprints WHERE tenant = $1 AND fingerprint = $2"
+);
+
+fn from_row(row: &PgRow) -> Result<FingerprintRecord, StoreError> {
+    let c = Cols::new(row, "alert_fingerprints");
+    let claim = match c.parse_opt::<ClaimKind>("claim_kind")? {
+        Some(kind) => Some(EpisodeClaim {
+            kind,
+            id: c.text("claim_id")?,
+            at: c.ts("claim_at")?,
+        }),
+        None => None,
+    };
+    Ok(FingerprintRecord {
+        fingerprint: Fingerprint::from_hex(c.text("fingerprint")?),
+        alertname: c.text("alertname")?,
+        identity: c.json("identity")?,
+        status: c.parse("status")?,
+        hit_count: c.u64("hit_count")?,
+        status_hits: c.u64("status_hits")?,
+        episode: c.u64("episode")?,
+        episode_started_at: c.ts("episode_started_at")?,
+        recent_firings: c.ts_vec("recent_firings")?,
+        claim,
+        first_seen_at: c.ts("first_seen_at")?,
+        last_seen_at: c.ts("last_seen_at")?,
+    })
+}
+
+#[async_trait]
+impl FingerprintStore for PgStore {
+    async fn converge(
+        &self,
+        tenant: &TenantId,
+        delivery: &Delivery,
+    ) -> Result<FingerprintRecord, StoreError> {
+        let keep = i32::try_from(RECENT_FIRINGS_KEPT).unwrap_or(i32::MAX);
+        let upsert = sqlx::query(UPSERT)
+            .bind(tenant.as_str())
+            .bind(delivery.fingerprint.as_str())
+            .bind(delivery.alertname.as_str())
+            .bind(json(&delivery.identity)?)
+            .bind(wire(&delivery.status)?)
+            .bind(ts(delivery.received_at)?)
+            .bind(keep);
+        match self.fetch_optional(tenant, upsert, from_row).await? {
+            Some(record) => Ok(record),
+            // RETURNING always yields the row; only a broken server would not.
+            None => Err(StoreError::Unavailable("the upsert returned no row".into())),
+        }
+    }
+
+    async fn claim_episode(
+        &self,
+        tenant: &TenantId,
+        fingerprint: &Fingerprint,
+        episode: u64,
+        claim: &EpisodeClaim,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(CLAIM)
+            .bind(tenant.as_str())
+            .bind(fingerprint.as_str())
+            .bind(int("episode", episode)?)
+            .bind(wire(&claim.kind)?)
+            .bind(claim.id.as_str())
+            .bind(ts(claim.at)?);
+        Ok(self.execute(tenant, query).await? == 1)
+    }
+
+    async fn release_episode_claim(
+        &self,
+        tenant: &TenantId,
+        fingerprint: &Fingerprint,
+        episode: u64,
+        claim_id: &str,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(RELEASE)
+            .bind(tenant.as_str())
+            .bind(fingerprint.as_str())
+            .bind(int("episode", episode)?)
+            .bind(claim_id);
+        Ok(self.execute(tenant, query).await? == 1)
+    }
+
+    async fn get_fingerprint(
+        &self,
+        tenant: &TenantId,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<FingerprintRecord>, StoreError> {
+        let query = sqlx::query(SELECT_ONE)
+            .bind(tenant.as_str())
+            .bind(fingerprint.as_str());
+        self.fetch_optional(tenant, query, from_row).await
+    }
+
+    async fn list_fingerprints(
+        &self,
+        tenant: &TenantId,
+        page: PageRequest,
+    ) -> Result<Page<FingerprintRecord>, StoreError> {
+        let qb = list_query(
+            concat!("SELECT ", columns!(), " FROM alert_fingerprints"),
+            tenant,
+        );
+        self.fetch_page(
+            tenant,
+            qb,
+            "last_seen_at DESC, fingerprint DESC",
+            page,
+            from_row,
+        )
+        .await
+    }
+}
