@@ -20,8 +20,10 @@
 //! service and leftovers of an earlier run never interfere.
 //!
 //! The checks run on real time, because a service's expiry (Redis) cannot
-//! see tokio's paused clock. TTL checks use a few hundred milliseconds with
-//! generous margins, so they are robust on a loaded machine.
+//! see tokio's paused clock. A lock left to expire has a 250 ms TTL; one that
+//! must still be live at the check's next call has 1 s; every wait past a
+//! TTL adds 700 ms, so the checks hold on a loaded machine and a whole suite
+//! still runs in about two seconds (the checks run in parallel).
 
 use std::collections::hash_map::RandomState;
 use std::future::Future;
@@ -37,10 +39,15 @@ use hale_engine::ports::{
     ResourceLocks,
 };
 
-/// The short TTL used by expiry checks.
+/// The TTL of locks and claims that a check lets expire untouched.
 pub const SHORT_TTL: Duration = Duration::from_millis(250);
 
-/// How long expiry checks wait after [`SHORT_TTL`]: long enough for a
+/// The TTL of locks and claims that must still be live for the next call
+/// of the same check (extend it, see it claimed): long enough that a loaded
+/// machine does not let it lapse between two calls.
+pub const LIVE_TTL: Duration = Duration::from_secs(1);
+
+/// How long expiry checks wait beyond a TTL: long enough for a
 /// service-backed clock and a busy machine, short enough for a test suite.
 pub const EXPIRY_WAIT: Duration = Duration::from_millis(700);
 
@@ -328,12 +335,12 @@ pub async fn ttl_expiry_frees_the_lock(locks: &dyn ResourceLocks) {
 /// `extend` keeps a lock past its original TTL.
 pub async fn extend_outlives_the_original_ttl(locks: &dyn ResourceLocks) {
     let s = Subject::new(locks, "extend");
-    let lease = s.take(Automatic, "run", SHORT_TTL).await;
+    let lease = s.take(Automatic, "run", LIVE_TTL).await;
     locks
         .extend(&lease, LONG_TTL)
         .await
         .expect("extend the current lease");
-    tokio::time::sleep(SHORT_TTL + EXPIRY_WAIT).await;
+    tokio::time::sleep(LIVE_TTL + EXPIRY_WAIT).await;
     assert_eq!(s.held(Automatic, "other").await.token, lease.token);
     s.release(&lease).await;
 }
@@ -517,9 +524,9 @@ pub async fn idempotency_claims_once(keys: &dyn IdempotencyKeys) {
 /// A claim expires with its TTL, and then the key can be claimed again.
 pub async fn idempotency_claims_expire(keys: &dyn IdempotencyKeys) {
     let t = unique_tenant("idem-expiry");
-    assert!(claim(keys, &t, "delivery", SHORT_TTL).await);
-    assert!(!claim(keys, &t, "delivery", SHORT_TTL).await);
-    tokio::time::sleep(SHORT_TTL + EXPIRY_WAIT).await;
+    assert!(claim(keys, &t, "delivery", LIVE_TTL).await);
+    assert!(!claim(keys, &t, "delivery", LIVE_TTL).await);
+    tokio::time::sleep(LIVE_TTL + EXPIRY_WAIT).await;
     assert!(
         claim(keys, &t, "delivery", LONG_TTL).await,
         "claim did not expire"
