@@ -188,7 +188,7 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookMessage, PayloadError> {
     let msg: WebhookMessage = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         PayloadError::Malformed {
-            path: if path == "." { "$".to_owned() } else { path },
+            path: if path == "." || path.is_empty() { "$".to_owned() } else { path },
             message: e.into_inner().to_string(),
         }
     })?;
@@ -257,6 +257,10 @@ mod tests {
         assert!(parse_alerts(b"{").is_err());
         assert!(parse_alerts(b"").is_err());
         assert!(parse_alerts(format!("{FIRING} x").as_bytes()).is_err());
+        // Found by the fuzzer: an empty key with invalid UTF-8 in its value
+        // produced an error with an empty path.
+        let weird = b"{\"receiver\": \"x\", \"\": \"fir\xff\xff\"}";
+        assert_eq!(parse_alerts(weird).unwrap_err().path(), "$");
         let missing = FIRING.replace("\"alerts\":", "\"alertz\":");
         let err = parse_alerts(missing.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("alerts"), "{err}");
