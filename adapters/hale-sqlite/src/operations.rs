@@ -1,0 +1,97 @@
+//! `OperationStore`; every write commits together with its audit entry. The
+//! action log is the `actions_run` array inside the operation's document.
+
+use async_trait::async_trait;
+use hale_domain::healing::HealingOperation;
+use hale_domain::record::audit::AuditEntry;
+use hale_domain::{OperationId, TenantId};
+use hale_engine::ports::{OperationFilter, OperationStore, Page, StoreError};
+
+use crate::store::{
+    SqliteStore, Table, commit, next_revision, push_time_range, same_tenant, to_doc,
+};
+
+const T: Table = Table::OPERATIONS;
+
+#[async_trait]
+impl OperationStore for SqliteStore {
+    async fn create_operation(
+        &self,
+        op: &HealingOperation,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        same_tenant(&op.tenant, &audit.tenant, "the audit entry")?;
+        let (doc, audit_doc) = (to_doc(op)?, to_doc(audit)?);
+        let mut tx = self.write().await?;
+        T.insert(&mut tx, &op.tenant, op.id.as_str(), doc).await?;
+        Table::AUDIT
+            .insert(&mut tx, &audit.tenant, &audit.id, audit_doc)
+            .await?;
+        commit(tx).await
+    }
+
+    async fn get_operation(
+        &self,
+        tenant: &TenantId,
+        id: &OperationId,
+    ) -> Result<Option<HealingOperation>, StoreError> {
+        self.get(T, tenant, id.as_str()).await
+    }
+
+    async fn list_operations(
+        &self,
+        tenant: &TenantId,
+        filter: &OperationFilter,
+    ) -> Result<Page<HealingOperation>, StoreError> {
+        let mut qb = T.list(tenant);
+        if let Some(state) = filter.state {
+            qb.push(" AND state = ").push_bind(state.as_str());
+        }
+        if let Some(s) = &filter.strategy_id {
+            qb.push(" AND strategy_id = ")
+                .push_bind(s.as_str().to_owned());
+        }
+        if let Some(r) = &filter.resource {
+            qb.push(" AND resource = ").push_bind(r.key());
+        }
+        push_time_range(&mut qb, "started_at", filter.since, filter.until)?;
+        self.page(T, qb, "started_at DESC, id DESC", filter.page)
+            .await
+    }
+
+    async fn update_operation(
+        &self,
+        op: &HealingOperation,
+        audit: Option<&AuditEntry>,
+    ) -> Result<u64, StoreError> {
+        if let Some(audit) = audit {
+            same_tenant(&op.tenant, &audit.tenant, "the audit entry")?;
+        }
+        let next = next_revision(op.revision)?;
+        let doc = to_doc(&HealingOperation {
+            revision: next,
+            ..op.clone()
+        })?;
+        let audit_doc = audit.map(to_doc).transpose()?;
+        let mut tx = self.write().await?;
+        T.replace(&mut tx, &op.tenant, op.id.as_str(), doc, Some(op.revision))
+            .await?;
+        if let (Some(audit), Some(audit_doc)) = (audit, audit_doc) {
+            Table::AUDIT
+                .insert(&mut tx, &audit.tenant, &audit.id, audit_doc)
+                .await?;
+        }
+        commit(tx).await?;
+        Ok(next)
+    }
+
+    async fn unfinished_operations(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<HealingOperation>, StoreError> {
+        let mut qb = T.list(tenant);
+        qb.push(" AND state NOT IN ('COMPLETED', 'FAILED', 'INTERRUPTED')")
+            .push(" ORDER BY started_at ASC, id ASC");
+        self.all(T, qb).await
+    }
+}
