@@ -1,0 +1,191 @@
+//! The server's shared state: objects, pending rollouts, injected faults and
+//! the counters of mutating requests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Key, Store};
+
+/// Behaviour switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct FakeConfig {
+    /// After a workload's spec changes, how many GETs of it still see the
+    /// rollout in progress before the one that sees it complete (0: the
+    /// rollout completes at once).
+    pub rollout_after_gets: u32,
+}
+
+/// An injected failure or delay for matching requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// HTTP method to match (any when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The path to match exactly, or a prefix ending in `*`.
+    pub path: String,
+    /// Answer with this status (a Kubernetes `Status` body) instead of
+    /// serving the request; absent: serve it (after the latency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// For how many matching requests (forever when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// Delay before answering, in milliseconds.
+    #[serde(default)]
+    pub latency_ms: u64,
+}
+
+impl Fault {
+    /// Fails the next `times` requests of `method` on `path` with `status`.
+    pub fn status(method: &str, path: &str, status: u16, times: u32) -> Fault {
+        Fault {
+            method: Some(method.to_owned()),
+            path: path.to_owned(),
+            status: Some(status),
+            times: Some(times),
+            latency_ms: 0,
+        }
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        let method_ok = self
+            .method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method));
+        let path_ok = match self.path.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == self.path,
+        };
+        method_ok && path_ok && self.times != Some(0)
+    }
+}
+
+/// Counters of one (verb, path) of mutating requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Counts {
+    /// Requests received (including faulted ones).
+    pub received: u64,
+    /// Non-dry-run requests that changed state (2xx).
+    pub applied: u64,
+    /// Dry-run requests answered 2xx (nothing changed).
+    pub dry_run: u64,
+    /// Requests answered with an error (injected or real).
+    pub failed: u64,
+}
+
+/// One row of `GET /_fake/requests`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCount {
+    /// The HTTP method.
+    pub verb: String,
+    /// The URL path (no query).
+    pub path: String,
+    /// The counters.
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// Everything behind the server's lock.
+#[derive(Debug, Default)]
+pub struct State {
+    /// The objects.
+    pub store: Store,
+    /// Behaviour switches.
+    pub config: FakeConfig,
+    /// Workloads whose rollout completes after this many more GETs.
+    pub pending_rollouts: BTreeMap<Key, u32>,
+    faults: Vec<Fault>,
+    counters: BTreeMap<(String, String), Counts>,
+}
+
+/// The state shared by the handlers.
+pub type Shared = Arc<Mutex<State>>;
+
+impl State {
+    /// Adds a fault.
+    pub fn add_fault(&mut self, fault: Fault) {
+        self.faults.push(fault);
+    }
+
+    /// The active faults.
+    pub fn faults(&self) -> &[Fault] {
+        &self.faults
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// Consumes one use of the first fault matching the request.
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let i = self.faults.iter().position(|f| f.matches(method, path))?;
+        let fault = self.faults[i].clone();
+        if let Some(t) = self.faults[i].times.as_mut() {
+            *t -= 1;
+            if *t == 0 {
+                self.faults.remove(i);
+            }
+        }
+        Some(fault)
+    }
+
+    /// The counters of `(verb, path)`.
+    pub fn counts_mut(&mut self, verb: &str, path: &str) -> &mut Counts {
+        self.counters
+            .entry((verb.to_owned(), path.to_owned()))
+            .or_default()
+    }
+
+    /// Every counter row, sorted by path then verb.
+    pub fn request_counts(&self) -> Vec<RequestCount> {
+        let mut rows: Vec<RequestCount> = self
+            .counters
+            .iter()
+            .map(|((verb, path), counts)| RequestCount {
+                verb: verb.clone(),
+                path: path.clone(),
+                counts: *counts,
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.path, &a.verb).cmp(&(&b.path, &b.verb)));
+        rows
+    }
+
+    /// Forgets every counter.
+    pub fn reset_counts(&mut self) {
+        self.counters.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_match_by_method_and_path_and_run_out() {
+        let mut s = State::default();
+        s.add_fault(Fault::status("PATCH", "/apis/apps/v1/*", 500, 2));
+        assert!(s.take_fault("GET", "/apis/apps/v1/x").is_none());
+        assert!(s.take_fault("patch", "/apis/apps/v1/x").is_some());
+        assert!(s.take_fault("PATCH", "/apis/apps/v1/y").is_some());
+        assert!(s.take_fault("PATCH", "/apis/apps/v1/x").is_none());
+        assert!(s.faults().is_empty());
+        s.add_fault(Fault {
+            method: None,
+            path: "/api/v1/nodes/n1".to_owned(),
+            status: None,
+            times: None,
+            latency_ms: 5,
+        });
+        for _ in 0..3 {
+            assert!(s.take_fault("GET", "/api/v1/nodes/n1").is_some());
+        }
+        assert!(s.take_fault("GET", "/api/v1/nodes/n2").is_none());
+    }
+}
