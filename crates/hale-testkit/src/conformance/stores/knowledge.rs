@@ -50,13 +50,18 @@ pub async fn knowledge_round_trip_keeps_every_field<S: StoreAdapter>(store: Arc<
         view_count: u64::from(u32::MAX) + 7,
         ..fixtures::knowledge_entry(&t, "kn-full", at_micros(5))
     };
-    let anti = fixtures::anti_pattern(
-        &t,
-        "kn-anti",
-        &fixtures::symptoms("HighErrorRate", "checkout"),
-        "restart-on-errors",
-        far_future(),
-    );
+    // far_future() is the latest instant the suite stores; the fixture sets
+    // updated_at ten minutes after the instant it is given, so pin it.
+    let anti = KnowledgeEntry {
+        updated_at: far_future(),
+        ..fixtures::anti_pattern(
+            &t,
+            "kn-anti",
+            &fixtures::symptoms("HighErrorRate", "checkout"),
+            "restart-on-errors",
+            far_future(),
+        )
+    };
     let bare = fixtures::knowledge_entry_bare(&t, "kn-bare", far_past());
     for e in [&full, &anti, &bare] {
         ok(
