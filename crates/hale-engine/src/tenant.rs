@@ -214,13 +214,20 @@ impl TenantRuntime {
         }
     }
 
-    /// Takes every deferred alert (the detection job re-evaluates them; the
-    /// ones still deferred are remembered again).
+    /// Takes every deferred alert, oldest first (the detection job
+    /// re-evaluates them; the ones still deferred are remembered again).
+    /// The order is the order they were deferred in, never the map's: the
+    /// longest-waiting alert goes first, and a replay on simulated time
+    /// decides the same way every run.
     pub(crate) fn take_deferred(&self) -> Vec<(Fingerprint, DeferredAlert)> {
         let mut guard = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let (map, order) = &mut *guard;
-        order.clear();
-        map.drain().collect()
+        let out = order
+            .drain(..)
+            .filter_map(|fp| map.remove(&fp).map(|d| (fp, d)))
+            .collect();
+        map.clear();
+        out
     }
 
     pub(crate) fn deferred_count(&self) -> usize {
@@ -284,13 +291,18 @@ impl TenantRegistry {
             .cloned()
     }
 
+    /// Every loaded tenant, in tenant id order (periodic jobs walk them in
+    /// a stable order, so runs on simulated time are reproducible).
     pub(crate) fn all(&self) -> Vec<Arc<TenantRuntime>> {
-        self.map
+        let mut all: Vec<Arc<TenantRuntime>> = self
+            .map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .cloned()
-            .collect()
+            .collect();
+        all.sort_by(|a, b| a.tenant().cmp(b.tenant()));
+        all
     }
 
     /// The tenant's runtime, loading persisted state on first use.
@@ -346,4 +358,43 @@ pub(crate) async fn persist(
     store
         .save_tenant_state(rt.tenant(), &rt.snapshot(now))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use hale_domain::alert::Alert;
+
+    use super::*;
+
+    #[test]
+    fn deferred_alerts_come_back_oldest_first() {
+        let policy = Arc::new(TenantPolicy::new(
+            TenantId::new("team-a").unwrap(),
+            Vec::new(),
+        ));
+        let rt = TenantRuntime::new(policy, None, Timestamp::UNIX_EPOCH).unwrap();
+        let names: Vec<String> = (0..50).map(|i| format!("{:064x}", 1000 - i)).collect();
+        for n in &names {
+            let alert = Alert::firing([("alertname", n.as_str())]);
+            rt.remember_deferred(Fingerprint::from_hex(n.clone()), alert, "backoff", 100);
+        }
+        // Re-remembering keeps the first position; forgetting removes it.
+        rt.remember_deferred(
+            Fingerprint::from_hex(names[0].clone()),
+            Alert::firing([("alertname", "again")]),
+            "backoff",
+            100,
+        );
+        rt.forget_deferred(&Fingerprint::from_hex(names[1].clone()));
+        let taken: Vec<String> = rt
+            .take_deferred()
+            .into_iter()
+            .map(|(fp, _)| fp.as_str().to_owned())
+            .collect();
+        let mut expected = names.clone();
+        expected.remove(1);
+        assert_eq!(taken, expected);
+        assert_eq!(rt.deferred_count(), 0);
+        assert!(rt.take_deferred().is_empty());
+    }
 }
