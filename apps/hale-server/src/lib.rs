@@ -1,1 +1,49 @@
-//! hale-server (skeleton; being built).
+//! # hale-server
+//!
+//! The standalone Hale server: Alertmanager points its webhook here, and
+//! operators approve, switch, resume and read through the same HTTP API
+//! (docs/api.md, served as OpenAPI at `/v1/openapi.json`).
+//!
+//! With no configuration it runs on loopback with SQLite in `./.hale-data`,
+//! in-process locks and the dry-run executor, and generates an admin
+//! token. A TOML file ([`config`]) scales it out to Postgres, Redis and
+//! Kubernetes.
+//!
+//! The pieces, for embedders and tests:
+//!
+//! * [`config`]: the typed, strictly validated configuration, also used by
+//!   the `hale` CLI for `hale policy check` and `hale replay`;
+//! * [`wiring`]: configuration to backends ([`wiring::connect`]) and
+//!   engine ([`wiring::build_engine`]);
+//! * [`routes::router`]: the axum service over an [`routes::AppState`]
+//!   (an engine plus a [`auth::TokenTable`]), testable with `oneshot`;
+//! * [`Server`]: bind, serve, shut down gracefully.
+//!
+//! ```
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use hale_server::auth::{Role, TokenTable, TokenTenant};
+//! use hale_server::routes::{AppState, HttpSettings, router};
+//!
+//! # let ports: hale_engine::Ports = unimplemented!();
+//! let config = hale_server::config::Config::builtin()?;
+//! let engine = hale_server::wiring::build_engine(&config, ports).await?;
+//! let mut tokens = TokenTable::new();
+//! tokens.insert_token("s3cret", "ci", TokenTenant::Platform, Role::Admin);
+//! let app: axum::Router = router(AppState::new(engine, tokens, HttpSettings::default()));
+//! # let _ = app; Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+mod server;
+pub mod shutdown;
+pub mod tz;
+pub mod wiring;
+
+pub use server::{Server, ServerError};

@@ -1,0 +1,184 @@
+//! Semantic checks of a parsed configuration: everything the types alone
+//! cannot say. Each problem is located at its key in the source text.
+//!
+//! Settings that an environment variable may still supply (the Postgres
+//! and Redis URLs) are checked when the server wires its backends, not
+//! here, so a file that leaves them to `HALE_DATABASE_URL` is valid.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+
+use hale_command::{CommandConfig, CommandExecutor, CommandHealthProbe};
+
+use super::errors::ConfigError;
+use super::{Config, ExecutorKind};
+
+/// Every problem with `config`, located in `text`.
+pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigError> {
+    let mut out = Vec::new();
+    let mut bad = |path: String, message: String| {
+        out.push(ConfigError::at_path(origin, text, &path, message));
+    };
+
+    // [server]
+    let s = &config.server;
+    if let Err(e) = s.listen.parse::<SocketAddr>() {
+        bad(
+            "server.listen".into(),
+            format!(
+                "{:?} is not host:port ({e}); e.g. \"127.0.0.1:8080\"",
+                s.listen
+            ),
+        );
+    }
+    if s.body_limit == 0 {
+        bad("server.body_limit".into(), "must be positive".into());
+    }
+    for (key, d) in [
+        ("request_timeout", s.request_timeout),
+        ("ready_timeout", s.ready_timeout),
+        ("drain_timeout", s.drain_timeout),
+    ] {
+        if d.is_zero() {
+            bad(format!("server.{key}"), "must be positive".into());
+        }
+    }
+
+    // [executor]
+    let x = &config.executor;
+    if x.kind == ExecutorKind::Command && x.commands.is_empty() {
+        bad(
+            "executor.commands".into(),
+            "executor kind \"command\" needs at least one [[executor.commands]]".into(),
+        );
+    }
+    if let Err(e) = CommandExecutor::new(CommandConfig::with_commands(x.commands.clone())) {
+        let i = x.commands.iter().position(|c| c.name == e.command);
+        bad(
+            i.map_or("executor.commands".into(), |i| {
+                format!("executor.commands[{i}]")
+            }),
+            e.why,
+        );
+    }
+    if let Err(e) = CommandHealthProbe::new(CommandConfig::with_commands(x.checks.clone())) {
+        let i = x.checks.iter().position(|c| c.name == e.command);
+        bad(
+            i.map_or("executor.checks".into(), |i| {
+                format!("executor.checks[{i}]")
+            }),
+            e.why,
+        );
+    }
+    if [x.kubeconfig.is_some(), x.api_url.is_some(), x.in_cluster]
+        .iter()
+        .filter(|set| **set)
+        .count()
+        > 1
+    {
+        bad(
+            "executor".into(),
+            "set at most one of kubeconfig, api_url and in_cluster".into(),
+        );
+    }
+
+    // [engine]
+    let e = &config.engine;
+    if e.max_background_tasks == 0 {
+        bad(
+            "engine.max_background_tasks".into(),
+            "must be at least 1".into(),
+        );
+    }
+    if e.global_dormancy_threshold == 0 {
+        bad(
+            "engine.global_dormancy_threshold".into(),
+            "must be at least 1".into(),
+        );
+    }
+
+    // [[tenants]]
+    if config.tenants.is_empty() {
+        bad(
+            "tenants".into(),
+            "no [[tenants]] configured; add at least one with id, namespaces and strategies".into(),
+        );
+    }
+    let mut tenant_ids = BTreeSet::new();
+    for (i, t) in config.tenants.iter().enumerate() {
+        if !tenant_ids.insert(t.id.as_str()) {
+            bad(
+                format!("tenants[{i}].id"),
+                format!("tenant {:?} is configured twice", t.id.as_str()),
+            );
+        }
+        if t.namespaces.is_empty() {
+            bad(
+                format!("tenants[{i}].namespaces"),
+                "must list at least one namespace, or [\"*\"] for any".into(),
+            );
+        }
+        for (j, n) in t.namespaces.iter().enumerate() {
+            if n.trim().is_empty() {
+                bad(
+                    format!("tenants[{i}].namespaces[{j}]"),
+                    "must not be empty".into(),
+                );
+            }
+        }
+        for (j, p) in t.fatal_patterns.iter().enumerate() {
+            if p.trim().is_empty() {
+                bad(
+                    format!("tenants[{i}].fatal_patterns[{j}]"),
+                    "must not be empty".into(),
+                );
+            }
+        }
+        for problem in t.to_policy().validate() {
+            bad(format!("tenants[{i}].{}", problem.path), problem.message);
+        }
+    }
+
+    // [[tokens]]
+    let mut names = BTreeSet::new();
+    let mut hashes: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, tok) in config.tokens.iter().enumerate() {
+        if tok.name.trim().is_empty() {
+            bad(format!("tokens[{i}].name"), "must not be empty".into());
+        } else if !names.insert(tok.name.as_str()) {
+            bad(
+                format!("tokens[{i}].name"),
+                format!(
+                    "token name {:?} is used twice; names are identities",
+                    tok.name
+                ),
+            );
+        }
+        if tok.tenant != "*" && !tenant_ids.contains(tok.tenant.as_str()) {
+            bad(
+                format!("tokens[{i}].tenant"),
+                format!(
+                    "{:?} is not a configured tenant (use one of {:?}, or \"*\" for a platform token)",
+                    tok.tenant, tenant_ids
+                ),
+            );
+        }
+        let hex_ok = tok.sha256.len() == 64
+            && tok
+                .sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !hex_ok {
+            bad(
+                format!("tokens[{i}].sha256"),
+                "must be 64 lower-case hex characters: the SHA-256 of the token (`hale-server hash-token` prints it), never the token itself".into(),
+            );
+        } else if let Some(first) = hashes.insert(tok.sha256.as_str(), i) {
+            bad(
+                format!("tokens[{i}].sha256"),
+                format!("the same token is configured twice (also tokens[{first}])"),
+            );
+        }
+    }
+    out
+}
