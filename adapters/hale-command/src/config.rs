@@ -254,24 +254,41 @@ mod tests {
 
     #[test]
     fn reads_the_documented_toml_shape() {
+        // The example in docs/executors.md.
         let cfg: CommandConfig = toml::from_str(
             r#"
-            kill_grace = "200ms"
+            kill_grace = "5s"
+            max_output_bytes = 65536
+
             [[commands]]
             name = "restart-nginx"
             program = "/usr/bin/systemctl"
             args = ["restart", "{name}"]
+            timeout = "20s"
             fatal_exit_codes = [4]
+            retryable_exit_codes = [75]
+            other_exit_class = "transient"
+            env = { LANG = "C.UTF-8" }
+            working_dir = "/"
+
+            [[commands]]
+            name = "drain-queue"
+            program = "/usr/local/bin/queuectl"
+            args = ["drain", "--queue", "{queue}", "--host", "{namespace}"]
+            params = ["queue"]
             "#,
         )
         .unwrap();
-        assert_eq!(cfg.kill_grace, Duration::from_millis(200));
+        assert_eq!(cfg.kill_grace, Duration::from_secs(5));
         assert_eq!(cfg.max_output_bytes, DEFAULT_MAX_OUTPUT_BYTES);
         let spec = &cfg.commands[0];
         assert!(spec.compile().is_ok());
+        assert_eq!(spec.timeout, Some(Duration::from_secs(20)));
         assert_eq!(spec.classify_exit(4), FailureClass::Fatal);
+        assert_eq!(spec.classify_exit(75), FailureClass::Transient);
         assert_eq!(spec.classify_exit(1), FailureClass::Transient);
         assert_eq!(spec.classify_exit(127), FailureClass::InvalidAction);
+        assert!(cfg.commands[1].compile().is_ok());
     }
 
     #[test]

@@ -251,3 +251,23 @@ pub(crate) fn audit_copy<T: Serialize>(obj: &T) -> Option<serde_json::Value> {
     }
     Some(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_reads_durations_as_text_and_defaults_the_rest() {
+        let c: KubeExecutorConfig = serde_json::from_value(
+            serde_json::json!({"request_timeout": "5s", "allow_node_actions": true}),
+        )
+        .unwrap();
+        assert_eq!(c.request_timeout, Duration::from_secs(5));
+        assert!(c.allow_node_actions);
+        assert_eq!(c.field_manager, DEFAULT_FIELD_MANAGER);
+        assert!(
+            serde_json::from_value::<KubeExecutorConfig>(serde_json::json!({"timeout": "5s"}))
+                .is_err()
+        );
+    }
+}
