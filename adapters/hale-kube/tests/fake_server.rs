@@ -110,6 +110,17 @@ async fn restart_dry_run_changes_nothing_then_apply_rolls_out_exactly_once() {
     assert_eq!(d["metadata"]["generation"], 2);
     assert_eq!(w.fake.applied("PATCH", DEPLOY), 1);
     assert_eq!(w.fake.applied_total(), 1, "{:?}", w.fake.requests());
+    // The same counters over HTTP, as out-of-process tests read them.
+    let rows: Value = reqwest::get(format!("{}/_fake/requests", w.fake.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rows["requests"],
+        json!([{"verb": "PATCH", "path": DEPLOY, "received": 2, "applied": 1, "dry_run": 1, "failed": 0}])
+    );
 
     // The probe sees the rollout progress, then complete.
     let mut verdicts = Vec::new();
