@@ -195,7 +195,7 @@ async fn timeout_kills_the_child_and_its_grandchild() {
     // `$$` is the shell, `$!` the background sleep (a grandchild of Hale).
     let exec = executor(vec![sh("hang", "sleep 30 & echo $$ $!; wait")]);
     let err = Call::new("command:hang")
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(1500))
         .run(&exec)
         .await
         .unwrap_err();
