@@ -213,6 +213,9 @@ impl Server {
             admin: _,
         } = self;
         let app = routes::router(state.clone());
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, tenants = config.tenants.len(), "serving");
+        }
         let served = crate::shutdown::serve_until(
             listener,
             app,

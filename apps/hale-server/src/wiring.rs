@@ -22,6 +22,7 @@ use hale_engine::{Engine, EngineError, Ports, SystemClock};
 use hale_kube::{KubeConnection, KubeExecutor, KubeExecutorConfig, KubeHealthProbe};
 use hale_postgres::{PgStore, PgStoreConfig};
 use hale_redis::{RedisLocks, RedisLocksConfig};
+use hale_sqlite::{SqliteStore, SqliteStoreConfig};
 
 use crate::config::{Config, ExecutorKind, ExecutorSection, LocksKind, StoreKind};
 
@@ -114,7 +115,7 @@ pub struct Backends {
     pub ports: Ports,
     /// The dry-run executor, when it is the configured one.
     pub dry_run: Option<DryRunExecutor>,
-    postgres: Option<Arc<PgStore>>,
+    store: OpenStore,
 }
 
 impl std::fmt::Debug for Backends {
@@ -126,21 +127,43 @@ impl std::fmt::Debug for Backends {
 }
 
 impl Backends {
-    /// Closes pooled connections (after the engine shut down).
+    /// Closes pooled connections and checkpoints (after the engine shut
+    /// down), so everything written is flushed.
     pub async fn close(&self) {
-        if let Some(pg) = &self.postgres {
-            pg.close().await;
+        match &self.store {
+            OpenStore::Sqlite(s) => s.close().await,
+            OpenStore::Postgres(p) => p.close().await,
         }
     }
 }
 
-async fn open_store(config: &Config) -> Result<(Stores, Option<Arc<PgStore>>), WiringError> {
+/// The store adapter behind the ports, kept for closing it.
+enum OpenStore {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+async fn open_store(config: &Config) -> Result<(Stores, OpenStore), WiringError> {
     let s = &config.store;
     match s.kind {
-        StoreKind::Sqlite => Err(WiringError::Store(format!(
-            "the SQLite store is not available in this build yet (wanted {})",
-            config.sqlite_path().display()
-        ))),
+        StoreKind::Sqlite => {
+            let mut sc = SqliteStoreConfig::new(config.sqlite_path());
+            if let Some(d) = s.acquire_timeout {
+                sc.acquire_timeout = d;
+            }
+            if let Some(d) = s.operation_timeout {
+                sc.busy_timeout = d;
+            }
+            let store = Arc::new(
+                SqliteStore::open_with(&sc)
+                    .await
+                    .map_err(|e| WiringError::Store(format!("{}: {e}", sc.path.display())))?,
+            );
+            Ok((
+                Stores::from_adapter(store.clone()),
+                OpenStore::Sqlite(store),
+            ))
+        }
         StoreKind::Postgres => {
             let url = s.url.clone().ok_or_else(|| {
                 WiringError::Store(
@@ -170,7 +193,10 @@ async fn open_store(config: &Config) -> Result<(Stores, Option<Arc<PgStore>>), W
                     .await
                     .map_err(|e| WiringError::Store(e.to_string()))?,
             );
-            Ok((Stores::from_adapter(store.clone()), Some(store)))
+            Ok((
+                Stores::from_adapter(store.clone()),
+                OpenStore::Postgres(store),
+            ))
         }
     }
 }
@@ -283,7 +309,7 @@ async fn open_executor(
 /// Connects every backend the configuration names.
 pub async fn connect(config: &Config) -> Result<Backends, WiringError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (stores, postgres) = open_store(config).await?;
+    let (stores, store) = open_store(config).await?;
     let (locks, idempotency) = open_locks(config, clock.as_ref())?;
     let (executor, probe, dry_run) = open_executor(config, clock.clone()).await?;
     let mut ports = Ports::new(clock, stores, locks, idempotency, vec![executor], probe);
@@ -291,7 +317,7 @@ pub async fn connect(config: &Config) -> Result<Backends, WiringError> {
     Ok(Backends {
         ports,
         dry_run,
-        postgres,
+        store,
     })
 }
 

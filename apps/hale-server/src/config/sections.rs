@@ -145,7 +145,8 @@ pub struct StoreSection {
     /// Postgres: server-side bound on one statement.
     #[serde(default, with = "opt_duration")]
     pub statement_timeout: Option<Duration>,
-    /// Client-side bound on one whole store call.
+    /// Postgres: client-side bound on one whole store call. SQLite: how
+    /// long a writer waits for the write lock before answering 503.
     #[serde(default, with = "opt_duration")]
     pub operation_timeout: Option<Duration>,
 }
