@@ -1,1 +1,119 @@
-//! hale-cli (skeleton; being built).
+//! # hale-cli
+//!
+//! The `hale` command. Three jobs:
+//!
+//! * **Operate a server** over its HTTP API (`docs/api.md`): `status`,
+//!   `ops`, `incidents`, `approvals`, `switches`, `dormant`, `breakers`,
+//!   `audit`. Tables for people, `-o json` for scripts, and exit codes
+//!   scripts can rely on ([`exit`]).
+//! * **Check a policy offline**: `hale policy check FILE` runs the server's
+//!   own configuration loader and reports every problem as
+//!   `FILE:LINE:COL: message`.
+//! * **Replay recorded alerts offline**: `hale replay --policy FILE --alerts
+//!   FILE` feeds them through the same engine the server runs, on in-memory
+//!   ports and simulated time, and shows what it would have decided
+//!   ([`replay`]).
+//!
+//! Plus `hale migrate` (the Postgres schema) and `hale completions SHELL`.
+//!
+//! The server connection comes from `--server/--token/--tenant`, then
+//! `HALE_SERVER/HALE_TOKEN/HALE_TENANT`, then `~/.config/hale/cli.toml`
+//! ([`connection`]).
+
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod connection;
+pub mod exit;
+pub mod out;
+pub mod table;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, MigrateArgs, Output};
+use crate::exit::{CliError, Exit};
+
+/// A command's result: what to print on stdout, and the exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// Printed on stdout.
+    pub stdout: String,
+    /// The exit code.
+    pub exit: Exit,
+}
+
+/// Runs a parsed command line: prints its output and errors, returns the
+/// exit code.
+pub fn run(cli: Cli) -> Exit {
+    match dispatch(cli) {
+        Ok(done) => {
+            out::stdout(&done.stdout);
+            done.exit
+        }
+        Err(e) => {
+            match &e {
+                // Already one `FILE:LINE:COL: message` per line.
+                CliError::Invalid(text) => out::stderr(text.trim_end()),
+                other => out::stderr(&format!("hale: {other}")),
+            }
+            e.exit()
+        }
+    }
+}
+
+fn ok(stdout: String) -> Result<Done, CliError> {
+    Ok(Done {
+        stdout,
+        exit: Exit::Ok,
+    })
+}
+
+fn dispatch(cli: Cli) -> Result<Done, CliError> {
+    let output = cli.output;
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hale", &mut buf);
+            ok(String::from_utf8_lossy(&buf).into_owned())
+        }
+        Command::Policy(_) | Command::Replay(_) => Err(CliError::Usage(
+            "policy check and replay arrive in the next change".into(),
+        )),
+        Command::Migrate(args) => ok(migrate(&args, output)?),
+        command => {
+            let conn = connection::resolve(&cli.server)?;
+            let client = client::ApiClient::new(conn)?;
+            ok(runtime()?.block_on(commands::run(&client, output, command))?)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failure(format!("cannot start the async runtime: {e}")))
+}
+
+fn migrate(args: &MigrateArgs, output: Output) -> Result<String, CliError> {
+    use hale_engine::ports::StoreError;
+    let version = runtime()?
+        .block_on(hale_postgres::migrate(
+            &args.database_url,
+            args.schema.as_deref(),
+        ))
+        .map_err(|e| match e {
+            StoreError::Invalid(m) => CliError::Usage(format!("migration refused: {m}")),
+            other => CliError::Failure(format!("migration failed: {other}")),
+        })?;
+    Ok(match output {
+        Output::Json => out::json(&serde_json::json!({
+            "schema_version": version,
+            "latest_known": hale_postgres::latest_version(),
+        })),
+        Output::Table => format!(
+            "postgres schema at version {version} (this build knows up to {})\n",
+            hale_postgres::latest_version()
+        ),
+    })
+}

@@ -1,0 +1,515 @@
+//! Tables for the server's JSON answers (shapes in `docs/api.md`). Each
+//! renderer reads fields by name and shows `-` for any it does not find, so
+//! a newer server with more fields still renders.
+
+use serde_json::Value;
+
+use crate::table::{Table, at, cell, clip, fields};
+
+/// The `items` of a list answer.
+fn items(v: &Value) -> &[Value] {
+    v.get("items")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// A table over a list answer, one row per item, plus a hint when more
+/// rows exist.
+fn list_rows(v: &Value, headers: &[&str], row: impl Fn(&Value) -> Vec<String>) -> String {
+    let mut t = Table::new(headers);
+    for item in items(v) {
+        t.row(row(item));
+    }
+    let mut out = if t.is_empty() {
+        "no results\n".to_owned()
+    } else {
+        t.render()
+    };
+    if let Some(next) = v.get("next_offset").and_then(Value::as_u64) {
+        out.push_str(&format!("(more: --offset {next})\n"));
+    }
+    out
+}
+
+/// A list with `(header, pointer)` columns; the last column is clipped.
+fn list(v: &Value, columns: &[(&str, &str)], clip_last: usize) -> String {
+    let headers: Vec<&str> = columns.iter().map(|(h, _)| *h).collect();
+    list_rows(v, &headers, |item| {
+        let mut cells: Vec<String> = columns.iter().map(|(_, p)| at(item, p)).collect();
+        if let Some(last) = cells.pop() {
+            cells.push(clip(last, clip_last));
+        }
+        cells
+    })
+}
+
+/// `hale ops list`.
+pub fn operations(v: &Value) -> String {
+    list(
+        v,
+        &[
+            ("ID", "id"),
+            ("STATE", "state"),
+            ("STRATEGY", "strategy_id"),
+            ("RESOURCE", "resource"),
+            ("SOURCE", "source_system"),
+            ("ATTEMPT", "attempt_number"),
+            ("STARTED", "started_at"),
+            ("ERROR", "error"),
+        ],
+        80,
+    )
+}
+
+/// `hale ops show`.
+pub fn operation(v: &Value) -> String {
+    let mut out = fields(&[
+        ("id", at(v, "id")),
+        ("state", at(v, "state")),
+        ("strategy", at(v, "strategy_id")),
+        ("resource", at(v, "resource")),
+        ("risk", at(v, "risk")),
+        ("source", at(v, "source_system")),
+        ("channel", at(v, "authorization_channel")),
+        ("incident", at(v, "incident_id")),
+        ("approval", at(v, "approval_id")),
+        ("attempt", at(v, "attempt_number")),
+        ("diagnosis", at(v, "diagnosis/root_cause")),
+        ("started", at(v, "started_at")),
+        ("completed", at(v, "completed_at")),
+        ("escalated", at(v, "escalated")),
+        ("error", at(v, "error")),
+    ]);
+    let actions = v
+        .get("actions_run")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if !actions.is_empty() {
+        let mut t = Table::new(&["PHASE", "ACTION", "OK", "STARTED", "DURATION", "MESSAGE"]);
+        for a in actions {
+            t.row(vec![
+                at(a, "phase"),
+                at(a, "action"),
+                at(a, "success"),
+                at(a, "started_at"),
+                at(a, "duration"),
+                clip(at(a, "message"), 80),
+            ]);
+        }
+        out.push_str("\nactions:\n");
+        out.push_str(&t.render());
+    }
+    out
+}
+
+/// `hale incidents list`.
+pub fn incidents(v: &Value) -> String {
+    list(
+        v,
+        &[
+            ("ID", "id"),
+            ("STATUS", "status"),
+            ("SEVERITY", "severity"),
+            ("CREATED", "created_at"),
+            ("TITLE", "title"),
+        ],
+        80,
+    )
+}
+
+/// `hale incidents show`.
+pub fn incident(v: &Value) -> String {
+    let signals = v
+        .get("signals")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let mut out = fields(&[
+        ("id", at(v, "id")),
+        ("title", at(v, "title")),
+        ("status", at(v, "status")),
+        ("severity", at(v, "severity")),
+        ("fingerprint", at(v, "fingerprint")),
+        ("services", at(v, "affected_services")),
+        ("signals", signals.to_string()),
+        ("operations", at(v, "operation_ids")),
+        ("approvals", at(v, "proposal_ids")),
+        ("outcome", at(v, "outcome/result")),
+        ("summary", at(v, "outcome/summary")),
+        ("created", at(v, "created_at")),
+        ("resolved", at(v, "resolved_at")),
+    ]);
+    let chain = v
+        .get("decision_chain")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if !chain.is_empty() {
+        let mut t = Table::new(&["AT", "STAGE", "DECISION", "REASON"]);
+        for s in chain {
+            t.row(vec![
+                at(s, "at"),
+                at(s, "stage"),
+                at(s, "decision"),
+                clip(at(s, "reason"), 100),
+            ]);
+        }
+        out.push_str("\ndecisions:\n");
+        out.push_str(&t.render());
+    }
+    out
+}
+
+/// `signatures/required` for an approval.
+fn signatures(a: &Value) -> String {
+    let got = a
+        .get("signatures")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    format!("{got}/{}", at(a, "required_signatures"))
+}
+
+/// `hale approvals list`.
+pub fn approvals(v: &Value) -> String {
+    list_rows(
+        v,
+        &[
+            "ID", "STATUS", "RISK", "SIGNED", "STRATEGY", "RESOURCE", "HITS", "EXPIRES",
+        ],
+        |a| {
+            vec![
+                at(a, "id"),
+                at(a, "status"),
+                at(a, "risk_level"),
+                signatures(a),
+                at(a, "strategy_id"),
+                at(a, "resource"),
+                at(a, "hit_count"),
+                at(a, "expires_at"),
+            ]
+        },
+    )
+}
+
+/// `hale approvals show`.
+pub fn approval(v: &Value) -> String {
+    let mut out = fields(&[
+        ("id", at(v, "id")),
+        ("status", at(v, "status")),
+        ("action", at(v, "action")),
+        ("description", at(v, "description")),
+        ("strategy", at(v, "strategy_id")),
+        ("resource", at(v, "resource")),
+        ("risk", at(v, "risk_level")),
+        ("signatures", signatures(v)),
+        ("blast radius", at(v, "blast_radius")),
+        ("requested by", at(v, "requested_by")),
+        ("hits", at(v, "hit_count")),
+        ("incident", at(v, "incident_id")),
+        ("created", at(v, "created_at")),
+        ("expires", at(v, "expires_at")),
+        ("rejected by", at(v, "rejected_by")),
+        ("rejection", at(v, "rejection_reason")),
+    ]);
+    let sigs = v
+        .get("signatures")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if !sigs.is_empty() {
+        let mut t = Table::new(&["SIGNED BY", "AT", "COMMENT"]);
+        for s in sigs {
+            t.row(vec![at(s, "actor"), at(s, "signed_at"), at(s, "comment")]);
+        }
+        out.push_str("\nsignatures:\n");
+        out.push_str(&t.render());
+    }
+    out
+}
+
+/// The answer to approve/reject.
+pub fn approval_decision(v: &Value) -> String {
+    let approval = v.get("approval").unwrap_or(v);
+    let mut pairs = vec![
+        ("approval", at(approval, "id")),
+        ("status", at(approval, "status")),
+        ("signatures", signatures(approval)),
+    ];
+    if v.get("approval").is_some() {
+        pairs.push(("operation", at(v, "operation_id")));
+        pairs.push(("pending", at(v, "pending_reason")));
+    }
+    fields(&pairs)
+}
+
+/// `hale audit`.
+pub fn audit(v: &Value) -> String {
+    list(
+        v,
+        &[
+            ("TIME", "created_at"),
+            ("TYPE", "operation_type"),
+            ("TARGET", "target_resource"),
+            ("OK", "success"),
+            ("SOURCE", "source_system"),
+            ("CHANNEL", "authorization_channel"),
+            ("BY", "executed_by"),
+            ("REASON", "reason"),
+        ],
+        80,
+    )
+}
+
+/// `hale breakers list`.
+pub fn breakers(v: &Value) -> String {
+    let rows: &[Value] = match v {
+        Value::Array(a) => a,
+        other => items(other),
+    };
+    let mut t = Table::new(&[
+        "NAME",
+        "STATE",
+        "FAILURES",
+        "OPENED",
+        "LAST FAILURE",
+        "PERMANENT",
+    ]);
+    for b in rows {
+        t.row(vec![
+            at(b, "name"),
+            at(b, "snapshot/state"),
+            at(b, "snapshot/consecutive_failures"),
+            at(b, "snapshot/opened_at"),
+            at(b, "snapshot/last_failure_class"),
+            at(b, "snapshot/permanent/reason"),
+        ]);
+    }
+    if t.is_empty() {
+        "no breakers yet (one appears when its executor first runs)\n".into()
+    } else {
+        t.render()
+    }
+}
+
+/// `hale switches get`: every layer as LAYER / KEY / STATE rows.
+pub fn switches(v: &Value) -> String {
+    let mut t = Table::new(&["LAYER", "KEY", "STATE"]);
+    let features = |layer: &str, obj: Option<&Value>, t: &mut Table| {
+        if let Some(Value::Object(m)) = obj.and_then(|o| o.get("features")) {
+            for (k, s) in m {
+                t.row(vec![layer.to_owned(), k.clone(), cell(s)]);
+            }
+        }
+    };
+    features("global (effective)", v.get("global_effective"), &mut t);
+    features("global (runtime)", v.get("global_runtime"), &mut t);
+    features("global (flags)", v.get("flags"), &mut t);
+    if let Some(tenant) = v.get("tenant").filter(|x| !x.is_null()) {
+        if let Some(s) = tenant.get("tenant").filter(|x| !x.is_null()) {
+            t.row(vec!["tenant".into(), "-".into(), cell(s)]);
+        }
+        for (layer, field) in [("strategy", "strategies"), ("action_kind", "action_kinds")] {
+            if let Some(Value::Object(m)) = tenant.get(field) {
+                for (k, s) in m {
+                    t.row(vec![layer.into(), k.clone(), cell(s)]);
+                }
+            }
+        }
+    }
+    let mut out = t.render();
+    if t.is_empty() {
+        out.push_str("(no switch is set: everything is on)\n");
+    }
+    out
+}
+
+fn bullet_list(title: &str, v: Option<&Value>) -> String {
+    let lines: Vec<String> = v
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(cell).collect())
+        .unwrap_or_default();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("\n{title}:\n");
+    for l in lines {
+        out.push_str(&format!("  - {l}\n"));
+    }
+    out
+}
+
+/// `hale status`.
+pub fn status(v: &Value) -> String {
+    let sh = v.get("selfHealing").cloned().unwrap_or(Value::Null);
+    let dormant = match sh.get("dormant").filter(|d| !d.is_null()) {
+        Some(d) => format!(
+            "yes, since {} ({}): {}",
+            at(d, "since"),
+            at(d, "triggered_by"),
+            at(d, "reason")
+        ),
+        None => "no".into(),
+    };
+    let mut out = fields(&[
+        ("scope", at(v, "scope")),
+        ("generated", at(v, "generatedAt")),
+        ("healing enabled", at(&sh, "enabled")),
+        ("dormant", dormant),
+        ("consecutive failures", at(&sh, "consecutiveFailures")),
+        ("backoff (ms)", at(&sh, "backoffDelay")),
+        ("next healing at", at(&sh, "nextHealingAt")),
+        (
+            "healings",
+            format!(
+                "{} started, {} succeeded, {} failed",
+                at(&sh, "totalAttempts"),
+                at(&sh, "successfulHealings"),
+                at(&sh, "failedHealings")
+            ),
+        ),
+        ("deferred alerts", at(&sh, "deferredAlerts")),
+    ]);
+    if let Some(bs) = v.get("circuitBreakers").and_then(Value::as_array)
+        && !bs.is_empty()
+    {
+        let mut t = Table::new(&[
+            "TENANT",
+            "BREAKER",
+            "STATE",
+            "FAILURES",
+            "LAST FAILURE (s ago)",
+        ]);
+        for b in bs {
+            t.row(vec![
+                at(b, "tenant"),
+                at(b, "name"),
+                at(b, "state"),
+                at(b, "failureCount"),
+                at(b, "lastFailureAgo"),
+            ]);
+        }
+        out.push_str("\ncircuit breakers:\n");
+        out.push_str(&t.render());
+    }
+    if let Some(ts) = v.get("tenants").and_then(Value::as_array)
+        && !ts.is_empty()
+    {
+        let mut t = Table::new(&["TENANT", "DORMANT", "FAILURES", "OPEN BREAKERS"]);
+        for x in ts {
+            t.row(vec![
+                at(x, "tenant"),
+                at(x, "isDormant"),
+                at(x, "consecutiveFailures"),
+                at(x, "openBreakers"),
+            ]);
+        }
+        out.push_str("\ntenants:\n");
+        out.push_str(&t.render());
+    }
+    if let Some(tasks) = v
+        .pointer("/backgroundTasks/tasks")
+        .and_then(Value::as_array)
+        && !tasks.is_empty()
+    {
+        let mut t = Table::new(&[
+            "TASK",
+            "EVERY (s)",
+            "RUNS",
+            "FAILURES",
+            "LAST RUN",
+            "LAST ERROR",
+        ]);
+        for x in tasks {
+            t.row(vec![
+                at(x, "id"),
+                at(x, "intervalSeconds"),
+                at(x, "executionCount"),
+                at(x, "failureCount"),
+                at(x, "lastRunAt"),
+                clip(at(x, "lastError"), 60),
+            ]);
+        }
+        out.push_str("\nbackground tasks:\n");
+        out.push_str(&t.render());
+    }
+    out.push_str(&bullet_list("issues", v.get("issues")));
+    out.push_str(&bullet_list("recommendations", v.get("recommendations")));
+    out
+}
+
+/// The answer to `dormant resume` / `dormant enter`.
+pub fn dormancy(v: &Value) -> String {
+    if let Some(r) = v.get("resumed") {
+        let mut out = String::from("resumed: automatic healing may run again\n");
+        out.push_str(&fields(&[
+            ("scope", at(v, "scope")),
+            ("by", at(r, "actor")),
+            ("reason", at(r, "reason")),
+            ("was dormant since", at(r, "ended/since")),
+            ("was dormant because", at(r, "ended/reason")),
+        ]));
+        out
+    } else {
+        let entered = v.get("entered").and_then(Value::as_bool) == Some(true);
+        let mut out = String::from(if entered {
+            "dormant: automatic healing stopped until resumed\n"
+        } else {
+            "already dormant: nothing changed\n"
+        });
+        out.push_str(&fields(&[("scope", at(v, "scope"))]));
+        out
+    }
+}
+
+/// The answer to `breakers reset`.
+pub fn breaker_reset(v: &Value) -> String {
+    let what = match v.get("transition").filter(|t| !t.is_null()) {
+        Some(t) => format!("{} -> {}", at(t, "from"), at(t, "to")),
+        None => "was already closed".to_owned(),
+    };
+    format!("breaker {} reset: {what}\n", at(v, "breaker"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn lists_render_rows_and_a_paging_hint() {
+        let v = json!({"items": [
+            {"id": "op-1", "state": "completed", "strategy_id": "restart",
+             "resource": {"namespace": "prod", "kind": "deployment", "name": "api"},
+             "source_system": "failure_watcher", "attempt_number": 1,
+             "started_at": "2026-11-25T00:00:05.000000Z", "error": null}
+        ], "next_offset": 50});
+        let out = operations(&v);
+        assert!(out.starts_with("ID    STATE"), "{out}");
+        assert!(out.contains("prod:deployment/api"), "{out}");
+        assert!(out.contains("2026-11-25T00:00:05Z"), "{out}");
+        assert!(out.ends_with("(more: --offset 50)\n"), "{out}");
+        assert_eq!(operations(&json!({"items": []})), "no results\n");
+    }
+
+    #[test]
+    fn status_shows_dormancy_and_recommendations() {
+        let v = json!({
+            "scope": "tenant:team-a", "generatedAt": "2026-11-25T00:00:00.000000Z",
+            "selfHealing": {"enabled": false, "isDormant": true,
+                "dormant": {"since": "2026-11-25T00:00:00.000000Z", "triggered_by": "automatic", "reason": "10 failures"},
+                "consecutiveFailures": 10, "backoffDelay": 600000, "totalAttempts": 10,
+                "successfulHealings": 0, "failedHealings": 10, "deferredAlerts": 0},
+            "circuitBreakers": [], "backgroundTasks": {"tasks": []},
+            "issues": ["tenant team-a is dormant"], "recommendations": ["hale dormant resume"]
+        });
+        let out = status(&v);
+        assert!(
+            out.contains(
+                "dormant:              yes, since 2026-11-25T00:00:00Z (automatic): 10 failures"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("recommendations:\n  - hale dormant resume"),
+            "{out}"
+        );
+    }
+}

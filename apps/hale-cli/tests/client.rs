@@ -1,0 +1,537 @@
+//! The client commands against a real `hale-server`, started in this
+//! process from the `hale_server` library on a random loopback port with a
+//! temporary data directory (SQLite) and known tokens. Each test gets its
+//! own server.
+
+mod common;
+
+use std::sync::mpsc;
+
+use assert_cmd::Command;
+use hale_domain::TenantId;
+use hale_domain::alert::Alert;
+use predicates::prelude::*;
+use serde_json::Value;
+
+const OPERATOR: &str = "op-token-6b1d0f3e9a7c4b2d8e5f1a0c3b7d9e2f";
+const VIEWER: &str = "viewer-token-2c4e6a8b0d1f3a5c7e9b1d3f5a7c9e1b";
+const ADMIN: &str = "admin-token-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+fn config(data_dir: &std::path::Path) -> String {
+    let hash = hale_server::auth::hash_token_hex;
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+data_dir = "{dir}"
+
+[[tokens]]
+name = "alice"
+tenant = "shop"
+role = "operator"
+sha256 = "{op}"
+
+[[tokens]]
+name = "victor"
+tenant = "shop"
+role = "viewer"
+sha256 = "{viewer}"
+
+[[tokens]]
+name = "root"
+tenant = "*"
+role = "admin"
+sha256 = "{admin}"
+
+[[tenants]]
+id = "shop"
+namespaces = ["prod"]
+
+[[tenants.strategies]]
+id = "restart-on-errors"
+risk = "low"
+trigger = {{ alertnames = ["HighErrorRate"] }}
+target = {{ kind = "deployment" }}
+actions = [{{ kind = "rollout_restart" }}]
+verify = {{ check = "none" }}
+
+[[tenants.strategies]]
+id = "scale-out-on-latency"
+risk = "medium"
+trigger = {{ alertnames = ["HighLatency"] }}
+target = {{ kind = "deployment" }}
+actions = [{{ kind = "scale", params = {{ replicas = 4 }} }}]
+verify = {{ check = "none" }}
+
+[[tenants.strategies]]
+id = "undo-on-saturation"
+risk = "high"
+trigger = {{ alertnames = ["Saturation"] }}
+target = {{ kind = "deployment" }}
+actions = [{{ kind = "rollout_undo" }}]
+verify = {{ check = "none" }}
+"#,
+        dir = data_dir.display().to_string().replace('\\', "\\\\"),
+        op = hash(OPERATOR),
+        viewer = hash(VIEWER),
+        admin = hash(ADMIN),
+    )
+}
+
+/// A server on its own thread and runtime; stopped when dropped.
+struct TestServer {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn alert(name: &str, deployment: &str) -> Alert {
+    Alert::firing([
+        ("alertname", name),
+        ("namespace", "prod"),
+        ("deployment", deployment),
+        ("severity", "critical"),
+    ])
+}
+
+/// Starts a server and gives it something to show: a completed operation
+/// (HighErrorRate on checkout), two pending approvals needing one signature
+/// (HighLatency on search and on cart) and one needing two (Saturation on
+/// db).
+fn start() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&dir.path().join("data"));
+    let config = hale_server::config::parse_str(&text, "test.toml").unwrap();
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let server = hale_server::Server::bind(config).await.unwrap();
+            let engine = server.engine().clone();
+            let shop = TenantId::new("shop").unwrap();
+            engine
+                .ingest(
+                    &shop,
+                    vec![
+                        alert("HighErrorRate", "checkout"),
+                        alert("HighLatency", "search"),
+                        alert("HighLatency", "cart"),
+                        alert("Saturation", "db"),
+                    ],
+                )
+                .await
+                .unwrap();
+            engine.wait_idle().await;
+            addr_tx.send(server.local_addr().unwrap()).unwrap();
+            server
+                .run_until(async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    let addr = addr_rx.recv().unwrap();
+    TestServer {
+        url: format!("http://{addr}"),
+        stop: Some(stop_tx),
+        thread: Some(thread),
+        _dir: dir,
+    }
+}
+
+impl TestServer {
+    /// `hale --server URL --token TOKEN ...`.
+    fn hale(&self, token: &str) -> Command {
+        let mut cmd = common::hale();
+        cmd.env("HOME", self._dir.path())
+            .args(["--server", &self.url, "--token", token]);
+        cmd
+    }
+
+    /// Runs a successful `-o json` command and parses its output.
+    fn json(&self, token: &str, args: &[&str]) -> Value {
+        let out = self
+            .hale(token)
+            .args(args)
+            .args(["-o", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "hale {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The id of the first item of a list command.
+    fn first_id(&self, args: &[&str]) -> String {
+        let v = self.json(OPERATOR, args);
+        v["items"][0]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A pending approval's id, by resource name.
+    fn pending_approval(&self, deployment: &str) -> String {
+        let v = self.json(OPERATOR, &["approvals", "list", "--status", "pending"]);
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["resource"]["name"] == deployment)
+            .and_then(|a| a["id"].as_str())
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[test]
+fn status_renders_the_tenants_state() {
+    let s = start();
+    s.hale(VIEWER)
+        .arg("status")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("scope:").and(predicate::str::contains("tenant:shop")))
+        .stdout(predicate::str::contains("healing enabled:"));
+    let v = s.json(VIEWER, &["status"]);
+    assert_eq!(v["selfHealing"]["isDormant"], false, "{v}");
+    // A platform token without --tenant sees the global status.
+    let v = s.json(ADMIN, &["status"]);
+    assert_eq!(v["scope"], "global", "{v}");
+}
+
+#[test]
+fn operations_and_incidents_list_and_show() {
+    let s = start();
+    let out = s.hale(VIEWER).args(["ops", "list"]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.starts_with("ID") && header.contains("STATE"),
+        "{text}"
+    );
+    assert!(text.contains("prod:deployment/checkout"), "{text}");
+    assert!(text.contains("COMPLETED"), "{text}");
+    let op = s.first_id(&[
+        "ops",
+        "list",
+        "--state",
+        "COMPLETED",
+        "--strategy",
+        "restart-on-errors",
+    ]);
+    s.hale(VIEWER)
+        .args(["ops", "show", &op])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("id:").and(predicate::str::contains(&op)))
+        .stdout(predicate::str::contains("rollout_restart"));
+    let v = s.json(
+        VIEWER,
+        &["ops", "list", "--resource", "prod:deployment/nothing"],
+    );
+    assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
+    s.hale(VIEWER)
+        .args(["ops", "list", "--resource", "prod:deployment/nothing"])
+        .assert()
+        .success()
+        .stdout("no results\n");
+
+    let v = s.json(VIEWER, &["incidents", "list", "--limit", "10"]);
+    assert_eq!(v["items"].as_array().unwrap().len(), 4, "{v}");
+    let inc = s.first_id(&["incidents", "list", "--since", "1h"]);
+    s.hale(VIEWER)
+        .args(["incidents", "show", &inc])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("decisions:"));
+    // Paging: one row and a hint to the next page.
+    s.hale(VIEWER)
+        .args(["incidents", "list", "--limit", "1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(more: --offset 1)"));
+}
+
+#[test]
+fn approvals_are_listed_approved_and_rejected() {
+    let s = start();
+    s.hale(VIEWER)
+        .args(["approvals", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("scale-out-on-latency"))
+        .stdout(predicate::str::contains("0/1"));
+    let search = s.pending_approval("search");
+    let cart = s.pending_approval("cart");
+    s.hale(VIEWER)
+        .args(["approvals", "show", &search])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("prod:deployment/search"));
+
+    let v = s.json(
+        OPERATOR,
+        &[
+            "approvals",
+            "approve",
+            &search,
+            "--comment",
+            "latency confirmed",
+        ],
+    );
+    assert_eq!(v["approval"]["status"], "approved", "{v}");
+    assert!(v["operation_id"].is_string(), "{v}");
+    let out = s
+        .hale(OPERATOR)
+        .args([
+            "approvals",
+            "reject",
+            &cart,
+            "--reason",
+            "scaling will not help",
+        ])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("rejected"), "{text}");
+
+    // Signing twice is a conflict: exit 5 with the server's error.
+    let db = s.pending_approval("db");
+    let v = s.json(OPERATOR, &["approvals", "approve", &db]);
+    assert_eq!(
+        v["approval"]["status"], "pending",
+        "one of two signatures: {v}"
+    );
+    s.hale(OPERATOR)
+        .args(["approvals", "approve", &db])
+        .assert()
+        .code(5)
+        .stderr(predicate::str::contains("conflict").and(predicate::str::contains("HTTP 409")));
+    s.hale(OPERATOR)
+        .args(["approvals", "list", "--status", "pending"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1/2"));
+    // Rejecting a decided request is refused as invalid (HTTP 422): exit 2.
+    s.hale(OPERATOR)
+        .args(["approvals", "reject", &search, "--reason", "too late"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not pending"));
+    // A viewer may not decide: exit 4.
+    s.hale(VIEWER)
+        .args(["approvals", "approve", &cart])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("forbidden"));
+}
+
+#[test]
+fn exit_codes_follow_the_http_status() {
+    let s = start();
+    s.hale(VIEWER)
+        .args(["ops", "show", "op-does-not-exist"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("not_found"));
+    s.hale("not-a-token")
+        .arg("status")
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("unauthorized"));
+    // An invalid filter value is refused by the server: 422 -> 2.
+    s.hale(VIEWER)
+        .args(["ops", "list", "--state", "SLEEPING"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("invalid"));
+    // A platform token must name the tenant for tenant reads.
+    s.hale(ADMIN).args(["ops", "list"]).assert().code(2);
+    // A tenant token asking for another tenant.
+    s.hale(VIEWER)
+        .args(["--tenant", "other", "ops", "list"])
+        .assert()
+        .code(4);
+}
+
+#[test]
+fn a_platform_token_names_the_tenant_by_flag_env_or_config_file() {
+    let s = start();
+    let v = s.json(ADMIN, &["--tenant", "shop", "approvals", "list"]);
+    assert_eq!(v["items"].as_array().unwrap().len(), 3, "{v}");
+    let out = s
+        .hale(ADMIN)
+        .env("HALE_TENANT", "shop")
+        .args(["approvals", "list", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Everything from the config file.
+    let cfg = s._dir.path().join("cli.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "server = \"{}\"\ntoken = \"{ADMIN}\"\ntenant = \"shop\"\n",
+            s.url
+        ),
+    )
+    .unwrap();
+    let mut cmd = common::hale();
+    cmd.env("HALE_CLI_CONFIG", &cfg)
+        .args(["breakers", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("dry-run"));
+}
+
+#[test]
+fn switches_dormancy_breakers_and_the_audit_trail() {
+    let s = start();
+    s.hale(OPERATOR)
+        .args([
+            "switches",
+            "set",
+            "strategy:restart-on-errors",
+            "off",
+            "--reason",
+            "investigating",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("strategy").and(predicate::str::contains("restart-on-errors")),
+        );
+    let v = s.json(OPERATOR, &["switches", "get"]);
+    assert_eq!(v["tenant"]["strategies"]["restart-on-errors"], "off", "{v}");
+    s.hale(OPERATOR)
+        .args([
+            "switches",
+            "set",
+            "strategy:restart-on-errors",
+            "unset",
+            "--reason",
+            "done",
+        ])
+        .assert()
+        .success();
+    // The global layer is for admins.
+    s.hale(OPERATOR)
+        .args([
+            "switches",
+            "set",
+            "global:auto_healing",
+            "off",
+            "--reason",
+            "freeze",
+        ])
+        .assert()
+        .code(4);
+    s.hale(ADMIN)
+        .args([
+            "switches",
+            "set",
+            "global:auto_healing",
+            "off",
+            "--reason",
+            "freeze",
+        ])
+        .assert()
+        .success();
+    let v = s.json(ADMIN, &["switches", "get"]);
+    assert_eq!(
+        v["global_runtime"]["features"]["auto_healing"], "off",
+        "{v}"
+    );
+    // A reason is required before anything is sent.
+    s.hale(OPERATOR)
+        .args(["dormant", "enter", "--reason", "  "])
+        .assert()
+        .code(2);
+
+    s.hale(OPERATOR)
+        .args(["dormant", "enter", "--reason", "maintenance window"])
+        .assert()
+        .success();
+    assert_eq!(
+        s.json(VIEWER, &["status"])["selfHealing"]["isDormant"],
+        true
+    );
+    s.hale(OPERATOR)
+        .args(["dormant", "resume", "--reason", "maintenance over"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("resumed"));
+    assert_eq!(
+        s.json(VIEWER, &["status"])["selfHealing"]["isDormant"],
+        false
+    );
+
+    let v = s.json(VIEWER, &["breakers", "list"]);
+    let name = v["items"][0]["name"].as_str().unwrap().to_owned();
+    s.hale(OPERATOR)
+        .args([
+            "breakers",
+            "reset",
+            &name,
+            "--reason",
+            "checked the executor",
+        ])
+        .assert()
+        .success();
+
+    // Every act above is in the audit log, on the manual channel.
+    let v = s.json(VIEWER, &["audit", "--channel", "manual", "--limit", "100"]);
+    let types: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["operation_type"].as_str().unwrap())
+        .collect();
+    assert!(types.len() >= 5, "{types:?}");
+    let v = s.json(
+        VIEWER,
+        &[
+            "audit",
+            "--operation-type",
+            "dormancy.resumed",
+            "--source",
+            "api",
+            "--since",
+            "1h",
+        ],
+    );
+    assert_eq!(v["items"].as_array().unwrap().len(), 1, "{v}");
+    let out = s
+        .hale(VIEWER)
+        .args(["audit", "--operation-type", "dormancy.resumed"])
+        .assert()
+        .success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        text.contains("maintenance over") && text.contains("alice"),
+        "{text}"
+    );
+}
