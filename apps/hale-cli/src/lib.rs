@@ -26,12 +26,18 @@ pub mod commands;
 pub mod connection;
 pub mod exit;
 pub mod out;
+pub mod policy;
+pub mod replay;
 pub mod table;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, Command, MigrateArgs, Output};
+use crate::cli::{Cli, Command, MigrateArgs, Output, PolicyCommand, ReplayArgs};
 use crate::exit::{CliError, Exit};
+use crate::replay::{ReplayInput, parse_alerts_file};
 
 /// A command's result: what to print on stdout, and the exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +47,10 @@ pub struct Done {
     /// The exit code.
     pub exit: Exit,
 }
+
+/// Replays with at least this many deliveries show a progress bar (when
+/// stderr is a terminal).
+pub const LONG_REPLAY: usize = 500;
 
 /// Runs a parsed command line: prints its output and errors, returns the
 /// exit code.
@@ -76,9 +86,8 @@ fn dispatch(cli: Cli) -> Result<Done, CliError> {
             clap_complete::generate(shell, &mut Cli::command(), "hale", &mut buf);
             ok(String::from_utf8_lossy(&buf).into_owned())
         }
-        Command::Policy(_) | Command::Replay(_) => Err(CliError::Usage(
-            "policy check and replay arrive in the next change".into(),
-        )),
+        Command::Policy(PolicyCommand::Check { file }) => Ok(policy::check(&file, output)),
+        Command::Replay(args) => ok(replay_command(&args, cli.server.tenant.clone(), output)?),
         Command::Migrate(args) => ok(migrate(&args, output)?),
         command => {
             let conn = connection::resolve(&cli.server)?;
@@ -116,4 +125,64 @@ fn migrate(args: &MigrateArgs, output: Output) -> Result<String, CliError> {
             hale_postgres::latest_version()
         ),
     })
+}
+
+fn replay_command(
+    args: &ReplayArgs,
+    tenant: Option<String>,
+    output: Output,
+) -> Result<String, CliError> {
+    let config = policy::load(&args.policy)?;
+    let path = args.alerts.display().to_string();
+    let bytes = std::fs::read(&args.alerts)
+        .map_err(|e| CliError::file(&path, format!("cannot read the alerts file: {e}")))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| CliError::file(&path, format!("not UTF-8 text: {e}")))?;
+    let deliveries =
+        parse_alerts_file(&path, &text).map_err(|e| CliError::Invalid(e.to_string()))?;
+    let mut failing = BTreeMap::new();
+    for spec in &args.fail_actions {
+        let (kind, class) = replay::executor::parse_fail_action(spec).map_err(CliError::Usage)?;
+        failing.insert(kind, class);
+    }
+    let input = ReplayInput {
+        config: config.engine_config(),
+        policies: config.tenant_policies(),
+        flags: config.global_flags(),
+        executor: policy::executor_name(&config).to_owned(),
+        deliveries,
+        default_tenant: tenant,
+        failing,
+        unhealthy: args.unhealthy,
+        background: !args.no_background,
+    };
+    let bar = (input.deliveries.len() >= LONG_REPLAY && std::io::stderr().is_terminal())
+        .then(|| progress_bar(input.deliveries.len()));
+    let tick = |done: usize, _total: usize| {
+        if let Some(b) = &bar {
+            b.set_position(done as u64);
+        }
+    };
+    let report = replay::replay(input, Some(&tick));
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = report?;
+    Ok(match output {
+        Output::Json => out::json(&report),
+        Output::Table => report.to_text(),
+    })
+}
+
+fn progress_bar(total: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("replaying {bar:40} {pos}/{len} deliveries")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
