@@ -21,16 +21,27 @@
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use axum::body::Body;
+//! use axum::http::Request;
 //! use hale_server::auth::{Role, TokenTable, TokenTenant};
 //! use hale_server::routes::{AppState, HttpSettings, router};
+//! use tower::ServiceExt;
 //!
-//! # let ports: hale_engine::Ports = unimplemented!();
+//! // The built-in policy over in-memory ports (the server would call
+//! // `hale_server::wiring::connect(&config)` for real backends).
 //! let config = hale_server::config::Config::builtin()?;
-//! let engine = hale_server::wiring::build_engine(&config, ports).await?;
+//! let kit = hale_testkit::Kit::new();
+//! let engine = hale_server::wiring::build_engine(&config, kit.ports()).await?;
 //! let mut tokens = TokenTable::new();
 //! tokens.insert_token("s3cret", "ci", TokenTenant::Platform, Role::Admin);
-//! let app: axum::Router = router(AppState::new(engine, tokens, HttpSettings::default()));
-//! # let _ = app; Ok(()) }
+//! let app = router(AppState::new(engine, tokens, HttpSettings::default()));
+//!
+//! let req = Request::get("/v1/status?tenant=default")
+//!     .header("authorization", "Bearer s3cret")
+//!     .body(Body::empty())?;
+//! assert_eq!(app.oneshot(req).await?.status(), 200);
+//! # Ok(()) }
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
 //! ```
 
 pub mod auth;

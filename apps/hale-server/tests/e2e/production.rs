@@ -1,4 +1,4 @@
-//! The production configuration end to end: Postgres (fresh schema,
+//! The production configuration end to end: Postgres (a fresh database,
 //! migrated by the migrator role at start), Redis locks and idempotency
 //! keys, and the Kubernetes executor against the in-repo fake API server.
 //! An alert goes in over HTTP; the operation completes and the fake API
@@ -13,6 +13,38 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 const DEPLOY: &str = "/apis/apps/v1/namespaces/prod/deployments/checkout";
+
+/// `url` with its database replaced.
+fn with_database(url: &str, db: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let (authority, _) = rest.split_once('/').unwrap_or((rest, ""));
+    format!("{scheme}://{authority}/{db}")
+}
+
+/// A fresh database on the test cluster, with Hale's two roles.
+async fn fresh_database(admin_url: &str, name: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("admin connection");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create database");
+    conn.close().await.ok();
+    let url = with_database(admin_url, name);
+    hale_postgres::setup_roles(
+        &url,
+        &RoleSetup {
+            schema: None,
+            migrator_password: Some("hale_migrator".into()),
+            app_password: Some("hale_app".into()),
+        },
+    )
+    .await
+    .expect("role setup");
+    url
+}
 
 /// `url` with its user and password replaced.
 fn with_user(url: &str, user: &str, password: &str) -> String {
@@ -47,19 +79,9 @@ async fn postgres_redis_and_kubernetes_heal_exactly_once() {
         return;
     };
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let schema = format!("hale_e2e_{}", &suffix[..12]);
+    let db_url = fresh_database(&admin_url, &format!("hale_e2e_{}", &suffix[..12])).await;
     // Tenant ids prefix the Redis keys, so this run cannot meet another's.
     let tenant = format!("e2e-{}", &suffix[..12]);
-    hale_postgres::setup_roles(
-        &admin_url,
-        &RoleSetup {
-            schema: Some(schema.clone()),
-            migrator_password: Some("hale_migrator".into()),
-            app_password: Some("hale_app".into()),
-        },
-    )
-    .await
-    .expect("role setup");
 
     let fake = FakeKube::start(
         "127.0.0.1:0",
@@ -82,7 +104,6 @@ data_dir = "{data}"
 kind = "postgres"
 url = "{app_url}"
 migrate_url = "{migrator_url}"
-schema = "{schema}"
 
 [locks]
 kind = "redis"
@@ -95,8 +116,8 @@ request_timeout = "5s"
 
 {tenant_block}"#,
         data = data.path().display(),
-        app_url = with_user(&admin_url, "hale_app", "hale_app"),
-        migrator_url = with_user(&admin_url, "hale_migrator", "hale_migrator"),
+        app_url = with_user(&db_url, "hale_app", "hale_app"),
+        migrator_url = with_user(&db_url, "hale_migrator", "hale_migrator"),
         kube = fake.url(),
         tenant_block = tenant_toml(
             &tenant,
@@ -169,7 +190,7 @@ request_timeout = "5s"
         "{restarted}"
     );
 
-    // The record is in Postgres: a second server on the same schema reads it.
+    // The record is in Postgres: a second server on the same database reads it.
     server.stop().await.unwrap();
     let config = hale_server::config::parse_str(&text, "production-e2e.toml").unwrap();
     let again = start(config).await;
