@@ -85,6 +85,9 @@ pub enum Command {
     /// Circuit breakers.
     #[command(subcommand)]
     Breakers(BreakersCommand),
+    /// A strategy's failed-attempt budget on one resource.
+    #[command(subcommand)]
+    Attempts(AttemptsCommand),
     /// The audit log, newest first.
     Audit(AuditArgs),
     /// Apply the Postgres schema migrations.
@@ -280,6 +283,24 @@ pub enum BreakersCommand {
     Reset {
         /// The breaker's name (its executor's).
         name: String,
+        /// What was fixed (required, audited).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `hale attempts ...`
+#[derive(Debug, Subcommand)]
+pub enum AttemptsCommand {
+    /// Forget the failed attempts of a strategy on a resource, so a
+    /// `max_attempts` block lifts (after the cause is fixed).
+    Reset {
+        /// The strategy id.
+        #[arg(long)]
+        strategy: String,
+        /// The resource, as ns:kind/name.
+        #[arg(long)]
+        resource: String,
         /// What was fixed (required, audited).
         #[arg(long)]
         reason: String,

@@ -4,7 +4,7 @@
 //!
 //! * **Operate a server** over its HTTP API (`docs/api.md`): `status`,
 //!   `ops`, `incidents`, `approvals`, `switches`, `dormant`, `breakers`,
-//!   `audit`. Tables for people, `-o json` for scripts, and exit codes
+//!   `attempts`, `audit`. Tables for people, `-o json` for scripts, and exit codes
 //!   scripts can rely on ([`exit`]).
 //! * **Check a policy offline**: `hale policy check FILE` runs the server's
 //!   own configuration loader and reports every problem as

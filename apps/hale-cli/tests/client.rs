@@ -502,6 +502,36 @@ fn switches_dormancy_breakers_and_the_audit_trail() {
         .assert()
         .success();
 
+    // The attempt budget of the completed restart can be reset; an unknown
+    // pair is not found.
+    s.hale(OPERATOR)
+        .args([
+            "attempts",
+            "reset",
+            "--strategy",
+            "restart-on-errors",
+            "--resource",
+            "prod:deployment/checkout",
+            "--reason",
+            "fixed the config map",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("may run again"));
+    s.hale(OPERATOR)
+        .args([
+            "attempts",
+            "reset",
+            "--strategy",
+            "restart-on-errors",
+            "--resource",
+            "prod:deployment/nothing",
+            "--reason",
+            "x",
+        ])
+        .assert()
+        .code(3);
+
     // Every act above is in the audit log, on the manual channel.
     let v = s.json(VIEWER, &["audit", "--channel", "manual", "--limit", "100"]);
     let types: Vec<&str> = v["items"]

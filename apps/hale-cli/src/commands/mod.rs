@@ -8,8 +8,8 @@ use hale_domain::Timestamp;
 use serde_json::{Value, json};
 
 use crate::cli::{
-    ApprovalsCommand, AuditArgs, BreakersCommand, Command, DormantCommand, IncidentsCommand,
-    OpsCommand, Output, Paging, SwitchState, SwitchesCommand, TimeRange,
+    ApprovalsCommand, AttemptsCommand, AuditArgs, BreakersCommand, Command, DormantCommand,
+    IncidentsCommand, OpsCommand, Output, Paging, SwitchState, SwitchesCommand, TimeRange,
 };
 use crate::client::{ApiClient, Query};
 use crate::exit::CliError;
@@ -27,6 +27,18 @@ pub async fn run(client: &ApiClient, output: Output, cmd: Command) -> Result<Str
         Command::Switches(c) => switches(client, c).await?,
         Command::Dormant(c) => dormant(client, c).await?,
         Command::Breakers(c) => breakers(client, c).await?,
+        Command::Attempts(AttemptsCommand::Reset {
+            strategy,
+            resource,
+            reason,
+        }) => {
+            need_text("--reason", &reason)?;
+            let body = json!({ "strategy": strategy, "resource": resource, "reason": reason });
+            (
+                client.post("/v1/attempts/reset", &body).await?,
+                render::attempts_reset,
+            )
+        }
         Command::Audit(a) => (
             client.get("/v1/audit", &audit_query(&a)?).await?,
             render::audit,

@@ -467,6 +467,15 @@ pub fn breaker_reset(v: &Value) -> String {
     format!("breaker {} reset: {what}\n", at(v, "breaker"))
 }
 
+/// The answer to `attempts reset`.
+pub fn attempts_reset(v: &Value) -> String {
+    format!(
+        "attempts of {} on {} reset: it may run again\n",
+        at(v, "strategy"),
+        at(v, "resource")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
