@@ -102,12 +102,14 @@ impl Server {
         };
         let backends = wiring::connect(&config).await?;
         let engine = wiring::build_engine(&config, backends.ports.clone()).await?;
-        engine
-            .start_background_tasks()
-            .map_err(|e| ServerError::Tasks(e.to_string()))?;
+        // Bind before the background jobs start, so a busy port stops the
+        // start before anything runs.
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Listen { addr, source })?;
+        engine
+            .start_background_tasks()
+            .map_err(|e| ServerError::Tasks(e.to_string()))?;
         let state = AppState::new(engine, tokens, HttpSettings::from_config(&config.server));
         Ok(Server {
             config,
