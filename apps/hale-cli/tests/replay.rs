@@ -151,6 +151,22 @@ fn storm_dedups_flapping_and_a_failing_action_drive_the_tenant_dormant() {
 }
 
 #[test]
+fn the_detection_job_redrives_blocked_alerts_unless_switched_off() {
+    let failing = ["--fail-action", "rollout_restart=transient"];
+    let with = storm_json(&failing);
+    assert!(
+        with["summary"]["operations"]["by_detection"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{}",
+        with["summary"]
+    );
+    let without = storm_json(&[failing[0], failing[1], "--no-background"]);
+    assert_eq!(without["summary"]["operations"]["by_detection"], 0);
+}
+
+#[test]
 fn without_failures_every_crash_loop_heals_and_nothing_sleeps() {
     let v = storm_json(&[]);
     let s = &v["summary"];
