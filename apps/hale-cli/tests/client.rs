@@ -331,11 +331,11 @@ fn approvals_are_listed_approved_and_rejected() {
         .assert()
         .success()
         .stdout(predicate::str::contains("1/2"));
-    // Rejecting a decided request is refused as invalid (HTTP 422): exit 2.
+    // Rejecting a decided request is a state conflict (HTTP 409): exit 5.
     s.hale(OPERATOR)
         .args(["approvals", "reject", &search, "--reason", "too late"])
         .assert()
-        .code(2)
+        .code(5)
         .stderr(predicate::str::contains("not pending"));
     // A viewer may not decide: exit 4.
     s.hale(VIEWER)

@@ -188,7 +188,11 @@ pub fn parse_webhook(body: &[u8]) -> Result<WebhookMessage, PayloadError> {
     let msg: WebhookMessage = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         PayloadError::Malformed {
-            path: if path == "." || path.is_empty() { "$".to_owned() } else { path },
+            path: if path == "." || path.is_empty() {
+                "$".to_owned()
+            } else {
+                path
+            },
             message: e.into_inner().to_string(),
         }
     })?;

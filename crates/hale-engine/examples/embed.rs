@@ -12,8 +12,8 @@
 
 use std::sync::Arc;
 
-use hale_domain::alert::Alert;
 use hale_domain::TenantId;
+use hale_domain::alert::Alert;
 use hale_engine::dry_run::{DryRunExecutor, DryRunProbe};
 use hale_engine::{Engine, TenantPolicy};
 use hale_testkit::Kit;
@@ -60,7 +60,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 match engine.ingest(&tenant, batch).await {
                     Ok(report) => {
                         for d in report.decisions {
-                            println!("{:<16} {:<20} {}", d.alertname, d.outcome.label(), d.outcome.reason().unwrap_or(""));
+                            println!(
+                                "{:<16} {:<20} {}",
+                                d.alertname,
+                                d.outcome.label(),
+                                d.outcome.reason().unwrap_or("")
+                            );
                         }
                     }
                     // A real service answers 503 here so the sender retries.
@@ -76,7 +81,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("service", "checkout"),
         ("severity", "critical"),
     ]);
-    let unknown = Alert::firing([("alertname", "DiskFull"), ("namespace", "prod"), ("service", "db")]);
+    let unknown = Alert::firing([
+        ("alertname", "DiskFull"),
+        ("namespace", "prod"),
+        ("service", "db"),
+    ]);
     // The same alert twice (as two Alertmanager HA peers send it) and one
     // that no strategy handles.
     tx.send(vec![checkout.clone(), checkout]).await?;
@@ -90,7 +99,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {} {} ({:?})", r.kind, r.resource, r.mode);
     }
     let status = engine.status(&tenant).await?;
-    println!("\nstatus:\n{}", serde_json::to_string_pretty(&status.self_healing)?);
+    println!(
+        "\nstatus:\n{}",
+        serde_json::to_string_pretty(&status.self_healing)?
+    );
     engine.shutdown().await;
     Ok(())
 }

@@ -34,10 +34,14 @@ pub struct ApprovalResult {
     pub pending_reason: Option<String>,
 }
 
+/// State conflicts (already signed, no longer pending) are 409s at the edge;
+/// a missing reason is invalid input (422).
 fn approval_error(e: ApprovalError) -> EngineError {
     match e {
-        ApprovalError::AlreadySigned(_) => EngineError::Conflict(e.to_string()),
-        _ => EngineError::Invalid(e.to_string()),
+        ApprovalError::AlreadySigned(_)
+        | ApprovalError::NotPending(_)
+        | ApprovalError::Expired(_) => EngineError::Conflict(e.to_string()),
+        ApprovalError::ReasonRequired => EngineError::Invalid(e.to_string()),
     }
 }
 
@@ -65,7 +69,7 @@ impl Engine {
                 Ok(o) => o,
                 Err(ApprovalError::Expired(at)) => {
                     inner.store_expiry(&a, now).await?;
-                    return Err(EngineError::Invalid(format!("approval expired at {at}")));
+                    return Err(EngineError::Conflict(format!("approval expired at {at}")));
                 }
                 Err(e) => return Err(approval_error(e)),
             };

@@ -384,7 +384,7 @@ impl Engine {
 
 fn resume_error(e: ResumeError) -> EngineError {
     match e {
-        ResumeError::NotDormant => EngineError::Invalid("not dormant".into()),
+        ResumeError::NotDormant => EngineError::Conflict("not dormant".into()),
         ResumeError::ReasonRequired => EngineError::Invalid(e.to_string()),
     }
 }

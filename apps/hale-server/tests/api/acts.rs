@@ -218,7 +218,7 @@ async fn dormancy_enter_and_resume_with_a_reason() {
     let resumed = audit(&api, "dormancy.resumed").await;
     assert_eq!(resumed[0]["executed_by"], "alice");
     assert_eq!(resumed[0]["reason"], "migration done");
-    // Resuming what is not dormant is refused.
+    // Resuming what is not dormant is a state conflict.
     let r = api
         .post(
             "/v1/dormancy/resume",
@@ -226,7 +226,7 @@ async fn dormancy_enter_and_resume_with_a_reason() {
             &json!({"reason": "again"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.status, StatusCode::CONFLICT);
     // Global dormancy is the admin's.
     let r = api
         .post(
