@@ -15,10 +15,10 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use deadpool_redis::Pool;
 use hale_domain::coordination::LockPriority;
 use hale_domain::{ResourceRef, TenantId};
 use hale_engine::ports::{Acquire, LockRequest, ResourceLocks};
+use hale_redis::pool::Pool;
 use hale_redis::{RedisLocks, RedisLocksConfig};
 use redis::Script;
 use tokio::runtime::Runtime;
@@ -60,7 +60,7 @@ impl Subjects {
             .arg("NX")
             .arg("PX")
             .arg(TTL.as_millis() as u64)
-            .query_async(&mut conn)
+            .query_async(&mut *conn)
             .await
             .expect("raw: SET NX PX");
         assert!(set.is_some(), "raw: lock was not free");
@@ -70,7 +70,7 @@ impl Subjects {
             .cad
             .key(&self.raw_key)
             .arg(token)
-            .invoke_async(&mut conn)
+            .invoke_async(&mut *conn)
             .await
             .expect("raw: compare-and-delete");
         assert_eq!(deleted, 1, "raw: lock was not ours");

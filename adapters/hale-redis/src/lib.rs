@@ -55,6 +55,7 @@
 mod config;
 pub mod keys;
 mod locks;
+pub mod pool;
 mod scripts;
 
 pub use config::{

@@ -3,17 +3,19 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_redis::{Connection, Manager, Pool, Runtime};
+use deadpool_redis::Runtime;
 use hale_domain::coordination::LockPriority;
 use hale_domain::{ResourceRef, TenantId};
 use hale_engine::ports::{
     Acquire, FencingToken, IdempotencyKeys, Lease, LockError, LockHolder, LockRequest,
     ResourceLocks,
 };
+use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisResult, Script, Value};
 use tokio::time::timeout;
 
 use crate::config::{RedisConfigError, RedisLocksConfig};
+use crate::pool::{Connection, Manager, Pool};
 use crate::{keys, scripts};
 
 /// The longest TTL accepted, in milliseconds (about 285 years). Redis
@@ -68,12 +70,12 @@ impl RedisLocks {
         let conn_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.command_timeout));
-        let manager = Manager::new_with_config(config.url.as_str(), conn_config).map_err(|e| {
-            RedisConfigError::Url {
+        let manager = deadpool_redis::Manager::new_with_config(config.url.as_str(), conn_config)
+            .map_err(|e| RedisConfigError::Url {
                 url: config.redacted_url(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
+        let manager = Manager::new(manager);
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .wait_timeout(Some(config.connect_timeout))
@@ -122,10 +124,10 @@ impl RedisLocks {
     /// Runs one command on a pooled connection within `command_timeout`.
     async fn run<T, F>(&self, op: &'static str, command: F) -> Result<T, LockError>
     where
-        F: AsyncFnOnce(&mut Connection) -> RedisResult<T>,
+        F: AsyncFnOnce(&mut MultiplexedConnection) -> RedisResult<T>,
     {
         let mut conn = self.connection(op).await?;
-        let outcome = timeout(self.config.command_timeout, command(&mut conn)).await;
+        let outcome = timeout(self.config.command_timeout, command(&mut *conn)).await;
         match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => {
