@@ -1,0 +1,155 @@
+# Shared by scripts/load.sh and scripts/storm.sh (sourced, not run): start
+# the production shape on this machine and tear it down on exit.
+#
+#   bench_start   Postgres + Redis (scripts/services.sh, a private state
+#                 directory), release builds of hale-server, hale-fake-kube
+#                 and hale-load, the fake Kubernetes API server seeded with
+#                 deployments, a fresh Postgres schema, a generated
+#                 production config, and hale-server itself.
+#   am_start      a real Alertmanager with a black-hole receiver (the
+#                 reference peer for /api/v2/alerts).
+#
+# After bench_start: HALE_URL, HALE_PID, KUBE_URL, HALE_LOAD (the binary),
+# HALE_LOAD_INGEST_TOKEN and HALE_LOAD_ADMIN_TOKEN are set. After am_start:
+# AM_URL. Everything started is stopped by the EXIT trap, which also stops
+# the services and removes the scratch directory (set HALE_BENCH_KEEP=1 to
+# keep it, with the server's log).
+#
+# Inputs: HALE_BENCH_DEPLOYMENTS (default 1000), HALE_BENCH_PG_CONNECTIONS
+# (the server's pool, default 20), HALE_SERVICES_DIR (default: inside the
+# scratch directory, so CI's /tmp/hale-services is never touched).
+
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+BENCH_DIR="$(mktemp -d /tmp/hale-bench.XXXXXX)"
+# Postgres runs as its own user and must traverse into the services dir.
+chmod 0755 "$BENCH_DIR"
+export HALE_SERVICES_DIR="${HALE_SERVICES_DIR:-$BENCH_DIR/services}"
+BENCH_PIDS=()
+SERVICES_UP=0
+
+blog() { printf '[bench] %s\n' "$*" >&2; }
+bdie() {
+    blog "ERROR: $*"
+    exit 1
+}
+
+bench_cleanup() {
+    local rc=$? pid
+    trap '' INT TERM
+    for pid in "${BENCH_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${BENCH_PIDS[@]}"; do
+        # Give each a few seconds for a graceful stop, then insist.
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if ((SERVICES_UP)); then "$ROOT/scripts/services.sh" stop || true; fi
+    if [[ "${HALE_BENCH_KEEP:-0}" == 1 ]]; then
+        blog "kept $BENCH_DIR"
+    else
+        rm -rf -- "$BENCH_DIR"
+    fi
+    exit "$rc"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# wait_line FILE PREFIX SECONDS: print the rest of the first line of FILE
+# that starts with PREFIX, waiting for it.
+wait_line() {
+    local file="$1" prefix="$2" secs="$3" line
+    for _ in $(seq 1 $((secs * 10))); do
+        line="$(grep -m 1 "^$prefix" "$file" 2>/dev/null || true)"
+        if [[ -n "$line" ]]; then
+            printf '%s\n' "${line#"$prefix"}"
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+random_token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+bench_start() {
+    blog "machine: $(nproc) CPUs, $(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    SERVICES_UP=1
+    "$ROOT/scripts/services.sh" start
+    # shellcheck source=/dev/null
+    source "$HALE_SERVICES_DIR/env"
+
+    blog "building release binaries (hale-server, hale-fake-kube, hale-load)"
+    (cd "$ROOT" && cargo build --release --quiet -p hale-server -p hale-fake-kube -p hale-load)
+    HALE_LOAD="$TARGET_DIR/release/hale-load"
+
+    "$TARGET_DIR/release/hale-fake-kube" --listen 127.0.0.1:0 >"$BENCH_DIR/fake-kube.log" 2>&1 &
+    BENCH_PIDS+=($!)
+    KUBE_URL="$(wait_line "$BENCH_DIR/fake-kube.log" "listening on " 30)" ||
+        bdie "the fake API server did not start: $(cat "$BENCH_DIR/fake-kube.log")"
+    "$HALE_LOAD" seed-kube --kube-url "$KUBE_URL" --deployments "${HALE_BENCH_DEPLOYMENTS:-1000}" >&2
+
+    local schema
+    schema="hale_bench_$(date +%s)"
+    "$HALE_LOAD" setup-db --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema" >&2
+    HALE_LOAD_INGEST_TOKEN="$(random_token)"
+    HALE_LOAD_ADMIN_TOKEN="$(random_token)"
+    export HALE_LOAD_INGEST_TOKEN HALE_LOAD_ADMIN_TOKEN
+    mkdir -p "$BENCH_DIR/data"
+    "$HALE_LOAD" config --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema" \
+        --redis-url "$HALE_TEST_REDIS_URL" --kube-url "$KUBE_URL" \
+        --data-dir "$BENCH_DIR/data" \
+        --max-connections "${HALE_BENCH_PG_CONNECTIONS:-20}" >"$BENCH_DIR/hale.toml"
+    "$TARGET_DIR/release/hale-server" check-config --config "$BENCH_DIR/hale.toml" >&2
+
+    RUST_LOG="${RUST_LOG:-warn}" "$TARGET_DIR/release/hale-server" --config "$BENCH_DIR/hale.toml" \
+        >"$BENCH_DIR/hale.log" 2>&1 &
+    HALE_PID=$!
+    BENCH_PIDS+=("$HALE_PID")
+    local addr
+    addr="$(wait_line "$BENCH_DIR/hale.log" "Hale is listening on " 60)" ||
+        bdie "hale-server did not start: $(tail -n 20 "$BENCH_DIR/hale.log")"
+    HALE_URL="$addr"
+    blog "hale-server $HALE_URL (pid $HALE_PID, schema $schema), fake API server $KUBE_URL"
+}
+
+am_start() {
+    local port
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    mkdir -p "$BENCH_DIR/am"
+    # A black-hole receiver: the reference measures ingest (validation,
+    # storage, grouping), not notification delivery.
+    cat >"$BENCH_DIR/am/alertmanager.yml" <<'EOF'
+route:
+  receiver: blackhole
+  group_by: ['alertname', 'service']
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+receivers:
+  - name: blackhole
+EOF
+    "${HALE_TEST_ALERTMANAGER_BIN:-/usr/bin/prometheus-alertmanager}" \
+        --config.file="$BENCH_DIR/am/alertmanager.yml" \
+        --storage.path="$BENCH_DIR/am/data" \
+        --web.listen-address="127.0.0.1:$port" \
+        --cluster.listen-address= \
+        --log.level=warn >"$BENCH_DIR/am/alertmanager.log" 2>&1 &
+    BENCH_PIDS+=($!)
+    AM_URL="http://127.0.0.1:$port"
+    for _ in $(seq 1 200); do
+        if curl -fsS "$AM_URL/-/ready" >/dev/null 2>&1; then
+            blog "alertmanager $AM_URL ($("${HALE_TEST_ALERTMANAGER_BIN:-/usr/bin/prometheus-alertmanager}" --version 2>&1 | head -n 1))"
+            return 0
+        fi
+        sleep 0.1
+    done
+    bdie "alertmanager did not become ready: $(cat "$BENCH_DIR/am/alertmanager.log")"
+}

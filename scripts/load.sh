@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Intake load, side by side with a real Alertmanager, with one command:
+#
+#   scripts/load.sh                      8 connections, 20 s per target,
+#                                        batches of 10 and then of 1 alert
+#   scripts/load.sh --connections 16     extra flags go to `hale-load intake`
+#                                        (see `hale-load intake --help`)
+#
+# Starts Postgres and Redis (scripts/services.sh, private state directory),
+# the fake Kubernetes API server seeded with 1,000 deployments, hale-server
+# (release build) with a generated production config (Postgres + Redis +
+# the Kubernetes executor), and Alertmanager with a black-hole receiver.
+# Then, for each batch size in HALE_LOAD_BATCHES (default "10 1"), posts
+# the same deterministic alert sequence as webhook bodies to Hale and as
+# /api/v2/alerts arrays to Alertmanager, one target after the other, and
+# prints a Markdown table of alerts/s and latency. Tears everything down.
+#
+# The figures go to docs/benchmarks.md ("Intake load"); the load average
+# is printed before and after each target, because other builds on the
+# machine move the numbers.
+set -euo pipefail
+
+# shellcheck source=scripts/bench-common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
+
+bench_start
+am_start
+for batch in ${HALE_LOAD_BATCHES:-10 1}; do
+    printf '\n'
+    "$HALE_LOAD" intake --hale "$HALE_URL" --alertmanager "$AM_URL" --batch "$batch" "$@"
+done
+mem="$(grep -E '^(VmHWM|VmRSS)' "/proc/$HALE_PID/status" | tr -s ' \t' ' ' | paste -sd ' ')"
+printf '\nhale-server memory after the runs: %s\n' "$mem"
