@@ -75,6 +75,21 @@ impl Proc {
         }
     }
 
+    /// Waits (bounded) until the captured output contains `needle`: the
+    /// banner's later lines arrive after the line that gave the address.
+    async fn wait_for(&self, needle: &str) {
+        for _ in 0..200 {
+            if self.output.lock().unwrap().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "{needle:?} never appeared in the output:\n{}",
+            self.output.lock().unwrap()
+        );
+    }
+
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -125,6 +140,7 @@ async fn the_default_server_starts_with_no_config_and_never_prints_a_token() {
         .trim()
         .to_owned();
     assert_eq!(token.len(), 64);
+    p.wait_for("curl").await;
     {
         let out = p.output.lock().unwrap();
         assert!(out.contains(&token_file.display().to_string()), "{out}");
