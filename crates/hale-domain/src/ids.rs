@@ -65,7 +65,7 @@ string_id!(
     ApprovalId
 );
 string_id!(
-    /// An incident's id (`INC-YYYYMMDD-XXXXXX` in seed 003).
+    /// An incident's id (`INC-<yyyymmdd>-<six characters>` in seed 003).
     IncidentId
 );
 string_id!(

@@ -86,7 +86,7 @@ pub struct IncidentOutcome {
 /// An incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    /// `INC-YYYYMMDD-XXXXXX`.
+    /// `INC-<yyyymmdd>-<six characters>`.
     pub id: IncidentId,
     /// Owning tenant.
     pub tenant: TenantId,
