@@ -186,6 +186,26 @@ cooldown = "{cooldown}"
     }
 }
 
+/// The passwords [`setup_schema`] gives the two roles (throwaway test and
+/// benchmark databases only).
+pub const ROLE_PASSWORDS: (&str, &str) = ("hale_migrator", "hale_app");
+
+/// Creates the `hale_migrator` and `hale_app` roles (idempotent, with
+/// [`ROLE_PASSWORDS`]) and `schema`, through a superuser URL. The server
+/// migrates the schema when it starts.
+pub async fn setup_schema(admin_url: &str, schema: &str) -> Result<(), String> {
+    hale_postgres::setup_roles(
+        admin_url,
+        &hale_postgres::RoleSetup {
+            schema: Some(schema.to_owned()),
+            migrator_password: Some(ROLE_PASSWORDS.0.into()),
+            app_password: Some(ROLE_PASSWORDS.1.into()),
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
 /// Lower-case hex SHA-256, as `hale-server hash-token` prints it.
 pub fn sha256_hex(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use hale_load::alerts::{v2_body, webhook_body};
 use hale_load::api::{HaleApi, family};
-use hale_load::config::{ServerConfig, with_user};
+use hale_load::config::{ROLE_PASSWORDS, ServerConfig, with_user};
 use hale_load::driver::{self, RunConfig, RunResult, Target};
 use hale_load::report::{intake_header, intake_row, load_average, machine};
 use hale_load::storm::Storm;
@@ -206,24 +206,18 @@ fn parse_mix(s: &str) -> anyhow::Result<Mix> {
 }
 
 async fn setup_db(database_url: &str, schema: &str) -> anyhow::Result<()> {
-    hale_postgres::setup_roles(
-        database_url,
-        &hale_postgres::RoleSetup {
-            schema: Some(schema.to_owned()),
-            migrator_password: Some("hale_migrator".into()),
-            app_password: Some("hale_app".into()),
-        },
-    )
-    .await
-    .context("role setup")?;
+    hale_load::config::setup_schema(database_url, schema)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("role setup")?;
     println!("schema {schema} ready (roles hale_migrator, hale_app)");
     Ok(())
 }
 
 fn config(a: &ConfigArgs) -> String {
     let mut c = ServerConfig::new(
-        with_user(&a.database_url, "hale_app", "hale_app"),
-        with_user(&a.database_url, "hale_migrator", "hale_migrator"),
+        with_user(&a.database_url, "hale_app", ROLE_PASSWORDS.1),
+        with_user(&a.database_url, "hale_migrator", ROLE_PASSWORDS.0),
         &a.schema,
         &a.redis_url,
         &a.kube_url,
