@@ -5,7 +5,10 @@
 //! * `open_reject`: a call rejected by an open breaker (both read the clock);
 //! * `threads/N`: closed+success per call, per thread, with N threads
 //!   hammering one shared breaker (equal figures for 1 and 2 threads mean no
-//!   slowdown from contention).
+//!   slowdown from contention). Each thread's time is its CPU time
+//!   (`CLOCK_THREAD_CPUTIME_ID`), so time spent descheduled by other
+//!   processes on a busy machine does not count; contention (cache-line
+//!   ping-pong, spinning on locks) does.
 //!
 //! Run: `cargo bench -p hale-domain --bench breaker`
 
@@ -100,18 +103,34 @@ fn threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// This thread's CPU time.
+fn thread_cpu_time() -> Option<Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
+}
+
 /// Runs `op` `iters` times on each of `n` threads at once; returns the mean
-/// wall time one thread needed for its `iters` calls.
+/// on-CPU time (wall time where that is unavailable) one thread needed for
+/// its `iters` calls.
 fn per_thread_time(n: usize, iters: u64, op: impl Fn() + Sync) -> Duration {
+    let barrier = std::sync::Barrier::new(n);
     let total: Duration = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .map(|_| {
                 s.spawn(|| {
+                    barrier.wait();
+                    let cpu0 = thread_cpu_time();
                     let start = Instant::now();
                     for _ in 0..iters {
                         op();
                     }
-                    start.elapsed()
+                    match (cpu0, thread_cpu_time()) {
+                        (Some(a), Some(b)) => b.saturating_sub(a),
+                        _ => start.elapsed(),
+                    }
                 })
             })
             .collect();
