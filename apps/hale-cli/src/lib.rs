@@ -145,8 +145,12 @@ fn replay_command(
         let (kind, class) = replay::executor::parse_fail_action(spec).map_err(CliError::Usage)?;
         failing.insert(kind, class);
     }
+    // Replays process each delivery strictly in order, so the same input
+    // always prints the same output.
+    let mut engine_config = config.engine_config();
+    engine_config.intake_concurrency = 1;
     let input = ReplayInput {
-        config: config.engine_config(),
+        config: engine_config,
         policies: config.tenant_policies(),
         flags: config.global_flags(),
         executor: policy::executor_name(&config).to_owned(),

@@ -42,6 +42,11 @@ pub struct EngineConfig {
     pub max_deferred_per_tenant: usize,
     /// How long shutdown waits for running operations to reach a safe point.
     pub shutdown_grace: Duration,
+    /// Alerts of one batch with different fingerprints are processed
+    /// concurrently, up to this many at a time (alerts with the same
+    /// fingerprint always in order). 1 processes the batch strictly in order,
+    /// which offline replays use for reproducible output.
+    pub intake_concurrency: usize,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +64,7 @@ impl Default for EngineConfig {
             global_dormancy_threshold: 10,
             max_deferred_per_tenant: 10_000,
             shutdown_grace: Duration::from_secs(30),
+            intake_concurrency: 8,
         }
     }
 }

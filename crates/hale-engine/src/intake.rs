@@ -5,7 +5,10 @@
 //! written to the audit log and the incident's decision chain with its
 //! reason, never dropped silently.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
 
 use hale_domain::alert::{Alert, AlertStatus};
 use hale_domain::convergence::{ConvergenceVerdict, Delivery, Fingerprint, FingerprintRecord};
@@ -201,10 +204,13 @@ fn delivery_key(alert: &Alert, fp: &Fingerprint) -> String {
 }
 
 impl Engine {
-    /// Takes a tenant's batch of alerts. Each alert is processed in order and
-    /// durably; on a store failure the call returns
-    /// [`EngineError::StoreUnavailable`] and the alerts already processed
-    /// are recognised as duplicates when the sender retries the batch.
+    /// Takes a tenant's batch of alerts. Each alert is processed durably;
+    /// alerts with the same fingerprint in order, different fingerprints
+    /// concurrently up to [`crate::EngineConfig::intake_concurrency`]. The
+    /// decisions come back in input order. On a store failure the call
+    /// returns [`EngineError::StoreUnavailable`], and the alerts already
+    /// processed are recognised as duplicates when the sender retries the
+    /// batch.
     pub async fn ingest(
         &self,
         tenant: &TenantId,
@@ -215,11 +221,52 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         let rt = inner.runtime(tenant).await?;
-        let mut decisions = Vec::with_capacity(alerts.len());
-        for alert in alerts {
-            decisions.push(inner.process_alert(&rt, alert).await?);
+        let concurrency = inner.config.intake_concurrency.max(1);
+        if concurrency == 1 || alerts.len() < 2 {
+            let mut decisions = Vec::with_capacity(alerts.len());
+            for alert in alerts {
+                decisions.push(inner.process_alert(&rt, alert).await?);
+            }
+            return Ok(IngestReport { decisions });
         }
-        Ok(IngestReport { decisions })
+        // Group by fingerprint: one group's alerts run in order (HA
+        // duplicates of one alert stay a duplicate of the first), groups run
+        // side by side.
+        let n = alerts.len();
+        let mut groups: Vec<Vec<(usize, Alert)>> = Vec::new();
+        let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
+        for (i, alert) in alerts.into_iter().enumerate() {
+            let fp = rt.policy.identity.fingerprint(&alert);
+            let g = *group_of.entry(fp).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push((i, alert));
+        }
+        let results: Vec<Result<Vec<(usize, AlertDecision)>, EngineError>> =
+            stream::iter(groups.into_iter().map(|group| {
+                let inner = inner.clone();
+                let rt = rt.clone();
+                async move {
+                    let mut out = Vec::with_capacity(group.len());
+                    for (i, alert) in group {
+                        out.push((i, inner.process_alert(&rt, alert).await?));
+                    }
+                    Ok(out)
+                }
+            }))
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut slots: Vec<Option<AlertDecision>> = (0..n).map(|_| None).collect();
+        for r in results {
+            for (i, d) in r? {
+                slots[i] = Some(d);
+            }
+        }
+        Ok(IngestReport {
+            decisions: slots.into_iter().flatten().collect(),
+        })
     }
 }
 

@@ -63,6 +63,57 @@ async fn duplicate_deliveries_never_start_a_second_healing() {
     assert_eq!(incidents.len(), 1);
 }
 
+/// A batch is processed concurrently across fingerprints, in order within
+/// one, and the decisions come back in input order.
+#[tokio::test(start_paused = true)]
+async fn batches_answer_in_input_order_whatever_the_concurrency() {
+    for concurrency in [1, 8] {
+        let kit = Kit::new();
+        let t = tenant("t");
+        let mut b = Engine::builder(kit.ports())
+            .tenant(TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]));
+        b = b.config(hale_engine::EngineConfig {
+            intake_concurrency: concurrency,
+            ..hale_engine::EngineConfig::default()
+        });
+        let e = b.build().await.unwrap();
+        let (a, b2, c) = (
+            alert("HighErrorRate", "a"),
+            alert("HighErrorRate", "b"),
+            alert("DiskFull", "c"),
+        );
+        let r = e
+            .ingest(&t, vec![a.clone(), b2, a.clone(), c, a])
+            .await
+            .unwrap();
+        let labels: Vec<&str> = r.decisions.iter().map(|d| d.outcome.label()).collect();
+        assert_eq!(
+            labels,
+            [
+                "operation_started",
+                "operation_started",
+                "duplicate_delivery",
+                "no_strategy",
+                "duplicate_delivery"
+            ],
+            "concurrency {concurrency}"
+        );
+        let names: Vec<&str> = r.decisions.iter().map(|d| d.alertname.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "HighErrorRate",
+                "HighErrorRate",
+                "HighErrorRate",
+                "DiskFull",
+                "HighErrorRate"
+            ]
+        );
+        e.wait_idle().await;
+        assert_eq!(kit.executor.applied_count("rollout_restart"), 2);
+    }
+}
+
 /// Two replicas over the same stores and locks receive the same alert at the
 /// same time (Alertmanager HA): exactly one remediation runs.
 #[tokio::test(start_paused = true)]

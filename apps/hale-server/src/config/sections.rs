@@ -304,6 +304,8 @@ pub struct EngineSection {
     /// How long shutdown waits for operations to reach a safe point.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
+    /// Alerts of one delivery with different fingerprints processed at once.
+    pub intake_concurrency: usize,
 }
 
 impl Default for EngineSection {
@@ -322,6 +324,7 @@ impl Default for EngineSection {
             global_dormancy_threshold: d.global_dormancy_threshold,
             max_deferred_per_tenant: d.max_deferred_per_tenant,
             shutdown_grace: d.shutdown_grace,
+            intake_concurrency: d.intake_concurrency,
         }
     }
 }
@@ -342,6 +345,7 @@ impl EngineSection {
             global_dormancy_threshold: self.global_dormancy_threshold,
             max_deferred_per_tenant: self.max_deferred_per_tenant,
             shutdown_grace: self.shutdown_grace,
+            intake_concurrency: self.intake_concurrency,
         }
     }
 }

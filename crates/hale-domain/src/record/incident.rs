@@ -42,6 +42,10 @@ impl IncidentStatus {
 /// hit count lives on the fingerprint).
 pub const MAX_SIGNALS: usize = 50;
 
+/// Most decision steps kept per incident: a long storm keeps its latest
+/// steps; every step is also in the audit log.
+pub const MAX_DECISION_STEPS: usize = 200;
+
 /// One alert delivery attached to an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Signal {
@@ -102,7 +106,7 @@ pub struct Incident {
     pub signals: Vec<Signal>,
     /// Affected services.
     pub affected_services: Vec<String>,
-    /// What the engine decided, in order.
+    /// What the engine decided, in order, at most [`MAX_DECISION_STEPS`].
     pub decision_chain: Vec<DecisionStep>,
     /// Approval requests raised.
     pub proposal_ids: Vec<ApprovalId>,
@@ -134,10 +138,12 @@ impl Incident {
         self.signals.drain(..excess);
     }
 
-    /// Appends a decision step.
+    /// Appends a decision step, keeping at most [`MAX_DECISION_STEPS`].
     pub fn push_decision(&mut self, step: DecisionStep) {
         self.updated_at = self.updated_at.max(step.at);
         self.decision_chain.push(step);
+        let excess = self.decision_chain.len().saturating_sub(MAX_DECISION_STEPS);
+        self.decision_chain.drain(..excess);
     }
 }
 
@@ -158,6 +164,41 @@ pub fn incident_id(at: Timestamp, suffix: &str) -> IncidentId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chains_are_bounded() {
+        let t = Timestamp::from_unix_secs(0);
+        let mut inc = Incident {
+            id: IncidentId::new("i"),
+            tenant: TenantId::new("t").unwrap(),
+            status: IncidentStatus::Investigating,
+            severity: Severity::P2,
+            title: "x".into(),
+            fingerprint: Fingerprint::from_hex("f"),
+            signals: Vec::new(),
+            affected_services: Vec::new(),
+            decision_chain: Vec::new(),
+            proposal_ids: Vec::new(),
+            operation_ids: Vec::new(),
+            outcome: None,
+            ttl_days: 7,
+            revision: 0,
+            created_at: t,
+            updated_at: t,
+            resolved_at: None,
+            closed_at: None,
+        };
+        for i in 0..(MAX_DECISION_STEPS + 10) {
+            inc.push_decision(DecisionStep {
+                at: t,
+                stage: "s".into(),
+                decision: "d".into(),
+                reason: i.to_string(),
+            });
+        }
+        assert_eq!(inc.decision_chain.len(), MAX_DECISION_STEPS);
+        assert_eq!(inc.decision_chain[0].reason, "10", "the oldest go first");
+    }
 
     #[test]
     fn id_format() {
