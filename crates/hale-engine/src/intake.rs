@@ -160,10 +160,31 @@ pub(crate) struct Evaluation<'a> {
     pub alert: &'a Alert,
     pub record: &'a FingerprintRecord,
     pub incident: IncidentId,
+    /// The incident as last read or written during this evaluation, so the
+    /// next change need not read it again (a stale copy only costs a retry:
+    /// updates are revision-checked).
+    pub incident_copy: std::sync::Mutex<Option<Incident>>,
     pub now: Timestamp,
 }
 
-impl Evaluation<'_> {
+impl<'a> Evaluation<'a> {
+    pub(crate) fn new(
+        rt: &'a Arc<TenantRuntime>,
+        alert: &'a Alert,
+        record: &'a FingerprintRecord,
+        incident: Incident,
+        now: Timestamp,
+    ) -> Self {
+        Evaluation {
+            rt,
+            alert,
+            record,
+            incident: incident.id.clone(),
+            incident_copy: std::sync::Mutex::new(Some(incident)),
+            now,
+        }
+    }
+
     pub(crate) fn tenant(&self) -> &TenantId {
         self.rt.tenant()
     }
@@ -359,13 +380,7 @@ impl Inner {
                 let incident = self
                     .ensure_incident(rt, alert, &record, now, v == ConvergenceVerdict::NewEpisode)
                     .await?;
-                let ev = Evaluation {
-                    rt,
-                    alert,
-                    record: &record,
-                    incident,
-                    now,
-                };
+                let ev = Evaluation::new(rt, alert, &record, incident, now);
                 self.evaluate(&ev).await
             }
         }
@@ -459,7 +474,7 @@ impl Inner {
         record: &FingerprintRecord,
         now: Timestamp,
         new_episode: bool,
-    ) -> Result<IncidentId, EngineError> {
+    ) -> Result<Incident, EngineError> {
         let tenant = rt.tenant();
         let signal = incident_signal(alert, &record.fingerprint, now);
         if let Some(open) = self
@@ -470,10 +485,13 @@ impl Inner {
             .await?
         {
             if new_episode {
-                self.update_incident(tenant, &open.id, |inc| inc.push_signal(signal.clone()))
-                    .await?;
+                return self
+                    .update_incident_with(tenant, &open.id, Some(open.clone()), |inc| {
+                        inc.push_signal(signal.clone())
+                    })
+                    .await;
             }
-            return Ok(open.id);
+            return Ok(open);
         }
         let service = [
             "deployment",
@@ -529,7 +547,7 @@ impl Inner {
         );
         ev.incident_id = Some(id.clone());
         self.timeline(ev).await?;
-        Ok(id)
+        Ok(incident)
     }
 
     /// Strategy match, guards, coordination, then start or propose.
@@ -539,15 +557,18 @@ impl Inner {
     ) -> Result<Outcome, EngineError> {
         let policy = ev.rt.policy.clone();
         let Some(strategy) = find_strategy(&policy.strategies, ev.alert) else {
-            self.incident_step(
-                ev.tenant(),
-                &ev.incident,
-                "match",
-                "no_strategy",
-                "no strategy matches this alert",
-                ev.now,
-            )
-            .await?;
+            // Recorded once per episode: repeats of an unhandled alert say
+            // nothing new and would only grow the incident.
+            if ev.record.verdict() == ConvergenceVerdict::NewEpisode {
+                self.ev_step(
+                    ev,
+                    "match",
+                    "no_strategy",
+                    "no strategy matches this alert",
+                    ev.now,
+                )
+                .await?;
+            }
             return Ok(Outcome::NoStrategy);
         };
         let resource = match strategy.target.resolve(ev.alert) {
@@ -573,15 +594,8 @@ impl Inner {
                 strategy.trigger.consecutive_failures,
                 hale_domain::time::duration::format(strategy.trigger.within_window)
             );
-            self.incident_step(
-                ev.tenant(),
-                &ev.incident,
-                "trigger",
-                "waiting",
-                &detail,
-                ev.now,
-            )
-            .await?;
+            self.ev_step(ev, "trigger", "waiting", &detail, ev.now)
+                .await?;
             return Ok(Outcome::Waiting {
                 strategy_id: strategy.id.clone(),
                 detail,
@@ -685,15 +699,8 @@ impl Inner {
         a.reason = Some(reason.to_owned());
         a.incident_id = Some(ev.incident.clone());
         self.audit(a).await?;
-        self.incident_step(
-            ev.tenant(),
-            &ev.incident,
-            "coordination",
-            "deferred",
-            reason,
-            ev.now,
-        )
-        .await?;
+        self.ev_step(ev, "coordination", "deferred", reason, ev.now)
+            .await?;
         Ok(Outcome::Deferred {
             strategy_id: strategy.id.clone(),
             resource: resource.clone(),
@@ -721,9 +728,8 @@ impl Inner {
         a.error_message = Some(detail.to_owned());
         a.incident_id = Some(ev.incident.clone());
         self.audit(a).await?;
-        self.incident_step(
-            ev.tenant(),
-            &ev.incident,
+        self.ev_step(
+            ev,
             "guard",
             "skipped",
             &format!("{reason}: {detail}"),
@@ -761,9 +767,8 @@ impl Inner {
         a.error_message = Some(block.detail.clone());
         a.incident_id = Some(ev.incident.clone());
         self.audit(a).await?;
-        self.incident_step(
-            ev.tenant(),
-            &ev.incident,
+        self.ev_step(
+            ev,
             "guard",
             "blocked",
             &format!("{}: {}", block.guard, block.detail),

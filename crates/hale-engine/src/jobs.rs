@@ -170,13 +170,7 @@ impl Inner {
                 else {
                     continue;
                 };
-                let ev = Evaluation {
-                    rt: &rt,
-                    alert: &deferred.alert,
-                    record: &record,
-                    incident: incident.id,
-                    now: self.now(),
-                };
+                let ev = Evaluation::new(&rt, &deferred.alert, &record, incident, self.now());
                 let outcome = self.evaluate(&ev).await?;
                 tracing::debug!(tenant = %rt.tenant(), was = %deferred.reason, now = outcome.label(), "re-evaluated a deferred alert");
             }

@@ -8,6 +8,7 @@ use hale_domain::{IncidentId, Origin, TenantId, Timestamp};
 
 use crate::engine::Inner;
 use crate::error::EngineError;
+use crate::intake::Evaluation;
 use crate::ports::StoreError;
 
 /// How often a revision conflict on an incident is retried.
@@ -104,6 +105,69 @@ impl Inner {
         Err(EngineError::Conflict(format!(
             "incident {id} kept changing"
         )))
+    }
+
+    /// Like [`Inner::update_incident`], but starts from a copy the caller
+    /// already holds, saving a read; a stale copy falls back to the read
+    /// loop.
+    pub(crate) async fn update_incident_with(
+        &self,
+        tenant: &TenantId,
+        id: &IncidentId,
+        copy: Option<Incident>,
+        mut change: impl FnMut(&mut Incident),
+    ) -> Result<Incident, EngineError> {
+        if let Some(mut inc) = copy {
+            change(&mut inc);
+            match self.ports.stores.incidents.update_incident(&inc).await {
+                Ok(rev) => {
+                    inc.revision = rev;
+                    return Ok(inc);
+                }
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.update_incident(tenant, id, change).await
+    }
+
+    /// Changes the incident of an evaluation, reusing its last copy.
+    pub(crate) async fn ev_update(
+        &self,
+        ev: &Evaluation<'_>,
+        change: impl FnMut(&mut Incident),
+    ) -> Result<Incident, EngineError> {
+        let copy = ev
+            .incident_copy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let inc = self
+            .update_incident_with(ev.tenant(), &ev.incident, copy, change)
+            .await?;
+        *ev.incident_copy.lock().unwrap_or_else(|p| p.into_inner()) = Some(inc.clone());
+        Ok(inc)
+    }
+
+    /// Appends a decision step to an evaluation's incident.
+    pub(crate) async fn ev_step(
+        &self,
+        ev: &Evaluation<'_>,
+        stage: &str,
+        decision: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<(), EngineError> {
+        self.ev_update(ev, |inc| {
+            inc.push_decision(DecisionStep {
+                at,
+                stage: stage.to_owned(),
+                decision: decision.to_owned(),
+                reason: reason.to_owned(),
+            });
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Appends a decision step to an incident's chain.

@@ -198,7 +198,7 @@ impl Inner {
         }
         ev.rt.forget_deferred(&ev.record.fingerprint);
         let op_for_incident = op_id.clone();
-        self.update_incident(tenant, &ev.incident, |inc| {
+        self.ev_update(ev, |inc| {
             inc.status = IncidentStatus::Mitigating;
             if !inc.operation_ids.contains(&op_for_incident) {
                 inc.operation_ids.push(op_for_incident.clone());
@@ -445,7 +445,7 @@ impl Inner {
         );
         self.audit(audit).await?;
         let apr_for_incident = apr_id.clone();
-        self.update_incident(tenant, &ev.incident, |inc| {
+        self.ev_update(ev, |inc| {
             if !inc.proposal_ids.contains(&apr_for_incident) {
                 inc.proposal_ids.push(apr_for_incident.clone());
             }

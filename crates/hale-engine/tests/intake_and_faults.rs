@@ -317,6 +317,11 @@ async fn incidents_are_durable_and_resolve_with_the_alert() {
     .await;
     let other = alert("DiskFull", "db");
     assert_eq!(ingest_one(&e, &t, other.clone()).await, Outcome::NoStrategy);
+    // A repeat (a later startsAt, as Alertmanager's repeat_interval sends)
+    // is answered the same and adds nothing to the incident.
+    let mut repeat = other.clone();
+    repeat.starts_at = Some(hale_domain::Timestamp::from_unix_secs(2));
+    assert_eq!(ingest_one(&e, &t, repeat).await, Outcome::NoStrategy);
     let mut resolved = other.resolved();
     resolved.ends_at = Some(hale_domain::Timestamp::from_unix_secs(5));
     assert!(matches!(
@@ -333,10 +338,14 @@ async fn incidents_are_durable_and_resolve_with_the_alert() {
         .items
         .remove(0);
     assert_eq!(inc.status, IncidentStatus::Resolved);
-    assert!(
+    assert_eq!(
         inc.decision_chain
             .iter()
-            .any(|s| s.decision == "no_strategy")
+            .filter(|s| s.decision == "no_strategy")
+            .count(),
+        1,
+        "{:?}",
+        inc.decision_chain
     );
     let ops = kit
         .store
