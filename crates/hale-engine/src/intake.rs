@@ -10,149 +10,22 @@ use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
-use hale_domain::alert::{Alert, AlertStatus};
+use hale_domain::alert::Alert;
 use hale_domain::convergence::{ConvergenceVerdict, Delivery, Fingerprint, FingerprintRecord};
 use hale_domain::coordination::{self, CoordinationDecision, CoordinationInput, LockObservation};
 use hale_domain::record::incident::{Incident, IncidentStatus, Signal, incident_id};
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 use hale_domain::strategy::{ExecutionPath, Strategy, find_strategy};
-use hale_domain::{
-    IncidentId, Origin, ResourceRef, Severity, SourceSystem, StrategyId, TenantId, Timestamp,
-};
-use serde::{Deserialize, Serialize};
+use hale_domain::{IncidentId, Origin, ResourceRef, Severity, SourceSystem, TenantId, Timestamp};
 use sha2::{Digest, Sha256};
 
+use crate::decision::{AlertDecision, IngestReport, Outcome};
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
 use crate::guards::Block;
 use crate::metrics::family;
 use crate::ports::LockError;
 use crate::tenant::TenantRuntime;
-
-/// What happened to one alert.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertDecision {
-    /// The alert's fingerprint.
-    pub fingerprint: Fingerprint,
-    /// The alert name.
-    pub alertname: String,
-    /// Firing or resolved.
-    pub status: AlertStatus,
-    /// The decision.
-    pub outcome: Outcome,
-}
-
-/// The decision for one alert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "decision")]
-pub enum Outcome {
-    /// The same delivery was already taken (HA peer or retry).
-    DuplicateDelivery,
-    /// Another delivery of an episode that is already being handled.
-    Deduplicated {
-        /// The operation or approval handling it.
-        claimed_by: Option<String>,
-    },
-    /// The alert resolved.
-    Resolved {
-        /// The incident resolved with it.
-        incident_id: Option<IncidentId>,
-    },
-    /// No strategy matches the alert (recorded in its incident).
-    NoStrategy,
-    /// A strategy matches but its trigger needs more firings.
-    Waiting {
-        /// The strategy.
-        strategy_id: StrategyId,
-        /// Why.
-        detail: String,
-    },
-    /// An automatic healing operation started.
-    OperationStarted {
-        /// The strategy.
-        strategy_id: StrategyId,
-        /// The target.
-        resource: ResourceRef,
-        /// The operation.
-        operation_id: String,
-    },
-    /// An approval request was raised (decision path).
-    ApprovalRequested {
-        /// The strategy.
-        strategy_id: StrategyId,
-        /// The target.
-        resource: ResourceRef,
-        /// The approval.
-        approval_id: String,
-    },
-    /// Not now; a later delivery or the detection job retries.
-    Deferred {
-        /// The strategy.
-        strategy_id: StrategyId,
-        /// The target.
-        resource: ResourceRef,
-        /// Why (`deferred_to_decision_manager`, `awaiting_existing_approval`,
-        /// `resource_busy`, ...).
-        reason: String,
-    },
-    /// A guard stopped it.
-    Blocked {
-        /// The strategy.
-        strategy_id: StrategyId,
-        /// The target.
-        resource: ResourceRef,
-        /// Which guard (`kill_switch`, `dormant`, `circuit_open`, `backoff`,
-        /// `cooldown`, `max_attempts`, `anti_pattern`).
-        guard: String,
-        /// Details.
-        detail: String,
-    },
-    /// Not acted on (`lock_backend_unavailable`, `target_unresolved`, ...).
-    Skipped {
-        /// The strategy, if one matched.
-        strategy_id: Option<StrategyId>,
-        /// Why.
-        reason: String,
-        /// Details.
-        detail: String,
-    },
-}
-
-impl Outcome {
-    /// The decision's name, as in the JSON `decision` field.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Outcome::DuplicateDelivery => "duplicate_delivery",
-            Outcome::Deduplicated { .. } => "deduplicated",
-            Outcome::Resolved { .. } => "resolved",
-            Outcome::NoStrategy => "no_strategy",
-            Outcome::Waiting { .. } => "waiting",
-            Outcome::OperationStarted { .. } => "operation_started",
-            Outcome::ApprovalRequested { .. } => "approval_requested",
-            Outcome::Deferred { .. } => "deferred",
-            Outcome::Blocked { .. } => "blocked",
-            Outcome::Skipped { .. } => "skipped",
-        }
-    }
-
-    /// The reason or guard, when the alert was not acted on.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Outcome::Deferred { reason, .. } | Outcome::Skipped { reason, .. } => Some(reason),
-            Outcome::Blocked { guard, .. } => Some(guard),
-            Outcome::Waiting { .. } => Some("trigger_threshold"),
-            Outcome::NoStrategy => Some("no_strategy"),
-            _ => None,
-        }
-    }
-}
-
-/// The decisions for a batch, in input order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct IngestReport {
-    /// One per alert.
-    pub decisions: Vec<AlertDecision>,
-}
 
 /// The context of one alert being evaluated.
 pub(crate) struct Evaluation<'a> {

@@ -52,6 +52,7 @@
 mod approvals;
 pub mod config;
 pub mod control;
+pub mod decision;
 pub mod dry_run;
 mod engine;
 pub mod error;
@@ -73,9 +74,9 @@ mod tenant;
 pub use approvals::ApprovalResult;
 pub use config::{EngineConfig, TenantPolicy};
 pub use control::{BreakerView, SwitchesView, TenantSwitchTarget};
+pub use decision::{AlertDecision, IngestReport, Outcome};
 pub use engine::{Engine, EngineBuilder, Ports};
 pub use error::EngineError;
-pub use intake::{AlertDecision, IngestReport, Outcome};
 pub use jobs::task_id;
 pub use ports::SystemClock;
 pub use status::StatusSnapshot;

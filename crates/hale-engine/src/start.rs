@@ -18,9 +18,10 @@ use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 use hale_domain::strategy::Strategy;
 use hale_domain::{Actor, ApprovalId, OperationId, Origin, ResourceRef};
 
+use crate::decision::Outcome;
 use crate::engine::Inner;
 use crate::error::EngineError;
-use crate::intake::{Evaluation, Outcome};
+use crate::intake::Evaluation;
 use crate::ports::{Acquire, ExecMode, Lease, LockError, LockRequest};
 use crate::runner::Run;
 use crate::tenant::ledger_key;
