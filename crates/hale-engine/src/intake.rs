@@ -561,19 +561,19 @@ impl Inner {
         reason: &str,
     ) -> Result<Outcome, EngineError> {
         self.metrics.inc(family::DEFERRALS, reason);
-        let mut a = self.audit_entry(
-            ev.tenant(),
-            "healing.deferred",
-            &resource.key(),
-            Self::origin_for(strategy),
-            ev.now,
-        );
-        a.success = false;
-        a.reason = Some(reason.to_owned());
-        a.incident_id = Some(ev.incident.clone());
-        self.audit(a).await?;
-        self.ev_step(ev, "coordination", "deferred", reason, ev.now)
-            .await?;
+        self.record_not_acted(
+            ev,
+            NotActed {
+                audit_kind: "healing.deferred",
+                target: resource.key(),
+                origin: Self::origin_for(strategy),
+                reason,
+                detail: None,
+                stage: "coordination",
+                decision: "deferred",
+            },
+        )
+        .await?;
         Ok(Outcome::Deferred {
             strategy_id: strategy.id.clone(),
             resource: resource.clone(),
@@ -591,22 +591,19 @@ impl Inner {
         detail: &str,
     ) -> Result<Outcome, EngineError> {
         self.metrics.inc(family::DEFERRALS, reason);
-        let origin = strategy.map_or_else(Origin::failure_watcher, Self::origin_for);
-        let target = resource
-            .map(ResourceRef::key)
-            .unwrap_or_else(|| ev.alert.alertname().unwrap_or("?").to_owned());
-        let mut a = self.audit_entry(ev.tenant(), "healing.skipped", &target, origin, ev.now);
-        a.success = false;
-        a.reason = Some(reason.to_owned());
-        a.error_message = Some(detail.to_owned());
-        a.incident_id = Some(ev.incident.clone());
-        self.audit(a).await?;
-        self.ev_step(
+        self.record_not_acted(
             ev,
-            "guard",
-            "skipped",
-            &format!("{reason}: {detail}"),
-            ev.now,
+            NotActed {
+                audit_kind: "healing.skipped",
+                target: resource
+                    .map(ResourceRef::key)
+                    .unwrap_or_else(|| ev.alert.alertname().unwrap_or("?").to_owned()),
+                origin: strategy.map_or_else(Origin::failure_watcher, Self::origin_for),
+                reason,
+                detail: Some(detail),
+                stage: "guard",
+                decision: "skipped",
+            },
         )
         .await?;
         Ok(Outcome::Skipped {
@@ -628,24 +625,17 @@ impl Inner {
         if block.retryable {
             self.remember(ev, block.guard);
         }
-        let mut a = self.audit_entry(
-            ev.tenant(),
-            "healing.blocked",
-            &resource.key(),
-            Self::origin_for(strategy),
-            ev.now,
-        );
-        a.success = false;
-        a.reason = Some(block.guard.to_owned());
-        a.error_message = Some(block.detail.clone());
-        a.incident_id = Some(ev.incident.clone());
-        self.audit(a).await?;
-        self.ev_step(
+        self.record_not_acted(
             ev,
-            "guard",
-            "blocked",
-            &format!("{}: {}", block.guard, block.detail),
-            ev.now,
+            NotActed {
+                audit_kind: "healing.blocked",
+                target: resource.key(),
+                origin: Self::origin_for(strategy),
+                reason: block.guard,
+                detail: Some(&block.detail),
+                stage: "guard",
+                decision: "blocked",
+            },
         )
         .await?;
         Ok(Outcome::Blocked {
@@ -655,6 +645,37 @@ impl Inner {
             detail: block.detail,
         })
     }
+
+    /// The record every deferral, skip and block leaves: a failed audit
+    /// entry with its reason, and a step in the incident's decision chain.
+    async fn record_not_acted(
+        &self,
+        ev: &Evaluation<'_>,
+        n: NotActed<'_>,
+    ) -> Result<(), EngineError> {
+        let mut a = self.audit_entry(ev.tenant(), n.audit_kind, &n.target, n.origin, ev.now);
+        a.success = false;
+        a.reason = Some(n.reason.to_owned());
+        a.error_message = n.detail.map(str::to_owned);
+        a.incident_id = Some(ev.incident.clone());
+        self.audit(a).await?;
+        let step = match n.detail {
+            Some(d) => format!("{}: {d}", n.reason),
+            None => n.reason.to_owned(),
+        };
+        self.ev_step(ev, n.stage, n.decision, &step, ev.now).await
+    }
+}
+
+/// What [`Inner::record_not_acted`] writes.
+struct NotActed<'a> {
+    audit_kind: &'static str,
+    target: String,
+    origin: Origin,
+    reason: &'a str,
+    detail: Option<&'a str>,
+    stage: &'static str,
+    decision: &'static str,
 }
 
 fn incident_title(alert: &Alert) -> String {

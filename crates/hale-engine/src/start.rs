@@ -133,7 +133,7 @@ impl Inner {
         let attempt_number = match attempt {
             Ok(n) => n,
             Err(verdict) => {
-                self.undo_claim(ev, &claim, &lease).await;
+                self.undo_claim(ev, &claim, Some(&lease)).await;
                 let (guard, detail) = match verdict {
                     BudgetVerdict::Cooldown { until } => {
                         ("cooldown", format!("cooling down until {until}"))
@@ -194,7 +194,7 @@ impl Inner {
             .create_operation(&op, &audit)
             .await
         {
-            self.undo_claim(ev, &claim, &lease).await;
+            self.undo_claim(ev, &claim, Some(&lease)).await;
             return Err(e.into());
         }
         ev.rt.forget_deferred(&ev.record.fingerprint);
@@ -243,7 +243,8 @@ impl Inner {
         })
     }
 
-    async fn undo_claim(&self, ev: &Evaluation<'_>, claim: &EpisodeClaim, lease: &Lease) {
+    /// Drops an episode claim and the lock after a start that failed.
+    async fn undo_claim(&self, ev: &Evaluation<'_>, claim: &EpisodeClaim, lease: Option<&Lease>) {
         if let Err(e) = self
             .ports
             .stores
@@ -258,7 +259,9 @@ impl Inner {
         {
             tracing::warn!(error = %e, "could not release an episode claim after a failed start");
         }
-        self.release_lock(lease).await;
+        if let Some(l) = lease {
+            self.release_lock(l).await;
+        }
     }
 
     /// Raises an approval request. With `preempting`, an automatic run holds
@@ -406,15 +409,7 @@ impl Inner {
             .create_approval(&approval, &tl)
             .await
         {
-            let _ = self
-                .ports
-                .stores
-                .fingerprints
-                .release_episode_claim(tenant, &ev.record.fingerprint, ev.record.episode, &claim.id)
-                .await;
-            if let Some(l) = &lease {
-                self.release_lock(l).await;
-            }
+            self.undo_claim(ev, &claim, lease.as_ref()).await;
             return Err(e.into());
         }
         ev.rt.forget_deferred(&ev.record.fingerprint);
