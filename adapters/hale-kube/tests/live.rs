@@ -1,10 +1,12 @@
 //! The live suite: a server-side dry-run rollout restart and a health probe
-//! against a real cluster. Opt-in, never run by CI:
+//! against a real cluster. Opt-in and `#[ignore]`d: no Kubernetes API
+//! server can run where CI runs, so CI never runs it (the executor is tested
+//! there against kube-rs's request/response mock and `hale-fake-kube`):
 //!
 //! ```text
 //! HALE_TEST_KUBECONFIG=~/.kube/config \
 //! HALE_TEST_KUBE_TARGET=my-namespace:deployment/my-app \
-//!     cargo test -p hale-kube --test live -- --nocapture
+//!     cargo test -p hale-kube --test live -- --ignored --nocapture
 //! ```
 //!
 //! `HALE_TEST_KUBE_CONTEXT` picks a kubeconfig context (default: the
@@ -19,6 +21,7 @@ use hale_kube::{KubeConnection, KubeExecutor, KubeExecutorConfig, KubeHealthProb
 use serde_json::json;
 
 #[tokio::test]
+#[ignore = "needs a real cluster: set HALE_TEST_KUBECONFIG and HALE_TEST_KUBE_TARGET, run with --ignored"]
 async fn live_dry_run_rollout_restart() {
     let Some(path) = path_from_env("HALE_TEST_KUBECONFIG") else {
         // A skip must be visible to whoever runs the suite.

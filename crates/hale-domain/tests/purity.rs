@@ -119,6 +119,10 @@ fn workspace_dependencies_point_inward() {
             1
         } else if manifest.contains("/adapters/") {
             2
+        } else if manifest.contains("/tests/") {
+            // Test doubles and real-process tests (hale-fake-kube,
+            // hale-chaos): usable only as dev-dependencies.
+            4
         } else {
             3
         }
@@ -140,8 +144,9 @@ fn workspace_dependencies_point_inward() {
             let Some(&to) = by_name.get(dep) else {
                 continue;
             };
-            // hale-testkit is test support: allowed as a dev-dependency anywhere.
-            if dev && dep == "hale-testkit" {
+            // hale-testkit and the crates under tests/ are test support:
+            // allowed as dev-dependencies anywhere, never as normal ones.
+            if dev && (dep == "hale-testkit" || to == 4) {
                 continue;
             }
             // Apps may use adapters' test fakes (hale-fake-kube) and each other only as dev-deps.
