@@ -8,7 +8,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hale_domain::alertmanager::PayloadError;
-use hale_engine::EngineError;
+use hale_engine::{EngineError, ErrorKind};
 use serde::{Deserialize, Serialize};
 
 /// An HTTP error.
@@ -109,12 +109,14 @@ impl IntoResponse for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        match e {
-            EngineError::UnknownTenant(t) => ApiError::NotFound(format!("no tenant {t:?}")),
-            EngineError::NotFound(m) => ApiError::NotFound(m),
-            EngineError::Invalid(m) => ApiError::Invalid(m),
-            EngineError::Conflict(m) => ApiError::Conflict(m),
-            e @ (EngineError::StoreUnavailable(_) | EngineError::ShuttingDown) => {
+        if let EngineError::UnknownTenant(t) = &e {
+            return ApiError::NotFound(format!("no tenant {t:?}"));
+        }
+        match e.kind() {
+            ErrorKind::NotFound => ApiError::NotFound(e.detail()),
+            ErrorKind::Invalid => ApiError::Invalid(e.detail()),
+            ErrorKind::Conflict => ApiError::Conflict(e.detail()),
+            ErrorKind::Unavailable => {
                 ApiError::Unavailable(format!("{e}; nothing was lost, retry later"))
             }
         }
@@ -151,7 +153,10 @@ mod tests {
             (EngineError::NotFound("op".into()), 404),
             (EngineError::Invalid("bad".into()), 422),
             (EngineError::Conflict("raced".into()), 409),
-            (EngineError::StoreUnavailable("down".into()), 503),
+            (
+                EngineError::Store(hale_engine::ports::StoreError::Unavailable("down".into())),
+                503,
+            ),
             (EngineError::ShuttingDown, 503),
         ];
         for (e, status) in cases {

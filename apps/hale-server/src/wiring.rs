@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hale_command::{CommandConfig, CommandExecutor, CommandHealthProbe};
 use hale_domain::failure::FailureClass;
-use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch};
+use hale_domain::kill_switch::GlobalSwitches;
 use hale_engine::dry_run::{DryRunExecutor, DryRunProbe};
 use hale_engine::local_locks::LocalLocks;
 use hale_engine::ports::{
@@ -44,8 +44,8 @@ pub enum WiringError {
 }
 
 /// The global flag layer: `[flags]` from the file combined with the seed's
-/// `FEATURE_*` environment variables, re-read at every refresh. Any "off"
-/// wins, whichever side says it.
+/// `FEATURE_*` environment variables ([`GlobalSwitches::combine`]), re-read
+/// at every refresh. Any "off" wins, whichever side says it.
 pub struct ConfigFlagSource {
     configured: GlobalSwitches,
     env: Arc<dyn FlagSource>,
@@ -63,30 +63,11 @@ impl ConfigFlagSource {
     }
 }
 
-/// Combines two flag layers: off if either is off, else on if either is on.
-pub fn combine_flags(a: &GlobalSwitches, b: &GlobalSwitches) -> GlobalSwitches {
-    let mut out = GlobalSwitches::default();
-    for f in Feature::ALL {
-        let (x, y) = (a.features.get(&f), b.features.get(&f));
-        let combined = if x == Some(&Switch::Off) || y == Some(&Switch::Off) {
-            Some(Switch::Off)
-        } else if x.is_some() || y.is_some() {
-            Some(Switch::On)
-        } else {
-            None
-        };
-        if let Some(s) = combined {
-            out.features.insert(f, s);
-        }
-    }
-    out
-}
-
 #[async_trait]
 impl FlagSource for ConfigFlagSource {
     async fn global_switches(&self) -> Result<GlobalSwitches, FlagError> {
         let env = self.env.global_switches().await?;
-        Ok(combine_flags(&self.configured, &env))
+        Ok(GlobalSwitches::combine([&self.configured, &env]))
     }
 }
 
@@ -334,6 +315,7 @@ pub async fn build_engine(config: &Config, ports: Ports) -> Result<Engine, Wirin
 
 #[cfg(test)]
 mod tests {
+    use hale_domain::kill_switch::{Feature, Switch};
     use hale_engine::ports::StaticFlagSource;
 
     use super::*;

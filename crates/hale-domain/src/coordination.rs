@@ -9,6 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::reason::{DeferralReason, NotActed, SkipReason};
 use crate::risk::{RiskLevel, SourceSystem};
 
 /// Lock priority classes.
@@ -67,35 +68,6 @@ pub struct CoordinationInput {
     pub pending_approval: bool,
 }
 
-/// Why an action was deferred or skipped. The wire names are the seed's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CoordinationReason {
-    /// The decision path holds the resource.
-    DeferredToDecisionManager,
-    /// Another automatic run holds the resource.
-    ResourceBusy,
-    /// An approval for the resource is pending.
-    AwaitingExistingApproval,
-    /// The lock backend cannot be reached: fail closed.
-    LockBackendUnavailable,
-    /// The failure watcher acts on LOW risk only.
-    RiskTooHighForAutoRepair,
-}
-
-impl CoordinationReason {
-    /// The wire name (`deferred_to_decision_manager`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CoordinationReason::DeferredToDecisionManager => "deferred_to_decision_manager",
-            CoordinationReason::ResourceBusy => "resource_busy",
-            CoordinationReason::AwaitingExistingApproval => "awaiting_existing_approval",
-            CoordinationReason::LockBackendUnavailable => "lock_backend_unavailable",
-            CoordinationReason::RiskTooHighForAutoRepair => "risk_too_high_for_auto_repair",
-        }
-    }
-}
-
 /// The coordination verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "decision", content = "reason")]
@@ -105,22 +77,23 @@ pub enum CoordinationDecision {
     /// The decision path wants a resource an automatic run holds: ask the
     /// run to yield (it checks between actions) and retry later.
     Preempt,
-    /// Not now; retry on a later delivery.
-    Deferred(CoordinationReason),
-    /// An approval is already pending; its flow decides.
+    /// Not now; the detection job retries (the alert is remembered).
+    Deferred(DeferralReason),
+    /// An approval is already pending; its flow decides (nothing to retry).
     AwaitExistingApproval,
     /// Do nothing and record why (fail closed).
-    Skip(CoordinationReason),
+    Skip(SkipReason),
 }
 
 impl CoordinationDecision {
     /// The reason, when the decision is not to proceed.
-    pub fn reason(self) -> Option<CoordinationReason> {
+    pub fn reason(self) -> Option<NotActed> {
         match self {
             CoordinationDecision::Proceed | CoordinationDecision::Preempt => None,
-            CoordinationDecision::Deferred(r) | CoordinationDecision::Skip(r) => Some(r),
+            CoordinationDecision::Deferred(r) => Some(NotActed::Deferred(r)),
+            CoordinationDecision::Skip(r) => Some(NotActed::Skipped(r)),
             CoordinationDecision::AwaitExistingApproval => {
-                Some(CoordinationReason::AwaitingExistingApproval)
+                Some(NotActed::Deferred(DeferralReason::AwaitingExistingApproval))
             }
         }
     }
@@ -129,7 +102,8 @@ impl CoordinationDecision {
 /// The rule.
 pub fn decide(input: CoordinationInput) -> CoordinationDecision {
     use CoordinationDecision::*;
-    use CoordinationReason::*;
+    use DeferralReason::*;
+    use SkipReason::*;
     match input.source {
         SourceSystem::FailureWatcher => {
             if input.risk != RiskLevel::Low {
@@ -217,7 +191,7 @@ mod tests {
                 },
                 false
             ),
-            CoordinationDecision::Deferred(CoordinationReason::DeferredToDecisionManager)
+            CoordinationDecision::Deferred(DeferralReason::DeferredToDecisionManager)
         );
         assert_eq!(
             watcher(LockObservation::Free, true),
@@ -225,7 +199,7 @@ mod tests {
         );
         assert_eq!(
             watcher(LockObservation::BackendUnavailable, false),
-            CoordinationDecision::Skip(CoordinationReason::LockBackendUnavailable)
+            CoordinationDecision::Skip(SkipReason::LockBackendUnavailable)
         );
         let decision = decide(CoordinationInput {
             source: SourceSystem::DecisionManager,
@@ -237,7 +211,7 @@ mod tests {
         });
         assert_eq!(decision, CoordinationDecision::Preempt);
         assert_eq!(
-            CoordinationReason::DeferredToDecisionManager.as_str(),
+            DeferralReason::DeferredToDecisionManager.as_str(),
             "deferred_to_decision_manager"
         );
     }

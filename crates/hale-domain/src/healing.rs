@@ -174,12 +174,17 @@ pub enum PlanStep {
     Rollback,
 }
 
-/// Seed 004's `on_error` rule.
-pub fn after_action(success: bool, on_error: OnError) -> PlanStep {
-    match (success, on_error) {
-        (true, _) | (false, OnError::Continue) => PlanStep::Next,
-        (false, OnError::Abort) => PlanStep::Abort,
-        (false, OnError::Rollback) => PlanStep::Rollback,
+/// Seed 004's `on_error` rule for an action's outcome (`Err` carries the
+/// failure's class), with one override: a fatal failure (credentials,
+/// authorization) aborts the plan whatever `on_error` says, because every
+/// further action, the rollback's included, would fail the same way.
+pub fn after_action(outcome: Result<(), FailureClass>, on_error: OnError) -> PlanStep {
+    match (outcome, on_error) {
+        (Ok(()), _) => PlanStep::Next,
+        (Err(FailureClass::Fatal), _) => PlanStep::Abort,
+        (Err(_), OnError::Continue) => PlanStep::Next,
+        (Err(_), OnError::Abort) => PlanStep::Abort,
+        (Err(_), OnError::Rollback) => PlanStep::Rollback,
     }
 }
 
@@ -383,10 +388,43 @@ mod tests {
 
     #[test]
     fn on_error_rule() {
-        assert_eq!(after_action(true, OnError::Abort), PlanStep::Next);
-        assert_eq!(after_action(false, OnError::Continue), PlanStep::Next);
-        assert_eq!(after_action(false, OnError::Abort), PlanStep::Abort);
-        assert_eq!(after_action(false, OnError::Rollback), PlanStep::Rollback);
+        let failed = Err(FailureClass::Transient);
+        assert_eq!(after_action(Ok(()), OnError::Abort), PlanStep::Next);
+        assert_eq!(after_action(failed, OnError::Continue), PlanStep::Next);
+        assert_eq!(after_action(failed, OnError::Abort), PlanStep::Abort);
+        assert_eq!(after_action(failed, OnError::Rollback), PlanStep::Rollback);
+    }
+
+    fn class() -> impl Strategy<Value = FailureClass> {
+        proptest::sample::select(vec![
+            FailureClass::Transient,
+            FailureClass::Timeout,
+            FailureClass::Conflict,
+            FailureClass::BudgetBlocked,
+            FailureClass::TargetGone,
+            FailureClass::InvalidAction,
+            FailureClass::Fatal,
+        ])
+    }
+
+    fn on_error() -> impl Strategy<Value = OnError> {
+        proptest::sample::select(vec![OnError::Continue, OnError::Abort, OnError::Rollback])
+    }
+
+    proptest! {
+        /// A fatal failure aborts the plan whatever on_error says; any other
+        /// failure follows on_error; a success always moves on.
+        #[test]
+        fn prop_fatal_failure_aborts_whatever_on_error_says(class in class(), on_error in on_error()) {
+            let step = after_action(Err(class), on_error);
+            let expected = match (class, on_error) {
+                (FailureClass::Fatal, _) | (_, OnError::Abort) => PlanStep::Abort,
+                (_, OnError::Continue) => PlanStep::Next,
+                (_, OnError::Rollback) => PlanStep::Rollback,
+            };
+            prop_assert_eq!(step, expected);
+            prop_assert_eq!(after_action(Ok(()), on_error), PlanStep::Next);
+        }
     }
 
     /// Reference model: a plain transition table written out by hand.

@@ -143,17 +143,44 @@ impl GlobalSwitches {
         Ok(out)
     }
 
-    /// Overlays `other`'s set switches onto `self` (env overrides config).
-    pub fn overlay(&mut self, other: &GlobalSwitches) {
-        for (f, s) in &other.features {
-            self.features.insert(*f, *s);
+    /// Combines layers that each may set a feature: off if any layer says
+    /// off, else on if any says on, else unset. The one rule for merging the
+    /// global layer's sources (the config file's `[flags]`, the
+    /// `FEATURE_*` environment, switches set at run time): a source can only
+    /// add an "off", never lift another's.
+    pub fn combine<'a>(layers: impl IntoIterator<Item = &'a GlobalSwitches>) -> GlobalSwitches {
+        let mut out = GlobalSwitches::default();
+        for layer in layers {
+            for (feature, switch) in &layer.features {
+                let merged = match (out.features.get(feature), switch) {
+                    (Some(Switch::Off), _) | (_, Switch::Off) => Switch::Off,
+                    _ => Switch::On,
+                };
+                out.features.insert(*feature, merged);
+            }
         }
+        out
     }
 
     /// Whether the feature is on at the global layer.
     pub fn is_on(&self, feature: Feature) -> bool {
         self.features.get(&feature) != Some(&Switch::Off)
     }
+}
+
+/// The effective global layer: the flag source's last good read combined
+/// with the switches set at run time ([`GlobalSwitches::combine`]). Until the
+/// flag source has been read once (`flags` is `None`), automatic healing is
+/// off: Hale fails closed when it cannot know whether an operator switched it
+/// off.
+pub fn effective_global(
+    flags: Option<&GlobalSwitches>,
+    runtime: &GlobalSwitches,
+) -> GlobalSwitches {
+    let never_read = GlobalSwitches {
+        features: BTreeMap::from([(Feature::AutoHealing, Switch::Off)]),
+    };
+    GlobalSwitches::combine([flags.unwrap_or(&never_read), runtime])
 }
 
 /// One tenant's layers.
@@ -289,11 +316,47 @@ mod tests {
         );
     }
 
+    fn switches() -> impl Strategy<Value = GlobalSwitches> {
+        prop::collection::btree_map(
+            prop::sample::select(Feature::ALL.to_vec()),
+            prop_oneof![Just(Switch::On), Just(Switch::Off)],
+            0..4,
+        )
+        .prop_map(|features| GlobalSwitches { features })
+    }
+
     fn switch() -> impl Strategy<Value = Option<Switch>> {
         prop_oneof![Just(None), Just(Some(Switch::On)), Just(Some(Switch::Off))]
     }
 
     proptest! {
+        /// Combining global layers: a feature is off iff some layer says off,
+        /// on iff some layer says on and none off, unset iff no layer sets
+        /// it; the order of the layers does not matter.
+        #[test]
+        fn prop_any_off_wins_when_layers_combine(a in switches(), b in switches(), c in switches()) {
+            let all = GlobalSwitches::combine([&a, &b, &c]);
+            prop_assert_eq!(&all, &GlobalSwitches::combine([&c, &a, &b]));
+            for f in Feature::ALL {
+                let said: Vec<Switch> = [&a, &b, &c].iter().filter_map(|l| l.features.get(&f).copied()).collect();
+                let expected = if said.contains(&Switch::Off) {
+                    Some(Switch::Off)
+                } else if said.is_empty() { None } else { Some(Switch::On) };
+                prop_assert_eq!(all.features.get(&f).copied(), expected);
+            }
+        }
+
+        /// Flags never read means automatic healing off, whatever was set at
+        /// run time; once read, the effective layer is the combination.
+        #[test]
+        fn prop_flags_never_read_means_automatic_healing_off(flags in switches(), runtime in switches()) {
+            prop_assert!(!effective_global(None, &runtime).is_on(Feature::AutoHealing));
+            prop_assert_eq!(
+                effective_global(Some(&flags), &runtime),
+                GlobalSwitches::combine([&flags, &runtime])
+            );
+        }
+
         /// Kill switch precedence: enabled iff no layer on the path is off;
         /// when disabled, the reported layer is the most specific off.
         #[test]

@@ -11,6 +11,8 @@
 //! | exponential backoff with jitter | [`backoff`] | 002 |
 //! | circuit breaker with PERMANENT_OPEN | [`breaker`] | 002 |
 //! | dormant mode | [`dormancy`] | 002 |
+//! | may Hale heal here: the guard chain per path | [`guard`] | 002, 000, 004 |
+//! | a tenant's safety state and a run's aftermath | [`safety`] | 002, 004 |
 //! | layered kill switches, `FEATURE_*` flags | [`kill_switch`] | 002 |
 //! | strategies and triggers | [`strategy`] | 004 |
 //! | healing state machine | [`healing`] | 004 |
@@ -78,16 +80,20 @@ pub mod coordination;
 pub mod diagnosis;
 pub mod dormancy;
 pub mod failure;
+pub mod guard;
 pub mod healing;
 pub mod ids;
 pub mod kill_switch;
+pub mod reason;
 pub mod record;
 pub mod resource;
 pub mod risk;
 pub mod rng;
+pub mod safety;
 pub mod strategy;
 pub mod tenant;
 pub mod time;
+mod wire;
 
 pub use ids::{Actor, ApprovalId, IncidentId, KnowledgeId, OperationId, StrategyId};
 pub use resource::ResourceRef;

@@ -3,30 +3,17 @@
 //! Acts on the global scope are audited in every configured tenant's log,
 //! since each tenant is affected.
 
-use std::collections::BTreeMap;
-
 use hale_domain::breaker::{BreakerSnapshot, Transition};
-use hale_domain::dormancy::{Dormancy, ResumeError, ResumeRecord};
+use hale_domain::dormancy::{Dormancy, ResumeRecord};
 use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
-use hale_domain::strategy::ActionKind;
+use hale_domain::record::audit::AuditKind;
+use hale_domain::safety::LedgerKey;
+pub use hale_domain::safety::TenantSwitchTarget;
 use hale_domain::{Actor, Origin, ResourceRef, Scope, StrategyId, TenantId};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
-use crate::tenant::ledger_key;
-
-/// A tenant-level switch to set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "layer", content = "key")]
-pub enum TenantSwitchTarget {
-    /// The tenant-wide switch.
-    Tenant,
-    /// One strategy.
-    Strategy(StrategyId),
-    /// One action kind.
-    ActionKind(ActionKind),
-}
 
 /// All switch layers as the control API shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,7 +41,7 @@ impl Inner {
     async fn audit_control(
         &self,
         scope: &Scope,
-        kind: &str,
+        kind: AuditKind,
         target: &str,
         actor: &Actor,
         reason: &str,
@@ -86,17 +73,12 @@ impl Engine {
     pub async fn switches(&self, tenant: Option<&TenantId>) -> Result<SwitchesView, EngineError> {
         let inner = &self.inner;
         let tenant = match tenant {
-            Some(t) => Some(inner.runtime(t).await?.state().switches.clone()),
+            Some(t) => Some(inner.runtime(t).await?.safety().switches.clone()),
             None => None,
         };
         Ok(SwitchesView {
             global_effective: inner.global_switches(),
-            global_runtime: inner
-                .platform
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .switches
-                .clone(),
+            global_runtime: inner.platform().switches.clone(),
             flags: inner
                 .flags
                 .lock()
@@ -116,20 +98,14 @@ impl Engine {
     ) -> Result<(), EngineError> {
         need_reason(reason)?;
         let inner = &self.inner;
-        {
-            let mut p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
-            match switch {
-                Some(s) => p.switches.features.insert(feature, s),
-                None => p.switches.features.remove(&feature),
-            };
-        }
+        inner.platform().set_switch(feature, switch);
         inner.persist_platform().await?;
         let target = format!("switch:global:{feature}");
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
         inner
             .audit_control(
                 &Scope::Global,
-                "switch.set",
+                AuditKind::SwitchSet,
                 &target,
                 actor,
                 &format!("{what}: {reason}"),
@@ -149,40 +125,14 @@ impl Engine {
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
-        let label = {
-            let mut st = rt.state();
-            let sw = &mut st.switches;
-            fn put<K: Ord>(map: &mut BTreeMap<K, Switch>, k: K, s: Option<Switch>) {
-                match s {
-                    Some(s) => {
-                        map.insert(k, s);
-                    }
-                    None => {
-                        map.remove(&k);
-                    }
-                }
-            }
-            match &target {
-                TenantSwitchTarget::Tenant => {
-                    sw.tenant = switch;
-                    "switch:tenant".to_owned()
-                }
-                TenantSwitchTarget::Strategy(s) => {
-                    put(&mut sw.strategies, s.clone(), switch);
-                    format!("switch:strategy:{s}")
-                }
-                TenantSwitchTarget::ActionKind(k) => {
-                    put(&mut sw.action_kinds, k.clone(), switch);
-                    format!("switch:action_kind:{k}")
-                }
-            }
-        };
+        rt.safety().set_switch(&target, switch);
+        let label = target.to_string();
         inner.persist_tenant(&rt).await;
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
         inner
             .audit_control(
                 &Scope::Tenant(tenant.clone()),
-                "switch.set",
+                AuditKind::SwitchSet,
                 &label,
                 actor,
                 &format!("{what}: {reason}"),
@@ -202,30 +152,17 @@ impl Engine {
         let now = inner.now();
         let record = match scope {
             Scope::Global => {
-                let rec = {
-                    let mut p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
-                    p.dormancy.resume(reason, actor, now).cloned()
-                };
-                let rec = rec.map_err(resume_error)?;
+                let rec = inner
+                    .platform()
+                    .dormancy
+                    .resume(reason, actor, now)?
+                    .clone();
                 inner.persist_platform().await?;
                 rec
             }
             Scope::Tenant(t) => {
                 let rt = inner.runtime(t).await?;
-                let rec = {
-                    let mut st = rt.state();
-                    let rec = st
-                        .dormancy
-                        .resume(reason, actor, now)
-                        .cloned()
-                        .map_err(resume_error)?;
-                    st.backoff.reset();
-                    st.next_healing_at = None;
-                    for l in st.ledgers.values_mut() {
-                        l.reset();
-                    }
-                    rec
-                };
+                let rec = rt.safety().resume(reason, actor, now)?;
                 inner.persist_tenant(&rt).await;
                 rec
             }
@@ -233,7 +170,7 @@ impl Engine {
         inner
             .audit_control(
                 scope,
-                "dormancy.resumed",
+                AuditKind::DormancyResumed,
                 &format!("dormancy:{scope}"),
                 actor,
                 reason.trim(),
@@ -254,18 +191,13 @@ impl Engine {
         let now = inner.now();
         let entered = match scope {
             Scope::Global => {
-                let e = inner
-                    .platform
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .dormancy
-                    .enter_manual(reason, actor, now);
+                let e = inner.platform().dormancy.enter_manual(reason, actor, now);
                 inner.persist_platform().await?;
                 e
             }
             Scope::Tenant(t) => {
                 let rt = inner.runtime(t).await?;
-                let e = rt.state().dormancy.enter_manual(reason, actor, now);
+                let e = rt.safety().dormancy.enter_manual(reason, actor, now);
                 inner.persist_tenant(&rt).await;
                 e
             }
@@ -274,7 +206,7 @@ impl Engine {
             inner
                 .audit_control(
                     scope,
-                    "dormancy.entered",
+                    AuditKind::DormancyEntered,
                     &format!("dormancy:{scope}"),
                     actor,
                     reason,
@@ -288,13 +220,8 @@ impl Engine {
     pub async fn dormancy(&self, scope: &Scope) -> Result<Dormancy, EngineError> {
         let inner = &self.inner;
         Ok(match scope {
-            Scope::Global => inner
-                .platform
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .dormancy
-                .clone(),
-            Scope::Tenant(t) => inner.runtime(t).await?.state().dormancy.clone(),
+            Scope::Global => inner.platform().dormancy.clone(),
+            Scope::Tenant(t) => inner.runtime(t).await?.safety().dormancy.clone(),
         })
     }
 
@@ -324,15 +251,12 @@ impl Engine {
         if !rt.breakers().contains_key(name) {
             return Err(EngineError::NotFound(format!("breaker {name:?}")));
         }
-        let t = rt
-            .breaker(name)
-            .manual_reset(reason, actor, inner.now())
-            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let t = rt.breaker(name).manual_reset(reason, actor, inner.now())?;
         inner.persist_tenant(&rt).await;
         inner
             .audit_control(
                 &Scope::Tenant(tenant.clone()),
-                "breaker.reset",
+                AuditKind::BreakerReset,
                 &format!("breaker:{name}"),
                 actor,
                 reason.trim(),
@@ -359,11 +283,8 @@ impl Engine {
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
         let existed = rt
-            .state()
-            .ledgers
-            .get_mut(&ledger_key(strategy, resource))
-            .map(|l| l.reset())
-            .is_some();
+            .safety()
+            .reset_attempts(&LedgerKey::new(strategy, resource));
         if !existed {
             return Err(EngineError::NotFound(format!(
                 "no attempts of {strategy} on {resource}"
@@ -373,18 +294,11 @@ impl Engine {
         inner
             .audit_control(
                 &Scope::Tenant(tenant.clone()),
-                "attempts.reset",
+                AuditKind::AttemptsReset,
                 &resource.key(),
                 actor,
                 &format!("{strategy}: {}", reason.trim()),
             )
             .await
-    }
-}
-
-fn resume_error(e: ResumeError) -> EngineError {
-    match e {
-        ResumeError::NotDormant => EngineError::Conflict("not dormant".into()),
-        ResumeError::ReasonRequired => EngineError::Invalid(e.to_string()),
     }
 }

@@ -4,6 +4,8 @@
 
 use hale_domain::alert::AlertStatus;
 use hale_domain::convergence::Fingerprint;
+use hale_domain::guard::Guard;
+use hale_domain::reason::{DeferralReason, NotActed, SkipReason};
 use hale_domain::{IncidentId, ResourceRef, StrategyId};
 use serde::{Deserialize, Serialize};
 
@@ -70,8 +72,8 @@ pub enum Outcome {
         /// The target.
         resource: ResourceRef,
         /// Why (`deferred_to_decision_manager`, `awaiting_existing_approval`,
-        /// `resource_busy`, ...).
-        reason: String,
+        /// `resource_busy`).
+        reason: DeferralReason,
     },
     /// A guard stopped it.
     Blocked {
@@ -80,17 +82,18 @@ pub enum Outcome {
         /// The target.
         resource: ResourceRef,
         /// Which guard (`kill_switch`, `dormant`, `circuit_open`, `backoff`,
-        /// `cooldown`, `max_attempts`, `anti_pattern`).
-        guard: String,
+        /// `cooldown`, `max_attempts`, `anti_pattern`, `no_executor`).
+        guard: Guard,
         /// Details.
         detail: String,
     },
-    /// Not acted on (`lock_backend_unavailable`, `target_unresolved`, ...).
+    /// Not acted on (`lock_backend_unavailable`, `target_unresolved`,
+    /// `risk_too_high_for_auto_repair`).
     Skipped {
         /// The strategy, if one matched.
         strategy_id: Option<StrategyId>,
         /// Why.
-        reason: String,
+        reason: SkipReason,
         /// Details.
         detail: String,
     },
@@ -113,14 +116,24 @@ impl Outcome {
         }
     }
 
-    /// The reason or guard, when the alert was not acted on.
-    pub fn reason(&self) -> Option<&str> {
+    /// Why a guard or coordination did not act on the alert.
+    pub fn not_acted(&self) -> Option<NotActed> {
         match self {
-            Outcome::Deferred { reason, .. } | Outcome::Skipped { reason, .. } => Some(reason),
-            Outcome::Blocked { guard, .. } => Some(guard),
+            Outcome::Deferred { reason, .. } => Some(NotActed::Deferred(*reason)),
+            Outcome::Skipped { reason, .. } => Some(NotActed::Skipped(*reason)),
+            Outcome::Blocked { guard, .. } => Some(NotActed::Blocked(*guard)),
+            _ => None,
+        }
+    }
+
+    /// The reason or guard when the alert was not acted on, as its wire
+    /// name (`trigger_threshold` and `no_strategy` for the alerts that never
+    /// reached the guards).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
             Outcome::Waiting { .. } => Some("trigger_threshold"),
             Outcome::NoStrategy => Some("no_strategy"),
-            _ => None,
+            other => other.not_acted().map(NotActed::as_str),
         }
     }
 }

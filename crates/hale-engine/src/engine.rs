@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use hale_domain::dormancy::Dormancy;
-use hale_domain::kill_switch::{GlobalSwitches, Switch};
+use hale_domain::kill_switch::{self, GlobalSwitches};
+use hale_domain::safety::PlatformSafety;
 use hale_domain::strategy::ActionKind;
 use hale_domain::{TenantId, Timestamp};
 use tokio_util::sync::CancellationToken;
@@ -91,21 +92,12 @@ impl std::fmt::Debug for Ports {
     }
 }
 
-/// Platform-wide runtime state.
-#[derive(Debug)]
-pub(crate) struct PlatformState {
-    /// Switches set at runtime through the control API.
-    pub switches: GlobalSwitches,
-    /// Global dormancy (manual only).
-    pub dormancy: Dormancy,
-}
-
 pub(crate) struct Inner {
     pub ports: Ports,
     pub config: EngineConfig,
     pub policies: RwLock<BTreeMap<TenantId, Arc<TenantPolicy>>>,
     pub tenants: TenantRegistry,
-    pub platform: Mutex<PlatformState>,
+    pub platform: Mutex<PlatformSafety>,
     /// The last good read of the flag source; `None` until one succeeds,
     /// which keeps automatic healing off (fail closed).
     pub flags: Mutex<Option<GlobalSwitches>>,
@@ -186,12 +178,12 @@ impl EngineBuilder {
             Some(s) => {
                 let mut dormancy = s.dormancy;
                 dormancy.set_max_consecutive_failures(self.config.global_dormancy_threshold);
-                PlatformState {
+                PlatformSafety {
                     switches: s.switches,
                     dormancy,
                 }
             }
-            None => PlatformState {
+            None => PlatformSafety {
                 switches: GlobalSwitches::default(),
                 dormancy: Dormancy::new(self.config.global_dormancy_threshold),
             },
@@ -253,32 +245,18 @@ impl Inner {
             .await
     }
 
-    /// The effective global layer: flag source and runtime switches combined;
-    /// any `off` wins. Without a good flag read, automatic healing is off.
+    /// The effective global layer ([`kill_switch::effective_global`]): the
+    /// flag source's last good read and the runtime switches combined; any
+    /// `off` wins, and without a good read automatic healing is off.
     pub(crate) fn global_switches(&self) -> GlobalSwitches {
-        let runtime = self
-            .platform
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .switches
-            .clone();
+        let runtime = self.platform().switches.clone();
         let flags = self.flags.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut out = match flags {
-            Some(f) => f,
-            None => {
-                let mut closed = GlobalSwitches::default();
-                closed
-                    .features
-                    .insert(hale_domain::kill_switch::Feature::AutoHealing, Switch::Off);
-                closed
-            }
-        };
-        for (feature, sw) in runtime.features {
-            if sw == Switch::Off || !out.features.contains_key(&feature) {
-                out.features.insert(feature, sw);
-            }
-        }
-        out
+        kill_switch::effective_global(flags.as_ref(), &runtime)
+    }
+
+    /// The platform's safety state, behind a short-lived lock.
+    pub(crate) fn platform(&self) -> std::sync::MutexGuard<'_, PlatformSafety> {
+        self.platform.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Re-reads the flag source; keeps the last good value on error.
@@ -293,7 +271,7 @@ impl Inner {
 
     pub(crate) async fn persist_platform(&self) -> Result<(), EngineError> {
         let snap = {
-            let p = self.platform.lock().unwrap_or_else(|p| p.into_inner());
+            let p = self.platform();
             PlatformStateSnapshot {
                 switches: p.switches.clone(),
                 dormancy: p.dormancy.clone(),

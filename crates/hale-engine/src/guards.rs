@@ -1,188 +1,113 @@
-//! The guards between a matched strategy and action: kill switches,
-//! dormancy, circuit breakers, backoff, cooldown, max attempts and the
-//! anti-pattern memory. Each is a pure domain rule; this module gathers
-//! their inputs and applies them in order.
+//! Gathering the inputs of the guard rule ([`hale_domain::guard`]) for a
+//! strategy on a target, and asking it. The rule decides; this module only
+//! reads the switches, dormancy, breakers, ledgers and the anti-pattern
+//! memory it needs.
 
 use std::collections::BTreeSet;
 
-use hale_domain::ResourceRef;
-use hale_domain::anti_pattern::{RememberedFailure, SymptomsHash, blocking_failure};
-use hale_domain::budget::BudgetVerdict;
-use hale_domain::kill_switch::{self, Feature, GlobalSwitches, SwitchVerdict};
-use hale_domain::strategy::{ExecutionPath, Strategy};
+use hale_domain::alert::Alert;
+use hale_domain::anti_pattern::{RememberedFailure, SymptomsHash};
+use hale_domain::guard::{
+    self, AttemptBudget, BreakerAdmission, ExecutorFor, GuardInput, HealingPath, ScopeState,
+    Verdict,
+};
+use hale_domain::safety::LedgerKey;
+use hale_domain::strategy::Strategy;
+use hale_domain::{ResourceRef, Timestamp};
 
 use crate::engine::Inner;
 use crate::error::EngineError;
-use crate::intake::Evaluation;
-use crate::tenant::ledger_key;
-
-/// Why a guard stopped an alert.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Block {
-    /// The guard (`kill_switch`, `dormant`, `circuit_open`, `backoff`,
-    /// `cooldown`, `max_attempts`, `anti_pattern`, `no_executor`).
-    pub guard: &'static str,
-    /// Details for the record.
-    pub detail: String,
-    /// Whether the detection job should try again later.
-    pub retryable: bool,
-}
-
-fn block(guard: &'static str, detail: impl Into<String>, retryable: bool) -> Block {
-    Block {
-        guard,
-        detail: detail.into(),
-        retryable,
-    }
-}
+use crate::tenant::TenantRuntime;
 
 impl Inner {
-    /// Applies every guard. `Ok(Err(block))` is a verdict; `Err` is a store
-    /// failure while gathering inputs.
-    pub(crate) async fn check_guards(
+    /// The guard verdict for `strategy` on `resource` on `path`. The
+    /// anti-pattern memory (a store read) is gathered only for the automatic
+    /// path and only when every other stage allows: the rule checks it
+    /// last, so the verdict is the same as with it gathered up front
+    /// (`prop_anti_patterns_only_matter_when_everything_else_allows`).
+    /// `Err` is a store failure while gathering.
+    pub(crate) async fn guard_verdict(
         &self,
-        ev: &Evaluation<'_>,
+        rt: &TenantRuntime,
+        path: HealingPath,
         strategy: &Strategy,
         resource: &ResourceRef,
-    ) -> Result<Result<(), Block>, EngineError> {
-        let automatic = strategy.execution_path() == ExecutionPath::Automatic;
-        if let Some(b) = self.static_guards(ev, strategy, resource, automatic) {
-            return Ok(Err(b));
+        alert: &Alert,
+        now: Timestamp,
+    ) -> Result<Verdict, EngineError> {
+        let symptoms = SymptomsHash::of(alert, resource);
+        let verdict = self.guard_with(rt, path, strategy, resource, &symptoms, &[], now);
+        if path != HealingPath::Automatic || !verdict.is_allowed() {
+            return Ok(verdict);
         }
-        if automatic {
-            // Anti-pattern memory: a fix that failed for these symptoms is
-            // not tried again automatically (archiving the entry lifts it).
-            let symptoms = SymptomsHash::of(ev.alert, resource);
-            let entries = self
-                .ports
-                .stores
-                .knowledge
-                .active_anti_patterns(ev.tenant(), &symptoms)
-                .await?;
-            let remembered: Vec<RememberedFailure> = entries
-                .iter()
-                .filter_map(|e| e.as_remembered_failure())
-                .collect();
-            if let Some(hit) = blocking_failure(&symptoms, &strategy.id, &remembered) {
-                return Ok(Err(block(
-                    "anti_pattern",
-                    format!(
-                        "strategy {} already failed for these symptoms ({symptoms}); see knowledge entry {}",
-                        strategy.id, hit.knowledge_id
-                    ),
-                    false,
-                )));
-            }
+        let entries = self
+            .ports
+            .stores
+            .knowledge
+            .active_anti_patterns(rt.tenant(), &symptoms)
+            .await?;
+        let remembered: Vec<RememberedFailure> = entries
+            .iter()
+            .filter_map(|e| e.as_remembered_failure())
+            .collect();
+        if remembered.is_empty() {
+            return Ok(verdict);
         }
-        Ok(Ok(()))
+        Ok(self.guard_with(rt, path, strategy, resource, &symptoms, &remembered, now))
     }
 
-    /// The guards that need no IO.
-    fn static_guards(
+    /// The rule over what this process knows now (no IO).
+    #[allow(clippy::too_many_arguments)] // The rule's inputs, gathered in one place.
+    fn guard_with(
         &self,
-        ev: &Evaluation<'_>,
+        rt: &TenantRuntime,
+        path: HealingPath,
         strategy: &Strategy,
         resource: &ResourceRef,
-        automatic: bool,
-    ) -> Option<Block> {
-        let now = ev.now;
-        // Kill switches. The global `auto_healing` switch stops automation;
-        // the tenant, strategy and action-kind switches stop proposals too.
-        let global = if automatic {
-            self.global_switches()
-        } else {
-            GlobalSwitches::default()
-        };
-        let kinds = strategy.action_kinds();
-        let verdict = {
-            let st = ev.rt.state();
-            kill_switch::evaluate(
-                &global,
-                &st.switches,
-                Feature::AutoHealing,
-                Some(&strategy.id),
-                &kinds,
-            )
-        };
-        if let SwitchVerdict::Disabled { by } = verdict {
-            return Some(block("kill_switch", format!("switched off at {by}"), false));
-        }
-        // Executors must exist for every action before anything starts.
-        let mut executors = BTreeSet::new();
-        for kind in &kinds {
-            match self.ports.executor_for(kind) {
-                Some(e) => {
-                    executors.insert(e.name().to_owned());
-                }
-                None => {
-                    return Some(block(
-                        "no_executor",
-                        format!("no configured executor runs {kind:?}"),
-                        false,
-                    ));
-                }
-            }
-        }
-        if automatic {
-            let platform_dormant = self
-                .platform
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .dormancy
-                .record()
-                .map(|r| r.reason.clone());
-            if let Some(reason) = platform_dormant {
-                return Some(block("dormant", format!("engine dormant: {reason}"), false));
-            }
-            let st = ev.rt.state();
-            if let Some(rec) = st.dormancy.record() {
-                return Some(block(
-                    "dormant",
-                    format!("tenant dormant since {}: {}", rec.since, rec.reason),
-                    false,
-                ));
-            }
-            if let Some(at) = st.next_healing_at
-                && now < at
-            {
-                return Some(block("backoff", format!("backing off until {at}"), true));
-            }
-        }
-        for name in &executors {
-            if let Err(rejection) = ev.rt.breaker(name).would_admit(now) {
-                let permanent = matches!(
-                    rejection,
-                    hale_domain::breaker::Rejection::PermanentOpen { .. }
-                );
-                return Some(block(
-                    "circuit_open",
-                    format!("breaker {name}: {rejection}"),
-                    !permanent,
-                ));
-            }
-        }
-        let ledger = ev
-            .rt
-            .state()
-            .ledgers
-            .get(&ledger_key(&strategy.id, resource))
-            .cloned()
-            .unwrap_or_default();
-        match ledger.check(strategy.max_attempts, strategy.cooldown, now) {
-            BudgetVerdict::Allowed { .. } => None,
-            BudgetVerdict::Cooldown { until } => Some(block(
-                "cooldown",
-                format!("cooling down until {until}"),
-                true,
-            )),
-            BudgetVerdict::MaxAttemptsReached { failures } => Some(block(
-                "max_attempts",
-                format!(
-                    "{failures} consecutive failed attempts (max {}); fix the cause, then reset",
-                    strategy.max_attempts
-                ),
-                false,
-            )),
-        }
+        symptoms: &SymptomsHash,
+        anti_patterns: &[RememberedFailure],
+        now: Timestamp,
+    ) -> Verdict {
+        let executors: Vec<ExecutorFor<'_>> = strategy
+            .action_kinds()
+            .into_iter()
+            .map(|kind| ExecutorFor {
+                kind,
+                executor: self.ports.executor_for(kind).map(|e| e.name()),
+            })
+            .collect();
+        let names: BTreeSet<&str> = executors.iter().filter_map(|e| e.executor).collect();
+        let breakers: Vec<BreakerAdmission<'_>> = names
+            .into_iter()
+            .map(|breaker| BreakerAdmission {
+                breaker,
+                admission: rt.would_admit(breaker, now),
+            })
+            .collect();
+        let global = self.global_switches();
+        let platform_dormant = self.platform().dormancy.record().cloned();
+        let safety = rt.safety();
+        let ledger = safety.ledger(&LedgerKey::new(&strategy.id, resource));
+        guard::evaluate(&GuardInput {
+            path,
+            now,
+            scope: ScopeState {
+                global: &global,
+                tenant: &safety.switches,
+                platform_dormant: platform_dormant.as_ref(),
+                tenant_dormant: safety.dormancy.record(),
+            },
+            strategy: &strategy.id,
+            executors: &executors,
+            next_healing_at: safety.next_healing_at,
+            breakers: &breakers,
+            budget: AttemptBudget {
+                ledger: &ledger,
+                max_attempts: strategy.max_attempts,
+                cooldown: strategy.cooldown,
+            },
+            symptoms,
+            anti_patterns,
+        })
     }
 }

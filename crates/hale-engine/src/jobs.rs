@@ -7,15 +7,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hale_domain::Severity;
+use hale_domain::convergence::Fingerprint;
 use hale_domain::healing::HealingState;
 use hale_domain::kill_switch::Feature;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
-use crate::intake::Evaluation;
-use crate::ports::{Escalation, Health, OperationFilter, PageRequest, ProbeRequest};
+use crate::evaluate::Evaluation;
+use crate::ports::{
+    Escalation, EscalationKind, Health, OperationFilter, PageRequest, ProbeRequest,
+};
 use crate::tasks::{Job, TaskError, TaskOptions};
+use crate::tenant::{DeferredAlert, TenantRuntime};
 
 /// Task ids.
 pub mod task_id {
@@ -139,42 +143,59 @@ impl Engine {
 
 impl Inner {
     /// Re-evaluates alerts whose healing was deferred or blocked for a
-    /// passing reason, if they still fire and nothing claimed them.
+    /// passing reason, if they still fire and nothing claimed them. A store
+    /// failure stops the job, and every alert not yet re-evaluated (the
+    /// failing one included) is remembered again for the next run: nothing
+    /// taken from the queue is lost.
     async fn redrive_deferred(self: &Arc<Self>) -> Result<(), EngineError> {
         if !self.global_switches().is_on(Feature::AutoDetection) || self.is_stopping() {
             return Ok(());
         }
         for rt in self.tenants.all() {
-            for (fp, deferred) in rt.take_deferred() {
-                let Some(record) = self
-                    .ports
-                    .stores
-                    .fingerprints
-                    .get_fingerprint(rt.tenant(), &fp)
-                    .await?
-                else {
-                    continue;
-                };
-                if !record.verdict().may_start_healing() && record.claim.is_some() {
-                    continue;
+            let mut taken = rt.take_deferred().into_iter();
+            while let Some((fp, deferred)) = taken.next() {
+                if let Err(e) = self.redrive_one(&rt, &fp, &deferred).await {
+                    let max = self.config.max_deferred_per_tenant;
+                    rt.remember_deferred(fp, deferred.alert, deferred.reason, max);
+                    for (fp, d) in taken {
+                        rt.remember_deferred(fp, d.alert, d.reason, max);
+                    }
+                    return Err(e);
                 }
-                if record.status != hale_domain::alert::AlertStatus::Firing {
-                    continue;
-                }
-                let Some(incident) = self
-                    .ports
-                    .stores
-                    .incidents
-                    .open_incident_for(rt.tenant(), &fp)
-                    .await?
-                else {
-                    continue;
-                };
-                let ev = Evaluation::new(&rt, &deferred.alert, &record, incident, self.now());
-                let outcome = self.evaluate(&ev).await?;
-                tracing::debug!(tenant = %rt.tenant(), was = %deferred.reason, now = outcome.label(), "re-evaluated a deferred alert");
             }
         }
+        Ok(())
+    }
+
+    /// Re-evaluates one deferred alert.
+    async fn redrive_one(
+        self: &Arc<Self>,
+        rt: &Arc<TenantRuntime>,
+        fp: &Fingerprint,
+        deferred: &DeferredAlert,
+    ) -> Result<(), EngineError> {
+        let fingerprints = &self.ports.stores.fingerprints;
+        let Some(record) = fingerprints.get_fingerprint(rt.tenant(), fp).await? else {
+            return Ok(());
+        };
+        if !record.verdict().may_start_healing() && record.claim.is_some() {
+            return Ok(());
+        }
+        if record.status != hale_domain::alert::AlertStatus::Firing {
+            return Ok(());
+        }
+        let Some(incident) = self
+            .ports
+            .stores
+            .incidents
+            .open_incident_for(rt.tenant(), fp)
+            .await?
+        else {
+            return Ok(());
+        };
+        let ev = Evaluation::new(rt, &deferred.alert, &record, incident, self.now());
+        let outcome = self.evaluate(&ev).await?;
+        tracing::debug!(tenant = %rt.tenant(), was = %deferred.reason, now = outcome.label(), "re-evaluated a deferred alert");
         Ok(())
     }
 
@@ -230,7 +251,7 @@ impl Inner {
                     self.timeline(tl).await?;
                     self.escalate(Escalation {
                         tenant: rt.tenant().clone(),
-                        kind: "regression".into(),
+                        kind: EscalationKind::Regression,
                         summary: format!(
                             "{} is unhealthy again after healing ({why})",
                             op.resource

@@ -49,20 +49,25 @@
 
 #![warn(missing_docs)]
 
+mod aftermath;
 mod approvals;
+mod approved;
 pub mod config;
 pub mod control;
 pub mod decision;
 pub mod dry_run;
 mod engine;
 pub mod error;
+mod evaluate;
 mod guards;
 pub mod ids;
 pub mod intake;
 mod jobs;
 pub mod local_locks;
 pub mod metrics;
+mod not_acted;
 pub mod ports;
+mod propose;
 mod record;
 mod recovery;
 mod runner;
@@ -76,7 +81,7 @@ pub use config::{EngineConfig, TenantPolicy};
 pub use control::{BreakerView, SwitchesView, TenantSwitchTarget};
 pub use decision::{AlertDecision, IngestReport, Outcome};
 pub use engine::{Engine, EngineBuilder, Ports};
-pub use error::EngineError;
+pub use error::{EngineError, ErrorKind};
 pub use jobs::task_id;
 pub use ports::SystemClock;
 pub use status::StatusSnapshot;

@@ -1,14 +1,14 @@
 //! Builders for the durable record: audit entries, timeline events and
 //! incident updates, so every step of the pipeline is written the same way.
 
-use hale_domain::record::audit::AuditEntry;
-use hale_domain::record::incident::{DecisionStep, Incident};
+use hale_domain::record::audit::{AuditEntry, AuditKind};
+use hale_domain::record::incident::{DecisionStep, Incident, Stage, StepDecision};
 use hale_domain::record::timeline::{TimelineEvent, TimelineEventType, TimelineStatus};
 use hale_domain::{IncidentId, Origin, TenantId, Timestamp};
 
 use crate::engine::Inner;
 use crate::error::EngineError;
-use crate::intake::Evaluation;
+use crate::evaluate::Evaluation;
 use crate::ports::StoreError;
 
 /// How often a revision conflict on an incident is retried.
@@ -19,7 +19,7 @@ impl Inner {
     pub(crate) fn audit_entry(
         &self,
         tenant: &TenantId,
-        operation_type: &str,
+        kind: AuditKind,
         target: &str,
         origin: Origin,
         at: Timestamp,
@@ -27,7 +27,7 @@ impl Inner {
         AuditEntry::new(
             self.ports.ids.next_id("aud"),
             tenant.clone(),
-            operation_type,
+            kind,
             target,
             origin,
             at,
@@ -153,21 +153,14 @@ impl Inner {
     pub(crate) async fn ev_step(
         &self,
         ev: &Evaluation<'_>,
-        stage: &str,
-        decision: &str,
+        stage: Stage,
+        decision: StepDecision,
         reason: &str,
-        at: Timestamp,
     ) -> Result<(), EngineError> {
-        self.ev_update(ev, |inc| {
-            inc.push_decision(DecisionStep {
-                at,
-                stage: stage.to_owned(),
-                decision: decision.to_owned(),
-                reason: reason.to_owned(),
-            });
-        })
-        .await
-        .map(|_| ())
+        let step = DecisionStep::new(ev.now, stage, decision, reason);
+        self.ev_update(ev, |inc| inc.push_decision(step.clone()))
+            .await
+            .map(|_| ())
     }
 
     /// Appends a decision step to an incident's chain.
@@ -175,20 +168,10 @@ impl Inner {
         &self,
         tenant: &TenantId,
         id: &IncidentId,
-        stage: &str,
-        decision: &str,
-        reason: &str,
-        at: Timestamp,
+        step: DecisionStep,
     ) -> Result<(), EngineError> {
-        self.update_incident(tenant, id, |inc| {
-            inc.push_decision(DecisionStep {
-                at,
-                stage: stage.to_owned(),
-                decision: decision.to_owned(),
-                reason: reason.to_owned(),
-            });
-        })
-        .await
-        .map(|_| ())
+        self.update_incident(tenant, id, |inc| inc.push_decision(step.clone()))
+            .await
+            .map(|_| ())
     }
 }

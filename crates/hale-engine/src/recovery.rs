@@ -6,12 +6,13 @@
 
 use hale_domain::coordination::LockPriority;
 use hale_domain::healing::HealingState;
+use hale_domain::record::audit::AuditKind;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 use hale_domain::{Origin, Severity, SourceSystem, TenantId};
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
-use crate::ports::{Escalation, FencingToken, Lease};
+use crate::ports::{Escalation, EscalationKind, FencingToken, Lease};
 
 impl Engine {
     /// Marks unfinished operations of every tenant interrupted (see the
@@ -68,7 +69,7 @@ impl Inner {
             };
             let mut a = self.audit_entry(
                 tenant,
-                "operation.interrupted",
+                AuditKind::OperationInterrupted,
                 &op.resource.key(),
                 origin,
                 now,
@@ -121,7 +122,7 @@ impl Inner {
             self.timeline(tl).await?;
             self.escalate(Escalation {
                 tenant: tenant.clone(),
-                kind: "operation_interrupted".into(),
+                kind: EscalationKind::OperationInterrupted,
                 summary: format!(
                     "operation {} on {} was interrupted while {was}; check the target by hand",
                     op.id, op.resource

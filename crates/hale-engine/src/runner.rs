@@ -10,25 +10,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hale_domain::Origin;
 use hale_domain::alert::Alert;
-use hale_domain::anti_pattern::SymptomsHash;
-use hale_domain::breaker::{BreakerState, Transition};
 use hale_domain::failure::FailureClass;
 use hale_domain::healing::{
     ActionLog, ActionPhase, HealingOperation, HealingState, PlanStep, after_action,
 };
-use hale_domain::record::incident::{IncidentOutcome, IncidentStatus};
-use hale_domain::record::knowledge::{EntrySource, EntryStatus, EntryType, KnowledgeEntry};
-use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
-use hale_domain::strategy::{ActionSpec, FailurePolicy, Strategy};
-use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
+use hale_domain::record::audit::AuditKind;
+use hale_domain::safety::RunOutcome;
+use hale_domain::strategy::{ActionSpec, Strategy};
 
 use crate::engine::Inner;
-use crate::metrics::family;
-use crate::ports::{
-    ActionRequest, Escalation, ExecMode, Health, Lease, LockError, ProbeRequest, StoreError,
-};
-use crate::tenant::{TenantRuntime, ledger_key};
+use crate::ports::{ActionRequest, ExecMode, Health, Lease, LockError, ProbeRequest, StoreError};
+use crate::tenant::TenantRuntime;
 
 /// An operation ready to run.
 pub(crate) struct Run {
@@ -43,7 +37,7 @@ pub(crate) struct Run {
 }
 
 /// How a run ended.
-enum RunEnd {
+pub(crate) enum RunEnd {
     Healed,
     Failed {
         error: String,
@@ -55,11 +49,36 @@ enum RunEnd {
 }
 
 /// The outcome of one action.
-struct ActionResult {
-    success: bool,
-    class: Option<FailureClass>,
-    message: String,
-    response: Option<serde_json::Value>,
+pub(crate) struct ActionResult {
+    /// `Err` carries the failure's class.
+    pub outcome: Result<(), FailureClass>,
+    pub message: String,
+    pub response: Option<serde_json::Value>,
+}
+
+impl ActionResult {
+    fn failed(class: FailureClass, message: String) -> ActionResult {
+        ActionResult {
+            outcome: Err(class),
+            message,
+            response: None,
+        }
+    }
+
+    fn class(&self) -> Option<FailureClass> {
+        self.outcome.err()
+    }
+}
+
+impl RunEnd {
+    /// What the safety state counts of this end.
+    pub(crate) fn outcome(&self) -> RunOutcome {
+        match self {
+            RunEnd::Healed => RunOutcome::Healed,
+            RunEnd::Failed { .. } => RunOutcome::Failed,
+            RunEnd::Interrupted(_) => RunOutcome::Interrupted,
+        }
+    }
 }
 
 impl Inner {
@@ -84,7 +103,13 @@ impl Inner {
 
     /// Persists the operation with an audit entry; a lost write is logged
     /// (the operation continues; recovery will find its last durable state).
-    async fn save(&self, run: &mut Run, kind: &str, reason: String, result: Option<&ActionResult>) {
+    pub(crate) async fn save(
+        &self,
+        run: &mut Run,
+        kind: AuditKind,
+        reason: String,
+        result: Option<&ActionResult>,
+    ) {
         let now = self.now();
         let mut a = self.audit_entry(
             &run.op.tenant,
@@ -100,10 +125,10 @@ impl Inner {
         a.retry_count = run.op.attempt_number.saturating_sub(1);
         a.reason = Some(reason);
         if let Some(r) = result {
-            a.success = r.success;
-            a.failure_classification = r.class;
+            a.success = r.outcome.is_ok();
+            a.failure_classification = r.class();
             a.response.clone_from(&r.response);
-            if !r.success {
+            if r.outcome.is_err() {
                 a.error_message = Some(r.message.clone());
             }
             a.execution_duration_ms = run
@@ -140,7 +165,8 @@ impl Inner {
         let now = self.now();
         match run.op.transition(to, now) {
             Ok(from) => {
-                self.save(run, "operation.transition", format!("{from} -> {to}"), None)
+                let reason = format!("{from} -> {to}");
+                self.save(run, AuditKind::OperationTransition, reason, None)
                     .await;
                 true
             }
@@ -170,29 +196,18 @@ impl Inner {
                 return RunEnd::Interrupted(reason);
             }
             let result = self.run_action(run, action, ActionPhase::Heal).await;
-            let kind = if result.success {
-                "action.executed"
-            } else {
-                "action.failed"
+            let kind = match result.outcome {
+                Ok(()) => AuditKind::ActionExecuted,
+                Err(_) => AuditKind::ActionFailed,
             };
             let reason = format!("{} ({:?})", action.kind, action.on_error);
             self.save(run, kind, reason, Some(&result)).await;
-            if result.success {
-                continue;
-            }
-            // A fatal failure (credentials, authorization) makes every further
-            // action pointless, whatever on_error says.
-            let step = if result.class == Some(FailureClass::Fatal) {
-                PlanStep::Abort
-            } else {
-                after_action(false, action.on_error)
-            };
-            match step {
+            match after_action(result.outcome, action.on_error) {
                 PlanStep::Next => continue,
-                PlanStep::Abort | PlanStep::Rollback => {
+                step @ (PlanStep::Abort | PlanStep::Rollback) => {
                     return RunEnd::Failed {
                         error: format!("action {} failed: {}", action.kind, result.message),
-                        class: result.class,
+                        class: result.class(),
                         rollback: step == PlanStep::Rollback,
                         verification_failed: false,
                     };
@@ -233,7 +248,7 @@ impl Inner {
         }
     }
 
-    async fn run_action(
+    pub(crate) async fn run_action(
         &self,
         run: &mut Run,
         action: &ActionSpec,
@@ -247,21 +262,16 @@ impl Inner {
             phase,
             started_at,
             duration: t0.elapsed(),
-            success: result.success,
+            success: result.outcome.is_ok(),
             dry_run: false,
-            failure: result.class,
+            failure: result.class(),
             message: Some(result.message.clone()),
         });
         result
     }
 
     async fn execute_action(&self, run: &Run, action: &ActionSpec) -> ActionResult {
-        let fail = |class, message: String| ActionResult {
-            success: false,
-            class: Some(class),
-            message,
-            response: None,
-        };
+        let fail = ActionResult::failed;
         let Some(exec) = self.ports.executor_for(&action.kind).cloned() else {
             return fail(
                 FailureClass::InvalidAction,
@@ -290,8 +300,7 @@ impl Inner {
         let outcome = tokio::time::timeout(action.timeout, exec.execute(req)).await;
         let result = match outcome {
             Ok(Ok(o)) => ActionResult {
-                success: true,
-                class: None,
+                outcome: Ok(()),
                 message: o.message,
                 response: o.response,
             },
@@ -304,8 +313,7 @@ impl Inner {
                     .classifier_class(&e.message)
                     .unwrap_or(e.class);
                 ActionResult {
-                    success: false,
-                    class: Some(class),
+                    outcome: Err(class),
                     message: e.message,
                     response: e.response,
                 }
@@ -319,88 +327,14 @@ impl Inner {
             ),
         };
         let now = self.now();
-        let transition = match result.class {
-            None => breaker.record_success(&permit, || now),
-            Some(class) => breaker.record_failure(&permit, class, now),
+        let transition = match result.outcome {
+            Ok(()) => breaker.record_success(&permit, || now),
+            Err(class) => breaker.record_failure(&permit, class, now),
         };
         if let Some(t) = transition {
             self.on_breaker_transition(&run.rt, exec.name(), t).await;
         }
         result
-    }
-
-    /// Metrics, audit and, for PERMANENT_OPEN, dormancy plus escalation.
-    pub(crate) async fn on_breaker_transition(
-        &self,
-        rt: &TenantRuntime,
-        name: &str,
-        t: Transition,
-    ) {
-        self.metrics.inc(family::BREAKER_TRANSITIONS, t.to.as_str());
-        let tenant = rt.tenant();
-        let mut a = self.audit_entry(
-            tenant,
-            "breaker.transition",
-            &format!("breaker:{name}"),
-            Origin::failure_watcher(),
-            t.at,
-        );
-        a.reason = Some(format!("{} -> {} ({:?})", t.from, t.to, t.cause));
-        a.success = t.to == BreakerState::Closed;
-        if let Err(e) = self.audit(a).await {
-            tracing::warn!(error = %e, "could not audit a breaker transition");
-        }
-        if t.to == BreakerState::PermanentOpen {
-            let why = format!("{:?}", t.cause);
-            let entered = rt
-                .state()
-                .dormancy
-                .on_breaker_permanent_open(name, &why, t.at)
-                .cloned();
-            if let Some(rec) = entered {
-                self.on_dormant(rt, &rec.reason, t.at).await;
-            }
-        }
-    }
-
-    /// Audits and escalates a tenant going dormant.
-    pub(crate) async fn on_dormant(&self, rt: &TenantRuntime, reason: &str, at: Timestamp) {
-        let tenant = rt.tenant();
-        let mut a = self.audit_entry(
-            tenant,
-            "dormancy.entered",
-            &format!("tenant:{tenant}"),
-            Origin::failure_watcher(),
-            at,
-        );
-        a.reason = Some(reason.to_owned());
-        a.success = false;
-        if let Err(e) = self.audit(a).await {
-            tracing::warn!(error = %e, "could not audit dormancy");
-        }
-        self.escalate(Escalation {
-            tenant: tenant.clone(),
-            kind: "dormant".into(),
-            summary: format!("healing is dormant for tenant {tenant}: {reason}; fix the cause, then resume with a reason"),
-            resource: None,
-            strategy_id: None,
-            operation_id: None,
-            incident_id: None,
-            severity: Severity::P1,
-            at,
-        })
-        .await;
-        self.persist_tenant(rt).await;
-    }
-
-    /// Sends an escalation, bounded in time; failures are logged.
-    pub(crate) async fn escalate(&self, e: Escalation) {
-        match tokio::time::timeout(Duration::from_secs(10), self.ports.notifier.escalate(&e)).await
-        {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "escalation failed"),
-            Err(_) => tracing::warn!("escalation timed out"),
-        }
     }
 
     async fn verify(&self, run: &mut Run) -> RunEnd {
@@ -448,242 +382,6 @@ impl Inner {
             class: Some(FailureClass::Timeout),
             rollback: true,
             verification_failed: true,
-        }
-    }
-
-    async fn finish(&self, mut run: Run, end: RunEnd) {
-        let now = self.now();
-        let tenant = run.op.tenant.clone();
-        let (success, counted) = match &end {
-            RunEnd::Healed => (true, true),
-            RunEnd::Failed { .. } => (false, true),
-            RunEnd::Interrupted(_) => (false, false),
-        };
-        match &end {
-            RunEnd::Healed => {
-                if run.op.transition(HealingState::Completed, now).is_ok() {
-                    self.save(
-                        &mut run,
-                        "operation.completed",
-                        "healed and verified".into(),
-                        None,
-                    )
-                    .await;
-                }
-            }
-            RunEnd::Failed {
-                error,
-                class,
-                rollback,
-                verification_failed,
-            } => {
-                if run.op.fail(error.clone(), *class, now).is_ok() {
-                    self.save(&mut run, "operation.failed", error.clone(), None)
-                        .await;
-                }
-                if *rollback {
-                    self.roll_back(&mut run).await;
-                }
-                if *verification_failed {
-                    self.remember_anti_pattern(&run, now).await;
-                }
-                self.escalate_failure(&mut run, error, now).await;
-            }
-            RunEnd::Interrupted(reason) => {
-                if run.op.transition(HealingState::Interrupted, now).is_ok() {
-                    run.op.error = Some(reason.clone());
-                    self.save(&mut run, "operation.interrupted", reason.clone(), None)
-                        .await;
-                }
-            }
-        }
-        self.metrics.inc(family::OPERATIONS, run.op.state.as_str());
-        // Fail-safe bookkeeping: ledger, backoff, dormancy, counters.
-        let dormant = if counted {
-            let mut st = run.rt.state();
-            let key = ledger_key(&run.op.strategy_id, &run.op.resource);
-            st.ledgers.entry(key).or_default().on_finish(success);
-            if success {
-                st.backoff.reset();
-                st.next_healing_at = None;
-                st.dormancy.on_healing_success();
-                st.counters.successful_healings += 1;
-                None
-            } else {
-                let delay = st.backoff.on_failure();
-                st.next_healing_at = Some(now + delay);
-                st.counters.failed_healings += 1;
-                st.last_failure_at = Some(now);
-                st.dormancy.on_healing_failure(now).cloned()
-            }
-        } else {
-            None
-        };
-        if let Some(rec) = dormant {
-            self.on_dormant(&run.rt, &rec.reason, now).await;
-        }
-        self.release_lock(&run.lease).await;
-        self.close_incident_chapter(&run, &end, now).await;
-        self.persist_tenant(&run.rt).await;
-        tracing::info!(tenant = %tenant, op = %run.op.id, state = %run.op.state, "healing operation finished");
-    }
-
-    async fn roll_back(&self, run: &mut Run) {
-        let actions = run.strategy.rollback.actions.clone();
-        for action in &actions {
-            // Rollback runs even if earlier rollback actions failed: each one
-            // undoes something different.
-            let result = self.run_action(run, action, ActionPhase::Rollback).await;
-            let kind = if result.success {
-                "rollback.executed"
-            } else {
-                "rollback.failed"
-            };
-            self.save(run, kind, action.kind.to_string(), Some(&result))
-                .await;
-        }
-    }
-
-    async fn escalate_failure(&self, run: &mut Run, error: &str, now: Timestamp) {
-        let policy = run.strategy.rollback.on_failure;
-        if policy == FailurePolicy::EnterSafeMode {
-            let entered = run.rt.state().dormancy.enter_safe_mode(
-                &format!(
-                    "strategy {} failed and asks for safe mode: {error}",
-                    run.strategy.id
-                ),
-                now,
-            );
-            if entered {
-                self.on_dormant(&run.rt, "safe mode after a failed healing", now)
-                    .await;
-            }
-        }
-        run.op.escalated = true;
-        self.save(
-            run,
-            "healing.escalated",
-            format!("{policy:?}: {error}"),
-            None,
-        )
-        .await;
-        self.escalate(Escalation {
-            tenant: run.op.tenant.clone(),
-            kind: "healing_failed".into(),
-            summary: format!(
-                "healing {} of {} failed: {error}",
-                run.strategy.id, run.op.resource
-            ),
-            resource: Some(run.op.resource.clone()),
-            strategy_id: Some(run.strategy.id.clone()),
-            operation_id: Some(run.op.id.clone()),
-            incident_id: run.op.incident_id.clone(),
-            severity: Severity::P1,
-            at: now,
-        })
-        .await;
-    }
-
-    /// The fix ran but did not fix: remember it so it is not tried again
-    /// automatically on the same symptoms.
-    async fn remember_anti_pattern(&self, run: &Run, now: Timestamp) {
-        let symptoms = SymptomsHash::of(&run.alert, &run.op.resource);
-        let entry = KnowledgeEntry {
-            id: KnowledgeId::new(self.ports.ids.next_id("kn")),
-            tenant: run.op.tenant.clone(),
-            title: format!(
-                "{} did not fix {} on {}",
-                run.strategy.id,
-                run.alert.alertname().unwrap_or("alert"),
-                run.op.resource
-            ),
-            content: format!(
-                "Operation {} ran strategy {} but verification failed: {}. Archive this entry to allow the strategy again.",
-                run.op.id,
-                run.strategy.id,
-                run.op.error.as_deref().unwrap_or("unknown")
-            ),
-            entry_type: EntryType::AntiPattern,
-            category: "automatic".into(),
-            tags: vec!["anti-pattern".into(), run.strategy.id.to_string()],
-            source: EntrySource::AiExtracted,
-            status: EntryStatus::Approved,
-            related_incident_id: run.op.incident_id.clone(),
-            related_playbook_id: None,
-            symptoms_hash: Some(symptoms),
-            failed_strategy_id: Some(run.strategy.id.clone()),
-            view_count: 0,
-            created_by: Some(run.origin.actor.clone()),
-            created_at: now,
-            updated_at: now,
-        };
-        if let Err(e) = self.ports.stores.knowledge.create_knowledge(&entry).await {
-            tracing::warn!(error = %e, "could not record an anti-pattern");
-        }
-    }
-
-    async fn close_incident_chapter(&self, run: &Run, end: &RunEnd, now: Timestamp) {
-        let Some(incident) = run.op.incident_id.clone() else {
-            return;
-        };
-        let (status, outcome, tone) = match end {
-            RunEnd::Healed => (
-                None,
-                Some(("healed", "healed and verified".to_owned())),
-                TimelineStatus::Success,
-            ),
-            RunEnd::Failed { error, .. } => (
-                Some(IncidentStatus::Escalated),
-                Some(("failed", error.clone())),
-                TimelineStatus::Error,
-            ),
-            RunEnd::Interrupted(r) => (
-                None,
-                Some(("interrupted", r.clone())),
-                TimelineStatus::Warning,
-            ),
-        };
-        let op_id = run.op.id.clone();
-        let res = self
-            .update_incident(&run.op.tenant, &incident, |inc| {
-                if let Some(s) = status {
-                    inc.status = s;
-                }
-                if let Some((result, summary)) = &outcome {
-                    inc.outcome = Some(IncidentOutcome {
-                        result: (*result).to_owned(),
-                        summary: summary.clone(),
-                        operation_id: Some(op_id.clone()),
-                    });
-                }
-                inc.push_decision(hale_domain::record::incident::DecisionStep {
-                    at: now,
-                    stage: "heal".into(),
-                    decision: outcome.as_ref().map_or("finished", |o| o.0).to_owned(),
-                    reason: format!("operation {op_id}"),
-                });
-            })
-            .await;
-        if let Err(e) = res {
-            tracing::warn!(error = %e, "could not update the incident after an operation");
-        }
-        let mut tl = self.timeline_event(
-            &run.op.tenant,
-            TimelineEventType::Exec,
-            tone,
-            format!(
-                "Healing {}: {} on {}",
-                run.op.state, run.strategy.id, run.op.resource
-            ),
-            now,
-        );
-        tl.operation_id = Some(run.op.id.clone());
-        tl.incident_id = Some(incident);
-        tl.approval_id.clone_from(&run.op.approval_id);
-        tl.description.clone_from(&run.op.error);
-        tl.actor = Some(run.origin.actor.clone());
-        if let Err(e) = self.timeline(tl).await {
-            tracing::warn!(error = %e, "could not record the timeline event of an operation");
         }
     }
 }

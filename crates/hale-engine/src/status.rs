@@ -3,7 +3,8 @@
 
 use hale_domain::breaker::BreakerState;
 use hale_domain::dormancy::DormantRecord;
-use hale_domain::kill_switch::{self, Feature, SwitchVerdict};
+use hale_domain::guard::{self, HealingPath, ScopeState};
+use hale_domain::kill_switch::{Feature, TenantSwitches};
 use hale_domain::{TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -234,19 +235,20 @@ impl Engine {
                 }
             })
             .collect();
-        let st = rt.state();
-        let switched_on = matches!(
-            kill_switch::evaluate(&global, &st.switches, Feature::AutoHealing, None, &[]),
-            SwitchVerdict::Enabled
-        );
-        let platform_dormant = inner
-            .platform
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .dormancy
-            .is_dormant();
+        let platform_dormant = inner.platform().dormancy.record().cloned();
+        let st = rt.safety();
+        let enabled = guard::scope_verdict(
+            HealingPath::Automatic,
+            &ScopeState {
+                global: &global,
+                tenant: &st.switches,
+                platform_dormant: platform_dormant.as_ref(),
+                tenant_dormant: st.dormancy.record(),
+            },
+        )
+        .is_allowed();
         let healing = SelfHealingStatus {
-            enabled: switched_on && !st.dormancy.is_dormant() && !platform_dormant,
+            enabled,
             is_dormant: st.dormancy.is_dormant(),
             dormant: st.dormancy.record().cloned(),
             consecutive_failures: st.dormancy.consecutive_failures(),
@@ -310,10 +312,21 @@ impl Engine {
         self.global_issues(&mut d);
         let mut tenants = Vec::new();
         let mut all_breakers = Vec::new();
+        let platform_dormant = inner.platform().dormancy.record().cloned();
+        let enabled = guard::scope_verdict(
+            HealingPath::Automatic,
+            &ScopeState {
+                global: &inner.global_switches(),
+                tenant: &TenantSwitches::default(),
+                platform_dormant: platform_dormant.as_ref(),
+                tenant_dormant: None,
+            },
+        )
+        .is_allowed();
         let mut total = SelfHealingStatus {
-            enabled: inner.global_switches().is_on(Feature::AutoHealing),
-            is_dormant: false,
-            dormant: None,
+            enabled,
+            is_dormant: platform_dormant.is_some(),
+            dormant: platform_dormant,
             consecutive_failures: 0,
             backoff_delay: 0,
             next_healing_at: None,
@@ -322,12 +335,6 @@ impl Engine {
             failed_healings: 0,
             deferred_alerts: 0,
         };
-        {
-            let p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
-            total.is_dormant = p.dormancy.is_dormant();
-            total.dormant = p.dormancy.record().cloned();
-            total.enabled &= !total.is_dormant;
-        }
         for t in inner.tenant_ids() {
             let rt = inner.runtime(&t).await?;
             let (h, b) = self.tenant_healing(&rt, now);
@@ -379,8 +386,7 @@ impl Engine {
                 d.issues.push(format!("{f} is switched off globally"));
             }
         }
-        let p = inner.platform.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(rec) = p.dormancy.record() {
+        if let Some(rec) = inner.platform().dormancy.record() {
             d.issues.push(format!(
                 "the engine is dormant since {}: {}",
                 rec.since, rec.reason

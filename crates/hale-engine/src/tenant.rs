@@ -7,52 +7,45 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hale_domain::alert::Alert;
-use hale_domain::backoff::Backoff;
 use hale_domain::breaker::CircuitBreaker;
-use hale_domain::budget::AttemptLedger;
 use hale_domain::convergence::Fingerprint;
-use hale_domain::dormancy::Dormancy;
-use hale_domain::kill_switch::TenantSwitches;
-use hale_domain::{ResourceRef, StrategyId, TenantId, Timestamp};
+use hale_domain::reason::NotActed;
+use hale_domain::safety::{SafetySettings, TenantSafety};
+use hale_domain::{TenantId, Timestamp};
 
 use crate::config::TenantPolicy;
 use crate::error::EngineError;
-use crate::ports::{HealingCounters, StoreError, TenantStateSnapshot, TenantStateStore};
-
-/// Mutable per-tenant state, guarded by one short-lived mutex (never held
-/// across an await).
-#[derive(Debug)]
-pub(crate) struct TenantState {
-    pub dormancy: Dormancy,
-    pub backoff: Backoff,
-    pub next_healing_at: Option<Timestamp>,
-    pub ledgers: BTreeMap<String, AttemptLedger>,
-    pub switches: TenantSwitches,
-    pub counters: HealingCounters,
-    pub last_failure_at: Option<Timestamp>,
-}
+use crate::ports::{StoreError, TenantStateSnapshot, TenantStateStore};
 
 /// An alert whose healing was deferred or blocked for a reason that may
 /// pass; the detection job re-evaluates it.
 #[derive(Debug, Clone)]
 pub(crate) struct DeferredAlert {
     pub alert: Alert,
-    pub reason: String,
+    pub reason: NotActed,
 }
 
 /// One tenant's runtime.
 #[derive(Debug)]
 pub(crate) struct TenantRuntime {
     pub policy: Arc<TenantPolicy>,
-    state: Mutex<TenantState>,
+    safety: Mutex<TenantSafety>,
     breakers: Mutex<BTreeMap<String, Arc<CircuitBreaker>>>,
     breaker_snapshots: Mutex<BTreeMap<String, hale_domain::breaker::BreakerSnapshot>>,
     deferred: Mutex<(HashMap<Fingerprint, DeferredAlert>, VecDeque<Fingerprint>)>,
     last_used: Mutex<Timestamp>,
 }
 
-pub(crate) fn ledger_key(strategy: &StrategyId, resource: &ResourceRef) -> String {
-    format!("{strategy}|{}", resource.key())
+impl TenantPolicy {
+    /// The configured part of the tenant's safety policy.
+    pub(crate) fn safety_settings(&self) -> SafetySettings {
+        SafetySettings {
+            dormancy_threshold: self.dormancy_threshold,
+            backoff: self.backoff.clone(),
+            jitter_seed: seed_of(&self.tenant),
+            switches: self.switches.clone(),
+        }
+    }
 }
 
 impl TenantRuntime {
@@ -61,53 +54,15 @@ impl TenantRuntime {
         snap: Option<TenantStateSnapshot>,
         now: Timestamp,
     ) -> Result<Self, EngineError> {
-        let fresh_backoff = || {
-            Backoff::new(policy.backoff.clone(), seed_of(&policy.tenant))
-                .map_err(|e| EngineError::Invalid(e.to_string()))
+        let settings = policy.safety_settings();
+        let (safety, breakers) = match snap {
+            Some(s) => (TenantSafety::restore(&settings, s.safety), s.breakers),
+            None => (TenantSafety::new(&settings), BTreeMap::new()),
         };
-        let (state, breakers) = match snap {
-            Some(s) => {
-                // The configured policy wins over the persisted one; the
-                // failure count carries over.
-                let mut backoff = fresh_backoff()?;
-                for _ in 0..s.backoff.failures() {
-                    backoff.on_failure();
-                }
-                let mut dormancy = s.dormancy;
-                dormancy.set_max_consecutive_failures(policy.dormancy_threshold);
-                let mut switches = policy.switches.clone();
-                switches.tenant = s.switches.tenant.or(switches.tenant);
-                switches.strategies.extend(s.switches.strategies);
-                switches.action_kinds.extend(s.switches.action_kinds);
-                (
-                    TenantState {
-                        dormancy,
-                        backoff,
-                        next_healing_at: s.next_healing_at,
-                        ledgers: s.ledgers,
-                        switches,
-                        counters: s.counters,
-                        last_failure_at: None,
-                    },
-                    s.breakers,
-                )
-            }
-            None => (
-                TenantState {
-                    dormancy: Dormancy::new(policy.dormancy_threshold),
-                    backoff: fresh_backoff()?,
-                    next_healing_at: None,
-                    ledgers: BTreeMap::new(),
-                    switches: policy.switches.clone(),
-                    counters: HealingCounters::default(),
-                    last_failure_at: None,
-                },
-                BTreeMap::new(),
-            ),
-        };
+        let safety = safety.map_err(|e| EngineError::Invalid(e.to_string()))?;
         Ok(TenantRuntime {
             policy,
-            state: Mutex::new(state),
+            safety: Mutex::new(safety),
             breakers: Mutex::new(BTreeMap::new()),
             breaker_snapshots: Mutex::new(breakers),
             deferred: Mutex::new((HashMap::new(), VecDeque::new())),
@@ -119,8 +74,10 @@ impl TenantRuntime {
         &self.policy.tenant
     }
 
-    pub(crate) fn state(&self) -> MutexGuard<'_, TenantState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    /// The tenant's safety state, behind a short-lived lock (never held
+    /// across an await).
+    pub(crate) fn safety(&self) -> MutexGuard<'_, TenantSafety> {
+        self.safety.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The breaker for an executor, created (or restored) on first use.
@@ -146,6 +103,31 @@ impl TenantRuntime {
         );
         map.insert(name.to_owned(), breaker.clone());
         breaker
+    }
+
+    /// Whether the executor's breaker would admit a call at `now`, without
+    /// taking a probe slot. A breaker that was never created admits (it
+    /// would start closed); asking does not create it.
+    pub(crate) fn would_admit(
+        &self,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<(), hale_domain::breaker::Rejection> {
+        let exists = self
+            .breakers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(name)
+            || self
+                .breaker_snapshots
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(name);
+        if exists {
+            self.breaker(name).would_admit(now)
+        } else {
+            Ok(())
+        }
     }
 
     /// Every breaker that exists (created or persisted), by name.
@@ -179,19 +161,13 @@ impl TenantRuntime {
         &self,
         fp: Fingerprint,
         alert: Alert,
-        reason: &str,
+        reason: NotActed,
         max: usize,
     ) {
         let mut guard = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
         let (map, order) = &mut *guard;
         if map
-            .insert(
-                fp.clone(),
-                DeferredAlert {
-                    alert,
-                    reason: reason.to_owned(),
-                },
-            )
+            .insert(fp.clone(), DeferredAlert { alert, reason })
             .is_none()
         {
             order.push_back(fp);
@@ -252,15 +228,9 @@ impl TenantRuntime {
         {
             breakers.insert(name.clone(), b.snapshot());
         }
-        let s = self.state();
         TenantStateSnapshot {
             breakers,
-            dormancy: s.dormancy.clone(),
-            backoff: s.backoff.clone(),
-            next_healing_at: s.next_healing_at,
-            ledgers: s.ledgers.clone(),
-            switches: s.switches.clone(),
-            counters: s.counters,
+            safety: self.safety().snapshot(),
             saved_at: now,
         }
     }
@@ -363,8 +333,11 @@ pub(crate) async fn persist(
 #[cfg(test)]
 mod tests {
     use hale_domain::alert::Alert;
+    use hale_domain::guard::Guard;
 
     use super::*;
+
+    const BACKOFF: NotActed = NotActed::Blocked(Guard::Backoff);
 
     #[test]
     fn deferred_alerts_come_back_oldest_first() {
@@ -376,13 +349,13 @@ mod tests {
         let names: Vec<String> = (0..50).map(|i| format!("{:064x}", 1000 - i)).collect();
         for n in &names {
             let alert = Alert::firing([("alertname", n.as_str())]);
-            rt.remember_deferred(Fingerprint::from_hex(n.clone()), alert, "backoff", 100);
+            rt.remember_deferred(Fingerprint::from_hex(n.clone()), alert, BACKOFF, 100);
         }
         // Re-remembering keeps the first position; forgetting removes it.
         rt.remember_deferred(
             Fingerprint::from_hex(names[0].clone()),
             Alert::firing([("alertname", "again")]),
-            "backoff",
+            BACKOFF,
             100,
         );
         rt.forget_deferred(&Fingerprint::from_hex(names[1].clone()));

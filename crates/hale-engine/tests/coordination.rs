@@ -47,7 +47,7 @@ async fn lock_held_by_decision_path_defers_the_watcher() {
     );
     let o = ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await;
     assert!(
-        matches!(&o, Outcome::Deferred { reason, .. } if reason == "deferred_to_decision_manager"),
+        matches!(&o, Outcome::Deferred { reason, .. } if *reason == hale_domain::reason::DeferralReason::DeferredToDecisionManager),
         "{o:?}"
     );
     let deferred = audit(&kit, &t, "healing.deferred").await;
@@ -85,7 +85,7 @@ async fn pending_approval_makes_the_watcher_wait() {
         .unwrap();
     let o = ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await;
     assert!(
-        matches!(&o, Outcome::Deferred { reason, .. } if reason == "awaiting_existing_approval"),
+        matches!(&o, Outcome::Deferred { reason, .. } if *reason == hale_domain::reason::DeferralReason::AwaitingExistingApproval),
         "{o:?}"
     );
     assert_eq!(kit.executor.applied().len(), 0);
@@ -101,7 +101,7 @@ async fn lock_backend_down_skips_and_records_then_recovers() {
     kit.locks.set_unavailable(true);
     let o = ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await;
     assert!(
-        matches!(&o, Outcome::Skipped { reason, .. } if reason == "lock_backend_unavailable"),
+        matches!(&o, Outcome::Skipped { reason, .. } if *reason == hale_domain::reason::SkipReason::LockBackendUnavailable),
         "{o:?}"
     );
     let skipped = audit(&kit, &t, "healing.skipped").await;
@@ -125,6 +125,37 @@ async fn lock_backend_down_skips_and_records_then_recovers() {
         1,
         "re-driven after recovery"
     );
+    assert_eq!(e.status(&t).await.unwrap().self_healing.deferred_alerts, 0);
+}
+
+/// A store failure in the middle of the detection job loses no deferred
+/// alert: the job stops, and every alert it had not re-evaluated yet is
+/// re-driven by its next run. (The job used to take the whole queue and
+/// drop what was left after the failing alert.)
+#[tokio::test(start_paused = true)]
+async fn a_store_failure_mid_redrive_keeps_every_deferred_alert() {
+    let kit = Kit::new();
+    let t = tenant("team-a");
+    let e = engine(&kit, vec![policy(&t)]).await;
+    kit.locks.set_unavailable(true);
+    for service in ["cart", "checkout", "payments"] {
+        let o = ingest_one(&e, &t, alert("HighErrorRate", service)).await;
+        assert!(matches!(o, Outcome::Skipped { .. }), "{o:?}");
+    }
+    assert_eq!(e.status(&t).await.unwrap().self_healing.deferred_alerts, 3);
+    kit.locks.set_unavailable(false);
+    kit.store.set_unavailable(true);
+    let err = e.run_detection().await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    kit.store.set_unavailable(false);
+    assert_eq!(
+        e.status(&t).await.unwrap().self_healing.deferred_alerts,
+        3,
+        "nothing taken from the queue is lost"
+    );
+    e.run_detection().await.unwrap();
+    e.wait_idle().await;
+    assert_eq!(kit.executor.applied_count("rollout_restart"), 3);
     assert_eq!(e.status(&t).await.unwrap().self_healing.deferred_alerts, 0);
 }
 

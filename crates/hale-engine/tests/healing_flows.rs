@@ -88,7 +88,11 @@ async fn on_error_abort_stops_without_rollback() {
     assert_eq!(kinds(&op, ActionPhase::Heal), ["clear_cache"]);
     assert!(kinds(&op, ActionPhase::Rollback).is_empty());
     assert!(op.escalated);
-    assert_eq!(kit.notifier.count("healing_failed"), 1);
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::HealingFailed),
+        1
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -135,7 +139,11 @@ async fn verification_failure_rolls_back_escalates_and_remembers_the_anti_patter
         "polled every 2 s for 30 s, got {}",
         kit.probe.checks()
     );
-    assert_eq!(kit.notifier.count("healing_failed"), 1);
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::HealingFailed),
+        1
+    );
     let incident = op.incident_id.clone().unwrap();
     use hale_engine::ports::IncidentStore;
     let inc = kit
@@ -153,7 +161,7 @@ async fn verification_failure_rolls_back_escalates_and_remembers_the_anti_patter
     tokio::time::advance(Duration::from_secs(60)).await;
     let o = refire(&e, &t, &alert("HighErrorRate", "checkout")).await;
     assert!(
-        matches!(&o, Outcome::Blocked { guard, .. } if guard == "anti_pattern"),
+        matches!(&o, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::AntiPattern),
         "{o:?}"
     );
     // ...until a human archives the knowledge entry.
@@ -204,7 +212,7 @@ async fn cooldown_is_never_exceeded() {
     tokio::time::advance(Duration::from_secs(300)).await;
     let o = refire(&e, &t, &a).await;
     assert!(
-        matches!(&o, Outcome::Blocked { guard, .. } if guard == "cooldown"),
+        matches!(&o, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::Cooldown),
         "{o:?}"
     );
     // Another target is not held back by this one's cooldown.
@@ -241,7 +249,7 @@ async fn max_attempts_is_never_exceeded() {
     tokio::time::advance(Duration::from_secs(11)).await;
     let o = refire(&e, &t, &a).await;
     assert!(
-        matches!(&o, Outcome::Blocked { guard, .. } if guard == "max_attempts"),
+        matches!(&o, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::MaxAttempts),
         "{o:?}"
     );
     assert_eq!(kit.executor.applied_count("rollout_restart"), 2);

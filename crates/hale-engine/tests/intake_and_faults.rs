@@ -160,7 +160,9 @@ async fn tenants_never_see_each_others_state() {
     .unwrap();
     let same = alert("HighErrorRate", "checkout");
     let oa = ingest_one(&e, &a, same.clone()).await;
-    assert!(matches!(&oa, Outcome::Blocked { guard, .. } if guard == "dormant"));
+    assert!(
+        matches!(&oa, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::Dormant)
+    );
     let ob = ingest_one(&e, &b, same).await;
     let op_b = started(&ob);
     e.wait_idle().await;
@@ -243,7 +245,7 @@ async fn crash_recovery_marks_unfinished_operations_interrupted() {
     let audit = hale_domain::record::audit::AuditEntry::new(
         "aud-crash",
         t.clone(),
-        "healing.started",
+        hale_domain::record::audit::AuditKind::HealingStarted,
         "prod:deployment/checkout",
         hale_domain::Origin::failure_watcher(),
         now,
@@ -258,7 +260,11 @@ async fn crash_recovery_marks_unfinished_operations_interrupted() {
     assert_eq!(got.state, HealingState::Interrupted);
     assert!(got.error.unwrap().contains("not resumed"));
     assert_eq!(kit.executor.applied().len(), 0);
-    assert_eq!(kit.notifier.count("operation_interrupted"), 1);
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::OperationInterrupted),
+        1
+    );
     assert_eq!(
         e.recover_interrupted().await.unwrap(),
         0,
@@ -371,7 +377,7 @@ async fn kill_switches_stop_automation() {
     .await;
     let o = ingest_one(&e, &t, alert("HighErrorRate", "a")).await;
     assert!(
-        matches!(&o, Outcome::Blocked { guard, detail, .. } if guard == "kill_switch" && detail.contains("global")),
+        matches!(&o, Outcome::Blocked { guard, detail, .. } if *guard == hale_domain::guard::Guard::KillSwitch && detail.contains("global")),
         "{o:?}"
     );
     let ops = hale_domain::Actor::new("ops");
@@ -382,7 +388,7 @@ async fn kill_switches_stop_automation() {
         .unwrap();
     let o = ingest_one(&e, &t, alert("HighErrorRate", "b")).await;
     assert!(
-        matches!(&o, Outcome::Blocked { guard, .. } if guard == "kill_switch"),
+        matches!(&o, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::KillSwitch),
         "{o:?}"
     );
     assert_eq!(audit(&kit, &t, "switch.set").await.len(), 1);

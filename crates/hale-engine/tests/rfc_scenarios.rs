@@ -81,7 +81,11 @@ async fn scenario_2_failures_detected() {
         failed[0].failure_classification,
         Some(FailureClass::Transient)
     );
-    assert_eq!(kit.notifier.count("healing_failed"), 1);
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::HealingFailed),
+        1
+    );
 }
 
 /// Fails one healing on a fresh target and returns the backoff delay after it.
@@ -130,11 +134,15 @@ async fn scenarios_3_and_4_backoff_grows_then_dormant_after_ten() {
         "{:?}",
         s.recommendations
     );
-    assert_eq!(kit.notifier.count("dormant"), 1);
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::Dormant),
+        1
+    );
     // Dormant: nothing starts, and the block is recorded.
     let o = ingest_one(&e, &t, alert("HighErrorRate", "svc-11")).await;
     assert!(
-        matches!(&o, Outcome::Blocked { guard, .. } if guard == "dormant"),
+        matches!(&o, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::Dormant),
         "{o:?}"
     );
     assert_eq!(audit(&kit, &t, "healing.blocked").await.len(), 1);
@@ -241,7 +249,7 @@ async fn scenarios_7_and_8_manual_recovery_and_backoff_reset() {
         .unwrap();
     let o = ingest_one(&e, &t, alert("HighErrorRate", "b")).await;
     assert!(
-        matches!(&o, Outcome::Blocked { guard, .. } if guard == "circuit_open"),
+        matches!(&o, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::CircuitOpen),
         "{o:?}"
     );
     e.reset_breaker(&t, "scripted", "rotated the token", &ops)

@@ -11,9 +11,9 @@ use hale_domain::failure::FailureClass;
 use hale_domain::strategy::ActionKind;
 use hale_domain::{ResourceRef, TenantId};
 use hale_engine::ports::{
-    Acquire, ActionExecutor, ActionOutcome, ActionRequest, Escalation, ExecError, ExecMode,
-    FencingToken, Health, HealthProbe, IdempotencyKeys, Lease, LockError, LockHolder, LockRequest,
-    Notifier, NotifyError, ProbeError, ProbeRequest, ResourceLocks,
+    Acquire, ActionExecutor, ActionOutcome, ActionRequest, Escalation, EscalationKind, ExecError,
+    ExecMode, FencingToken, Health, HealthProbe, IdempotencyKeys, Lease, LockError, LockHolder,
+    LockRequest, Notifier, NotifyError, ProbeError, ProbeRequest, ResourceLocks,
 };
 use parking_lot::Mutex;
 
@@ -218,7 +218,7 @@ impl RecordingNotifier {
     }
 
     /// Escalations of one kind.
-    pub fn count(&self, kind: &str) -> usize {
+    pub fn count(&self, kind: EscalationKind) -> usize {
         self.sent.lock().iter().filter(|e| e.kind == kind).count()
     }
 }

@@ -27,18 +27,19 @@ use hale_domain::healing::{
     ActionLog, ActionPhase, HealingOperation, HealingResult, HealingState, NewOperation,
 };
 use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
-use hale_domain::record::audit::AuditEntry;
+use hale_domain::record::audit::{AuditEntry, AuditKind};
 use hale_domain::record::incident::{
     DecisionStep, Incident, IncidentOutcome, IncidentStatus, Signal,
 };
 use hale_domain::record::knowledge::{EntrySource, EntryStatus, EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::{TimelineEvent, TimelineEventType, TimelineStatus};
+use hale_domain::safety::{HealingCounters, LedgerKey, SafetySnapshot};
 use hale_domain::strategy::ActionKind;
 use hale_domain::{
     Actor, ApprovalId, AuthorizationChannel, IncidentId, KnowledgeId, OperationId, Origin,
     ResourceRef, RiskLevel, Severity, SourceSystem, StrategyId, TenantId, Timestamp,
 };
-use hale_engine::ports::{HealingCounters, PlatformStateSnapshot, TenantStateSnapshot};
+use hale_engine::ports::{PlatformStateSnapshot, TenantStateSnapshot};
 
 /// A tenant id. Panics on an invalid id: the caller is a test that wrote a
 /// literal.
@@ -209,7 +210,7 @@ pub fn audit_entry_bare(tenant: &TenantId, id: &str, at: Timestamp) -> AuditEntr
     AuditEntry::new(
         id,
         tenant.clone(),
-        "action.executed",
+        AuditKind::ActionExecuted,
         "prod:deployment/checkout",
         Origin::decision_manager(),
         at,
@@ -474,7 +475,10 @@ pub fn tenant_state(at: Timestamp) -> TenantStateSnapshot {
     backoff.on_failure();
     let mut ledgers = BTreeMap::new();
     ledgers.insert(
-        "restart-on-errors|prod:deployment/checkout".to_owned(),
+        LedgerKey::new(
+            &StrategyId::new("restart-on-errors"),
+            &resource("prod", "checkout"),
+        ),
         AttemptLedger {
             consecutive_failures: 2,
             total_attempts: 5,
@@ -493,15 +497,17 @@ pub fn tenant_state(at: Timestamp) -> TenantStateSnapshot {
         .insert(action_kind("evict_pod"), Switch::Off);
     TenantStateSnapshot {
         breakers,
-        dormancy,
-        backoff,
-        next_healing_at: Some(at + Duration::from_secs(5)),
-        ledgers,
-        switches,
-        counters: HealingCounters {
-            total_attempts: 5,
-            successful_healings: 3,
-            failed_healings: 2,
+        safety: SafetySnapshot {
+            dormancy,
+            backoff,
+            next_healing_at: Some(at + Duration::from_secs(5)),
+            ledgers,
+            switches,
+            counters: HealingCounters {
+                total_attempts: 5,
+                successful_healings: 3,
+                failed_healings: 2,
+            },
         },
         saved_at: at,
     }

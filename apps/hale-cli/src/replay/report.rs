@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use hale_domain::failure::FailureClass;
+use hale_domain::guard::Guard;
 use hale_domain::healing::HealingOperation;
 use hale_domain::{TenantId, Timestamp};
 use hale_engine::{AlertDecision, Outcome};
@@ -26,14 +27,14 @@ const DECISIONS: [&str; 10] = [
 ];
 
 /// The guards the summary always lists, with their names for people.
-const GUARDS: [(&str, &str); 7] = [
-    ("circuit_open", "circuit breaker"),
-    ("backoff", "backoff"),
-    ("cooldown", "cooldown"),
-    ("max_attempts", "budget (max attempts)"),
-    ("kill_switch", "kill switch"),
-    ("dormant", "dormant"),
-    ("anti_pattern", "anti-pattern"),
+const GUARDS: [(Guard, &str); 7] = [
+    (Guard::CircuitOpen, "circuit breaker"),
+    (Guard::Backoff, "backoff"),
+    (Guard::Cooldown, "cooldown"),
+    (Guard::MaxAttempts, "budget (max attempts)"),
+    (Guard::KillSwitch, "kill switch"),
+    (Guard::Dormant, "dormant"),
+    (Guard::AntiPattern, "anti-pattern"),
 ];
 
 /// One alert's decision, with when and where it arrived.
@@ -199,17 +200,23 @@ impl Summary {
             DECISIONS.iter().map(|d| ((*d).to_owned(), 0)).collect();
         let mut deferred = BTreeMap::new();
         let mut skipped = BTreeMap::new();
-        let mut blocked: BTreeMap<String, usize> =
-            GUARDS.iter().map(|(g, _)| ((*g).to_owned(), 0)).collect();
+        let mut blocked: BTreeMap<String, usize> = GUARDS
+            .iter()
+            .map(|(g, _)| (g.as_str().to_owned(), 0))
+            .collect();
         for d in decisions {
             let o = &d.decision.outcome;
             *labels.entry(o.label().to_owned()).or_default() += 1;
             match o {
                 Outcome::Deferred { reason, .. } => {
-                    *deferred.entry(reason.clone()).or_default() += 1
+                    *deferred.entry(reason.as_str().to_owned()).or_default() += 1
                 }
-                Outcome::Skipped { reason, .. } => *skipped.entry(reason.clone()).or_default() += 1,
-                Outcome::Blocked { guard, .. } => *blocked.entry(guard.clone()).or_default() += 1,
+                Outcome::Skipped { reason, .. } => {
+                    *skipped.entry(reason.as_str().to_owned()).or_default() += 1
+                }
+                Outcome::Blocked { guard, .. } => {
+                    *blocked.entry(guard.as_str().to_owned()).or_default() += 1
+                }
                 _ => {}
             }
         }
@@ -454,11 +461,15 @@ impl Summary {
         for (guard, name) in GUARDS {
             row(
                 &format!("  {name}"),
-                self.blocked.get(guard).copied().unwrap_or(0).to_string(),
+                self.blocked
+                    .get(guard.as_str())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
             );
         }
         for (guard, count) in &self.blocked {
-            if !GUARDS.iter().any(|(g, _)| g == guard) {
+            if !GUARDS.iter().any(|(g, _)| g.as_str() == guard) {
                 row(&format!("  {guard}"), count.to_string());
             }
         }

@@ -4,11 +4,67 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::wire_enum;
 use crate::failure::FailureClass;
 use crate::ids::{Actor, ApprovalId, IncidentId, OperationId};
 use crate::risk::{AuthorizationChannel, Origin, SourceSystem};
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
+
+wire_enum!(
+    /// What an audit entry records (its `operation_type`).
+    AuditKind {
+        /// A healing action ran and succeeded.
+        ActionExecuted => "action.executed",
+        /// A healing action failed.
+        ActionFailed => "action.failed",
+        /// An approved request could not start (switched off, no executor,
+        /// breaker open, resource never freed).
+        ApprovalExecutionBlocked => "approval.execution_blocked",
+        /// An approval request expired unanswered.
+        ApprovalExpired => "approval.expired",
+        /// An approval request was rejected.
+        ApprovalRejected => "approval.rejected",
+        /// An approval request was raised.
+        ApprovalRequested => "approval.requested",
+        /// An approval request was signed.
+        ApprovalSigned => "approval.signed",
+        /// A strategy's failure streak on a target was cleared by hand.
+        AttemptsReset => "attempts.reset",
+        /// A breaker was reset by hand.
+        BreakerReset => "breaker.reset",
+        /// A breaker changed state.
+        BreakerTransition => "breaker.transition",
+        /// A scope went dormant.
+        DormancyEntered => "dormancy.entered",
+        /// A scope was resumed from dormancy.
+        DormancyResumed => "dormancy.resumed",
+        /// A guard blocked healing.
+        HealingBlocked => "healing.blocked",
+        /// Coordination deferred healing.
+        HealingDeferred => "healing.deferred",
+        /// A failed healing was handed to humans.
+        HealingEscalated => "healing.escalated",
+        /// Healing was skipped.
+        HealingSkipped => "healing.skipped",
+        /// A healing operation started.
+        HealingStarted => "healing.started",
+        /// An operation completed (healed and verified).
+        OperationCompleted => "operation.completed",
+        /// An operation failed.
+        OperationFailed => "operation.failed",
+        /// An operation was interrupted.
+        OperationInterrupted => "operation.interrupted",
+        /// An operation changed state.
+        OperationTransition => "operation.transition",
+        /// A rollback action ran and succeeded.
+        RollbackExecuted => "rollback.executed",
+        /// A rollback action failed.
+        RollbackFailed => "rollback.failed",
+        /// A kill switch was set or unset.
+        SwitchSet => "switch.set",
+    }
+);
 
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,8 +73,10 @@ pub struct AuditEntry {
     pub id: String,
     /// Owning tenant.
     pub tenant: TenantId,
-    /// What happened, dotted: `action.executed`, `healing.deferred`,
-    /// `approval.signed`, `breaker.reset`, `dormancy.resumed`, ...
+    /// What happened ([`AuditKind`]'s wire name): `action.executed`,
+    /// `healing.deferred`, `approval.signed`, `breaker.reset`,
+    /// `dormancy.resumed`, ... Stored as text, so entries written by another
+    /// version read back whatever their kind.
     pub operation_type: String,
     /// The target (`namespace:kind/name`), or the control object
     /// (`breaker:kubernetes`, `switch:global:auto_healing`).
@@ -68,7 +126,7 @@ impl AuditEntry {
     pub fn new(
         id: impl Into<String>,
         tenant: TenantId,
-        operation_type: impl Into<String>,
+        kind: AuditKind,
         target_resource: impl Into<String>,
         origin: Origin,
         at: Timestamp,
@@ -81,7 +139,7 @@ impl AuditEntry {
         AuditEntry {
             id: id.into(),
             tenant,
-            operation_type: operation_type.into(),
+            operation_type: kind.as_str().to_owned(),
             target_resource: target_resource.into(),
             success: true,
             reason: None,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::wire_enum;
-use crate::alert::AlertStatus;
+use crate::alert::{Alert, AlertStatus};
 use crate::convergence::Fingerprint;
 use crate::ids::{ApprovalId, IncidentId, OperationId};
 use crate::risk::Severity;
@@ -38,6 +38,95 @@ impl IncidentStatus {
     }
 }
 
+wire_enum!(
+    /// The stage of the pipeline a decision step comes from.
+    Stage {
+        /// Strategy matching.
+        Match => "match",
+        /// The strategy's trigger (firings within a window).
+        Trigger => "trigger",
+        /// The guards.
+        Guard => "guard",
+        /// Coordination with the decision path.
+        Coordination => "coordination",
+        /// An automatic run starting.
+        Start => "start",
+        /// The decision path (approvals).
+        Decision => "decision",
+        /// A healing run.
+        Heal => "heal",
+    }
+);
+
+wire_enum!(
+    /// What a decision step decided.
+    StepDecision {
+        /// No strategy matches the alert.
+        NoStrategy => "no_strategy",
+        /// The trigger needs more firings.
+        Waiting => "waiting",
+        /// Deferred by coordination.
+        Deferred => "deferred",
+        /// Skipped.
+        Skipped => "skipped",
+        /// Blocked by a guard.
+        Blocked => "blocked",
+        /// An automatic run started.
+        OperationStarted => "operation_started",
+        /// An approval was requested.
+        ApprovalRequested => "approval_requested",
+        /// An approved request started running.
+        ApprovedExecutionStarted => "approved_execution_started",
+        /// An approval request was rejected.
+        Rejected => "rejected",
+        /// The run healed the target.
+        Healed => "healed",
+        /// The run failed.
+        Failed => "failed",
+        /// The run was interrupted.
+        Interrupted => "interrupted",
+    }
+);
+
+wire_enum!(
+    /// How an incident's episode ended (its outcome's `result`).
+    IncidentResult {
+        /// An operation healed and verified the target.
+        Healed => "healed",
+        /// An operation failed.
+        Failed => "failed",
+        /// An operation was interrupted.
+        Interrupted => "interrupted",
+        /// The alert resolved before any healing ran.
+        ResolvedWithoutAction => "resolved_without_action",
+    }
+);
+
+/// Working-memory TTL of an incident in days (seed 003); the durable row is
+/// permanent.
+pub const WORKING_MEMORY_TTL_DAYS: u32 = 7;
+
+/// Labels that name the affected service, most specific first.
+const SERVICE_LABELS: [&str; 6] = [
+    "deployment",
+    "service",
+    "statefulset",
+    "daemonset",
+    "job",
+    "pod",
+];
+
+/// Labels that name what an alert is about, for the incident title.
+const TITLE_LABELS: [&str; 7] = [
+    "deployment",
+    "service",
+    "statefulset",
+    "daemonset",
+    "pod",
+    "node",
+    "instance",
+];
+
 /// Most signals kept per incident (a storm converges into one incident; its
 /// hit count lives on the fingerprint).
 pub const MAX_SIGNALS: usize = 50;
@@ -60,6 +149,19 @@ pub struct Signal {
     /// The alert's summary annotation, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+}
+
+impl Signal {
+    /// The signal of one delivery of `alert`.
+    pub fn of(alert: &Alert, fingerprint: &Fingerprint, received_at: Timestamp) -> Signal {
+        Signal {
+            alertname: alert.alertname().unwrap_or_default().to_owned(),
+            status: alert.status,
+            fingerprint: fingerprint.clone(),
+            received_at,
+            summary: alert.annotations.get("summary").cloned(),
+        }
+    }
 }
 
 /// One step of the decision chain: what the engine decided and why.
@@ -129,7 +231,74 @@ pub struct Incident {
     pub closed_at: Option<Timestamp>,
 }
 
+impl IncidentOutcome {
+    /// An outcome of `result` with a human summary.
+    pub fn new(
+        result: IncidentResult,
+        summary: impl Into<String>,
+        operation_id: Option<OperationId>,
+    ) -> IncidentOutcome {
+        IncidentOutcome {
+            result: result.as_str().to_owned(),
+            summary: summary.into(),
+            operation_id,
+        }
+    }
+}
+
+impl DecisionStep {
+    /// A step of `stage` that decided `decision` for `reason`.
+    pub fn new(
+        at: Timestamp,
+        stage: Stage,
+        decision: StepDecision,
+        reason: impl Into<String>,
+    ) -> DecisionStep {
+        DecisionStep {
+            at,
+            stage: stage.as_str().to_owned(),
+            decision: decision.as_str().to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
 impl Incident {
+    /// A new incident for the first delivery of `alert` with seed 003's
+    /// defaults: investigating, severity from the `severity` label, a title
+    /// naming the alert and its target, the affected service from the
+    /// workload labels, the first signal, and a working-memory TTL of
+    /// [`WORKING_MEMORY_TTL_DAYS`].
+    pub fn open(
+        id: IncidentId,
+        tenant: TenantId,
+        fingerprint: Fingerprint,
+        alert: &Alert,
+        now: Timestamp,
+    ) -> Incident {
+        let service = SERVICE_LABELS.iter().find_map(|l| alert.label(l));
+        Incident {
+            id,
+            tenant,
+            status: IncidentStatus::Investigating,
+            severity: Severity::from_label(alert.label("severity")),
+            title: title_of(alert),
+            signals: vec![Signal::of(alert, &fingerprint, now)],
+            fingerprint,
+            affected_services: service.map(str::to_owned).into_iter().collect(),
+            decision_chain: Vec::new(),
+            proposal_ids: Vec::new(),
+            operation_ids: Vec::new(),
+            outcome: None,
+            ttl_days: WORKING_MEMORY_TTL_DAYS,
+            revision: 0,
+            created_at: now,
+            updated_at: now,
+            resolved_at: None,
+            closed_at: None,
+        }
+    }
+
     /// Adds a signal, keeping at most [`MAX_SIGNALS`].
     pub fn push_signal(&mut self, s: Signal) {
         self.updated_at = self.updated_at.max(s.received_at);
@@ -138,12 +307,33 @@ impl Incident {
         self.signals.drain(..excess);
     }
 
+    /// An operation started on the incident: it is being mitigated, the
+    /// operation is listed once, and the step says why.
+    pub fn operation_started(&mut self, operation: &OperationId, step: DecisionStep) {
+        self.status = IncidentStatus::Mitigating;
+        if !self.operation_ids.contains(operation) {
+            self.operation_ids.push(operation.clone());
+        }
+        self.push_decision(step);
+    }
+
     /// Appends a decision step, keeping at most [`MAX_DECISION_STEPS`].
     pub fn push_decision(&mut self, step: DecisionStep) {
         self.updated_at = self.updated_at.max(step.at);
         self.decision_chain.push(step);
         let excess = self.decision_chain.len().saturating_sub(MAX_DECISION_STEPS);
         self.decision_chain.drain(..excess);
+    }
+}
+
+/// `<alertname> on <namespace>/<target>`, as much of it as the labels give.
+fn title_of(alert: &Alert) -> String {
+    let name = alert.alertname().unwrap_or("alert");
+    let what = TITLE_LABELS.iter().find_map(|l| alert.label(l));
+    match (alert.label("namespace"), what) {
+        (Some(ns), Some(w)) => format!("{name} on {ns}/{w}"),
+        (None, Some(w)) => format!("{name} on {w}"),
+        _ => name.to_owned(),
     }
 }
 
@@ -198,6 +388,52 @@ mod tests {
         }
         assert_eq!(inc.decision_chain.len(), MAX_DECISION_STEPS);
         assert_eq!(inc.decision_chain[0].reason, "10", "the oldest go first");
+    }
+
+    #[test]
+    fn open_holds_the_seed_defaults() {
+        let t = Timestamp::from_unix_secs(100);
+        let mut alert = Alert::firing([
+            ("alertname", "HighErrorRate"),
+            ("namespace", "prod"),
+            ("service", "checkout"),
+            ("severity", "critical"),
+        ]);
+        alert
+            .annotations
+            .insert("summary".into(), "5xx above 5%".into());
+        let fp = Fingerprint::from_hex("ab");
+        let inc = Incident::open(
+            IncidentId::new("INC-1"),
+            TenantId::new("t").unwrap(),
+            fp.clone(),
+            &alert,
+            t,
+        );
+        assert_eq!(inc.status, IncidentStatus::Investigating);
+        assert_eq!(inc.severity, Severity::P0);
+        assert_eq!(inc.title, "HighErrorRate on prod/checkout");
+        assert_eq!(inc.affected_services, ["checkout"]);
+        assert_eq!(inc.ttl_days, 7);
+        assert_eq!(inc.signals, [Signal::of(&alert, &fp, t)]);
+        assert_eq!(inc.signals[0].summary.as_deref(), Some("5xx above 5%"));
+        assert!(inc.decision_chain.is_empty() && inc.revision == 0);
+        assert_eq!((inc.created_at, inc.updated_at), (t, t));
+        let bare = Incident::open(
+            IncidentId::new("INC-2"),
+            TenantId::new("t").unwrap(),
+            fp,
+            &Alert::firing([("alertname", "X"), ("node", "n1")]),
+            t,
+        );
+        assert_eq!(bare.title, "X on n1");
+        assert_eq!(bare.severity, Severity::P3);
+        assert!(bare.affected_services.is_empty());
+        let step = DecisionStep::new(t, Stage::Guard, StepDecision::Blocked, "cooldown");
+        assert_eq!(
+            (step.stage.as_str(), step.decision.as_str()),
+            ("guard", "blocked")
+        );
     }
 
     #[test]

@@ -7,43 +7,4 @@ pub mod incident;
 pub mod knowledge;
 pub mod timeline;
 
-/// Declares a `snake_case` wire-name enum with `as_str` and `FromStr`.
-macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $s)] $variant),+
-        }
-
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The wire name.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $s),+ }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($s => Ok($name::$variant),)+
-                    other => Err(format!(
-                        concat!("unknown ", stringify!($name), " {:?}; expected one of: ", $($s, " "),+),
-                        other
-                    )),
-                }
-            }
-        }
-    };
-}
-pub(crate) use wire_enum;
+pub(crate) use crate::wire::wire_enum;

@@ -24,5 +24,5 @@ pub use locks::{
     Acquire, FencingToken, IdempotencyKeys, Lease, LockError, LockHolder, LockRequest,
     ResourceLocks,
 };
-pub use notifier::{Escalation, LogNotifier, Notifier, NotifyError};
+pub use notifier::{Escalation, EscalationKind, LogNotifier, Notifier, NotifyError};
 pub use store::*;

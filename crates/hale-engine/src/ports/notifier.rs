@@ -6,13 +6,45 @@ use hale_domain::{
 };
 use serde::{Deserialize, Serialize};
 
+/// What escalated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationKind {
+    /// A healing operation failed (after its rollback).
+    HealingFailed,
+    /// A tenant went dormant.
+    Dormant,
+    /// A target healed recently is unhealthy again.
+    Regression,
+    /// An operation was found unfinished after its process ended.
+    OperationInterrupted,
+}
+
+impl EscalationKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalationKind::HealingFailed => "healing_failed",
+            EscalationKind::Dormant => "dormant",
+            EscalationKind::Regression => "regression",
+            EscalationKind::OperationInterrupted => "operation_interrupted",
+        }
+    }
+}
+
+impl std::fmt::Display for EscalationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Something humans must look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Escalation {
     /// Owning tenant.
     pub tenant: TenantId,
-    /// What escalated (`healing_failed`, `dormant`, `max_attempts_reached`, ...).
-    pub kind: String,
+    /// What escalated.
+    pub kind: EscalationKind,
     /// One-line summary.
     pub summary: String,
     /// The target, if any.

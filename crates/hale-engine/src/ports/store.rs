@@ -30,17 +30,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::approval::{ApprovalRequest, ApprovalStatus};
-use hale_domain::backoff::Backoff;
 use hale_domain::breaker::BreakerSnapshot;
-use hale_domain::budget::AttemptLedger;
 use hale_domain::convergence::{Delivery, EpisodeClaim, Fingerprint, FingerprintRecord};
 use hale_domain::dormancy::Dormancy;
 use hale_domain::healing::{HealingOperation, HealingState};
-use hale_domain::kill_switch::{GlobalSwitches, TenantSwitches};
+use hale_domain::kill_switch::GlobalSwitches;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::{Incident, IncidentStatus};
 use hale_domain::record::knowledge::{EntryStatus, EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::{TimelineEvent, TimelineEventType};
+use hale_domain::safety::SafetySnapshot;
 use hale_domain::{
     ApprovalId, AuthorizationChannel, IncidentId, KnowledgeId, OperationId, ResourceRef, Severity,
     SourceSystem, StrategyId, TenantId, Timestamp,
@@ -466,32 +465,15 @@ pub trait FingerprintStore: Send + Sync {
 pub struct TenantStateSnapshot {
     /// Breakers by name.
     pub breakers: BTreeMap<String, BreakerSnapshot>,
-    /// Dormancy.
-    pub dormancy: Dormancy,
-    /// Engine-level backoff between healing attempts.
-    pub backoff: Backoff,
-    /// No healing starts before this instant (backoff).
-    pub next_healing_at: Option<Timestamp>,
-    /// Attempt ledgers keyed `strategy|namespace:kind/name`.
-    pub ledgers: BTreeMap<String, AttemptLedger>,
-    /// Kill switches set at runtime.
-    pub switches: TenantSwitches,
-    /// Counters for the status page.
-    pub counters: HealingCounters,
+    /// Dormancy, backoff, attempt ledgers (keyed
+    /// `strategy|namespace:kind/name`), switches and counters.
+    #[serde(flatten)]
+    pub safety: SafetySnapshot,
     /// When the snapshot was taken.
     pub saved_at: Timestamp,
 }
 
-/// Healing counters (seed 002 `/status`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HealingCounters {
-    /// Operations started.
-    pub total_attempts: u64,
-    /// Operations completed.
-    pub successful_healings: u64,
-    /// Operations failed.
-    pub failed_healings: u64,
-}
+pub use hale_domain::safety::HealingCounters;
 
 /// Platform-wide runtime state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,8 +27,8 @@ pub async fn tenant_state_round_trip<S: StoreAdapter>(store: Arc<S>) {
     );
     let mut second = first.clone();
     second.breakers.clear();
-    second.next_healing_at = None;
-    second.counters = HealingCounters {
+    second.safety.next_healing_at = None;
+    second.safety.counters = HealingCounters {
         total_attempts: 6,
         successful_healings: 4,
         failed_healings: 2,

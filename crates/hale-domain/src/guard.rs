@@ -1,0 +1,449 @@
+//! The guard rule: may Hale heal here, on this path, now?
+//!
+//! One function, [`evaluate`], answers for every caller: the automatic path
+//! (the failure watcher), the proposal path (raising an approval request),
+//! the approved path (a request humans approved, about to run) and the
+//! status page ([`scope_verdict`], the same stages without a strategy). The
+//! engine gathers the inputs ([`GuardInput`]), calls the rule, and applies
+//! the verdict; nothing else decides whether healing may start.
+//!
+//! The stages, in the order they are checked (the first that blocks wins):
+//!
+//! | stage | guard | automatic | proposal | approved |
+//! | --- | --- | --- | --- | --- |
+//! | kill switches | `kill_switch` | global `auto_healing`, tenant, strategy, action kinds | tenant, strategy, action kinds | tenant, strategy, action kinds |
+//! | executors | `no_executor` | yes | yes | yes |
+//! | dormancy | `dormant` | platform, then tenant | no | no |
+//! | backoff | `backoff` | yes | no | no |
+//! | breakers | `circuit_open` | yes | yes | yes |
+//! | attempt budget | `cooldown`, `max_attempts` | yes | yes | no |
+//! | anti-patterns | `anti_pattern` | yes | no | no |
+//!
+//! Why the paths differ:
+//! * **Automatic**: automation acting on its own is stopped by every
+//!   fail-safe (seed 002's layers).
+//! * **Proposal**: a proposal only asks a human. Dormancy and backoff stop
+//!   automation, not a question to a person; the global `auto_healing`
+//!   switch is automation's emergency stop. The tenant, strategy and
+//!   action-kind switches say "not this at all", so they stop proposals too.
+//!   The attempt budget applies: a target that keeps failing is not proposed
+//!   again before its cooldown, nor past its maximum attempts.
+//! * **Approved**: humans decided, so neither dormancy nor backoff, the
+//!   budget or the anti-pattern memory stop it (seed 000: the decision path
+//!   outranks automation). Every switch that applies to it does stop it, and
+//!   so do open breakers and missing executors, which say the action cannot
+//!   work now.
+//!
+//! The anti-pattern stage is last, so a caller may gather the remembered
+//! failures only when every other stage allows
+//! ([`prop_anti_patterns_only_matter_when_everything_else_allows`]).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::anti_pattern::{RememberedFailure, SymptomsHash, blocking_failure};
+use crate::breaker::Rejection;
+use crate::budget::{AttemptLedger, BudgetVerdict};
+use crate::dormancy::DormantRecord;
+use crate::ids::{KnowledgeId, StrategyId};
+use crate::kill_switch::{
+    self, Feature, GlobalSwitches, SwitchLayer, SwitchVerdict, TenantSwitches,
+};
+use crate::strategy::ActionKind;
+use crate::time::Timestamp;
+use crate::wire::wire_enum;
+
+/// Which path wants to act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealingPath {
+    /// The failure watcher, on its own (LOW risk).
+    Automatic,
+    /// The decision path raising an approval request.
+    Proposal,
+    /// An approved request about to run.
+    Approved,
+}
+
+wire_enum!(
+    /// The guard that blocked healing (wire names of the API's `guard`).
+    Guard {
+        /// A kill switch on the path is off.
+        KillSwitch => "kill_switch",
+        /// No configured executor runs one of the strategy's actions.
+        NoExecutor => "no_executor",
+        /// The platform or the tenant is dormant.
+        Dormant => "dormant",
+        /// An executor's circuit breaker does not admit calls.
+        CircuitOpen => "circuit_open",
+        /// Backing off after failed healings.
+        Backoff => "backoff",
+        /// Too soon after the last run on the target.
+        Cooldown => "cooldown",
+        /// Too many failed attempts on the target in a row.
+        MaxAttempts => "max_attempts",
+        /// This fix already failed for these symptoms.
+        AntiPattern => "anti_pattern",
+    }
+);
+
+/// Whether and when a blocked alert may be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "retry", content = "at")]
+pub enum Retry {
+    /// Not until a human changes something (a switch, a resume, a reset).
+    Never,
+    /// Not before this instant.
+    At(Timestamp),
+    /// Soon, at no known instant (a half-open breaker's probe slot).
+    Soon,
+}
+
+impl Retry {
+    /// Whether the detection job should try again.
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, Retry::Never)
+    }
+}
+
+/// Why a guard blocked healing: the typed detail the record and the answer
+/// carry. Its [`fmt::Display`] is the human text of the API's `detail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "block")]
+pub enum Block {
+    /// A switch is off.
+    SwitchedOff {
+        /// The most specific layer that is off.
+        by: SwitchLayer,
+    },
+    /// An action kind has no executor.
+    NoExecutor {
+        /// The kind.
+        kind: ActionKind,
+    },
+    /// The whole platform is dormant.
+    PlatformDormant {
+        /// Why.
+        reason: String,
+    },
+    /// The tenant is dormant.
+    TenantDormant {
+        /// Since when.
+        since: Timestamp,
+        /// Why.
+        reason: String,
+    },
+    /// Backing off after failures.
+    BackingOff {
+        /// Until when.
+        until: Timestamp,
+    },
+    /// A breaker rejects calls.
+    BreakerRejects {
+        /// The breaker (the executor's name).
+        breaker: String,
+        /// What it said.
+        rejection: Rejection,
+    },
+    /// Cooling down after the last run on the target.
+    CoolingDown {
+        /// Until when.
+        until: Timestamp,
+    },
+    /// The target's failure streak reached the strategy's maximum.
+    MaxAttemptsReached {
+        /// Failed attempts in a row.
+        failures: u32,
+        /// The maximum.
+        max: u32,
+    },
+    /// The fix already failed for these symptoms.
+    KnownFailure {
+        /// The strategy.
+        strategy: StrategyId,
+        /// The symptoms.
+        symptoms: SymptomsHash,
+        /// The knowledge entry remembering it.
+        knowledge_id: KnowledgeId,
+    },
+}
+
+impl Block {
+    /// Which guard this is.
+    pub fn guard(&self) -> Guard {
+        match self {
+            Block::SwitchedOff { .. } => Guard::KillSwitch,
+            Block::NoExecutor { .. } => Guard::NoExecutor,
+            Block::PlatformDormant { .. } | Block::TenantDormant { .. } => Guard::Dormant,
+            Block::BackingOff { .. } => Guard::Backoff,
+            Block::BreakerRejects { .. } => Guard::CircuitOpen,
+            Block::CoolingDown { .. } => Guard::Cooldown,
+            Block::MaxAttemptsReached { .. } => Guard::MaxAttempts,
+            Block::KnownFailure { .. } => Guard::AntiPattern,
+        }
+    }
+
+    /// Whether and when trying again can help without a human.
+    pub fn retry(&self) -> Retry {
+        match self {
+            Block::BackingOff { until } | Block::CoolingDown { until } => Retry::At(*until),
+            Block::BreakerRejects { rejection, .. } => match rejection {
+                Rejection::Open { retry_at } => Retry::At(*retry_at),
+                Rejection::ProbesExhausted { .. } => Retry::Soon,
+                Rejection::PermanentOpen { .. } => Retry::Never,
+            },
+            Block::SwitchedOff { .. }
+            | Block::NoExecutor { .. }
+            | Block::PlatformDormant { .. }
+            | Block::TenantDormant { .. }
+            | Block::MaxAttemptsReached { .. }
+            | Block::KnownFailure { .. } => Retry::Never,
+        }
+    }
+
+    /// The block a budget verdict stands for, if it is not `Allowed`.
+    pub fn of_budget(verdict: BudgetVerdict, max_attempts: u32) -> Option<Block> {
+        match verdict {
+            BudgetVerdict::Allowed { .. } => None,
+            BudgetVerdict::Cooldown { until } => Some(Block::CoolingDown { until }),
+            BudgetVerdict::MaxAttemptsReached { failures } => Some(Block::MaxAttemptsReached {
+                failures,
+                max: max_attempts,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Block {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Block::SwitchedOff { by } => write!(f, "switched off at {by}"),
+            Block::NoExecutor { kind } => write!(f, "no configured executor runs {kind:?}"),
+            Block::PlatformDormant { reason } => write!(f, "engine dormant: {reason}"),
+            Block::TenantDormant { since, reason } => {
+                write!(f, "tenant dormant since {since}: {reason}")
+            }
+            Block::BackingOff { until } => write!(f, "backing off until {until}"),
+            Block::BreakerRejects { breaker, rejection } => {
+                write!(f, "breaker {breaker}: {rejection}")
+            }
+            Block::CoolingDown { until } => write!(f, "cooling down until {until}"),
+            Block::MaxAttemptsReached { failures, max } => write!(
+                f,
+                "{failures} consecutive failed attempts (max {max}); fix the cause, then reset"
+            ),
+            Block::KnownFailure {
+                strategy,
+                symptoms,
+                knowledge_id,
+            } => write!(
+                f,
+                "strategy {strategy} already failed for these symptoms ({symptoms}); see knowledge entry {knowledge_id}"
+            ),
+        }
+    }
+}
+
+/// The rule's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "verdict")]
+pub enum Verdict {
+    /// Every stage on the path allows it.
+    Allow,
+    /// A stage blocked it.
+    Block(Block),
+}
+
+impl Verdict {
+    /// Whether healing may go ahead.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Verdict::Allow)
+    }
+
+    /// The block, if any.
+    pub fn block(&self) -> Option<&Block> {
+        match self {
+            Verdict::Allow => None,
+            Verdict::Block(b) => Some(b),
+        }
+    }
+}
+
+/// The executor that runs one of the strategy's action kinds, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecutorFor<'a> {
+    /// The action kind.
+    pub kind: &'a ActionKind,
+    /// The executor's name (its breaker's name), or `None` if none runs it.
+    pub executor: Option<&'a str>,
+}
+
+/// What an executor's breaker says now ([`crate::breaker::CircuitBreaker::would_admit`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerAdmission<'a> {
+    /// The breaker (executor) name.
+    pub breaker: &'a str,
+    /// Whether it admits a call.
+    pub admission: Result<(), Rejection>,
+}
+
+/// The strategy's attempt budget on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptBudget<'a> {
+    /// What happened on the target so far.
+    pub ledger: &'a AttemptLedger,
+    /// The strategy's maximum failed attempts in a row.
+    pub max_attempts: u32,
+    /// The strategy's cooldown between runs.
+    pub cooldown: std::time::Duration,
+}
+
+/// The fail-safe state of the scope (platform and tenant), which is all the
+/// status page asks about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeState<'a> {
+    /// The effective global switches ([`crate::kill_switch::effective_global`]).
+    pub global: &'a GlobalSwitches,
+    /// The tenant's switch layers.
+    pub tenant: &'a TenantSwitches,
+    /// The platform's dormancy, if dormant.
+    pub platform_dormant: Option<&'a DormantRecord>,
+    /// The tenant's dormancy, if dormant.
+    pub tenant_dormant: Option<&'a DormantRecord>,
+}
+
+/// Everything the rule reads, gathered by the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardInput<'a> {
+    /// Who wants to act.
+    pub path: HealingPath,
+    /// Now.
+    pub now: Timestamp,
+    /// Switches and dormancy.
+    pub scope: ScopeState<'a>,
+    /// The strategy.
+    pub strategy: &'a StrategyId,
+    /// Each action kind the strategy may run (rollback included), with its
+    /// executor.
+    pub executors: &'a [ExecutorFor<'a>],
+    /// The tenant's backoff: no automatic healing before this.
+    pub next_healing_at: Option<Timestamp>,
+    /// The breaker of each executor named in `executors`.
+    pub breakers: &'a [BreakerAdmission<'a>],
+    /// The attempt budget on the target.
+    pub budget: AttemptBudget<'a>,
+    /// The symptoms of the alert on the target.
+    pub symptoms: &'a SymptomsHash,
+    /// Remembered failed fixes for those symptoms (may be left empty when
+    /// the path does not read them, or until every other stage allows).
+    pub anti_patterns: &'a [RememberedFailure],
+}
+
+/// The rule for a strategy on a target (the table in the module docs).
+pub fn evaluate(input: &GuardInput<'_>) -> Verdict {
+    match check(input) {
+        Ok(()) => Verdict::Allow,
+        Err(b) => Verdict::Block(b),
+    }
+}
+
+/// The scope-level part of the rule, without a strategy: whether healing on
+/// `path` is on at all (kill switches of the global and tenant layers,
+/// dormancy). The status page's `enabled` is this verdict for the
+/// automatic path.
+pub fn scope_verdict(path: HealingPath, scope: &ScopeState<'_>) -> Verdict {
+    let checked = switches(path, scope, None, &[]).and_then(|()| dormancy(path, scope));
+    match checked {
+        Ok(()) => Verdict::Allow,
+        Err(b) => Verdict::Block(b),
+    }
+}
+
+fn check(input: &GuardInput<'_>) -> Result<(), Block> {
+    let path = input.path;
+    let kinds: Vec<&ActionKind> = input.executors.iter().map(|e| e.kind).collect();
+    switches(path, &input.scope, Some(input.strategy), &kinds)?;
+    if let Some(missing) = input.executors.iter().find(|e| e.executor.is_none()) {
+        return Err(Block::NoExecutor {
+            kind: missing.kind.clone(),
+        });
+    }
+    dormancy(path, &input.scope)?;
+    if path == HealingPath::Automatic
+        && let Some(until) = input.next_healing_at
+        && input.now < until
+    {
+        return Err(Block::BackingOff { until });
+    }
+    let rejected = input
+        .breakers
+        .iter()
+        .find_map(|b| b.admission.as_ref().err().map(|r| (b.breaker, r)));
+    if let Some((breaker, rejection)) = rejected {
+        return Err(Block::BreakerRejects {
+            breaker: breaker.to_owned(),
+            rejection: rejection.clone(),
+        });
+    }
+    if path != HealingPath::Approved {
+        let budget = input.budget;
+        let verdict = budget
+            .ledger
+            .check(budget.max_attempts, budget.cooldown, input.now);
+        if let Some(b) = Block::of_budget(verdict, budget.max_attempts) {
+            return Err(b);
+        }
+    }
+    if path == HealingPath::Automatic
+        && let Some(hit) = blocking_failure(input.symptoms, input.strategy, input.anti_patterns)
+    {
+        return Err(Block::KnownFailure {
+            strategy: input.strategy.clone(),
+            symptoms: input.symptoms.clone(),
+            knowledge_id: hit.knowledge_id.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Kill switches: the global `auto_healing` switch stops automation only;
+/// the tenant, strategy and action-kind layers stop every path.
+fn switches(
+    path: HealingPath,
+    scope: &ScopeState<'_>,
+    strategy: Option<&StrategyId>,
+    kinds: &[&ActionKind],
+) -> Result<(), Block> {
+    let no_global = GlobalSwitches::default();
+    let global = match path {
+        HealingPath::Automatic => scope.global,
+        HealingPath::Proposal | HealingPath::Approved => &no_global,
+    };
+    match kill_switch::evaluate(global, scope.tenant, Feature::AutoHealing, strategy, kinds) {
+        SwitchVerdict::Enabled => Ok(()),
+        SwitchVerdict::Disabled { by } => Err(Block::SwitchedOff { by }),
+    }
+}
+
+/// Dormancy stops automation, never a human's decision or question.
+fn dormancy(path: HealingPath, scope: &ScopeState<'_>) -> Result<(), Block> {
+    if path != HealingPath::Automatic {
+        return Ok(());
+    }
+    if let Some(d) = scope.platform_dormant {
+        return Err(Block::PlatformDormant {
+            reason: d.reason.clone(),
+        });
+    }
+    if let Some(d) = scope.tenant_dormant {
+        return Err(Block::TenantDormant {
+            since: d.since,
+            reason: d.reason.clone(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

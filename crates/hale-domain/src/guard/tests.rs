@@ -1,0 +1,438 @@
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::dormancy::Dormancy;
+use crate::ids::Actor;
+use crate::kill_switch::Switch;
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_unix_secs(s)
+}
+
+/// Every input of the rule as owned values, so proptest can generate them.
+#[derive(Debug, Clone)]
+struct World {
+    global_auto_healing: Option<Switch>,
+    tenant: Option<Switch>,
+    strategy_switch: Option<Switch>,
+    kind_switch: Option<Switch>,
+    executor_missing: bool,
+    platform_dormant: bool,
+    tenant_dormant: bool,
+    backoff_until: Option<i64>,
+    breaker: Option<Rejection>,
+    ledger: AttemptLedger,
+    max_attempts: u32,
+    cooldown_s: u64,
+    anti_pattern: bool,
+    now: i64,
+}
+
+fn dormant(reason: &str) -> DormantRecord {
+    let mut d = Dormancy::new(1);
+    d.enter_manual(reason, &Actor::new("op"), t(5));
+    d.record().cloned().unwrap()
+}
+
+impl World {
+    fn calm() -> World {
+        World {
+            global_auto_healing: None,
+            tenant: None,
+            strategy_switch: None,
+            kind_switch: None,
+            executor_missing: false,
+            platform_dormant: false,
+            tenant_dormant: false,
+            backoff_until: None,
+            breaker: None,
+            ledger: AttemptLedger::default(),
+            max_attempts: 3,
+            cooldown_s: 60,
+            anti_pattern: false,
+            now: 1_000,
+        }
+    }
+
+    fn verdict(&self, path: HealingPath) -> Verdict {
+        self.verdict_with(path, true)
+    }
+
+    /// The verdict; with `anti_patterns_gathered` false the remembered
+    /// failures are left out, as a caller that gathers them last would.
+    fn verdict_with(&self, path: HealingPath, anti_patterns_gathered: bool) -> Verdict {
+        let strategy = StrategyId::new("restart");
+        let kind = ActionKind::new("rollout_restart").unwrap();
+        let mut global = GlobalSwitches::default();
+        if let Some(s) = self.global_auto_healing {
+            global.features.insert(Feature::AutoHealing, s);
+        }
+        let mut tenant = TenantSwitches {
+            tenant: self.tenant,
+            ..TenantSwitches::default()
+        };
+        if let Some(s) = self.strategy_switch {
+            tenant.strategies.insert(strategy.clone(), s);
+        }
+        if let Some(s) = self.kind_switch {
+            tenant.action_kinds.insert(kind.clone(), s);
+        }
+        let platform = dormant("platform paused");
+        let tenant_d = dormant("tenant paused");
+        let executors = [ExecutorFor {
+            kind: &kind,
+            executor: (!self.executor_missing).then_some("kubernetes"),
+        }];
+        let breakers: Vec<BreakerAdmission<'_>> = if self.executor_missing {
+            Vec::new()
+        } else {
+            vec![BreakerAdmission {
+                breaker: "kubernetes",
+                admission: self.breaker.clone().map_or(Ok(()), Err),
+            }]
+        };
+        let symptoms = SymptomsHash::from_hex("00112233445566ff");
+        let remembered = [RememberedFailure {
+            symptoms_hash: symptoms.clone(),
+            strategy_id: strategy.clone(),
+            knowledge_id: KnowledgeId::new("kn-1"),
+            recorded_at: t(0),
+        }];
+        let anti_patterns: &[RememberedFailure] = if self.anti_pattern && anti_patterns_gathered {
+            &remembered
+        } else {
+            &[]
+        };
+        evaluate(&GuardInput {
+            path,
+            now: t(self.now),
+            scope: ScopeState {
+                global: &global,
+                tenant: &tenant,
+                platform_dormant: self.platform_dormant.then_some(&platform),
+                tenant_dormant: self.tenant_dormant.then_some(&tenant_d),
+            },
+            strategy: &strategy,
+            executors: &executors,
+            next_healing_at: self.backoff_until.map(t),
+            breakers: &breakers,
+            budget: AttemptBudget {
+                ledger: &self.ledger,
+                max_attempts: self.max_attempts,
+                cooldown: Duration::from_secs(self.cooldown_s),
+            },
+            symptoms: &symptoms,
+            anti_patterns,
+        })
+    }
+}
+
+fn switch() -> impl Strategy<Value = Option<Switch>> {
+    prop_oneof![Just(None), Just(Some(Switch::On)), Just(Some(Switch::Off))]
+}
+
+fn rejection() -> impl Strategy<Value = Option<Rejection>> {
+    prop_oneof![
+        3 => Just(None),
+        1 => (900i64..1100).prop_map(|s| Some(Rejection::Open { retry_at: t(s) })),
+        1 => Just(Some(Rejection::ProbesExhausted { max_probes: 1 })),
+        1 => Just(Some(Rejection::PermanentOpen { reason: "fatal".into(), since: t(1) })),
+    ]
+}
+
+fn ledger() -> impl Strategy<Value = AttemptLedger> {
+    (0u32..5, proptest::option::of(900i64..1000)).prop_map(|(failures, last)| AttemptLedger {
+        consecutive_failures: failures,
+        total_attempts: failures + 1,
+        last_started_at: last.map(t),
+    })
+}
+
+prop_compose! {
+    fn world()(
+        global_auto_healing in switch(), tenant in switch(), strategy_switch in switch(),
+        kind_switch in switch(), executor_missing in proptest::bool::weighted(0.1),
+        platform_dormant in proptest::bool::weighted(0.2), tenant_dormant in proptest::bool::weighted(0.2),
+        backoff_until in proptest::option::of(900i64..1100), breaker in rejection(),
+        ledger in ledger(), max_attempts in 1u32..5, cooldown_s in 0u64..200,
+        anti_pattern in proptest::bool::weighted(0.2),
+    ) -> World {
+        World {
+            global_auto_healing, tenant, strategy_switch, kind_switch, executor_missing,
+            platform_dormant, tenant_dormant, backoff_until, breaker, ledger, max_attempts,
+            cooldown_s, anti_pattern, now: 1_000,
+        }
+    }
+}
+
+fn guard_of(v: &Verdict) -> Option<Guard> {
+    v.block().map(Block::guard)
+}
+
+const PATHS: [HealingPath; 3] = [
+    HealingPath::Automatic,
+    HealingPath::Proposal,
+    HealingPath::Approved,
+];
+
+/// The reference: which stages apply to a path, in order.
+fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
+    let auto = path == HealingPath::Automatic;
+    let off = Some(Switch::Off);
+    let switched_off = w.tenant == off
+        || w.strategy_switch == off
+        || w.kind_switch == off
+        || (auto && w.global_auto_healing == off);
+    let budget_blocks = !matches!(
+        w.ledger
+            .check(w.max_attempts, Duration::from_secs(w.cooldown_s), t(w.now)),
+        BudgetVerdict::Allowed { .. }
+    );
+    let stages = [
+        (switched_off, Guard::KillSwitch),
+        (w.executor_missing, Guard::NoExecutor),
+        (
+            auto && (w.platform_dormant || w.tenant_dormant),
+            Guard::Dormant,
+        ),
+        (
+            auto && w.backoff_until.is_some_and(|u| w.now < u),
+            Guard::Backoff,
+        ),
+        (
+            !w.executor_missing && w.breaker.is_some(),
+            Guard::CircuitOpen,
+        ),
+        (
+            path != HealingPath::Approved && budget_blocks,
+            match w.ledger.consecutive_failures >= w.max_attempts {
+                true => Guard::MaxAttempts,
+                false => Guard::Cooldown,
+            },
+        ),
+        (auto && w.anti_pattern, Guard::AntiPattern),
+    ];
+    stages.into_iter().find(|(hit, _)| *hit).map(|(_, g)| g)
+}
+
+proptest! {
+    /// The rule checks exactly the stages of the module's table for each
+    /// path, in the table's order: the first stage that blocks is reported.
+    #[test]
+    fn prop_guard_matches_the_table_for_every_path(w in world()) {
+        for path in PATHS {
+            prop_assert_eq!(guard_of(&w.verdict(path)), expected_guard(&w, path), "{:?}", path);
+        }
+    }
+
+    /// An approved run is never stopped by dormancy (platform or tenant),
+    /// backoff, the attempt budget or the anti-pattern memory, but always by
+    /// the tenant, strategy and action-kind switches that apply to it.
+    #[test]
+    fn prop_approved_run_never_stopped_by_dormancy_but_always_by_its_switches(w in world()) {
+        let mut calm = w.clone();
+        calm.platform_dormant = false;
+        calm.tenant_dormant = false;
+        calm.backoff_until = None;
+        calm.ledger = AttemptLedger::default();
+        calm.anti_pattern = false;
+        prop_assert_eq!(w.verdict(HealingPath::Approved), calm.verdict(HealingPath::Approved));
+        let off = Some(Switch::Off);
+        let any_switch_off = w.tenant == off || w.strategy_switch == off || w.kind_switch == off;
+        prop_assert_eq!(
+            guard_of(&w.verdict(HealingPath::Approved)) == Some(Guard::KillSwitch),
+            any_switch_off
+        );
+    }
+
+    /// The automatic path is stopped by every fail-safe on its own: turning
+    /// any single stage on, in an otherwise calm world, blocks it.
+    #[test]
+    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..10) {
+        let mut w = World::calm();
+        let expected = match stage {
+            0 => { w.global_auto_healing = Some(Switch::Off); Guard::KillSwitch }
+            1 => { w.tenant = Some(Switch::Off); Guard::KillSwitch }
+            2 => { w.executor_missing = true; Guard::NoExecutor }
+            3 => { w.platform_dormant = true; Guard::Dormant }
+            4 => { w.tenant_dormant = true; Guard::Dormant }
+            5 => { w.backoff_until = Some(w.now + 1); Guard::Backoff }
+            6 => { w.breaker = Some(Rejection::PermanentOpen { reason: "x".into(), since: t(0) }); Guard::CircuitOpen }
+            7 => { w.ledger.last_started_at = Some(t(w.now - 1)); Guard::Cooldown }
+            8 => { w.ledger.consecutive_failures = w.max_attempts; Guard::MaxAttempts }
+            _ => { w.anti_pattern = true; Guard::AntiPattern }
+        };
+        prop_assert_eq!(World::calm().verdict(HealingPath::Automatic), Verdict::Allow);
+        prop_assert_eq!(guard_of(&w.verdict(HealingPath::Automatic)), Some(expected));
+    }
+
+    /// A proposal only asks a human: dormancy, backoff, the global
+    /// `auto_healing` switch and the anti-pattern memory never stop it.
+    #[test]
+    fn prop_proposal_not_stopped_by_automation_failsafes(w in world()) {
+        let mut calm = w.clone();
+        calm.platform_dormant = false;
+        calm.tenant_dormant = false;
+        calm.backoff_until = None;
+        calm.global_auto_healing = Some(Switch::Off);
+        calm.anti_pattern = false;
+        prop_assert_eq!(w.verdict(HealingPath::Proposal), calm.verdict(HealingPath::Proposal));
+    }
+
+    /// The anti-pattern stage is last: leaving the remembered failures out
+    /// changes the verdict only where it would otherwise allow, so the engine
+    /// may gather them only then.
+    #[test]
+    fn prop_anti_patterns_only_matter_when_everything_else_allows(w in world()) {
+        for path in PATHS {
+            let full = w.verdict_with(path, true);
+            let partial = w.verdict_with(path, false);
+            if partial.is_allowed() {
+                prop_assert!(full.is_allowed() || guard_of(&full) == Some(Guard::AntiPattern));
+            } else {
+                prop_assert_eq!(full, partial);
+            }
+        }
+    }
+
+    /// The status page's answer agrees with the full rule: when the scope is
+    /// switched off or dormant, no strategy may heal on that path.
+    #[test]
+    fn prop_scope_verdict_blocks_imply_every_strategy_blocked(w in world()) {
+        let strategy_free = World { strategy_switch: None, kind_switch: None, executor_missing: false, ..w.clone() };
+        for path in PATHS {
+            let mut global = GlobalSwitches::default();
+            if let Some(s) = w.global_auto_healing {
+                global.features.insert(Feature::AutoHealing, s);
+            }
+            let tenant = TenantSwitches { tenant: w.tenant, ..TenantSwitches::default() };
+            let (p, d) = (dormant("p"), dormant("t"));
+            let scope = scope_verdict(path, &ScopeState {
+                global: &global,
+                tenant: &tenant,
+                platform_dormant: w.platform_dormant.then_some(&p),
+                tenant_dormant: w.tenant_dormant.then_some(&d),
+            });
+            if let Some(b) = scope.block() {
+                prop_assert_eq!(guard_of(&strategy_free.verdict(path)), Some(b.guard()));
+            }
+        }
+    }
+}
+
+#[test]
+fn blocks_name_their_guard_retry_and_detail() {
+    let until = t(1_060);
+    let cases = [
+        (
+            Block::CoolingDown { until },
+            Guard::Cooldown,
+            Retry::At(until),
+            "cooling down until 1970-01-01T00:17:40.000000Z",
+        ),
+        (
+            Block::BackingOff { until },
+            Guard::Backoff,
+            Retry::At(until),
+            "backing off until 1970-01-01T00:17:40.000000Z",
+        ),
+        (
+            Block::BreakerRejects {
+                breaker: "kubernetes".into(),
+                rejection: Rejection::Open { retry_at: until },
+            },
+            Guard::CircuitOpen,
+            Retry::At(until),
+            "breaker kubernetes: circuit breaker open until 1970-01-01T00:17:40.000000Z",
+        ),
+        (
+            Block::BreakerRejects {
+                breaker: "kubernetes".into(),
+                rejection: Rejection::ProbesExhausted { max_probes: 1 },
+            },
+            Guard::CircuitOpen,
+            Retry::Soon,
+            "breaker kubernetes: circuit breaker half-open; all 1 probe slot(s) in use",
+        ),
+        (
+            Block::BreakerRejects {
+                breaker: "kubernetes".into(),
+                rejection: Rejection::PermanentOpen {
+                    reason: "fatal failure class: fatal".into(),
+                    since: t(0),
+                },
+            },
+            Guard::CircuitOpen,
+            Retry::Never,
+            "breaker kubernetes: circuit breaker PERMANENT_OPEN since 1970-01-01T00:00:00.000000Z: fatal failure class: fatal",
+        ),
+        (
+            Block::MaxAttemptsReached {
+                failures: 3,
+                max: 3,
+            },
+            Guard::MaxAttempts,
+            Retry::Never,
+            "3 consecutive failed attempts (max 3); fix the cause, then reset",
+        ),
+        (
+            Block::SwitchedOff {
+                by: SwitchLayer::Global(Feature::AutoHealing),
+            },
+            Guard::KillSwitch,
+            Retry::Never,
+            "switched off at global:auto_healing",
+        ),
+        (
+            Block::NoExecutor {
+                kind: ActionKind::new("evict_pod").unwrap(),
+            },
+            Guard::NoExecutor,
+            Retry::Never,
+            "no configured executor runs ActionKind(evict_pod)",
+        ),
+        (
+            Block::PlatformDormant {
+                reason: "maintenance".into(),
+            },
+            Guard::Dormant,
+            Retry::Never,
+            "engine dormant: maintenance",
+        ),
+        (
+            Block::TenantDormant {
+                since: t(0),
+                reason: "too many failures".into(),
+            },
+            Guard::Dormant,
+            Retry::Never,
+            "tenant dormant since 1970-01-01T00:00:00.000000Z: too many failures",
+        ),
+        (
+            Block::KnownFailure {
+                strategy: StrategyId::new("restart"),
+                symptoms: SymptomsHash::from_hex("00112233445566ff"),
+                knowledge_id: KnowledgeId::new("kn-7"),
+            },
+            Guard::AntiPattern,
+            Retry::Never,
+            "strategy restart already failed for these symptoms (00112233445566ff); see knowledge entry kn-7",
+        ),
+    ];
+    for (block, guard, retry, text) in cases {
+        assert_eq!(block.guard(), guard, "{block:?}");
+        assert_eq!(block.retry(), retry, "{block:?}");
+        assert_eq!(block.retry().is_retryable(), retry != Retry::Never);
+        assert_eq!(block.to_string(), text);
+    }
+    assert_eq!(
+        serde_json::to_value(Guard::CircuitOpen).unwrap(),
+        "circuit_open"
+    );
+    assert_eq!(
+        Block::of_budget(BudgetVerdict::Allowed { attempt_number: 1 }, 3),
+        None
+    );
+}

@@ -1,0 +1,294 @@
+//! A run's aftermath (seed 004 and 002): record the end state, roll back
+//! and escalate a failure, remember a fix that did not fix, apply the safety
+//! state's verdict on the run ([`hale_domain::safety::TenantSafety::finish_run`])
+//! and close the incident's chapter. Also the breaker transitions and
+//! dormancy entries a run can cause.
+
+use std::time::Duration;
+
+use hale_domain::anti_pattern::SymptomsHash;
+use hale_domain::breaker::{BreakerState, Transition};
+use hale_domain::dormancy::DormantRecord;
+use hale_domain::healing::{ActionPhase, HealingState};
+use hale_domain::record::audit::AuditKind;
+use hale_domain::record::incident::{
+    DecisionStep, IncidentOutcome, IncidentResult, IncidentStatus, Stage, StepDecision,
+};
+use hale_domain::record::knowledge::{EntrySource, EntryStatus, EntryType, KnowledgeEntry};
+use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
+use hale_domain::safety::LedgerKey;
+use hale_domain::strategy::FailurePolicy;
+use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
+
+use crate::engine::Inner;
+use crate::metrics::family;
+use crate::ports::{Escalation, EscalationKind};
+use crate::runner::{Run, RunEnd};
+use crate::tenant::TenantRuntime;
+
+impl Inner {
+    /// Metrics, audit and, for PERMANENT_OPEN, dormancy plus escalation.
+    pub(crate) async fn on_breaker_transition(
+        &self,
+        rt: &TenantRuntime,
+        name: &str,
+        t: Transition,
+    ) {
+        self.metrics.inc(family::BREAKER_TRANSITIONS, t.to.as_str());
+        let tenant = rt.tenant();
+        let mut a = self.audit_entry(
+            tenant,
+            AuditKind::BreakerTransition,
+            &format!("breaker:{name}"),
+            Origin::failure_watcher(),
+            t.at,
+        );
+        a.reason = Some(format!("{} -> {} ({:?})", t.from, t.to, t.cause));
+        a.success = t.to == BreakerState::Closed;
+        if let Err(e) = self.audit(a).await {
+            tracing::warn!(error = %e, "could not audit a breaker transition");
+        }
+        let entered = rt.safety().on_breaker_transition(name, &t);
+        if let Some(rec) = entered {
+            self.on_dormant(rt, &rec, t.at).await;
+        }
+    }
+
+    /// Audits and escalates a tenant going dormant.
+    pub(crate) async fn on_dormant(&self, rt: &TenantRuntime, rec: &DormantRecord, at: Timestamp) {
+        let tenant = rt.tenant();
+        let reason = &rec.reason;
+        let mut a = self.audit_entry(
+            tenant,
+            AuditKind::DormancyEntered,
+            &format!("tenant:{tenant}"),
+            Origin::failure_watcher(),
+            at,
+        );
+        a.reason = Some(reason.clone());
+        a.success = false;
+        if let Err(e) = self.audit(a).await {
+            tracing::warn!(error = %e, "could not audit dormancy");
+        }
+        self.escalate(Escalation {
+            tenant: tenant.clone(),
+            kind: EscalationKind::Dormant,
+            summary: format!("healing is dormant for tenant {tenant}: {reason}; fix the cause, then resume with a reason"),
+            resource: None,
+            strategy_id: None,
+            operation_id: None,
+            incident_id: None,
+            severity: Severity::P1,
+            at,
+        })
+        .await;
+        self.persist_tenant(rt).await;
+    }
+
+    /// Sends an escalation, bounded in time; failures are logged.
+    pub(crate) async fn escalate(&self, e: Escalation) {
+        match tokio::time::timeout(Duration::from_secs(10), self.ports.notifier.escalate(&e)).await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "escalation failed"),
+            Err(_) => tracing::warn!("escalation timed out"),
+        }
+    }
+
+    pub(crate) async fn finish(&self, mut run: Run, end: RunEnd) {
+        let now = self.now();
+        let tenant = run.op.tenant.clone();
+        match &end {
+            RunEnd::Healed => {
+                if run.op.transition(HealingState::Completed, now).is_ok() {
+                    let reason = "healed and verified".to_owned();
+                    self.save(&mut run, AuditKind::OperationCompleted, reason, None)
+                        .await;
+                }
+            }
+            RunEnd::Failed {
+                error,
+                class,
+                rollback,
+                verification_failed,
+            } => {
+                if run.op.fail(error.clone(), *class, now).is_ok() {
+                    self.save(&mut run, AuditKind::OperationFailed, error.clone(), None)
+                        .await;
+                }
+                if *rollback {
+                    self.roll_back(&mut run).await;
+                }
+                if *verification_failed {
+                    self.remember_anti_pattern(&run, now).await;
+                }
+                self.escalate_failure(&mut run, error, now).await;
+            }
+            RunEnd::Interrupted(reason) => {
+                if run.op.transition(HealingState::Interrupted, now).is_ok() {
+                    run.op.error = Some(reason.clone());
+                    let kind = AuditKind::OperationInterrupted;
+                    self.save(&mut run, kind, reason.clone(), None).await;
+                }
+            }
+        }
+        self.metrics.inc(family::OPERATIONS, run.op.state.as_str());
+        // Fail-safe bookkeeping: ledger, backoff, dormancy, counters.
+        let key = LedgerKey::new(&run.op.strategy_id, &run.op.resource);
+        let aftermath = run.rt.safety().finish_run(key, end.outcome(), now);
+        if let Some(rec) = aftermath.entered_dormancy {
+            self.on_dormant(&run.rt, &rec, now).await;
+        }
+        self.release_lock(&run.lease).await;
+        self.close_incident_chapter(&run, &end, now).await;
+        self.persist_tenant(&run.rt).await;
+        tracing::info!(tenant = %tenant, op = %run.op.id, state = %run.op.state, "healing operation finished");
+    }
+
+    async fn roll_back(&self, run: &mut Run) {
+        let actions = run.strategy.rollback.actions.clone();
+        for action in &actions {
+            // Rollback runs even if earlier rollback actions failed: each one
+            // undoes something different.
+            let result = self.run_action(run, action, ActionPhase::Rollback).await;
+            let kind = match result.outcome {
+                Ok(()) => AuditKind::RollbackExecuted,
+                Err(_) => AuditKind::RollbackFailed,
+            };
+            self.save(run, kind, action.kind.to_string(), Some(&result))
+                .await;
+        }
+    }
+
+    async fn escalate_failure(&self, run: &mut Run, error: &str, now: Timestamp) {
+        let policy = run.strategy.rollback.on_failure;
+        if policy == FailurePolicy::EnterSafeMode {
+            let entered = run
+                .rt
+                .safety()
+                .enter_safe_mode(&run.strategy.id, error, now);
+            if let Some(rec) = entered {
+                self.on_dormant(&run.rt, &rec, now).await;
+            }
+        }
+        run.op.escalated = true;
+        let reason = format!("{policy:?}: {error}");
+        self.save(run, AuditKind::HealingEscalated, reason, None)
+            .await;
+        self.escalate(Escalation {
+            tenant: run.op.tenant.clone(),
+            kind: EscalationKind::HealingFailed,
+            summary: format!(
+                "healing {} of {} failed: {error}",
+                run.strategy.id, run.op.resource
+            ),
+            resource: Some(run.op.resource.clone()),
+            strategy_id: Some(run.strategy.id.clone()),
+            operation_id: Some(run.op.id.clone()),
+            incident_id: run.op.incident_id.clone(),
+            severity: Severity::P1,
+            at: now,
+        })
+        .await;
+    }
+
+    /// The fix ran but did not fix: remember it so it is not tried again
+    /// automatically on the same symptoms.
+    async fn remember_anti_pattern(&self, run: &Run, now: Timestamp) {
+        let symptoms = SymptomsHash::of(&run.alert, &run.op.resource);
+        let entry = KnowledgeEntry {
+            id: KnowledgeId::new(self.ports.ids.next_id("kn")),
+            tenant: run.op.tenant.clone(),
+            title: format!(
+                "{} did not fix {} on {}",
+                run.strategy.id,
+                run.alert.alertname().unwrap_or("alert"),
+                run.op.resource
+            ),
+            content: format!(
+                "Operation {} ran strategy {} but verification failed: {}. Archive this entry to allow the strategy again.",
+                run.op.id,
+                run.strategy.id,
+                run.op.error.as_deref().unwrap_or("unknown")
+            ),
+            entry_type: EntryType::AntiPattern,
+            category: "automatic".into(),
+            tags: vec!["anti-pattern".into(), run.strategy.id.to_string()],
+            source: EntrySource::AiExtracted,
+            status: EntryStatus::Approved,
+            related_incident_id: run.op.incident_id.clone(),
+            related_playbook_id: None,
+            symptoms_hash: Some(symptoms),
+            failed_strategy_id: Some(run.strategy.id.clone()),
+            view_count: 0,
+            created_by: Some(run.origin.actor.clone()),
+            created_at: now,
+            updated_at: now,
+        };
+        if let Err(e) = self.ports.stores.knowledge.create_knowledge(&entry).await {
+            tracing::warn!(error = %e, "could not record an anti-pattern");
+        }
+    }
+
+    async fn close_incident_chapter(&self, run: &Run, end: &RunEnd, now: Timestamp) {
+        let Some(incident) = run.op.incident_id.clone() else {
+            return;
+        };
+        let (status, result, decision, summary, tone) = match end {
+            RunEnd::Healed => (
+                None,
+                IncidentResult::Healed,
+                StepDecision::Healed,
+                "healed and verified".to_owned(),
+                TimelineStatus::Success,
+            ),
+            RunEnd::Failed { error, .. } => (
+                Some(IncidentStatus::Escalated),
+                IncidentResult::Failed,
+                StepDecision::Failed,
+                error.clone(),
+                TimelineStatus::Error,
+            ),
+            RunEnd::Interrupted(r) => (
+                None,
+                IncidentResult::Interrupted,
+                StepDecision::Interrupted,
+                r.clone(),
+                TimelineStatus::Warning,
+            ),
+        };
+        let op_id = run.op.id.clone();
+        let outcome = IncidentOutcome::new(result, summary, Some(op_id.clone()));
+        let step = DecisionStep::new(now, Stage::Heal, decision, format!("operation {op_id}"));
+        let res = self
+            .update_incident(&run.op.tenant, &incident, |inc| {
+                if let Some(s) = status {
+                    inc.status = s;
+                }
+                inc.outcome = Some(outcome.clone());
+                inc.push_decision(step.clone());
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "could not update the incident after an operation");
+        }
+        let mut tl = self.timeline_event(
+            &run.op.tenant,
+            TimelineEventType::Exec,
+            tone,
+            format!(
+                "Healing {}: {} on {}",
+                run.op.state, run.strategy.id, run.op.resource
+            ),
+            now,
+        );
+        tl.operation_id = Some(run.op.id.clone());
+        tl.incident_id = Some(incident);
+        tl.approval_id.clone_from(&run.op.approval_id);
+        tl.description.clone_from(&run.op.error);
+        tl.actor = Some(run.origin.actor.clone());
+        if let Err(e) = self.timeline(tl).await {
+            tracing::warn!(error = %e, "could not record the timeline event of an operation");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Evaluating one alert whose episode may start healing: strategy match ->
+//! target -> trigger -> the guard rule -> coordination -> start or propose.
+//!
+//! Each step gathers what its rule needs, asks the rule once, and applies
+//! the answer: a guard block is recorded ([`crate::not_acted`]); a verdict
+//! that allows goes on to coordination ([`crate::start`]), which takes the
+//! resource lock and decides on the lock's answer.
+
+use std::sync::Arc;
+
+use hale_domain::alert::Alert;
+use hale_domain::convergence::{ConvergenceVerdict, FingerprintRecord};
+use hale_domain::guard::{HealingPath, Verdict};
+use hale_domain::reason::SkipReason;
+use hale_domain::record::incident::{Incident, Stage, StepDecision};
+use hale_domain::strategy::{ExecutionPath, find_strategy};
+use hale_domain::{IncidentId, TenantId, Timestamp};
+
+use crate::decision::Outcome;
+use crate::engine::Inner;
+use crate::error::EngineError;
+use crate::tenant::TenantRuntime;
+
+/// The context of one alert being evaluated.
+pub(crate) struct Evaluation<'a> {
+    pub rt: &'a Arc<TenantRuntime>,
+    pub alert: &'a Alert,
+    pub record: &'a FingerprintRecord,
+    pub incident: IncidentId,
+    /// The incident as last read or written during this evaluation, so the
+    /// next change need not read it again (a stale copy only costs a retry:
+    /// updates are revision-checked).
+    pub incident_copy: std::sync::Mutex<Option<Incident>>,
+    pub now: Timestamp,
+}
+
+impl<'a> Evaluation<'a> {
+    pub(crate) fn new(
+        rt: &'a Arc<TenantRuntime>,
+        alert: &'a Alert,
+        record: &'a FingerprintRecord,
+        incident: Incident,
+        now: Timestamp,
+    ) -> Self {
+        Evaluation {
+            rt,
+            alert,
+            record,
+            incident: incident.id.clone(),
+            incident_copy: std::sync::Mutex::new(Some(incident)),
+            now,
+        }
+    }
+
+    pub(crate) fn tenant(&self) -> &TenantId {
+        self.rt.tenant()
+    }
+}
+
+/// The guard path a strategy's execution path takes at intake.
+pub(crate) fn intake_path(path: ExecutionPath) -> HealingPath {
+    match path {
+        ExecutionPath::Automatic => HealingPath::Automatic,
+        ExecutionPath::Approval => HealingPath::Proposal,
+    }
+}
+
+impl Inner {
+    /// Strategy match, guards, coordination, then start or propose.
+    pub(crate) async fn evaluate(
+        self: &Arc<Self>,
+        ev: &Evaluation<'_>,
+    ) -> Result<Outcome, EngineError> {
+        let policy = ev.rt.policy.clone();
+        let Some(strategy) = find_strategy(&policy.strategies, ev.alert) else {
+            // Recorded once per episode: repeats of an unhandled alert say
+            // nothing new and would only grow the incident.
+            if ev.record.verdict() == ConvergenceVerdict::NewEpisode {
+                self.ev_step(
+                    ev,
+                    Stage::Match,
+                    StepDecision::NoStrategy,
+                    "no strategy matches this alert",
+                )
+                .await?;
+            }
+            return Ok(Outcome::NoStrategy);
+        };
+        let resource = match strategy.target.resolve(ev.alert) {
+            Ok(r) => r,
+            Err(e) => {
+                let detail = e.to_string();
+                let reason = SkipReason::TargetUnresolved;
+                return self.skip(ev, Some(strategy), None, reason, &detail).await;
+            }
+        };
+        if !strategy
+            .trigger
+            .count_satisfied(&ev.record.recent_firings, ev.now)
+        {
+            let detail = format!(
+                "needs {} firings within {}",
+                strategy.trigger.consecutive_failures,
+                hale_domain::time::duration::format(strategy.trigger.within_window)
+            );
+            self.ev_step(ev, Stage::Trigger, StepDecision::Waiting, &detail)
+                .await?;
+            return Ok(Outcome::Waiting {
+                strategy_id: strategy.id.clone(),
+                detail,
+            });
+        }
+        let path = intake_path(strategy.execution_path());
+        let verdict = self
+            .guard_verdict(ev.rt, path, strategy, &resource, ev.alert, ev.now)
+            .await?;
+        match verdict {
+            Verdict::Block(block) => self.block(ev, strategy, &resource, block).await,
+            Verdict::Allow => self.coordinate(ev, strategy, &resource, path).await,
+        }
+    }
+}
