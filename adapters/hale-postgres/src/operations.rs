@@ -7,7 +7,7 @@ use hale_domain::convergence::Fingerprint;
 use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, TenantId};
-use hale_engine::ports::{OperationFilter, OperationStore, Page, StoreError};
+use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
@@ -196,6 +196,29 @@ impl OperationStore for PgStore {
             Ok(op.revision + 1)
         })
         .await
+    }
+
+    async fn operation_counts(&self, tenant: &TenantId) -> Result<HealingCounters, StoreError> {
+        let query = sqlx::query(
+            "SELECT state, count(*) AS n FROM healing_operations WHERE tenant = $1 GROUP BY state",
+        )
+        .bind(tenant.as_str());
+        let rows = self
+            .fetch_all(tenant, query, |row| {
+                let c = Cols::new(row, "healing_operations");
+                Ok((c.text("state")?, c.u64("n")?))
+            })
+            .await?;
+        let mut counters = HealingCounters::default();
+        for (state, n) in rows {
+            counters.total_attempts += n;
+            match state.as_str() {
+                "COMPLETED" => counters.successful_healings += n,
+                "FAILED" => counters.failed_healings += n,
+                _ => {}
+            }
+        }
+        Ok(counters)
     }
 
     async fn unfinished_operations(

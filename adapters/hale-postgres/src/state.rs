@@ -1,75 +1,257 @@
-//! Runtime state snapshots (`tenant_state`, `platform_state`) and readiness.
+//! The shared safety state (`safety_records`, `platform_safety_records`,
+//! `safety_epochs`) and readiness.
+//!
+//! An update holds its scope's epoch row `FOR UPDATE` from its first read
+//! to its commit, so updates of one scope run one after another and none is
+//! lost; a tenant update also holds the platform's row `FOR SHARE`, so the
+//! platform records it decided on cannot change under it (platform updates
+//! take the platform row only, so the lock order cannot cycle).
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
+use hale_domain::safety::{SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    PlatformStateSnapshot, StoreError, StoreHealth, TenantStateSnapshot, TenantStateStore,
+    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
+    SafetyView, StoreError, StoreHealth,
 };
 use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
 
-use crate::codec::{Cols, json, ts};
+use crate::codec::{Cols, int, json};
 use crate::error;
 use crate::store::{PgStore, commit};
 
-const LOAD_TENANT: &str = "SELECT snapshot FROM tenant_state WHERE tenant = $1";
+/// The scope column of `safety_epochs`: `*` for the platform.
+fn scope_key(scope: &SafetyScope) -> &str {
+    match scope {
+        SafetyScope::Platform => "*",
+        SafetyScope::Tenant(t) => t.as_str(),
+    }
+}
 
-const SAVE_TENANT: &str = "INSERT INTO tenant_state (tenant, snapshot, saved_at) \
-    VALUES ($1, $2, $3) \
-    ON CONFLICT (tenant) DO UPDATE SET snapshot = EXCLUDED.snapshot, saved_at = EXCLUDED.saved_at";
+fn record(row: &PgRow) -> Result<Option<SafetyRecord>, StoreError> {
+    let c = Cols::new(row, "safety_records");
+    let (kind, name) = (c.text("kind")?, c.text("name")?);
+    // A kind this version does not know (written by a newer one) is left
+    // alone rather than misread.
+    let Some(key) = SafetyKey::from_stored(&kind, &name) else {
+        return Ok(None);
+    };
+    let value: SafetyValue = c.json("body")?;
+    Ok(Some(SafetyRecord {
+        key,
+        version: c.u64("version")?,
+        value,
+    }))
+}
 
-const LOAD_PLATFORM: &str = "SELECT snapshot FROM platform_state WHERE id = 'platform'";
+async fn epoch_of(
+    conn: &mut PgConnection,
+    scope: &str,
+    lock: &str,
+) -> Result<Option<u64>, StoreError> {
+    let sql = format!("SELECT epoch FROM safety_epochs WHERE scope = $1 {lock}");
+    let epoch: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(scope)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(error::db)?;
+    Ok(epoch.map(|e| u64::try_from(e).unwrap_or(0)))
+}
 
-const SAVE_PLATFORM: &str = "INSERT INTO platform_state (id, snapshot, saved_at) \
-    VALUES ('platform', $1, $2) \
-    ON CONFLICT (id) DO UPDATE SET snapshot = EXCLUDED.snapshot, saved_at = EXCLUDED.saved_at";
+/// The scope's records written after `since` that `ledgers` selects.
+async fn records(
+    conn: &mut PgConnection,
+    scope: &SafetyScope,
+    since: u64,
+    ledgers: Ledgers<'_>,
+) -> Result<Vec<SafetyRecord>, StoreError> {
+    let since = int("since", since)?;
+    let rows = match scope {
+        SafetyScope::Platform => sqlx::query(
+            "SELECT kind, name, version, body FROM platform_safety_records WHERE version > $1",
+        )
+        .bind(since)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(error::db)?,
+        SafetyScope::Tenant(t) => {
+            let (all, only): (bool, Vec<String>) = match ledgers {
+                Ledgers::None => (false, Vec::new()),
+                Ledgers::Only(keys) => {
+                    (false, keys.iter().map(|k| k.as_str().to_owned()).collect())
+                }
+                Ledgers::All => (true, Vec::new()),
+            };
+            sqlx::query(
+                "SELECT kind, name, version, body FROM safety_records \
+                 WHERE tenant = $1 AND version > $2 \
+                   AND (kind <> 'ledger' OR $3 OR name = ANY($4))",
+            )
+            .bind(t.as_str())
+            .bind(since)
+            .bind(all)
+            .bind(&only)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(error::db)?
+        }
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(r) = record(row)? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
 
-fn snapshot<T: serde::de::DeserializeOwned>(row: &PgRow) -> Result<T, StoreError> {
-    Cols::new(row, "state").json("snapshot")
+impl PgStore {
+    async fn begin_scope(
+        &self,
+        scope: &SafetyScope,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, StoreError> {
+        match scope {
+            SafetyScope::Platform => self.begin_platform().await,
+            SafetyScope::Tenant(t) => self.begin(t).await,
+        }
+    }
 }
 
 #[async_trait]
-impl TenantStateStore for PgStore {
-    async fn load_tenant_state(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Option<TenantStateSnapshot>, StoreError> {
-        let query = sqlx::query(LOAD_TENANT).bind(tenant.as_str());
-        self.fetch_optional(tenant, query, snapshot).await
-    }
-
-    async fn save_tenant_state(
-        &self,
-        tenant: &TenantId,
-        state: &TenantStateSnapshot,
-    ) -> Result<(), StoreError> {
-        let query = sqlx::query(SAVE_TENANT)
-            .bind(tenant.as_str())
-            .bind(json(state)?)
-            .bind(ts(state.saved_at)?);
-        self.execute(tenant, query).await.map(drop)
-    }
-
-    async fn load_platform_state(&self) -> Result<Option<PlatformStateSnapshot>, StoreError> {
+impl SafetyStore for PgStore {
+    async fn safety_epochs(&self) -> Result<Vec<(SafetyScope, u64)>, StoreError> {
         self.timed(async {
-            let mut tx = self.begin_platform().await?;
-            let row = sqlx::query(LOAD_PLATFORM)
-                .fetch_optional(&mut *tx)
+            let rows = sqlx::query("SELECT scope, epoch FROM safety_epochs")
+                .fetch_all(self.pool())
                 .await
                 .map_err(error::db)?;
-            commit(tx).await?;
-            row.as_ref().map(snapshot).transpose()
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let scope: String = row.try_get("scope").map_err(error::db)?;
+                let epoch: i64 = row.try_get("epoch").map_err(error::db)?;
+                let scope = if scope == "*" {
+                    SafetyScope::Platform
+                } else {
+                    match TenantId::new(scope) {
+                        Ok(t) => SafetyScope::Tenant(t),
+                        Err(_) => continue,
+                    }
+                };
+                out.push((scope, u64::try_from(epoch).unwrap_or(0)));
+            }
+            Ok(out)
         })
         .await
     }
 
-    async fn save_platform_state(&self, state: &PlatformStateSnapshot) -> Result<(), StoreError> {
-        let query = sqlx::query(SAVE_PLATFORM)
-            .bind(json(state)?)
-            .bind(ts(state.saved_at)?);
+    async fn safety_records(
+        &self,
+        scope: &SafetyScope,
+        since: u64,
+    ) -> Result<SafetyRecords, StoreError> {
         self.timed(async {
-            let mut tx = self.begin_platform().await?;
-            query.execute(&mut *tx).await.map_err(error::db)?;
-            commit(tx).await
+            let mut tx = self.begin_scope(scope).await?;
+            let epoch = epoch_of(&mut tx, scope_key(scope), "").await?.unwrap_or(0);
+            let records = records(&mut tx, scope, since, Ledgers::All).await?;
+            commit(tx).await?;
+            Ok(SafetyRecords { epoch, records })
+        })
+        .await
+    }
+
+    async fn update_safety(
+        &self,
+        scope: &SafetyScope,
+        ledgers: Ledgers<'_>,
+        update: SafetyUpdate<'_>,
+    ) -> Result<SafetyUpdated, StoreError> {
+        self.timed(async {
+            let key = scope_key(scope);
+            let mut tx = self.begin_scope(scope).await?;
+            sqlx::query(
+                "INSERT INTO safety_epochs (scope, epoch) VALUES ($1, 0) \
+                 ON CONFLICT (scope) DO NOTHING",
+            )
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(error::db)?;
+            let epoch = epoch_of(&mut tx, key, "FOR UPDATE").await?.unwrap_or(0);
+            let platform_epoch = match scope {
+                SafetyScope::Platform => epoch,
+                SafetyScope::Tenant(_) => epoch_of(&mut tx, "*", "FOR SHARE").await?.unwrap_or(0),
+            };
+            let platform = SafetyRecords {
+                epoch: platform_epoch,
+                records: records(&mut tx, &SafetyScope::Platform, 0, Ledgers::None).await?,
+            };
+            let tenant = match scope {
+                SafetyScope::Platform => None,
+                SafetyScope::Tenant(_) => Some(SafetyRecords {
+                    epoch,
+                    records: records(&mut tx, scope, 0, ledgers).await?,
+                }),
+            };
+            let writes = update(SafetyView {
+                platform: &platform,
+                tenant: tenant.as_ref(),
+            });
+            let mut written = Vec::with_capacity(writes.len());
+            let mut now = epoch;
+            if !writes.is_empty() {
+                now = epoch + 1;
+                let version = int("epoch", now)?;
+                sqlx::query("UPDATE safety_epochs SET epoch = $2 WHERE scope = $1")
+                    .bind(key)
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(error::db)?;
+                let mut kinds = Vec::with_capacity(writes.len());
+                let mut names = Vec::with_capacity(writes.len());
+                let mut bodies = Vec::with_capacity(writes.len());
+                for (k, v) in &writes {
+                    kinds.push(k.kind().to_owned());
+                    names.push(k.name().to_owned());
+                    bodies.push(json(v)?);
+                }
+                let q = match scope {
+                    SafetyScope::Platform => sqlx::query(
+                        "INSERT INTO platform_safety_records (kind, name, version, body) \
+                         SELECT k, n, $1, b FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(k, n, b) \
+                         ON CONFLICT (kind, name) DO UPDATE \
+                         SET version = excluded.version, body = excluded.body",
+                    ),
+                    SafetyScope::Tenant(_) => sqlx::query(
+                        "INSERT INTO safety_records (tenant, kind, name, version, body) \
+                         SELECT $5, k, n, $1, b FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(k, n, b) \
+                         ON CONFLICT (tenant, kind, name) DO UPDATE \
+                         SET version = excluded.version, body = excluded.body",
+                    ),
+                };
+                let q = q.bind(version).bind(&kinds).bind(&names).bind(&bodies);
+                let q = match scope {
+                    SafetyScope::Platform => q,
+                    SafetyScope::Tenant(t) => q.bind(t.as_str()),
+                };
+                q.execute(&mut *tx).await.map_err(error::db)?;
+                written = writes
+                    .into_iter()
+                    .map(|(key, value)| SafetyRecord {
+                        key,
+                        version: now,
+                        value,
+                    })
+                    .collect();
+            }
+            commit(tx).await?;
+            Ok(SafetyUpdated {
+                platform,
+                tenant: tenant.unwrap_or_default(),
+                written,
+                epoch: now,
+            })
         })
         .await
     }

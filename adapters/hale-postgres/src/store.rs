@@ -76,6 +76,11 @@ impl PgStore {
         Ok(store)
     }
 
+    /// The pool, for reads that need no transaction (platform data only).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes the pool; later calls answer `Unavailable`.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -9,7 +9,7 @@ use hale_domain::Timestamp;
 use hale_domain::alert::AlertStatus;
 use hale_engine::ports::{
     ApprovalFilter, ApprovalStore, AuditLog, FingerprintStore, IncidentStore, KnowledgeStore,
-    OperationStore, TenantStateStore, TimelineStore,
+    Ledgers, OperationStore, SafetyScope, SafetyStore, TimelineStore,
 };
 use hale_postgres::PgStore;
 use hale_testkit::fixtures;
@@ -24,7 +24,7 @@ const TENANT_TABLES: [&str; 8] = [
     "knowledge_entries",
     "healing_operations",
     "alert_fingerprints",
-    "tenant_state",
+    "safety_records",
 ];
 
 /// Tables the application role may UPDATE and DELETE.
@@ -34,7 +34,7 @@ const MUTABLE_TABLES: [&str; 6] = [
     "knowledge_entries",
     "healing_operations",
     "alert_fingerprints",
-    "tenant_state",
+    "safety_records",
 ];
 
 const T0: Timestamp = Timestamp::from_unix_micros(1_800_000_000_123_456);
@@ -63,7 +63,18 @@ async fn populate(store: &PgStore, tenant: &hale_domain::TenantId, tag: &str) {
         .await
         .unwrap();
     store
-        .save_tenant_state(tenant, &fixtures::tenant_state(T0))
+        .update_safety(
+            &SafetyScope::Tenant(tenant.clone()),
+            Ledgers::None,
+            &mut |_| {
+                vec![(
+                    hale_domain::safety::SafetyKey::Dormancy,
+                    hale_domain::safety::SafetyValue::Dormancy(
+                        hale_domain::dormancy::Dormancy::default(),
+                    ),
+                )]
+            },
+        )
         .await
         .unwrap();
 }
@@ -153,12 +164,12 @@ async fn tenant_a_cannot_read_update_or_delete_tenant_b_rows() {
         );
     }
     for table in MUTABLE_TABLES {
-        let col = if table == "tenant_state" {
-            "saved_at"
+        let col = if table == "safety_records" {
+            "version"
         } else {
             "tenant"
         };
-        let set = if table == "tenant_state" {
+        let set = if table == "safety_records" {
             format!("{col} = {col}")
         } else {
             format!("{col} = tenant")
@@ -191,7 +202,7 @@ async fn tenant_a_cannot_read_update_or_delete_tenant_b_rows() {
 
     // Writing a row for B, or moving A's row to B, fails the WITH CHECK.
     for sql in [
-        "INSERT INTO tenant_state (tenant, snapshot, saved_at) VALUES ('tenant-b', '{}', now())",
+        "INSERT INTO safety_records (tenant, kind, name, version, body) VALUES ('tenant-b', 'dormancy', '', 1, '{}')",
         "UPDATE approvals SET tenant = 'tenant-b' WHERE tenant = 'tenant-a'",
     ] {
         let mut tx = conn.begin().await.unwrap();
@@ -280,7 +291,7 @@ async fn a_connection_without_a_tenant_sees_nothing() {
     assert_eq!(
         sqlstate(
             &mut app,
-            "INSERT INTO tenant_state (tenant, snapshot, saved_at) VALUES ('tenant-a', '{}', now())"
+            "INSERT INTO safety_records (tenant, kind, name, version, body) VALUES ('tenant-a', 'dormancy', '', 1, '{}')"
         )
         .await,
         "42501"
@@ -362,30 +373,49 @@ async fn audit_log_and_timeline_are_append_only_for_the_app() {
 }
 
 #[tokio::test]
-async fn platform_state_is_not_tenant_data() {
-    let Some((store, db)) = common::test_store("platform_state_is_not_tenant_data").await else {
+async fn platform_safety_records_are_not_tenant_data() {
+    let Some((store, db)) = common::test_store("platform_safety_records_are_not_tenant_data").await
+    else {
         return;
     };
-    let state = fixtures::platform_state(T0);
-    store.save_platform_state(&state).await.unwrap();
-    assert_eq!(store.load_platform_state().await.unwrap(), Some(state));
+    let mut switches = hale_domain::kill_switch::GlobalSwitches::default();
+    switches.features.insert(
+        hale_domain::kill_switch::Feature::Execution,
+        hale_domain::kill_switch::Switch::Off,
+    );
+    let value = hale_domain::safety::SafetyValue::GlobalSwitches(switches);
+    let written = value.clone();
+    store
+        .update_safety(&SafetyScope::Platform, Ledgers::None, &mut move |_| {
+            vec![(hale_domain::safety::SafetyKey::Switches, written.clone())]
+        })
+        .await
+        .unwrap();
+    let read = store
+        .safety_records(&SafetyScope::Platform, 0)
+        .await
+        .unwrap();
+    assert_eq!(read.records[0].value, value);
     // Readable with no tenant; PUBLIC has no access.
     let mut app = db.app().await;
     assert_eq!(
-        count(&mut app, "SELECT count(*) FROM platform_state").await,
+        count(&mut app, "SELECT count(*) FROM platform_safety_records").await,
         1
     );
-    let public: bool =
-        sqlx::query_scalar("SELECT has_table_privilege('public', 'platform_state', 'SELECT')")
-            .fetch_one(&mut app)
-            .await
-            .unwrap();
-    assert!(!public);
-    // Only one row can exist.
+    for table in ["platform_safety_records", "safety_epochs", "safety_records"] {
+        let public: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT has_table_privilege('public', '{table}', 'SELECT')"
+        )))
+        .fetch_one(&mut app)
+        .await
+        .unwrap();
+        assert!(!public, "{table}");
+    }
+    // Only the platform's kinds can be stored there.
     assert_eq!(
         sqlstate(
             &mut app,
-            "INSERT INTO platform_state (id, snapshot, saved_at) VALUES ('other', '{}', now())"
+            "INSERT INTO platform_safety_records (kind, name, version, body) VALUES ('ledger', 'x', 1, '{}')"
         )
         .await,
         "23514"

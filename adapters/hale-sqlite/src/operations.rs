@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, TenantId};
-use hale_engine::ports::{OperationFilter, OperationStore, Page, StoreError};
+use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 
 use crate::store::{
     SqliteStore, Table, commit, next_revision, push_time_range, same_tenant, to_doc,
@@ -83,6 +83,30 @@ impl OperationStore for SqliteStore {
         }
         commit(tx).await?;
         Ok(next)
+    }
+
+    async fn operation_counts(&self, tenant: &TenantId) -> Result<HealingCounters, StoreError> {
+        let rows = sqlx::query(
+            "SELECT state, count(*) AS n FROM healing_operations WHERE tenant = ?1 GROUP BY state",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(self.pool())
+        .await
+        .map_err(crate::error::db)?;
+        let mut c = HealingCounters::default();
+        for row in &rows {
+            use sqlx::Row;
+            let state: String = row.try_get("state").map_err(crate::error::db)?;
+            let n: i64 = row.try_get("n").map_err(crate::error::db)?;
+            let n = u64::try_from(n).unwrap_or(0);
+            c.total_attempts += n;
+            match state.as_str() {
+                "COMPLETED" => c.successful_healings += n,
+                "FAILED" => c.failed_healings += n,
+                _ => {}
+            }
+        }
+        Ok(c)
     }
 
     async fn unfinished_operations(

@@ -1,78 +1,186 @@
-//! Runtime state snapshots (`tenant_state`, `platform_state`) and readiness.
+//! The shared safety state (`safety_records`, `safety_epochs`) and
+//! readiness. An update runs in one `BEGIN IMMEDIATE` transaction: SQLite's
+//! write lock holds every other writer off while the caller's update reads
+//! the records and the store writes what it returns.
 
 use async_trait::async_trait;
-use hale_domain::TenantId;
+use hale_domain::safety::{SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    PlatformStateSnapshot, StoreError, StoreHealth, TenantStateSnapshot, TenantStateStore,
+    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
+    SafetyView, StoreError, StoreHealth,
 };
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqliteConnection};
 
 use crate::error;
 use crate::store::{SqliteStore, commit, to_doc};
 
-const SAVE_TENANT: &str = "INSERT INTO tenant_state (tenant, doc) VALUES (?1, ?2) \
-    ON CONFLICT (tenant) DO UPDATE SET doc = excluded.doc";
+/// The scope column: `*` for the platform, else the tenant id.
+fn scope_key(scope: &SafetyScope) -> &str {
+    match scope {
+        SafetyScope::Platform => "*",
+        SafetyScope::Tenant(t) => t.as_str(),
+    }
+}
 
-const SAVE_PLATFORM: &str = "INSERT INTO platform_state (id, doc) VALUES ('platform', ?1) \
-    ON CONFLICT (id) DO UPDATE SET doc = excluded.doc";
+fn record(row: &SqliteRow) -> Result<Option<SafetyRecord>, StoreError> {
+    let kind: String = row.try_get("kind").map_err(error::db)?;
+    let name: String = row.try_get("name").map_err(error::db)?;
+    let version: i64 = row.try_get("version").map_err(error::db)?;
+    let doc: String = row.try_get("doc").map_err(error::db)?;
+    // A kind this version does not know (written by a newer one) is left
+    // alone rather than misread.
+    let Some(key) = SafetyKey::from_stored(&kind, &name) else {
+        return Ok(None);
+    };
+    let value: SafetyValue = serde_json::from_str(&doc).map_err(|e| {
+        StoreError::Invalid(format!("stored safety record {key} cannot be read: {e}"))
+    })?;
+    Ok(Some(SafetyRecord {
+        key,
+        version: u64::try_from(version).unwrap_or(0),
+        value,
+    }))
+}
 
-fn decode<T: serde::de::DeserializeOwned>(
-    table: &str,
-    doc: Option<String>,
-) -> Result<Option<T>, StoreError> {
-    doc.map(|d| {
-        serde_json::from_str(&d)
-            .map_err(|e| StoreError::Invalid(format!("stored {table} row cannot be read: {e}")))
+async fn epoch_of(conn: &mut SqliteConnection, scope: &str) -> Result<u64, StoreError> {
+    let epoch: Option<i64> = sqlx::query_scalar("SELECT epoch FROM safety_epochs WHERE scope = ?1")
+        .bind(scope)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(error::db)?;
+    Ok(epoch.map_or(0, |e| u64::try_from(e).unwrap_or(0)))
+}
+
+async fn records(
+    conn: &mut SqliteConnection,
+    scope: &str,
+    since: u64,
+    ledgers: Ledgers<'_>,
+) -> Result<SafetyRecords, StoreError> {
+    let epoch = epoch_of(conn, scope).await?;
+    let rows = sqlx::query::<Sqlite>(
+        "SELECT kind, name, version, doc FROM safety_records \
+         WHERE scope = ?1 AND version > ?2 ORDER BY kind, name",
+    )
+    .bind(scope)
+    .bind(i64::try_from(since).unwrap_or(i64::MAX))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(error::db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(r) = record(row)? {
+            let keep = match (&r.key, ledgers) {
+                (SafetyKey::Ledger(_), Ledgers::None) => false,
+                (SafetyKey::Ledger(k), Ledgers::Only(keys)) => keys.contains(k),
+                _ => true,
+            };
+            if keep {
+                out.push(r);
+            }
+        }
+    }
+    Ok(SafetyRecords {
+        epoch,
+        records: out,
     })
-    .transpose()
 }
 
 #[async_trait]
-impl TenantStateStore for SqliteStore {
-    async fn load_tenant_state(
+impl SafetyStore for SqliteStore {
+    async fn safety_epochs(&self) -> Result<Vec<(SafetyScope, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT scope, epoch FROM safety_epochs")
+            .fetch_all(self.pool())
+            .await
+            .map_err(error::db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let scope: String = row.try_get("scope").map_err(error::db)?;
+            let epoch: i64 = row.try_get("epoch").map_err(error::db)?;
+            let scope = if scope == "*" {
+                SafetyScope::Platform
+            } else {
+                match hale_domain::TenantId::new(scope) {
+                    Ok(t) => SafetyScope::Tenant(t),
+                    Err(_) => continue,
+                }
+            };
+            out.push((scope, u64::try_from(epoch).unwrap_or(0)));
+        }
+        Ok(out)
+    }
+
+    async fn safety_records(
         &self,
-        tenant: &TenantId,
-    ) -> Result<Option<TenantStateSnapshot>, StoreError> {
-        let doc = sqlx::query_scalar("SELECT doc FROM tenant_state WHERE tenant = ?1")
-            .bind(tenant.as_str())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(error::db)?;
-        decode("tenant_state", doc)
+        scope: &SafetyScope,
+        since: u64,
+    ) -> Result<SafetyRecords, StoreError> {
+        let mut conn = self.pool().acquire().await.map_err(error::db)?;
+        records(&mut conn, scope_key(scope), since, Ledgers::All).await
     }
 
-    async fn save_tenant_state(
+    async fn update_safety(
         &self,
-        tenant: &TenantId,
-        state: &TenantStateSnapshot,
-    ) -> Result<(), StoreError> {
-        let doc = to_doc(state)?;
+        scope: &SafetyScope,
+        ledgers: Ledgers<'_>,
+        update: SafetyUpdate<'_>,
+    ) -> Result<SafetyUpdated, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query(SAVE_TENANT)
-            .bind(tenant.as_str())
-            .bind(doc)
-            .execute(&mut *tx)
+        let platform = records(&mut tx, "*", 0, Ledgers::None).await?;
+        let tenant = match scope {
+            SafetyScope::Platform => None,
+            SafetyScope::Tenant(_) => Some(records(&mut tx, scope_key(scope), 0, ledgers).await?),
+        };
+        let writes = update(SafetyView {
+            platform: &platform,
+            tenant: tenant.as_ref(),
+        });
+        let key = scope_key(scope);
+        let mut epoch = match &tenant {
+            Some(t) => t.epoch,
+            None => platform.epoch,
+        };
+        let mut written = Vec::with_capacity(writes.len());
+        if !writes.is_empty() {
+            let next: i64 = sqlx::query_scalar(
+                "INSERT INTO safety_epochs (scope, epoch) VALUES (?1, 1) \
+                 ON CONFLICT (scope) DO UPDATE SET epoch = epoch + 1 RETURNING epoch",
+            )
+            .bind(key)
+            .fetch_one(&mut *tx)
             .await
             .map_err(error::db)?;
-        commit(tx).await
-    }
-
-    async fn load_platform_state(&self) -> Result<Option<PlatformStateSnapshot>, StoreError> {
-        let doc = sqlx::query_scalar("SELECT doc FROM platform_state WHERE id = 'platform'")
-            .fetch_optional(self.pool())
-            .await
-            .map_err(error::db)?;
-        decode("platform_state", doc)
-    }
-
-    async fn save_platform_state(&self, state: &PlatformStateSnapshot) -> Result<(), StoreError> {
-        let doc = to_doc(state)?;
-        let mut tx = self.write().await?;
-        sqlx::query(SAVE_PLATFORM)
-            .bind(doc)
-            .execute(&mut *tx)
-            .await
-            .map_err(error::db)?;
-        commit(tx).await
+            epoch = u64::try_from(next).unwrap_or(0);
+            for (k, value) in writes {
+                sqlx::query(
+                    "INSERT INTO safety_records (scope, kind, name, version, doc) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (scope, kind, name) DO UPDATE \
+                     SET version = excluded.version, doc = excluded.doc",
+                )
+                .bind(key)
+                .bind(k.kind())
+                .bind(k.name())
+                .bind(next)
+                .bind(to_doc(&value)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(error::db)?;
+                written.push(SafetyRecord {
+                    key: k,
+                    version: epoch,
+                    value,
+                });
+            }
+        }
+        commit(tx).await?;
+        Ok(SafetyUpdated {
+            platform,
+            tenant: tenant.unwrap_or_default(),
+            written,
+            epoch,
+        })
     }
 }
 

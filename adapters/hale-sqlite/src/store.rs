@@ -8,7 +8,8 @@
 //! claims, view counts) cannot interleave, and a busy database makes the
 //! writer wait (up to the busy timeout) at `BEGIN` rather than fail later.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hale_domain::{TenantId, Timestamp};
 use hale_engine::ports::{Page, PageRequest, StoreError};
@@ -24,9 +25,73 @@ use crate::error;
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Every Hale store port on one SQLite file.
+///
+/// One process at a time: opening takes an exclusive lock on
+/// `<file>.lock` for as long as any clone of the store lives, and a second
+/// process (or a second open in this one) is refused with a message naming
+/// the holder. SQLite is the single-server store; replicas run on Postgres
+/// and Redis.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    _lock: Arc<ProcessLock>,
+}
+
+/// The exclusive lock on `<file>.lock` (released when the file is closed,
+/// including by a crash).
+#[derive(Debug)]
+struct ProcessLock {
+    _file: std::fs::File,
+}
+
+impl ProcessLock {
+    fn take(db: &Path) -> Result<ProcessLock, StoreError> {
+        use std::io::{Read, Seek, Write};
+        let path = PathBuf::from(format!("{}.lock", db.display()));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| {
+                StoreError::Unavailable(format!(
+                    "cannot open the lock file {}: {e}",
+                    path.display()
+                ))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {
+                // Best effort: the pid only makes the refusal's message
+                // more useful.
+                let _ = file.set_len(0);
+                let _ = file.rewind();
+                let _ = write!(file, "{}", std::process::id());
+                Ok(ProcessLock { _file: file })
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let who = if holder.is_empty() {
+                    "another process".to_owned()
+                } else {
+                    format!("process {holder}")
+                };
+                Err(StoreError::Unavailable(format!(
+                    "the database {} is in use by {who} (lock {}): SQLite serves one hale-server \
+                     process; stop the other one, give this one its own data directory, or run \
+                     replicas on Postgres and Redis",
+                    db.display(),
+                    path.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Unavailable(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
+    }
 }
 
 /// The newest schema version this build knows.
@@ -55,6 +120,7 @@ impl SqliteStore {
     /// `Invalid` if the file was migrated by a newer build; `Unavailable` if
     /// it cannot be opened or written.
     pub async fn open_with(config: &SqliteStoreConfig) -> Result<SqliteStore, StoreError> {
+        let lock = Arc::new(ProcessLock::take(&config.path)?);
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(config.acquire_timeout)
@@ -70,7 +136,7 @@ impl SqliteStore {
                 }
             })?;
         MIGRATOR.run(&pool).await.map_err(error::migration)?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore { pool, _lock: lock };
         tracing::debug!(
             path = %config.path.display(),
             version = store.applied_version().await?,

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use hale_domain::Timestamp;
 use hale_domain::alert::AlertStatus;
+use hale_domain::dormancy::Dormancy;
+use hale_domain::safety::{SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    ApprovalFilter, ApprovalStore, FingerprintStore, OperationStore, StoreError, StoreHealth,
-    TenantStateStore,
+    ApprovalFilter, ApprovalStore, FingerprintStore, Ledgers, OperationStore, SafetyScope,
+    SafetyStore, StoreError, StoreHealth,
 };
 use hale_sqlite::{SqliteStore, SqliteStoreConfig};
 use hale_testkit::fixtures;
@@ -43,10 +45,13 @@ async fn committed_writes_survive_closing_and_reopening_the_file() {
             .await
             .unwrap();
         store
-            .save_tenant_state(&t, &fixtures::tenant_state(T0))
+            .update_safety(&SafetyScope::Tenant(t.clone()), Ledgers::None, &mut |_| {
+                vec![(SafetyKey::Dormancy, SafetyValue::Dormancy(Dormancy::new(3)))]
+            })
             .await
             .unwrap();
         store.close().await;
+        drop(store);
     }
     // Reopening applies no migration twice and finds everything.
     assert_eq!(
@@ -59,9 +64,14 @@ async fn committed_writes_survive_closing_and_reopening_the_file() {
         Some(approval)
     );
     assert_eq!(store.get_operation(&t, &op.id).await.unwrap(), Some(op));
+    let safety = store
+        .safety_records(&SafetyScope::Tenant(t.clone()), 0)
+        .await
+        .unwrap();
+    assert_eq!(safety.epoch, 1);
     assert_eq!(
-        store.load_tenant_state(&t).await.unwrap(),
-        Some(fixtures::tenant_state(T0))
+        safety.records[0].value,
+        SafetyValue::Dormancy(Dormancy::new(3))
     );
     let mut conn = raw(&path).await;
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
@@ -214,4 +224,125 @@ async fn a_path_that_cannot_hold_a_database_is_unavailable() {
     std::fs::create_dir_all(&dir).unwrap();
     let res = SqliteStore::open(&dir).await;
     assert!(matches!(res, Err(StoreError::Unavailable(_))), "{res:?}");
+}
+
+/// A database written before the safety records existed keeps its state:
+/// migration 0002 turns the old whole-state snapshots into version-1
+/// records (switches, dormancy, backoff, ledgers, breaker latches) and drops
+/// the old tables.
+#[tokio::test]
+async fn old_state_snapshots_become_safety_records() {
+    let path = common::db_path("upgrade");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("0001_tables.sql"),
+        include_str!("../migrations/0001_tables.sql"),
+    )
+    .unwrap();
+    let first = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    first.run(&mut conn).await.unwrap();
+    let tenant_doc = serde_json::json!({
+        "breakers": {"kubernetes": {
+            "state": "PERMANENT_OPEN", "consecutive_failures": 10,
+            "opened_at": "2027-01-15T07:59:00.000000Z",
+            "permanent": {"reason": "fatal failure class: fatal", "since": "2027-01-15T07:59:00.000000Z"},
+            "last_failure_at": "2027-01-15T07:59:00.000000Z", "last_failure_class": "fatal",
+            "last_reset": null, "generation": 3}},
+        "dormancy": {"max_consecutive_failures": 10, "consecutive_failures": 3, "dormant": null, "last_resume": null},
+        "backoff": {"policy": {"base": "5s", "max": "10m", "multiplier": 2.0, "jitter": "none"},
+                    "failures": 2, "last_delay": "10s", "rng": {"state": 7}},
+        "next_healing_at": "2027-01-15T08:00:10.000000Z",
+        "ledgers": {"restart|prod:deployment/checkout": {
+            "consecutive_failures": 2, "total_attempts": 5, "last_started_at": "2027-01-15T07:55:00.000000Z"}},
+        "switches": {"tenant": "on", "strategies": {"scale-up": "off"}, "action_kinds": {}},
+        "counters": {"total_attempts": 5, "successful_healings": 3, "failed_healings": 2},
+        "saved_at": "2027-01-15T08:00:00.000000Z"
+    });
+    sqlx::query("INSERT INTO tenant_state (tenant, doc) VALUES ('upgraded', ?1)")
+        .bind(tenant_doc.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let platform_doc = serde_json::json!({
+        "switches": {"features": {"auto_healing": "off"}},
+        "dormancy": {"max_consecutive_failures": 10, "consecutive_failures": 0, "dormant": null, "last_resume": null},
+        "saved_at": "2027-01-15T08:00:00.000000Z"
+    });
+    sqlx::query("INSERT INTO platform_state (id, doc) VALUES ('platform', ?1)")
+        .bind(platform_doc.to_string())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    let t = fixtures::tenant("upgraded");
+    let recs = store
+        .safety_records(&SafetyScope::Tenant(t.clone()), 0)
+        .await
+        .unwrap();
+    assert_eq!(recs.epoch, 1);
+    let settings = hale_domain::safety::SafetySettings {
+        dormancy_threshold: 10,
+        backoff: hale_domain::backoff::BackoffPolicy::default(),
+        jitter_seed: 1,
+        switches: hale_domain::kill_switch::TenantSwitches::default(),
+        permanent_open_threshold: 10,
+    };
+    let safety = hale_domain::safety::TenantSafety::from_records(&settings, recs.values()).unwrap();
+    assert_eq!(safety.dormancy.consecutive_failures(), 3);
+    assert_eq!(safety.backoff.failures(), 2);
+    assert!(safety.next_healing_at.is_some());
+    assert_eq!(safety.ledgers.len(), 1);
+    assert!(
+        safety.breaker_admission("kubernetes").is_err(),
+        "the latched breaker stays latched"
+    );
+    assert_eq!(
+        safety
+            .effective_switches()
+            .strategies
+            .get(&hale_domain::StrategyId::new("scale-up")),
+        Some(&hale_domain::kill_switch::Switch::Off)
+    );
+    let platform = store
+        .safety_records(&SafetyScope::Platform, 0)
+        .await
+        .unwrap();
+    let p = hale_domain::safety::PlatformSafety::from_records(10, platform.values());
+    assert!(
+        !p.switches
+            .is_on(hale_domain::kill_switch::Feature::AutoHealing),
+        "the global stop survives the upgrade"
+    );
+    let mut conn = raw(&path).await;
+    let old: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE name IN ('tenant_state', 'platform_state')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(old, 0, "the old tables are gone");
+}
+
+/// SQLite serves one process: a second open of the same file is refused
+/// with a message that names the holder and the way out, and the file opens
+/// again once the first store is gone.
+#[tokio::test]
+async fn a_second_open_of_the_same_file_is_refused_until_the_first_closes() {
+    let path = common::db_path("exclusive");
+    let first = SqliteStore::open(&path).await.unwrap();
+    let err = SqliteStore::open(&path).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(
+        msg.contains(&std::process::id().to_string()) && msg.contains("Postgres"),
+        "{msg}"
+    );
+    first.close().await;
+    drop(first);
+    SqliteStore::open(&path).await.unwrap();
 }

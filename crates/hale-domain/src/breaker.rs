@@ -24,6 +24,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::failure::{BreakerImpact, FailureClass};
+
+pub mod shared;
 use crate::ids::Actor;
 use crate::time::Timestamp;
 
@@ -174,6 +176,9 @@ pub enum TransitionCause {
     FatalFailure,
     /// An operator reset the breaker.
     ManualReset,
+    /// The breaker's shared record latched (the cluster's failures or a
+    /// fatal failure on another replica).
+    SharedLatch,
 }
 
 /// A typed state-change event. The breaker returns these; the engine
@@ -696,6 +701,25 @@ impl CircuitBreaker {
             now,
             TransitionCause::ManualReset,
         )))
+    }
+
+    /// Latches PERMANENT_OPEN because the breaker's shared record latched
+    /// (on this replica or another). Returns the transition, or `None` when
+    /// it was already latched.
+    pub fn latch(&self, record: PermanentOpenRecord, now: Timestamp) -> Option<Transition> {
+        let mut inner = self.lock();
+        if inner.state == BreakerState::PermanentOpen {
+            return None;
+        }
+        inner.permanent = Some(record);
+        inner.probes.clear();
+        inner.generation += 1;
+        Some(self.set_state(
+            &mut inner,
+            BreakerState::PermanentOpen,
+            now,
+            TransitionCause::SharedLatch,
+        ))
     }
 
     /// A serializable copy of the state.

@@ -11,7 +11,7 @@
 //!
 //! | stage | guard | automatic | proposal | approved |
 //! | --- | --- | --- | --- | --- |
-//! | kill switches | `kill_switch` | global `auto_healing`, tenant, strategy, action kinds | tenant, strategy, action kinds | tenant, strategy, action kinds |
+//! | kill switches | `kill_switch` | global `execution` and `auto_healing`, tenant, strategy, action kinds | tenant, strategy, action kinds | global `execution`, tenant, strategy, action kinds |
 //! | executors | `no_executor` | yes | yes | yes |
 //! | dormancy | `dormant` | platform, then tenant | no | no |
 //! | backoff | `backoff` | yes | no | no |
@@ -24,15 +24,17 @@
 //!   fail-safe (seed 002's layers).
 //! * **Proposal**: a proposal only asks a human. Dormancy and backoff stop
 //!   automation, not a question to a person; the global `auto_healing`
-//!   switch is automation's emergency stop. The tenant, strategy and
+//!   switch is automation's emergency stop and the global `execution`
+//!   switch (the freeze) stops what acts, not what asks. The tenant, strategy and
 //!   action-kind switches say "not this at all", so they stop proposals too.
 //!   The attempt budget applies: a target that keeps failing is not proposed
 //!   again before its cooldown, nor past its maximum attempts.
 //! * **Approved**: humans decided, so neither dormancy nor backoff, the
-//!   budget or the anti-pattern memory stop it (seed 000: the decision path
-//!   outranks automation). Every switch that applies to it does stop it, and
-//!   so do open breakers and missing executors, which say the action cannot
-//!   work now.
+//!   budget, the anti-pattern memory or the global `auto_healing` switch
+//!   stop it (seed 000: the decision path outranks automation). Every switch
+//!   that applies to it does stop it (the freeze, the tenant, strategy and
+//!   action-kind layers), and so do open breakers and missing executors,
+//!   which say the action cannot work now.
 //!
 //! The anti-pattern stage is last, so a caller may gather the remembered
 //! failures only when every other stage allows
@@ -360,6 +362,22 @@ pub fn scope_verdict(path: HealingPath, scope: &ScopeState<'_>) -> Verdict {
     }
 }
 
+/// The part of the rule a running operation re-checks at each checkpoint:
+/// the switches that apply to its path (its strategy's and action kinds'
+/// layers included) and, for automation, dormancy. A switch turned off or a
+/// scope gone dormant mid-run stops the run before its next action.
+pub fn run_verdict(
+    path: HealingPath,
+    scope: &ScopeState<'_>,
+    strategy: &StrategyId,
+    kinds: &[&ActionKind],
+) -> Verdict {
+    match switches(path, scope, Some(strategy), kinds).and_then(|()| dormancy(path, scope)) {
+        Ok(()) => Verdict::Allow,
+        Err(b) => Verdict::Block(b),
+    }
+}
+
 fn check(input: &GuardInput<'_>) -> Result<(), Block> {
     let path = input.path;
     let kinds: Vec<&ActionKind> = input.executors.iter().map(|e| e.kind).collect();
@@ -407,20 +425,27 @@ fn check(input: &GuardInput<'_>) -> Result<(), Block> {
     Ok(())
 }
 
-/// Kill switches: the global `auto_healing` switch stops automation only;
-/// the tenant, strategy and action-kind layers stop every path.
+/// The global features a path needs: the freeze (`execution`) stops every
+/// execution, `auto_healing` stops automation only; a proposal executes
+/// nothing.
+pub fn global_features(path: HealingPath) -> &'static [Feature] {
+    match path {
+        HealingPath::Automatic => &[Feature::Execution, Feature::AutoHealing],
+        HealingPath::Approved => &[Feature::Execution],
+        HealingPath::Proposal => &[],
+    }
+}
+
+/// Kill switches: the path's global features, then the tenant, strategy and
+/// action-kind layers, which stop every path.
 fn switches(
     path: HealingPath,
     scope: &ScopeState<'_>,
     strategy: Option<&StrategyId>,
     kinds: &[&ActionKind],
 ) -> Result<(), Block> {
-    let no_global = GlobalSwitches::default();
-    let global = match path {
-        HealingPath::Automatic => scope.global,
-        HealingPath::Proposal | HealingPath::Approved => &no_global,
-    };
-    match kill_switch::evaluate(global, scope.tenant, Feature::AutoHealing, strategy, kinds) {
+    let features = global_features(path);
+    match kill_switch::evaluate_features(scope.global, scope.tenant, features, strategy, kinds) {
         SwitchVerdict::Enabled => Ok(()),
         SwitchVerdict::Disabled { by } => Err(Block::SwitchedOff { by }),
     }

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::ids::StrategyId;
 use crate::strategy::ActionKind;
 
-/// An automation feature that the global layer can switch (seed 002 flags).
+/// An automation feature that the global layer can switch (seed 002 flags,
+/// plus the execution freeze).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Feature {
@@ -31,15 +32,20 @@ pub enum Feature {
     PreventiveHealing,
     /// `FEATURE_PROCESS_MONITORING_ENABLED`: process monitoring.
     ProcessMonitoring,
+    /// `FEATURE_EXECUTION_ENABLED`: every execution, automatic, approved
+    /// and manual alike. Off is the freeze: nothing acts, checked right
+    /// before every action.
+    Execution,
 }
 
 impl Feature {
     /// Every feature.
-    pub const ALL: [Feature; 4] = [
+    pub const ALL: [Feature; 5] = [
         Feature::AutoHealing,
         Feature::AutoDetection,
         Feature::PreventiveHealing,
         Feature::ProcessMonitoring,
+        Feature::Execution,
     ];
 
     /// The seed's environment variable for this feature.
@@ -49,6 +55,7 @@ impl Feature {
             Feature::AutoDetection => "FEATURE_AUTO_DETECTION_MONITORING",
             Feature::PreventiveHealing => "FEATURE_PREVENTIVE_HEALING_ENABLED",
             Feature::ProcessMonitoring => "FEATURE_PROCESS_MONITORING_ENABLED",
+            Feature::Execution => "FEATURE_EXECUTION_ENABLED",
         }
     }
 
@@ -59,6 +66,7 @@ impl Feature {
             Feature::AutoDetection => "auto_detection",
             Feature::PreventiveHealing => "preventive_healing",
             Feature::ProcessMonitoring => "process_monitoring",
+            Feature::Execution => "execution",
         }
     }
 }
@@ -76,7 +84,7 @@ impl FromStr for Feature {
             .into_iter()
             .find(|f| f.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown feature {s:?}; expected auto_healing, auto_detection, preventive_healing or process_monitoring")
+                format!("unknown feature {s:?}; expected auto_healing, auto_detection, preventive_healing, process_monitoring or execution")
             })
     }
 }
@@ -197,6 +205,39 @@ pub struct TenantSwitches {
     pub action_kinds: BTreeMap<ActionKind, Switch>,
 }
 
+impl TenantSwitches {
+    /// The effective tenant layers: the configuration's floor combined with
+    /// the switches set at run time, any `off` winning. An API call can add
+    /// an `off` on top of the configuration, never lift one.
+    pub fn combine(config: &TenantSwitches, runtime: &TenantSwitches) -> TenantSwitches {
+        fn merge(a: Option<Switch>, b: Option<Switch>) -> Option<Switch> {
+            match (a, b) {
+                (Some(Switch::Off), _) | (_, Some(Switch::Off)) => Some(Switch::Off),
+                (None, None) => None,
+                _ => Some(Switch::On),
+            }
+        }
+        fn merge_map<K: Ord + Clone>(
+            a: &BTreeMap<K, Switch>,
+            b: &BTreeMap<K, Switch>,
+        ) -> BTreeMap<K, Switch> {
+            let mut out = a.clone();
+            for (k, s) in b {
+                let merged = merge(out.get(k).copied(), Some(*s));
+                if let Some(m) = merged {
+                    out.insert(k.clone(), m);
+                }
+            }
+            out
+        }
+        TenantSwitches {
+            tenant: merge(config.tenant, runtime.tenant),
+            strategies: merge_map(&config.strategies, &runtime.strategies),
+            action_kinds: merge_map(&config.action_kinds, &runtime.action_kinds),
+        }
+    }
+}
+
 /// Which layer stopped an action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "layer", content = "key")]
@@ -251,10 +292,24 @@ pub fn evaluate(
     strategy: Option<&StrategyId>,
     action_kinds: &[&ActionKind],
 ) -> SwitchVerdict {
-    let mut most_specific_off = None;
-    if !global.is_on(feature) {
-        most_specific_off = Some(SwitchLayer::Global(feature));
-    }
+    evaluate_features(global, tenant, &[feature], strategy, action_kinds)
+}
+
+/// Like [`evaluate`] with several global features on the path (the
+/// automatic path needs both `execution` and `auto_healing`; a path may
+/// need none). The first feature of `features` that is off is reported
+/// when no more specific layer is off.
+pub fn evaluate_features(
+    global: &GlobalSwitches,
+    tenant: &TenantSwitches,
+    features: &[Feature],
+    strategy: Option<&StrategyId>,
+    action_kinds: &[&ActionKind],
+) -> SwitchVerdict {
+    let mut most_specific_off = features
+        .iter()
+        .find(|f| !global.is_on(**f))
+        .map(|f| SwitchLayer::Global(*f));
     if tenant.tenant == Some(Switch::Off) {
         most_specific_off = Some(SwitchLayer::Tenant);
     }
@@ -355,6 +410,33 @@ mod tests {
                 effective_global(Some(&flags), &runtime),
                 GlobalSwitches::combine([&flags, &runtime])
             );
+        }
+
+        /// The configuration is a floor: whatever the runtime layer says, a
+        /// switch the configuration sets off stays off, and the runtime can
+        /// add an off the configuration does not have.
+        #[test]
+        fn prop_config_off_is_a_floor_the_runtime_cannot_lift(
+            ct in switch(), cs in switch(), ck in switch(), rt in switch(), rs in switch(), rk in switch()
+        ) {
+            let strategy = StrategyId::new("s");
+            let kind = ActionKind::new("rollout_restart").unwrap();
+            let layer = |t: Option<Switch>, s: Option<Switch>, k: Option<Switch>| {
+                let mut l = TenantSwitches { tenant: t, ..TenantSwitches::default() };
+                if let Some(sw) = s { l.strategies.insert(strategy.clone(), sw); }
+                if let Some(sw) = k { l.action_kinds.insert(kind.clone(), sw); }
+                l
+            };
+            let config = layer(ct, cs, ck);
+            let runtime = layer(rt, rs, rk);
+            let eff = TenantSwitches::combine(&config, &runtime);
+            let off = Some(Switch::Off);
+            prop_assert_eq!(eff.tenant == off, ct == off || rt == off);
+            prop_assert_eq!(eff.strategies.get(&strategy) == Some(&Switch::Off), cs == off || rs == off);
+            prop_assert_eq!(eff.action_kinds.get(&kind) == Some(&Switch::Off), ck == off || rk == off);
+            let verdict = evaluate(&GlobalSwitches::default(), &eff, Feature::AutoHealing, Some(&strategy), &[&kind]);
+            let any_off = [ct, cs, ck, rt, rs, rk].contains(&off);
+            prop_assert_eq!(verdict.is_enabled(), !any_off);
         }
 
         /// Kill switch precedence: enabled iff no layer on the path is off;

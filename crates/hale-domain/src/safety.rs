@@ -1,29 +1,34 @@
 //! A tenant's safety state as one aggregate: its kill-switch layers,
-//! dormancy, backoff, attempt ledgers and counters, and what each event does
-//! to them.
+//! dormancy, backoff, attempt ledgers and shared breaker records, and what
+//! each event does to them.
 //!
-//! The engine keeps one [`TenantSafety`] per tenant and never changes a field
-//! itself: it calls the method for what happened (an attempt starts, a run
-//! ends, a breaker latches, a human resumes or resets) and applies the value
-//! the method returns (audit, escalate, persist). The rules:
+//! The state is a set of records ([`SafetyKey`] -> [`SafetyValue`]) that
+//! every replica shares through the store: the engine loads the records an
+//! event needs, builds the aggregate ([`TenantSafety::from_records`]), calls
+//! the method for what happened, and writes back the records that changed
+//! ([`TenantSafety::records`]) in one atomic update. The rules:
 //!
+//! * **Switches** ([`TenantSafety::set_switch`]): the configuration's switches
+//!   are a floor; the runtime layer may add an `off`, never lift one the
+//!   configuration set ([`TenantSwitches::combine`]).
 //! * **An attempt** ([`TenantSafety::begin_attempt`]) re-checks the attempt
-//!   budget when the path is bound by it, then counts the start.
+//!   budget when the path is bound by it, then records the start.
 //! * **A run's aftermath** ([`TenantSafety::finish_run`]): an interrupted run
 //!   counts for nothing (it did not fail the target). A healed run clears the
 //!   target's failure streak, the backoff and the dormancy streak. A failed
 //!   run extends the target's streak, backs off (the next automatic healing
-//!   waits for the backoff delay) and counts toward dormancy.
-//! * **A breaker latching PERMANENT_OPEN** puts the tenant to sleep
-//!   ([`TenantSafety::on_breaker_transition`]).
+//!   waits for the backoff delay) and counts toward dormancy. Every count is
+//!   the cluster's: the record is shared.
+//! * **An action's outcome** ([`TenantSafety::on_action_outcome`]) feeds the
+//!   executor's shared breaker ([`SharedBreaker`]); a latch puts the tenant
+//!   to sleep.
 //! * **A failed strategy asking for safe mode** puts the tenant to sleep
 //!   ([`TenantSafety::enter_safe_mode`]).
 //! * **A resume** ([`TenantSafety::resume`]) is the only way out of dormancy
 //!   and starts healing afresh: the backoff and every target's failure streak
 //!   are cleared with it.
-//! * **A restore** ([`TenantSafety::restore`]) takes the persisted state with
-//!   the configured policy: the configured thresholds win, the counts carry
-//!   over.
+//! * **Records** come back with the configured policy: the configured
+//!   thresholds and backoff policy win, the counts carry over.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,15 +37,21 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::backoff::{Backoff, BackoffPolicy, BackoffPolicyError};
-use crate::breaker::{BreakerState, Transition};
-use crate::budget::{AttemptLedger, BudgetVerdict};
+use crate::breaker::shared::SharedBreaker;
+use crate::breaker::{PermanentOpenRecord, Rejection, ResetError};
+use crate::budget::AttemptLedger;
 use crate::dormancy::{Dormancy, DormantRecord, ResumeError, ResumeRecord};
+use crate::failure::FailureClass;
 use crate::guard::Block;
 use crate::ids::{Actor, StrategyId};
-use crate::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
+use crate::kill_switch::{Feature, GlobalSwitches, Switch, SwitchLayer, TenantSwitches};
 use crate::resource::ResourceRef;
 use crate::strategy::ActionKind;
 use crate::time::Timestamp;
+
+mod records;
+
+pub use records::{BackoffRecord, SafetyKey, SafetyValue};
 
 /// The attempt ledger key of a strategy on a target
 /// (`strategy|namespace:kind/name`).
@@ -52,6 +63,11 @@ impl LedgerKey {
     /// The key of `strategy` on `resource`.
     pub fn new(strategy: &StrategyId, resource: &ResourceRef) -> LedgerKey {
         LedgerKey(format!("{strategy}|{}", resource.key()))
+    }
+
+    /// A key as stored.
+    pub fn from_stored(key: impl Into<String>) -> LedgerKey {
+        LedgerKey(key.into())
     }
 
     /// The key as stored.
@@ -100,6 +116,20 @@ impl fmt::Display for TenantSwitchTarget {
     }
 }
 
+/// A switch change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchError {
+    /// The configuration (or the flag source) sets this switch off: the API
+    /// can add an off, never lift one.
+    #[error(
+        "{layer} is switched off by the configuration; the API cannot lift it (change the configuration file or the FEATURE_* environment)"
+    )]
+    ConfigFloor {
+        /// The layer that is off in the configuration.
+        layer: SwitchLayer,
+    },
+}
+
 /// The configured part of a tenant's safety policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SafetySettings {
@@ -110,25 +140,11 @@ pub struct SafetySettings {
     /// The backoff's jitter seed (per tenant, so tenants do not back off in
     /// lockstep).
     pub jitter_seed: u64,
-    /// Switches the configuration sets.
+    /// Switches the configuration sets: a floor for the runtime layer.
     pub switches: TenantSwitches,
-}
-
-/// The persisted form of [`TenantSafety`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SafetySnapshot {
-    /// Dormancy.
-    pub dormancy: Dormancy,
-    /// Engine-level backoff between healing attempts.
-    pub backoff: Backoff,
-    /// No healing starts before this instant (backoff).
-    pub next_healing_at: Option<Timestamp>,
-    /// Attempt ledgers.
-    pub ledgers: BTreeMap<LedgerKey, AttemptLedger>,
-    /// Kill switches set at runtime.
-    pub switches: TenantSwitches,
-    /// Counters for the status page.
-    pub counters: HealingCounters,
+    /// Consecutive failures across the cluster that latch an executor's
+    /// breaker PERMANENT_OPEN.
+    pub permanent_open_threshold: u32,
 }
 
 /// How a run ended, as far as the safety state cares.
@@ -139,7 +155,8 @@ pub enum RunOutcome {
     Healed,
     /// Not healed.
     Failed,
-    /// Stopped before it could tell (shutdown, lock lost, yielded).
+    /// Stopped before it could tell (shutdown, lock lost, yielded, switched
+    /// off).
     Interrupted,
 }
 
@@ -154,10 +171,23 @@ pub struct Aftermath {
     pub entered_dormancy: Option<DormantRecord>,
 }
 
+/// What an action's outcome did to its executor's shared breaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreakerLatched {
+    /// The latch.
+    pub latch: PermanentOpenRecord,
+    /// The dormancy it started, if the tenant was awake.
+    pub entered_dormancy: Option<DormantRecord>,
+}
+
 /// One tenant's safety state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TenantSafety {
-    /// The tenant's kill-switch layers.
+    /// The configuration's switches (not a record: the floor).
+    config: TenantSwitches,
+    /// The breaker threshold (not a record: configuration).
+    permanent_open_threshold: u32,
+    /// The switches set at run time (the runtime layer).
     pub switches: TenantSwitches,
     /// Dormancy.
     pub dormancy: Dormancy,
@@ -165,66 +195,105 @@ pub struct TenantSafety {
     pub backoff: Backoff,
     /// No automatic healing before this.
     pub next_healing_at: Option<Timestamp>,
-    /// Attempt ledgers per strategy and target.
+    /// Attempt ledgers per strategy and target (those loaded).
     pub ledgers: BTreeMap<LedgerKey, AttemptLedger>,
-    /// Counters for the status page.
-    pub counters: HealingCounters,
-    /// When the last failed healing finished (this process's view).
-    pub last_failure_at: Option<Timestamp>,
+    /// The shared part of each executor's breaker.
+    pub breakers: BTreeMap<String, SharedBreaker>,
 }
 
 impl TenantSafety {
     /// A fresh state under `settings`.
     pub fn new(settings: &SafetySettings) -> Result<TenantSafety, BackoffPolicyError> {
-        Ok(TenantSafety {
-            switches: settings.switches.clone(),
+        Self::from_records(settings, [])
+    }
+
+    /// The state the records describe, under the configured policy. Absent
+    /// records are fresh (awake, no backoff, empty ledgers and breakers).
+    pub fn from_records(
+        settings: &SafetySettings,
+        records: impl IntoIterator<Item = (SafetyKey, SafetyValue)>,
+    ) -> Result<TenantSafety, BackoffPolicyError> {
+        let mut s = TenantSafety {
+            config: settings.switches.clone(),
+            permanent_open_threshold: settings.permanent_open_threshold,
+            switches: TenantSwitches::default(),
             dormancy: Dormancy::new(settings.dormancy_threshold),
             backoff: Backoff::new(settings.backoff.clone(), settings.jitter_seed)?,
             next_healing_at: None,
             ledgers: BTreeMap::new(),
-            counters: HealingCounters::default(),
-            last_failure_at: None,
-        })
+            breakers: BTreeMap::new(),
+        };
+        for (key, value) in records {
+            match (key, value) {
+                (SafetyKey::Switches, SafetyValue::TenantSwitches(sw)) => s.switches = sw,
+                (SafetyKey::Dormancy, SafetyValue::Dormancy(mut d)) => {
+                    d.set_max_consecutive_failures(settings.dormancy_threshold);
+                    s.dormancy = d;
+                }
+                (SafetyKey::Backoff, SafetyValue::Backoff(b)) => {
+                    for _ in 0..b.failures {
+                        s.backoff.on_failure();
+                    }
+                    s.next_healing_at = b.next_healing_at;
+                }
+                (SafetyKey::Ledger(k), SafetyValue::Ledger(l)) => {
+                    s.ledgers.insert(k, l);
+                }
+                (SafetyKey::Breaker(name), SafetyValue::Breaker(b)) => {
+                    s.breakers.insert(name, b);
+                }
+                // A record whose value does not fit its key (hand-edited or
+                // from another version) is ignored rather than trusted.
+                _ => {}
+            }
+        }
+        Ok(s)
     }
 
-    /// The persisted state under the configured policy: the configured
-    /// thresholds and backoff policy win, the counts carry over, switches
-    /// set at run time override the configured ones.
-    pub fn restore(
-        settings: &SafetySettings,
-        saved: SafetySnapshot,
-    ) -> Result<TenantSafety, BackoffPolicyError> {
-        let mut backoff = Backoff::new(settings.backoff.clone(), settings.jitter_seed)?;
-        for _ in 0..saved.backoff.failures() {
-            backoff.on_failure();
+    /// Every record of this state (compare two states' records to find what
+    /// an event changed).
+    pub fn records(&self) -> BTreeMap<SafetyKey, SafetyValue> {
+        let mut out = BTreeMap::new();
+        out.insert(
+            SafetyKey::Switches,
+            SafetyValue::TenantSwitches(self.switches.clone()),
+        );
+        out.insert(
+            SafetyKey::Dormancy,
+            SafetyValue::Dormancy(self.dormancy.clone()),
+        );
+        out.insert(
+            SafetyKey::Backoff,
+            SafetyValue::Backoff(BackoffRecord {
+                failures: self.backoff.failures(),
+                next_healing_at: self.next_healing_at,
+            }),
+        );
+        for (k, l) in &self.ledgers {
+            out.insert(SafetyKey::Ledger(k.clone()), SafetyValue::Ledger(l.clone()));
         }
-        let mut dormancy = saved.dormancy;
-        dormancy.set_max_consecutive_failures(settings.dormancy_threshold);
-        let mut switches = settings.switches.clone();
-        switches.tenant = saved.switches.tenant.or(switches.tenant);
-        switches.strategies.extend(saved.switches.strategies);
-        switches.action_kinds.extend(saved.switches.action_kinds);
-        Ok(TenantSafety {
-            switches,
-            dormancy,
-            backoff,
-            next_healing_at: saved.next_healing_at,
-            ledgers: saved.ledgers,
-            counters: saved.counters,
-            last_failure_at: None,
-        })
+        for (name, b) in &self.breakers {
+            out.insert(
+                SafetyKey::Breaker(name.clone()),
+                SafetyValue::Breaker(b.clone()),
+            );
+        }
+        out
     }
 
-    /// The persisted form.
-    pub fn snapshot(&self) -> SafetySnapshot {
-        SafetySnapshot {
-            dormancy: self.dormancy.clone(),
-            backoff: self.backoff.clone(),
-            next_healing_at: self.next_healing_at,
-            ledgers: self.ledgers.clone(),
-            switches: self.switches.clone(),
-            counters: self.counters,
-        }
+    /// The records of `self` that differ from `before` (what to write).
+    pub fn changes_since(&self, before: &TenantSafety) -> Vec<(SafetyKey, SafetyValue)> {
+        let old = before.records();
+        self.records()
+            .into_iter()
+            .filter(|(k, v)| old.get(k) != Some(v))
+            .collect()
+    }
+
+    /// The effective switch layers: the configuration's floor combined with
+    /// the runtime layer, any off winning.
+    pub fn effective_switches(&self) -> TenantSwitches {
+        TenantSwitches::combine(&self.config, &self.switches)
     }
 
     /// The ledger of a strategy on a target (empty if it never ran).
@@ -232,9 +301,16 @@ impl TenantSafety {
         self.ledgers.get(key).cloned().unwrap_or_default()
     }
 
+    /// The shared part of an executor's breaker: rejected while latched.
+    pub fn breaker_admission(&self, breaker: &str) -> Result<(), Rejection> {
+        self.breakers
+            .get(breaker)
+            .map_or(Ok(()), SharedBreaker::admission)
+    }
+
     /// An attempt starts. With a budget (`max_attempts`, `cooldown`), the
-    /// budget is checked first and a block is returned instead of counting
-    /// the start; without one (a run humans approved) the start is counted
+    /// budget is checked first and a block is returned instead of recording
+    /// the start; without one (a run humans approved) the start is recorded
     /// as is. Returns the attempt's number in the target's failure streak
     /// (1-based).
     pub fn begin_attempt(
@@ -249,11 +325,9 @@ impl TenantSafety {
             if let Some(block) = Block::of_budget(verdict, max_attempts) {
                 return Err(block);
             }
-            debug_assert!(matches!(verdict, BudgetVerdict::Allowed { .. }));
         }
         let attempt_number = ledger.consecutive_failures.saturating_add(1);
         ledger.on_start(now);
-        self.counters.total_attempts = self.counters.total_attempts.saturating_add(1);
         Ok(attempt_number)
     }
 
@@ -270,8 +344,6 @@ impl TenantSafety {
                 self.backoff.reset();
                 self.next_healing_at = None;
                 self.dormancy.on_healing_success();
-                self.counters.successful_healings =
-                    self.counters.successful_healings.saturating_add(1);
                 Aftermath {
                     counted: true,
                     next_healing_at: None,
@@ -282,8 +354,6 @@ impl TenantSafety {
                 self.ledgers.entry(key).or_default().on_finish(false);
                 let delay = self.backoff.on_failure();
                 self.next_healing_at = Some(now + delay);
-                self.counters.failed_healings = self.counters.failed_healings.saturating_add(1);
-                self.last_failure_at = Some(now);
                 Aftermath {
                     counted: true,
                     next_healing_at: self.next_healing_at,
@@ -293,20 +363,45 @@ impl TenantSafety {
         }
     }
 
-    /// A breaker changed state: latching PERMANENT_OPEN puts the tenant to
-    /// sleep. Returns the dormancy it started, if any.
-    pub fn on_breaker_transition(
+    /// An action ran on `breaker`'s executor with `outcome`: the shared
+    /// breaker counts it, and a latch puts the tenant to sleep. Returns the
+    /// latch, if this outcome caused it.
+    pub fn on_action_outcome(
         &mut self,
         breaker: &str,
-        t: &Transition,
-    ) -> Option<DormantRecord> {
-        if t.to != BreakerState::PermanentOpen {
-            return None;
-        }
-        let why = format!("{:?}", t.cause);
-        self.dormancy
-            .on_breaker_permanent_open(breaker, &why, t.at)
-            .cloned()
+        outcome: Result<(), FailureClass>,
+        now: Timestamp,
+    ) -> Option<BreakerLatched> {
+        let threshold = self.permanent_open_threshold;
+        let latch = self
+            .breakers
+            .entry(breaker.to_owned())
+            .or_default()
+            .on_outcome(outcome, threshold, now)?;
+        let why = latch.reason.clone();
+        let entered_dormancy = self
+            .dormancy
+            .on_breaker_permanent_open(breaker, &why, now)
+            .cloned();
+        Some(BreakerLatched {
+            latch,
+            entered_dormancy,
+        })
+    }
+
+    /// A human resets an executor's breaker on every replica. Returns
+    /// whether it was latched; `false` also for a breaker never used.
+    pub fn reset_breaker(
+        &mut self,
+        breaker: &str,
+        reason: &str,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<bool, ResetError> {
+        self.breakers
+            .entry(breaker.to_owned())
+            .or_default()
+            .reset(reason, actor, now)
     }
 
     /// A failed strategy asks for safe mode (seed 004 `enter_safe_mode`).
@@ -326,7 +421,8 @@ impl TenantSafety {
     }
 
     /// A human wakes the tenant: the only way out of dormancy. Healing starts
-    /// afresh: the backoff and every target's failure streak are cleared.
+    /// afresh: the backoff and every loaded target's failure streak are
+    /// cleared (load every ledger first).
     pub fn resume(
         &mut self,
         reason: &str,
@@ -354,14 +450,40 @@ impl TenantSafety {
         }
     }
 
-    /// Sets (or with `None` unsets) a tenant-level switch.
-    pub fn set_switch(&mut self, target: &TenantSwitchTarget, switch: Option<Switch>) {
+    /// Sets (or with `None` unsets) a switch of the runtime layer. Setting
+    /// `on` where the configuration says `off` is refused: the configuration
+    /// is a floor.
+    pub fn set_switch(
+        &mut self,
+        target: &TenantSwitchTarget,
+        switch: Option<Switch>,
+    ) -> Result<(), SwitchError> {
+        let floor = |s: Option<&Switch>, layer: SwitchLayer| match (s, switch) {
+            (Some(Switch::Off), Some(Switch::On)) => Err(SwitchError::ConfigFloor { layer }),
+            _ => Ok(()),
+        };
         let sw = &mut self.switches;
         match target {
-            TenantSwitchTarget::Tenant => sw.tenant = switch,
-            TenantSwitchTarget::Strategy(s) => set(&mut sw.strategies, s.clone(), switch),
-            TenantSwitchTarget::ActionKind(k) => set(&mut sw.action_kinds, k.clone(), switch),
+            TenantSwitchTarget::Tenant => {
+                floor(self.config.tenant.as_ref(), SwitchLayer::Tenant)?;
+                sw.tenant = switch;
+            }
+            TenantSwitchTarget::Strategy(s) => {
+                floor(
+                    self.config.strategies.get(s),
+                    SwitchLayer::Strategy(s.clone()),
+                )?;
+                set(&mut sw.strategies, s.clone(), switch);
+            }
+            TenantSwitchTarget::ActionKind(k) => {
+                floor(
+                    self.config.action_kinds.get(k),
+                    SwitchLayer::ActionKind(k.clone()),
+                )?;
+                set(&mut sw.action_kinds, k.clone(), switch);
+            }
         }
+        Ok(())
     }
 }
 
@@ -387,9 +509,67 @@ pub struct PlatformSafety {
 }
 
 impl PlatformSafety {
-    /// Sets (or with `None` unsets) a global feature switch.
-    pub fn set_switch(&mut self, feature: Feature, switch: Option<Switch>) {
+    /// The state the platform's records describe.
+    pub fn from_records(
+        dormancy_threshold: u32,
+        records: impl IntoIterator<Item = (SafetyKey, SafetyValue)>,
+    ) -> PlatformSafety {
+        let mut p = PlatformSafety {
+            switches: GlobalSwitches::default(),
+            dormancy: Dormancy::new(dormancy_threshold),
+        };
+        for (key, value) in records {
+            match (key, value) {
+                (SafetyKey::Switches, SafetyValue::GlobalSwitches(sw)) => p.switches = sw,
+                (SafetyKey::Dormancy, SafetyValue::Dormancy(mut d)) => {
+                    d.set_max_consecutive_failures(dormancy_threshold);
+                    p.dormancy = d;
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    /// Every record of this state.
+    pub fn records(&self) -> BTreeMap<SafetyKey, SafetyValue> {
+        BTreeMap::from([
+            (
+                SafetyKey::Switches,
+                SafetyValue::GlobalSwitches(self.switches.clone()),
+            ),
+            (
+                SafetyKey::Dormancy,
+                SafetyValue::Dormancy(self.dormancy.clone()),
+            ),
+        ])
+    }
+
+    /// The records of `self` that differ from `before`.
+    pub fn changes_since(&self, before: &PlatformSafety) -> Vec<(SafetyKey, SafetyValue)> {
+        let old = before.records();
+        self.records()
+            .into_iter()
+            .filter(|(k, v)| old.get(k) != Some(v))
+            .collect()
+    }
+
+    /// Sets (or with `None` unsets) a global feature switch at run time.
+    /// Setting `on` where the flag source (the configuration's `[flags]` or
+    /// the `FEATURE_*` environment) says `off` is refused: it is a floor.
+    pub fn set_switch(
+        &mut self,
+        feature: Feature,
+        switch: Option<Switch>,
+        flags: &GlobalSwitches,
+    ) -> Result<(), SwitchError> {
+        if switch == Some(Switch::On) && !flags.is_on(feature) {
+            return Err(SwitchError::ConfigFloor {
+                layer: SwitchLayer::Global(feature),
+            });
+        }
         set(&mut self.switches.features, feature, switch);
+        Ok(())
     }
 }
 

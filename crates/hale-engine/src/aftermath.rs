@@ -16,13 +16,13 @@ use hale_domain::record::incident::{
 };
 use hale_domain::record::knowledge::{EntrySource, EntryStatus, EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
-use hale_domain::safety::LedgerKey;
+use hale_domain::safety::{LedgerKey, PlatformSafety, TenantSafety};
 use hale_domain::strategy::FailurePolicy;
 use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
 
 use crate::engine::Inner;
 use crate::metrics::family;
-use crate::ports::{Escalation, EscalationKind};
+use crate::ports::{Escalation, EscalationKind, Ledgers};
 use crate::runner::{Run, RunEnd};
 use crate::tenant::TenantRuntime;
 
@@ -47,10 +47,6 @@ impl Inner {
         a.success = t.to == BreakerState::Closed;
         if let Err(e) = self.audit(a).await {
             tracing::warn!(error = %e, "could not audit a breaker transition");
-        }
-        let entered = rt.safety().on_breaker_transition(name, &t);
-        if let Some(rec) = entered {
-            self.on_dormant(rt, &rec, t.at).await;
         }
     }
 
@@ -82,7 +78,35 @@ impl Inner {
             at,
         })
         .await;
-        self.persist_tenant(rt).await;
+    }
+
+    /// A safety update a finishing run must not lose: retried a few times
+    /// while the store is unavailable, then given up with an error in the
+    /// log (the operation's own record is already durable).
+    pub(crate) async fn update_with_retries<R, F>(
+        &self,
+        rt: &TenantRuntime,
+        ledgers: Ledgers<'_>,
+        mut f: F,
+    ) -> Option<R>
+    where
+        F: FnMut(&PlatformSafety, &mut TenantSafety) -> R + Send,
+        R: Send,
+    {
+        for attempt in 0u32..3 {
+            match self.update_tenant_safety(rt, ledgers, &mut f).await {
+                Ok(r) => return Some(r),
+                Err(e) if e.is_unavailable() && attempt < 2 => {
+                    tracing::warn!(tenant = %rt.tenant(), error = %e, "store unavailable while updating the safety state; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt + 1))).await;
+                }
+                Err(e) => {
+                    tracing::error!(tenant = %rt.tenant(), error = %e, "could not update the safety state after a run");
+                    return None;
+                }
+            }
+        }
+        None
     }
 
     /// Sends an escalation, bounded in time; failures are logged.
@@ -133,15 +157,21 @@ impl Inner {
             }
         }
         self.metrics.inc(family::OPERATIONS, run.op.state.as_str());
-        // Fail-safe bookkeeping: ledger, backoff, dormancy, counters.
+        // Fail-safe bookkeeping, shared by every replica: ledger, backoff,
+        // dormancy.
         let key = LedgerKey::new(&run.op.strategy_id, &run.op.resource);
-        let aftermath = run.rt.safety().finish_run(key, end.outcome(), now);
-        if let Some(rec) = aftermath.entered_dormancy {
+        let outcome = end.outcome();
+        let ledgers = [key];
+        let aftermath = self
+            .update_with_retries(&run.rt, Ledgers::Only(&ledgers), |_, s| {
+                s.finish_run(ledgers[0].clone(), outcome, now)
+            })
+            .await;
+        if let Some(rec) = aftermath.and_then(|a| a.entered_dormancy) {
             self.on_dormant(&run.rt, &rec, now).await;
         }
         self.release_lock(&run.lease).await;
         self.close_incident_chapter(&run, &end, now).await;
-        self.persist_tenant(&run.rt).await;
         tracing::info!(tenant = %tenant, op = %run.op.id, state = %run.op.state, "healing operation finished");
     }
 
@@ -163,10 +193,13 @@ impl Inner {
     async fn escalate_failure(&self, run: &mut Run, error: &str, now: Timestamp) {
         let policy = run.strategy.rollback.on_failure;
         if policy == FailurePolicy::EnterSafeMode {
-            let entered = run
-                .rt
-                .safety()
-                .enter_safe_mode(&run.strategy.id, error, now);
+            let strategy = run.strategy.id.clone();
+            let entered = self
+                .update_with_retries(&run.rt, Ledgers::None, |_, s| {
+                    s.enter_safe_mode(&strategy, error, now)
+                })
+                .await
+                .flatten();
             if let Some(rec) = entered {
                 self.on_dormant(&run.rt, &rec, now).await;
             }

@@ -9,18 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hale_domain::alert::Alert;
+use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::approval::ApprovalRequest;
 use hale_domain::coordination::LockPriority;
 use hale_domain::guard::{HealingPath, Verdict};
 use hale_domain::healing::{HealingOperation, NewOperation};
 use hale_domain::record::audit::AuditKind;
 use hale_domain::record::incident::{DecisionStep, Stage, StepDecision};
-use hale_domain::safety::LedgerKey;
 use hale_domain::strategy::Strategy;
 use hale_domain::{Actor, OperationId, Origin};
 
 use crate::engine::Inner;
 use crate::error::EngineError;
+use crate::guards::Gathered;
 use crate::ports::{Acquire, Lease, LockError, LockRequest};
 use crate::runner::Run;
 use crate::tenant::TenantRuntime;
@@ -40,10 +41,10 @@ impl Inner {
             return Ok((None, Some(reason)));
         }
         match self.lease_for_approved(a).await {
-            Ok(Some(lease)) => {
-                let op = self.start_approved(&rt, a, approver, lease).await?;
-                Ok((Some(op), None))
-            }
+            Ok(Some(lease)) => match self.start_approved(&rt, a, approver, lease).await? {
+                Ok(op) => Ok((Some(op), None)),
+                Err(reason) => Ok((None, Some(reason))),
+            },
             Ok(None) | Err(_) => {
                 let this = self.clone();
                 let (a2, approver2) = (a.clone(), approver.clone());
@@ -139,8 +140,14 @@ impl Inner {
         while tokio::time::Instant::now() < deadline && !self.is_stopping() {
             tokio::time::sleep(Duration::from_secs(1)).await;
             if let Ok(Some(lease)) = self.lease_for_approved(&a).await {
-                if let Err(e) = self.start_approved(&rt, &a, &approver, lease).await {
-                    tracing::warn!(approval = %a.id, error = %e, "approved execution could not start");
+                match self.start_approved(&rt, &a, &approver, lease).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(reason)) => {
+                        tracing::info!(approval = %a.id, %reason, "approved execution stopped by a guard")
+                    }
+                    Err(e) => {
+                        tracing::warn!(approval = %a.id, error = %e, "approved execution could not start")
+                    }
                 }
                 return;
             }
@@ -154,13 +161,15 @@ impl Inner {
         }
     }
 
+    /// Starts an approved request under `lease`: its operation, or why the
+    /// guard stopped it right before the start (recorded).
     async fn start_approved(
         self: &Arc<Self>,
         rt: &Arc<TenantRuntime>,
         a: &ApprovalRequest,
         approver: &Actor,
         lease: Lease,
-    ) -> Result<OperationId, EngineError> {
+    ) -> Result<Result<OperationId, String>, EngineError> {
         let Some(strategy) = rt
             .policy
             .strategies
@@ -175,11 +184,36 @@ impl Inner {
             )));
         };
         let now = self.now();
-        // Humans approved it: the attempt is counted, not budgeted.
-        let attempt_number = rt
-            .safety()
-            .begin_attempt(LedgerKey::new(&strategy.id, &a.resource), None, now)
-            .unwrap_or(1);
+        // Right before it starts, the approved path's guard runs again on
+        // the store's current records (a switch turned off or a freeze
+        // since the approval stops it); humans approved it, so the attempt
+        // is recorded, not budgeted.
+        let alert = alert_of(a);
+        let symptoms = SymptomsHash::of(&alert, &a.resource);
+        let gathered = Gathered {
+            path: HealingPath::Approved,
+            strategy: &strategy,
+            resource: &a.resource,
+            symptoms: &symptoms,
+            anti_patterns: &[],
+            now,
+        };
+        let attempt = match self.begin_confirmed(rt, &gathered, None).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.release_lock(&lease).await;
+                return Err(e);
+            }
+        };
+        let attempt_number = match attempt {
+            Ok(n) => n,
+            Err(block) => {
+                self.release_lock(&lease).await;
+                let reason = format!("{}: {block}", block.guard());
+                self.record_execution_problem(a, &reason).await?;
+                return Ok(Err(reason));
+            }
+        };
         let origin = Origin {
             actor: approver.clone(),
             ..Origin::decision_manager()
@@ -248,11 +282,11 @@ impl Inner {
             op,
             lease,
             strategy,
-            alert: alert_of(a),
+            alert,
             origin,
             yields_to_decisions: false,
         });
-        Ok(op_id)
+        Ok(Ok(op_id))
     }
 }
 

@@ -24,10 +24,15 @@ pub struct EngineConfig {
     pub automatic_lock_ttl: Duration,
     /// How long an approved execution waits for an automatic run to yield.
     pub preemption_wait: Duration,
-    /// Tenants idle this long are evicted from memory (state persisted).
+    /// Tenants idle this long are evicted from memory (their state is in the
+    /// store).
     pub tenant_idle_eviction: Duration,
     /// How often the flag source is re-read.
     pub flag_refresh_interval: Duration,
+    /// How often this replica checks the store for safety-state changes made
+    /// by other replicas (a change is in force here within this interval
+    /// plus a round trip; runs also confirm at every checkpoint).
+    pub safety_sync_interval: Duration,
     /// Detection job interval (seed 002: 5 min).
     pub detection_interval: Duration,
     /// Preventive job interval (seed 002: 10 min).
@@ -57,6 +62,7 @@ impl Default for EngineConfig {
             preemption_wait: Duration::from_secs(120),
             tenant_idle_eviction: Duration::from_secs(3600),
             flag_refresh_interval: Duration::from_secs(30),
+            safety_sync_interval: Duration::from_millis(250),
             detection_interval: Duration::from_secs(300),
             preventive_interval: Duration::from_secs(600),
             approval_sweep_interval: Duration::from_secs(30),
@@ -92,7 +98,8 @@ pub struct TenantPolicy {
     pub diagnosis: DiagnosisRules,
     /// Classifies errors known only by text (fatal patterns).
     pub classifier: PatternClassifier,
-    /// Kill switches configured at start (runtime changes are persisted).
+    /// Kill switches configured at start: a floor that switches set at run
+    /// time can add to, never lift.
     pub switches: TenantSwitches,
 }
 

@@ -1,5 +1,7 @@
 //! Human control: kill switches, dormancy, breaker and attempt resets. Every
-//! act needs an actor, is audited with channel `manual`, and is persisted.
+//! act needs an actor, is audited with channel `manual`, and is one atomic
+//! update of the shared safety state, in force on every replica within the
+//! sync interval.
 //! Acts on the global scope are audited in every configured tenant's log,
 //! since each tenant is affected.
 
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
+use crate::ports::Ledgers;
 
 /// All switch layers as the control API shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,7 +36,8 @@ pub struct SwitchesView {
 pub struct BreakerView {
     /// The breaker's name (the executor's).
     pub name: String,
-    /// Its persisted state.
+    /// Its state: this replica's breaker with the shared latch, failure
+    /// count and last reset on top.
     pub snapshot: BreakerSnapshot,
 }
 
@@ -73,17 +77,13 @@ impl Engine {
     pub async fn switches(&self, tenant: Option<&TenantId>) -> Result<SwitchesView, EngineError> {
         let inner = &self.inner;
         let tenant = match tenant {
-            Some(t) => Some(inner.runtime(t).await?.safety().switches.clone()),
+            Some(t) => Some(inner.runtime(t).await?.safety().effective_switches()),
             None => None,
         };
         Ok(SwitchesView {
             global_effective: inner.global_switches(),
             global_runtime: inner.platform().switches.clone(),
-            flags: inner
-                .flags
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone(),
+            flags: inner.flags(),
             tenant,
         })
     }
@@ -98,8 +98,10 @@ impl Engine {
     ) -> Result<(), EngineError> {
         need_reason(reason)?;
         let inner = &self.inner;
-        inner.platform().set_switch(feature, switch);
-        inner.persist_platform().await?;
+        let flags = inner.flags().unwrap_or_default();
+        inner
+            .update_platform_safety(|p| p.set_switch(feature, switch, &flags))
+            .await??;
         let target = format!("switch:global:{feature}");
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
         inner
@@ -125,9 +127,10 @@ impl Engine {
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
-        rt.safety().set_switch(&target, switch);
+        inner
+            .update_tenant_safety(&rt, Ledgers::None, |_, s| s.set_switch(&target, switch))
+            .await??;
         let label = target.to_string();
-        inner.persist_tenant(&rt).await;
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
         inner
             .audit_control(
@@ -152,19 +155,15 @@ impl Engine {
         let now = inner.now();
         let record = match scope {
             Scope::Global => {
-                let rec = inner
-                    .platform()
-                    .dormancy
-                    .resume(reason, actor, now)?
-                    .clone();
-                inner.persist_platform().await?;
-                rec
+                inner
+                    .update_platform_safety(|p| p.dormancy.resume(reason, actor, now).cloned())
+                    .await??
             }
             Scope::Tenant(t) => {
                 let rt = inner.runtime(t).await?;
-                let rec = rt.safety().resume(reason, actor, now)?;
-                inner.persist_tenant(&rt).await;
-                rec
+                inner
+                    .update_tenant_safety(&rt, Ledgers::All, |_, s| s.resume(reason, actor, now))
+                    .await??
             }
         };
         inner
@@ -191,15 +190,17 @@ impl Engine {
         let now = inner.now();
         let entered = match scope {
             Scope::Global => {
-                let e = inner.platform().dormancy.enter_manual(reason, actor, now);
-                inner.persist_platform().await?;
-                e
+                inner
+                    .update_platform_safety(|p| p.dormancy.enter_manual(reason, actor, now))
+                    .await?
             }
             Scope::Tenant(t) => {
                 let rt = inner.runtime(t).await?;
-                let e = rt.safety().dormancy.enter_manual(reason, actor, now);
-                inner.persist_tenant(&rt).await;
-                e
+                inner
+                    .update_tenant_safety(&rt, Ledgers::None, |_, s| {
+                        s.dormancy.enter_manual(reason, actor, now)
+                    })
+                    .await?
             }
         };
         if entered {
@@ -229,12 +230,9 @@ impl Engine {
     pub async fn breakers(&self, tenant: &TenantId) -> Result<Vec<BreakerView>, EngineError> {
         let rt = self.inner.runtime(tenant).await?;
         Ok(rt
-            .breakers()
+            .breaker_snapshots()
             .into_iter()
-            .map(|(name, b)| BreakerView {
-                name,
-                snapshot: b.snapshot(),
-            })
+            .map(|(name, snapshot)| BreakerView { name, snapshot })
             .collect())
     }
 
@@ -251,8 +249,22 @@ impl Engine {
         if !rt.breakers().contains_key(name) {
             return Err(EngineError::NotFound(format!("breaker {name:?}")));
         }
-        let t = rt.breaker(name).manual_reset(reason, actor, inner.now())?;
-        inner.persist_tenant(&rt).await;
+        let now = inner.now();
+        // The shared record's reset reaches every replica; this one's own
+        // breaker is reset with it when the copy merges the new record.
+        let local = rt.breaker(name);
+        let before = local.state();
+        inner
+            .update_tenant_safety(&rt, Ledgers::None, |_, s| {
+                s.reset_breaker(name, reason, actor, now)
+            })
+            .await??;
+        let t = (before != local.state()).then(|| Transition {
+            from: before,
+            to: local.state(),
+            at: now,
+            cause: hale_domain::breaker::TransitionCause::ManualReset,
+        });
         inner
             .audit_control(
                 &Scope::Tenant(tenant.clone()),
@@ -282,15 +294,17 @@ impl Engine {
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
-        let existed = rt
-            .safety()
-            .reset_attempts(&LedgerKey::new(strategy, resource));
+        let key = LedgerKey::new(strategy, resource);
+        let existed = inner
+            .update_tenant_safety(&rt, Ledgers::Only(std::slice::from_ref(&key)), |_, s| {
+                s.reset_attempts(&key)
+            })
+            .await?;
         if !existed {
             return Err(EngineError::NotFound(format!(
                 "no attempts of {strategy} on {resource}"
             )));
         }
-        inner.persist_tenant(&rt).await;
         inner
             .audit_control(
                 &Scope::Tenant(tenant.clone()),

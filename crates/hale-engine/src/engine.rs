@@ -18,8 +18,9 @@ use crate::ids::{IdSource, UuidIds};
 use crate::metrics::Metrics;
 use crate::ports::{
     ActionExecutor, Clock, EnvFlagSource, FlagSource, HealthProbe, IdempotencyKeys, LogNotifier,
-    Notifier, PlatformStateSnapshot, ResourceLocks, Stores,
+    Notifier, ResourceLocks, SafetyScope, Stores,
 };
+use crate::safety_view::ScopeView;
 use crate::tasks::BackgroundTasks;
 use crate::tenant::{TenantRegistry, TenantRuntime};
 
@@ -97,6 +98,9 @@ pub(crate) struct Inner {
     pub config: EngineConfig,
     pub policies: RwLock<BTreeMap<TenantId, Arc<TenantPolicy>>>,
     pub tenants: TenantRegistry,
+    /// This replica's copy of the platform's safety records.
+    pub platform_view: Mutex<ScopeView>,
+    /// The platform's safety state, rebuilt from the copy.
     pub platform: Mutex<PlatformSafety>,
     /// The last good read of the flag source; `None` until one succeeds,
     /// which keeps automatic healing off (fail closed).
@@ -155,7 +159,7 @@ impl EngineBuilder {
         self
     }
 
-    /// Validates the policies, loads persisted platform state, reads the flag
+    /// Validates the policies, loads the platform's safety records, reads the flag
     /// source once and recovers operations left unfinished by a crash.
     /// Background jobs start only with [`Engine::start_background_tasks`].
     pub async fn build(self) -> Result<Engine, EngineError> {
@@ -174,19 +178,15 @@ impl EngineBuilder {
                 return Err(EngineError::Invalid("a tenant is configured twice".into()));
             }
         }
-        let platform = match self.ports.stores.state.load_platform_state().await? {
-            Some(s) => {
-                let mut dormancy = s.dormancy;
-                dormancy.set_max_consecutive_failures(self.config.global_dormancy_threshold);
-                PlatformSafety {
-                    switches: s.switches,
-                    dormancy,
-                }
-            }
-            None => PlatformSafety {
-                switches: GlobalSwitches::default(),
-                dormancy: Dormancy::new(self.config.global_dormancy_threshold),
-            },
+        let records = self
+            .ports
+            .stores
+            .safety
+            .safety_records(&SafetyScope::Platform, 0)
+            .await?;
+        let platform = PlatformSafety {
+            switches: GlobalSwitches::default(),
+            dormancy: Dormancy::new(self.config.global_dormancy_threshold),
         };
         let tasks =
             BackgroundTasks::new(self.config.max_background_tasks, self.ports.clock.clone());
@@ -196,6 +196,7 @@ impl EngineBuilder {
                 config: self.config,
                 policies: RwLock::new(policies),
                 tenants: TenantRegistry::default(),
+                platform_view: Mutex::new(ScopeView::default()),
                 platform: Mutex::new(platform),
                 flags: Mutex::new(None),
                 metrics: Metrics::default(),
@@ -206,6 +207,8 @@ impl EngineBuilder {
                 shutting_down: AtomicBool::new(false),
             }),
         };
+        let now = engine.inner.now();
+        engine.inner.merge_platform(&records, now);
         engine.inner.refresh_flags().await;
         engine.recover_interrupted().await?;
         Ok(engine)
@@ -241,7 +244,7 @@ impl Inner {
     ) -> Result<Arc<TenantRuntime>, EngineError> {
         let policy = self.policy(tenant)?;
         self.tenants
-            .get_or_load(policy, self.ports.stores.state.as_ref(), self.now())
+            .get_or_load(policy, self.ports.stores.safety.as_ref(), self.now())
             .await
     }
 
@@ -259,6 +262,16 @@ impl Inner {
         self.platform.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// This replica's copy of the platform's records.
+    pub(crate) fn platform_view(&self) -> std::sync::MutexGuard<'_, ScopeView> {
+        self.platform_view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The flag source's last good read (`None` until one succeeds).
+    pub(crate) fn flags(&self) -> Option<GlobalSwitches> {
+        self.flags.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Re-reads the flag source; keeps the last good value on error.
     pub(crate) async fn refresh_flags(&self) {
         match self.ports.flags.global_switches().await {
@@ -266,31 +279,6 @@ impl Inner {
             Err(e) => {
                 tracing::warn!(error = %e, "flag source read failed; keeping the last good flags")
             }
-        }
-    }
-
-    pub(crate) async fn persist_platform(&self) -> Result<(), EngineError> {
-        let snap = {
-            let p = self.platform();
-            PlatformStateSnapshot {
-                switches: p.switches.clone(),
-                dormancy: p.dormancy.clone(),
-                saved_at: self.now(),
-            }
-        };
-        self.ports
-            .stores
-            .state
-            .save_platform_state(&snap)
-            .await
-            .map_err(EngineError::from)
-    }
-
-    pub(crate) async fn persist_tenant(&self, rt: &TenantRuntime) {
-        if let Err(e) =
-            crate::tenant::persist(rt, self.ports.stores.state.as_ref(), self.now()).await
-        {
-            tracing::warn!(tenant = %rt.tenant(), error = %e, "could not persist tenant state; will retry at the next change");
         }
     }
 
@@ -320,8 +308,8 @@ impl Engine {
         &self.inner.ports
     }
 
-    /// Replaces (or adds) a tenant's policy at run time. Runtime state
-    /// (breakers, dormancy, ledgers) carries over.
+    /// Replaces (or adds) a tenant's policy at run time. The safety state
+    /// (breakers, dormancy, ledgers) is in the store and carries over.
     pub async fn set_policy(&self, policy: TenantPolicy) -> Result<(), EngineError> {
         let problems = policy.validate();
         if !problems.is_empty() {
@@ -329,9 +317,7 @@ impl Engine {
             return Err(EngineError::Invalid(list.join("; ")));
         }
         let tenant = policy.tenant.clone();
-        if let Some(rt) = self.inner.tenants.unload(&tenant) {
-            self.inner.persist_tenant(&rt).await;
-        }
+        self.inner.tenants.unload(&tenant);
         self.inner
             .policies
             .write()
@@ -355,7 +341,7 @@ impl Engine {
 
     /// Graceful stop: refuse new work, stop background jobs, let running
     /// operations reach a safe point (they stop between actions, record
-    /// themselves interrupted and release their locks), persist state.
+    /// themselves interrupted and release their locks).
     pub async fn shutdown(&self) {
         let inner = &self.inner;
         inner.shutting_down.store(true, Ordering::Release);
@@ -367,12 +353,6 @@ impl Engine {
             .is_err()
         {
             tracing::warn!("healing operations did not reach a safe point within the grace period");
-        }
-        for rt in inner.tenants.all() {
-            inner.persist_tenant(&rt).await;
-        }
-        if let Err(e) = inner.persist_platform().await {
-            tracing::warn!(error = %e, "could not persist platform state at shutdown");
         }
     }
 }

@@ -9,6 +9,7 @@
 use hale_domain::approval::ApprovalError;
 use hale_domain::breaker::ResetError;
 use hale_domain::dormancy::ResumeError;
+use hale_domain::safety::SwitchError;
 
 use crate::ports::{LockError, StoreError};
 
@@ -37,6 +38,9 @@ pub enum EngineError {
     /// A breaker reset was refused (no reason).
     #[error(transparent)]
     BreakerReset(#[from] ResetError),
+    /// A switch change was refused (the configuration's floor).
+    #[error(transparent)]
+    Switch(#[from] SwitchError),
     /// A store call failed; `Unavailable` means nothing was recorded.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -72,6 +76,7 @@ impl EngineError {
             | EngineError::Resume(ResumeError::ReasonRequired)
             | EngineError::Approval(ApprovalError::ReasonRequired) => ErrorKind::Invalid,
             EngineError::Conflict(_)
+            | EngineError::Switch(SwitchError::ConfigFloor { .. })
             | EngineError::Resume(ResumeError::NotDormant)
             | EngineError::Approval(
                 ApprovalError::AlreadySigned(_)

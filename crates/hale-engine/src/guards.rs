@@ -11,7 +11,8 @@ use hale_domain::guard::{
     self, AttemptBudget, BreakerAdmission, ExecutorFor, GuardInput, HealingPath, ScopeState,
     Verdict,
 };
-use hale_domain::safety::LedgerKey;
+use hale_domain::kill_switch;
+use hale_domain::safety::{LedgerKey, PlatformSafety, TenantSafety};
 use hale_domain::strategy::Strategy;
 use hale_domain::{ResourceRef, Timestamp};
 
@@ -56,7 +57,7 @@ impl Inner {
         Ok(self.guard_with(rt, path, strategy, resource, &symptoms, &remembered, now))
     }
 
-    /// The rule over what this process knows now (no IO).
+    /// The rule over this replica's copy of the safety state (no IO).
     #[allow(clippy::too_many_arguments)] // The rule's inputs, gathered in one place.
     fn guard_with(
         &self,
@@ -68,7 +69,35 @@ impl Inner {
         anti_patterns: &[RememberedFailure],
         now: Timestamp,
     ) -> Verdict {
-        let executors: Vec<ExecutorFor<'_>> = strategy
+        let platform = self.platform().clone();
+        let safety = rt.safety().clone();
+        self.guard_on(
+            rt,
+            &Gathered {
+                path,
+                strategy,
+                resource,
+                symptoms,
+                anti_patterns,
+                now,
+            },
+            &platform,
+            &safety,
+        )
+    }
+
+    /// The rule over the given safety state (the store's current records
+    /// when a start confirms itself) plus this replica's breakers and
+    /// executors.
+    pub(crate) fn guard_on(
+        &self,
+        rt: &TenantRuntime,
+        g: &Gathered<'_>,
+        platform: &PlatformSafety,
+        safety: &TenantSafety,
+    ) -> Verdict {
+        let executors: Vec<ExecutorFor<'_>> = g
+            .strategy
             .action_kinds()
             .into_iter()
             .map(|kind| ExecutorFor {
@@ -81,33 +110,45 @@ impl Inner {
             .into_iter()
             .map(|breaker| BreakerAdmission {
                 breaker,
-                admission: rt.would_admit(breaker, now),
+                admission: safety
+                    .breaker_admission(breaker)
+                    .and_then(|()| rt.local_would_admit(breaker, g.now)),
             })
             .collect();
-        let global = self.global_switches();
-        let platform_dormant = self.platform().dormancy.record().cloned();
-        let safety = rt.safety();
-        let ledger = safety.ledger(&LedgerKey::new(&strategy.id, resource));
+        let flags = self.flags();
+        let global = kill_switch::effective_global(flags.as_ref(), &platform.switches);
+        let switches = safety.effective_switches();
+        let ledger = safety.ledger(&LedgerKey::new(&g.strategy.id, g.resource));
         guard::evaluate(&GuardInput {
-            path,
-            now,
+            path: g.path,
+            now: g.now,
             scope: ScopeState {
                 global: &global,
-                tenant: &safety.switches,
-                platform_dormant: platform_dormant.as_ref(),
+                tenant: &switches,
+                platform_dormant: platform.dormancy.record(),
                 tenant_dormant: safety.dormancy.record(),
             },
-            strategy: &strategy.id,
+            strategy: &g.strategy.id,
             executors: &executors,
             next_healing_at: safety.next_healing_at,
             breakers: &breakers,
             budget: AttemptBudget {
                 ledger: &ledger,
-                max_attempts: strategy.max_attempts,
-                cooldown: strategy.cooldown,
+                max_attempts: g.strategy.max_attempts,
+                cooldown: g.strategy.cooldown,
             },
-            symptoms,
-            anti_patterns,
+            symptoms: g.symptoms,
+            anti_patterns: g.anti_patterns,
         })
     }
+}
+
+/// What a guard question is about, gathered before the safety state.
+pub(crate) struct Gathered<'a> {
+    pub path: HealingPath,
+    pub strategy: &'a Strategy,
+    pub resource: &'a ResourceRef,
+    pub symptoms: &'a SymptomsHash,
+    pub anti_patterns: &'a [RememberedFailure],
+    pub now: Timestamp,
 }

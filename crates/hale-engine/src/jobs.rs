@@ -35,6 +35,8 @@ pub mod task_id {
     pub const PREVENTIVE: &str = "self-healing-preventive";
     /// Marks operations orphaned by a crashed replica interrupted.
     pub const RECOVERY: &str = "operation-recovery";
+    /// Brings this replica's copy of the shared safety state up to date.
+    pub const SAFETY_SYNC: &str = "safety-sync";
 }
 
 fn job<F, Fut>(inner: &Arc<Inner>, f: F) -> Job
@@ -88,10 +90,17 @@ impl Engine {
             Duration::from_secs(60),
             job(inner, |i| async move {
                 let cutoff = i.now() - i.config.tenant_idle_eviction;
-                for rt in i.tenants.evict_idle(cutoff) {
-                    i.persist_tenant(&rt).await;
-                }
+                let evicted = i.tenants.evict_idle(cutoff);
+                tracing::debug!(count = evicted.len(), "evicted idle tenants");
                 Ok(())
+            }),
+            opts,
+        )?;
+        inner.tasks.register_interval(
+            task_id::SAFETY_SYNC,
+            cfg.safety_sync_interval,
+            job(inner, |i| async move {
+                i.sync_safety().await.map_err(|e| e.to_string())
             }),
             opts,
         )?;

@@ -71,6 +71,7 @@ mod propose;
 mod record;
 mod recovery;
 mod runner;
+mod safety_view;
 mod start;
 pub mod status;
 pub mod tasks;

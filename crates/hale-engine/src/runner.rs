@@ -13,6 +13,7 @@ use std::time::Duration;
 use hale_domain::Origin;
 use hale_domain::alert::Alert;
 use hale_domain::failure::FailureClass;
+use hale_domain::guard::HealingPath;
 use hale_domain::healing::{
     ActionLog, ActionPhase, HealingOperation, HealingState, PlanStep, after_action,
 };
@@ -21,7 +22,9 @@ use hale_domain::safety::RunOutcome;
 use hale_domain::strategy::{ActionSpec, Strategy};
 
 use crate::engine::Inner;
-use crate::ports::{ActionRequest, ExecMode, Health, Lease, LockError, ProbeRequest, StoreError};
+use crate::ports::{
+    ActionRequest, ExecMode, Health, Lease, Ledgers, LockError, ProbeRequest, StoreError,
+};
 use crate::tenant::TenantRuntime;
 
 /// An operation ready to run.
@@ -34,6 +37,17 @@ pub(crate) struct Run {
     pub origin: Origin,
     /// Automatic runs yield to the decision path at each checkpoint.
     pub yields_to_decisions: bool,
+}
+
+impl Run {
+    /// The guard path the run is on.
+    pub(crate) fn path(&self) -> HealingPath {
+        if self.yields_to_decisions {
+            HealingPath::Automatic
+        } else {
+            HealingPath::Approved
+        }
+    }
 }
 
 /// How a run ended.
@@ -223,10 +237,15 @@ impl Inner {
         self.verify(run).await
     }
 
-    /// Between actions: shutdown, lock ownership, pre-emption.
+    /// Between actions: shutdown, the safety state (switches, the freeze
+    /// and dormancy confirmed against the store), lock ownership,
+    /// pre-emption.
     async fn checkpoint(&self, run: &Run) -> Option<String> {
         if self.is_stopping() {
             return Some("engine shutting down".into());
+        }
+        if let Some(reason) = self.confirm_run(&run.rt, run.path(), &run.strategy).await {
+            return Some(reason);
         }
         if run.yields_to_decisions {
             match self.ports.locks.preemption_requested(&run.lease).await {
@@ -333,6 +352,20 @@ impl Inner {
         };
         if let Some(t) = transition {
             self.on_breaker_transition(&run.rt, exec.name(), t).await;
+        }
+        // The shared record counts the cluster's failures toward
+        // PERMANENT_OPEN and latches for every replica.
+        let (name, outcome) = (exec.name(), result.outcome);
+        let latched = self
+            .update_with_retries(&run.rt, Ledgers::None, |_, s| {
+                s.on_action_outcome(name, outcome, now)
+            })
+            .await
+            .flatten();
+        if let Some(l) = latched
+            && let Some(rec) = l.entered_dormancy
+        {
+            self.on_dormant(&run.rt, &rec, now).await;
         }
         result
     }

@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
+use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::convergence::{ClaimKind, EpisodeClaim};
 use hale_domain::coordination::{
     self, CoordinationDecision, CoordinationInput, LockObservation, LockPriority,
 };
-use hale_domain::guard::HealingPath;
+use hale_domain::guard::{Block, HealingPath, Verdict};
 use hale_domain::healing::{HealingOperation, NewOperation};
 use hale_domain::reason::{DeferralReason, NotActed};
 use hale_domain::record::audit::AuditKind;
@@ -27,8 +28,10 @@ use crate::decision::Outcome;
 use crate::engine::Inner;
 use crate::error::EngineError;
 use crate::evaluate::Evaluation;
-use crate::ports::{Acquire, Lease, LockError, LockRequest};
+use crate::guards::Gathered;
+use crate::ports::{Acquire, Lease, Ledgers, LockError, LockRequest};
 use crate::runner::Run;
+use crate::tenant::TenantRuntime;
 
 /// The resource lock as a start path found it: the observation the
 /// coordination rule reads, and the lease when this call took it.
@@ -180,6 +183,29 @@ impl Inner {
         }
     }
 
+    /// Confirms a start against the store and records the attempt, in one
+    /// atomic update: the guard rule runs on the current records (the
+    /// platform's and the tenant's), and only if it allows is the attempt
+    /// recorded (with `budget`, the strategy's max attempts and cooldown,
+    /// re-checked; without, a run humans approved). Returns the attempt's
+    /// number or the block.
+    pub(crate) async fn begin_confirmed(
+        &self,
+        rt: &TenantRuntime,
+        g: &Gathered<'_>,
+        budget: Option<(u32, std::time::Duration)>,
+    ) -> Result<Result<u32, Block>, EngineError> {
+        let key = LedgerKey::new(&g.strategy.id, g.resource);
+        let ledgers = Ledgers::Only(std::slice::from_ref(&key));
+        self.update_tenant_safety(rt, ledgers, |platform, safety| {
+            match self.guard_on(rt, g, platform, safety) {
+                Verdict::Block(b) => Err(b),
+                Verdict::Allow => safety.begin_attempt(key.clone(), budget, g.now),
+            }
+        })
+        .await
+    }
+
     /// Claims the evaluation's episode for `claim`. `Ok(false)`: another
     /// replica or delivery took it first.
     pub(crate) async fn claim_episode(
@@ -260,13 +286,28 @@ impl Inner {
                 claimed_by: current.and_then(|r| r.claim).map(|c| c.id),
             });
         }
-        // The budget is re-checked under the lock so two alerts for one
-        // target cannot both pass the cooldown.
-        let attempt = ev.rt.safety().begin_attempt(
-            LedgerKey::new(&strategy.id, resource),
-            Some((strategy.max_attempts, strategy.cooldown)),
-            ev.now,
-        );
+        // The guard is asked again under the lock, on the store's current
+        // records, in the update that records the attempt: a switch turned
+        // off or a cooldown started on another replica since intake read
+        // its copy stops this start, and two alerts for one target cannot
+        // both pass the cooldown.
+        let symptoms = SymptomsHash::of(ev.alert, resource);
+        let gathered = Gathered {
+            path: HealingPath::Automatic,
+            strategy,
+            resource,
+            symptoms: &symptoms,
+            anti_patterns: &[],
+            now: ev.now,
+        };
+        let budget = Some((strategy.max_attempts, strategy.cooldown));
+        let attempt = match self.begin_confirmed(ev.rt, &gathered, budget).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.undo_claim(ev, &claim, Some(&lease)).await;
+                return Err(e);
+            }
+        };
         let attempt_number = match attempt {
             Ok(n) => n,
             Err(block) => {

@@ -131,6 +131,28 @@ pub struct StatusSnapshot {
     /// Per-tenant summaries (global scope only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tenants: Vec<TenantSummary>,
+    /// How current this replica's copy of the shared safety state is.
+    pub safety_state: SafetyStateStatus,
+}
+
+/// The shared safety state's versions as this replica has them, and how old
+/// its copies are (docs/reliability.md, "What replicas share").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SafetyStateStatus {
+    /// The platform scope's version (epoch) this replica has.
+    pub platform_version: u64,
+    /// Milliseconds since the platform copy was last confirmed against the
+    /// store.
+    pub platform_view_age_ms: Option<u64>,
+    /// The tenant scope's version, for a tenant's status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_version: Option<u64>,
+    /// Milliseconds since the tenant copy was last confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_view_age_ms: Option<u64>,
+    /// How often the copies are checked against the store.
+    pub sync_interval_ms: u64,
 }
 
 /// One tenant in the global status.
@@ -211,37 +233,41 @@ fn derive_tenant(
 }
 
 impl Engine {
-    fn tenant_healing(
+    async fn tenant_healing(
         &self,
         rt: &TenantRuntime,
         now: Timestamp,
-    ) -> (SelfHealingStatus, Vec<BreakerStatus>) {
+    ) -> Result<(SelfHealingStatus, Vec<BreakerStatus>), EngineError> {
         let inner = &self.inner;
+        let counters = inner
+            .ports
+            .stores
+            .operations
+            .operation_counts(rt.tenant())
+            .await?;
         let global = inner.global_switches();
         let breakers: Vec<BreakerStatus> = rt
-            .breakers()
+            .breaker_snapshots()
             .into_iter()
-            .map(|(name, b)| {
-                let s = b.snapshot();
-                BreakerStatus {
-                    tenant: rt.tenant().clone(),
-                    name,
-                    state: s.state,
-                    failure_count: s.consecutive_failures,
-                    last_failure_ago: s
-                        .last_failure_at
-                        .map(|at| now.saturating_duration_since(at).as_secs()),
-                    permanent_reason: s.permanent.map(|p| p.reason),
-                }
+            .map(|(name, s)| BreakerStatus {
+                tenant: rt.tenant().clone(),
+                name,
+                state: s.state,
+                failure_count: s.consecutive_failures,
+                last_failure_ago: s
+                    .last_failure_at
+                    .map(|at| now.saturating_duration_since(at).as_secs()),
+                permanent_reason: s.permanent.map(|p| p.reason),
             })
             .collect();
         let platform_dormant = inner.platform().dormancy.record().cloned();
         let st = rt.safety();
+        let switches = st.effective_switches();
         let enabled = guard::scope_verdict(
             HealingPath::Automatic,
             &ScopeState {
                 global: &global,
-                tenant: &st.switches,
+                tenant: &switches,
                 platform_dormant: platform_dormant.as_ref(),
                 tenant_dormant: st.dormancy.record(),
             },
@@ -255,12 +281,31 @@ impl Engine {
             backoff_delay: u64::try_from(st.backoff.current_delay().as_millis())
                 .unwrap_or(u64::MAX),
             next_healing_at: st.next_healing_at,
-            total_attempts: st.counters.total_attempts,
-            successful_healings: st.counters.successful_healings,
-            failed_healings: st.counters.failed_healings,
+            total_attempts: counters.total_attempts,
+            successful_healings: counters.successful_healings,
+            failed_healings: counters.failed_healings,
             deferred_alerts: rt.deferred_count(),
         };
-        (healing, breakers)
+        Ok((healing, breakers))
+    }
+
+    /// How current this replica's copy of the safety state is.
+    fn safety_state(&self, rt: Option<&TenantRuntime>, now: Timestamp) -> SafetyStateStatus {
+        let age = |at: Option<Timestamp>| {
+            at.map(|t| {
+                u64::try_from(now.saturating_duration_since(t).as_millis()).unwrap_or(u64::MAX)
+            })
+        };
+        let p = self.inner.platform_view_age();
+        let t = rt.map(TenantRuntime::view_age);
+        SafetyStateStatus {
+            platform_version: p.epoch,
+            platform_view_age_ms: age(p.confirmed_at),
+            tenant_version: t.map(|v| v.epoch),
+            tenant_view_age_ms: t.and_then(|v| age(v.confirmed_at)),
+            sync_interval_ms: u64::try_from(self.inner.config.safety_sync_interval.as_millis())
+                .unwrap_or(u64::MAX),
+        }
     }
 
     fn tasks_status(&self) -> BackgroundTasksStatus {
@@ -282,7 +327,7 @@ impl Engine {
     pub async fn status(&self, tenant: &TenantId) -> Result<StatusSnapshot, EngineError> {
         let rt = self.inner.runtime(tenant).await?;
         let now = self.inner.now();
-        let (healing, breakers) = self.tenant_healing(&rt, now);
+        let (healing, breakers) = self.tenant_healing(&rt, now).await?;
         let mut d = Derived {
             issues: Vec::new(),
             recommendations: Vec::new(),
@@ -298,6 +343,7 @@ impl Engine {
             issues: d.issues,
             recommendations: d.recommendations,
             tenants: Vec::new(),
+            safety_state: self.safety_state(Some(&rt), now),
         })
     }
 
@@ -337,7 +383,7 @@ impl Engine {
         };
         for t in inner.tenant_ids() {
             let rt = inner.runtime(&t).await?;
-            let (h, b) = self.tenant_healing(&rt, now);
+            let (h, b) = self.tenant_healing(&rt, now).await?;
             derive_tenant(&rt, &b, &h, now, &mut d);
             total.total_attempts += h.total_attempts;
             total.successful_healings += h.successful_healings;
@@ -361,6 +407,7 @@ impl Engine {
             issues: d.issues,
             recommendations: d.recommendations,
             tenants,
+            safety_state: self.safety_state(None, now),
         })
     }
 

@@ -1,13 +1,17 @@
 //! The tenant registry (seed 001): per-tenant runtime state created on first
-//! use and evicted after an idle period. State that must survive eviction or
-//! a restart (breakers, dormancy, backoff, ledgers, switches, counters) is
-//! persisted through [`crate::ports::TenantStateStore`].
+//! use and evicted after an idle period. The safety state is not kept here
+//! but shared through the store ([`crate::safety_view`]); a runtime holds this
+//! replica's copy of it, its local breakers (each executor's transient
+//! health as this replica sees it) and the alerts waiting for the detection
+//! job.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hale_domain::alert::Alert;
-use hale_domain::breaker::CircuitBreaker;
+use hale_domain::breaker::{
+    BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, Transition,
+};
 use hale_domain::convergence::Fingerprint;
 use hale_domain::reason::NotActed;
 use hale_domain::safety::{SafetySettings, TenantSafety};
@@ -15,7 +19,8 @@ use hale_domain::{TenantId, Timestamp};
 
 use crate::config::TenantPolicy;
 use crate::error::EngineError;
-use crate::ports::{StoreError, TenantStateSnapshot, TenantStateStore};
+use crate::ports::{SafetyRecords, SafetyScope, SafetyStore};
+use crate::safety_view::{ScopeView, ViewAge};
 
 /// An alert whose healing was deferred or blocked for a reason that may
 /// pass; the detection job re-evaluates it.
@@ -25,13 +30,21 @@ pub(crate) struct DeferredAlert {
     pub reason: NotActed,
 }
 
+/// This replica's breaker for an executor and how many of the shared
+/// record's manual resets it has applied.
+#[derive(Debug)]
+struct LocalBreaker {
+    breaker: Arc<CircuitBreaker>,
+    resets_applied: u64,
+}
+
 /// One tenant's runtime.
 #[derive(Debug)]
 pub(crate) struct TenantRuntime {
     pub policy: Arc<TenantPolicy>,
+    view: Mutex<ScopeView>,
     safety: Mutex<TenantSafety>,
-    breakers: Mutex<BTreeMap<String, Arc<CircuitBreaker>>>,
-    breaker_snapshots: Mutex<BTreeMap<String, hale_domain::breaker::BreakerSnapshot>>,
+    breakers: Mutex<BTreeMap<String, LocalBreaker>>,
     deferred: Mutex<(HashMap<Fingerprint, DeferredAlert>, VecDeque<Fingerprint>)>,
     last_used: Mutex<Timestamp>,
 }
@@ -44,6 +57,19 @@ impl TenantPolicy {
             backoff: self.backoff.clone(),
             jitter_seed: seed_of(&self.tenant),
             switches: self.switches.clone(),
+            permanent_open_threshold: self.breaker.permanent_open_threshold,
+        }
+    }
+
+    /// The configuration of this replica's local breakers: the short
+    /// open/half-open cycle only. PERMANENT_OPEN after N failures is the
+    /// cluster's count, kept in the shared record
+    /// ([`hale_domain::breaker::shared::SharedBreaker`]); a fatal failure
+    /// still latches the local breaker at once (and the shared one with it).
+    fn local_breaker_config(&self) -> BreakerConfig {
+        BreakerConfig {
+            permanent_open_threshold: u32::MAX,
+            ..self.breaker.clone()
         }
     }
 }
@@ -51,101 +77,163 @@ impl TenantPolicy {
 impl TenantRuntime {
     fn new(
         policy: Arc<TenantPolicy>,
-        snap: Option<TenantStateSnapshot>,
+        records: &SafetyRecords,
         now: Timestamp,
     ) -> Result<Self, EngineError> {
-        let settings = policy.safety_settings();
-        let (safety, breakers) = match snap {
-            Some(s) => (TenantSafety::restore(&settings, s.safety), s.breakers),
-            None => (TenantSafety::new(&settings), BTreeMap::new()),
-        };
-        let safety = safety.map_err(|e| EngineError::Invalid(e.to_string()))?;
-        Ok(TenantRuntime {
+        let safety = TenantSafety::new(&policy.safety_settings())
+            .map_err(|e| EngineError::Invalid(e.to_string()))?;
+        let rt = TenantRuntime {
             policy,
+            view: Mutex::new(ScopeView::default()),
             safety: Mutex::new(safety),
             breakers: Mutex::new(BTreeMap::new()),
-            breaker_snapshots: Mutex::new(breakers),
             deferred: Mutex::new((HashMap::new(), VecDeque::new())),
             last_used: Mutex::new(now),
-        })
+        };
+        rt.merge(records, now);
+        Ok(rt)
     }
 
     pub(crate) fn tenant(&self) -> &TenantId {
         &self.policy.tenant
     }
 
-    /// The tenant's safety state, behind a short-lived lock (never held
-    /// across an await).
+    /// This replica's copy of the tenant's safety state, behind a
+    /// short-lived lock (never held across an await).
     pub(crate) fn safety(&self) -> MutexGuard<'_, TenantSafety> {
         self.safety.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The breaker for an executor, created (or restored) on first use.
-    pub(crate) fn breaker(&self, name: &str) -> Arc<CircuitBreaker> {
-        let mut map = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(b) = map.get(name) {
-            return b.clone();
-        }
-        let restored = self
-            .breaker_snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
-        let cfg = self.policy.breaker.clone();
-        // The policy was validated at build time, so construction succeeds;
-        // fall back to the seed defaults rather than panic if it did not.
-        let breaker = Arc::new(
-            match restored {
-                Some(snap) => CircuitBreaker::restore(cfg, snap),
-                None => CircuitBreaker::new(cfg),
-            }
-            .unwrap_or_default(),
-        );
-        map.insert(name.to_owned(), breaker.clone());
-        breaker
+    pub(crate) fn view(&self) -> MutexGuard<'_, ScopeView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether the executor's breaker would admit a call at `now`, without
-    /// taking a probe slot. A breaker that was never created admits (it
-    /// would start closed); asking does not create it.
-    pub(crate) fn would_admit(
+    /// How current the copy is.
+    pub(crate) fn view_age(&self) -> ViewAge {
+        let v = self.view();
+        ViewAge {
+            epoch: v.epoch(),
+            confirmed_at: v.confirmed_at(),
+        }
+    }
+
+    /// Takes records read from the store into the copy; when anything
+    /// changed, rebuilds the safety state and brings the local breakers in
+    /// line with the shared records (a latch or a reset made anywhere).
+    /// Returns the local breaker transitions that caused.
+    pub(crate) fn merge(&self, recs: &SafetyRecords, now: Timestamp) -> Vec<(String, Transition)> {
+        let mut view = self.view();
+        if !view.merge(recs, now) {
+            return Vec::new();
+        }
+        let rebuilt = TenantSafety::from_records(&self.policy.safety_settings(), view.values());
+        drop(view);
+        let Ok(rebuilt) = rebuilt else {
+            return Vec::new();
+        };
+        let shared = rebuilt.breakers.clone();
+        *self.safety() = rebuilt;
+        let mut transitions = Vec::new();
+        for (name, record) in shared {
+            let local = self.local_breaker(&name);
+            let mut map = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(entry) = map.get_mut(&name) else {
+                continue;
+            };
+            if record.resets > entry.resets_applied {
+                entry.resets_applied = record.resets;
+                if let Some(r) = &record.last_reset
+                    && let Ok(Some(t)) = local.manual_reset(&r.reason, &r.actor, r.at)
+                {
+                    transitions.push((name.clone(), t));
+                }
+            }
+            if let Some(p) = &record.permanent
+                && local.state() != BreakerState::PermanentOpen
+                && let Some(t) = local.latch(p.clone(), now)
+            {
+                transitions.push((name.clone(), t));
+            }
+        }
+        transitions
+    }
+
+    fn local_breaker(&self, name: &str) -> Arc<CircuitBreaker> {
+        let mut map = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_owned())
+            .or_insert_with(|| LocalBreaker {
+                // The policy was validated at build time, so construction
+                // succeeds; fall back to the seed defaults rather than panic.
+                breaker: Arc::new(
+                    CircuitBreaker::new(self.policy.local_breaker_config()).unwrap_or_default(),
+                ),
+                resets_applied: 0,
+            })
+            .breaker
+            .clone()
+    }
+
+    /// This replica's breaker for an executor, created on first use.
+    pub(crate) fn breaker(&self, name: &str) -> Arc<CircuitBreaker> {
+        self.local_breaker(name)
+    }
+
+    /// Whether this replica's breaker for the executor admits a call at
+    /// `now`, without taking a probe slot (the shared record's latch is
+    /// [`TenantSafety::breaker_admission`]). Asking creates nothing.
+    pub(crate) fn local_would_admit(
         &self,
         name: &str,
         now: Timestamp,
     ) -> Result<(), hale_domain::breaker::Rejection> {
-        let exists = self
+        let local = self
             .breakers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains_key(name)
-            || self
-                .breaker_snapshots
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains_key(name);
-        if exists {
-            self.breaker(name).would_admit(now)
-        } else {
-            Ok(())
+            .get(name)
+            .map(|l| l.breaker.clone());
+        match local {
+            Some(b) => b.would_admit(now),
+            None => Ok(()),
         }
     }
 
-    /// Every breaker that exists (created or persisted), by name.
+    /// Every breaker as the status page and the API show it: this replica's
+    /// breaker with the shared record on top (a latch, the cluster's
+    /// failure count and the last reset are the cluster's).
+    pub(crate) fn breaker_snapshots(&self) -> BTreeMap<String, BreakerSnapshot> {
+        let shared = self.safety().breakers.clone();
+        self.breakers()
+            .into_iter()
+            .map(|(name, local)| {
+                let mut snap = local.snapshot();
+                if let Some(s) = shared.get(&name) {
+                    if let Some(p) = &s.permanent {
+                        snap.state = BreakerState::PermanentOpen;
+                        snap.permanent = Some(p.clone());
+                    }
+                    snap.consecutive_failures =
+                        snap.consecutive_failures.max(s.consecutive_failures);
+                    snap.last_failure_at = snap.last_failure_at.max(s.last_failure_at);
+                    snap.last_reset.clone_from(&s.last_reset);
+                }
+                (name, snap)
+            })
+            .collect()
+    }
+
+    /// Every breaker this replica has or the cluster shares, by name.
     pub(crate) fn breakers(&self) -> BTreeMap<String, Arc<CircuitBreaker>> {
-        let names: Vec<String> = self
-            .breaker_snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect();
-        for n in names {
-            self.breaker(&n);
+        let shared: Vec<String> = self.safety().breakers.keys().cloned().collect();
+        for name in shared {
+            self.local_breaker(&name);
         }
         self.breakers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .iter()
+            .map(|(n, l)| (n.clone(), l.breaker.clone()))
+            .collect()
     }
 
     pub(crate) fn touch(&self, now: Timestamp) {
@@ -213,27 +301,6 @@ impl TenantRuntime {
             .0
             .len()
     }
-
-    pub(crate) fn snapshot(&self, now: Timestamp) -> TenantStateSnapshot {
-        let mut breakers: BTreeMap<String, _> = self
-            .breaker_snapshots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        for (name, b) in self
-            .breakers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            breakers.insert(name.clone(), b.snapshot());
-        }
-        TenantStateSnapshot {
-            breakers,
-            safety: self.safety().snapshot(),
-            saved_at: now,
-        }
-    }
 }
 
 /// A per-tenant jitter seed, so tenants do not back off in lockstep.
@@ -275,30 +342,28 @@ impl TenantRegistry {
         all
     }
 
-    /// The tenant's runtime, loading persisted state on first use.
+    /// The tenant's runtime, loading its safety records on first use.
     pub(crate) async fn get_or_load(
         &self,
         policy: Arc<TenantPolicy>,
-        store: &dyn TenantStateStore,
+        store: &dyn SafetyStore,
         now: Timestamp,
     ) -> Result<Arc<TenantRuntime>, EngineError> {
         if let Some(rt) = self.loaded(&policy.tenant) {
             rt.touch(now);
             return Ok(rt);
         }
-        let snap = store
-            .load_tenant_state(&policy.tenant)
-            .await
-            .map_err(EngineError::from)?;
+        let scope = SafetyScope::Tenant(policy.tenant.clone());
+        let records = store.safety_records(&scope, 0).await?;
         let tenant = policy.tenant.clone();
-        let fresh = Arc::new(TenantRuntime::new(policy, snap, now)?);
+        let fresh = Arc::new(TenantRuntime::new(policy, &records, now)?);
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         // Another task may have loaded it meanwhile; the first one wins.
         Ok(map.entry(tenant).or_insert(fresh).clone())
     }
 
-    /// Replaces the policy of a loaded tenant by dropping its runtime (after
-    /// the caller persisted it); the next use reloads with the new policy.
+    /// Replaces the policy of a loaded tenant by dropping its runtime; the
+    /// next use reloads its records with the new policy.
     pub(crate) fn unload(&self, tenant: &TenantId) -> Option<Arc<TenantRuntime>> {
         self.map
             .lock()
@@ -307,7 +372,7 @@ impl TenantRegistry {
     }
 
     /// Runtimes idle since before `cutoff` and not in use by a running
-    /// operation; removed from the registry and returned for persisting.
+    /// operation; removed from the registry (their state is in the store).
     pub(crate) fn evict_idle(&self, cutoff: Timestamp) -> Vec<Arc<TenantRuntime>> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let idle: Vec<TenantId> = map
@@ -317,17 +382,6 @@ impl TenantRegistry {
             .collect();
         idle.iter().filter_map(|t| map.remove(t)).collect()
     }
-}
-
-/// Persists a runtime's state.
-pub(crate) async fn persist(
-    rt: &TenantRuntime,
-    store: &dyn TenantStateStore,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    store
-        .save_tenant_state(rt.tenant(), &rt.snapshot(now))
-        .await
 }
 
 #[cfg(test)]
@@ -345,7 +399,8 @@ mod tests {
             TenantId::new("team-a").unwrap(),
             Vec::new(),
         ));
-        let rt = TenantRuntime::new(policy, None, Timestamp::UNIX_EPOCH).unwrap();
+        let rt =
+            TenantRuntime::new(policy, &SafetyRecords::default(), Timestamp::UNIX_EPOCH).unwrap();
         let names: Vec<String> = (0..50).map(|i| format!("{:064x}", 1000 - i)).collect();
         for n in &names {
             let alert = Alert::firing([("alertname", n.as_str())]);

@@ -381,15 +381,25 @@ async fn kill_switches_stop_automation() {
         "{o:?}"
     );
     let ops = hale_domain::Actor::new("ops");
-    // The API can switch it on at runtime only where the flag does not say
-    // off: "off" anywhere wins.
-    e.set_global_switch(Feature::AutoHealing, Some(Switch::On), &ops, "try")
+    // The flag is a floor: the API cannot switch it on at runtime ("off"
+    // anywhere wins), and says so.
+    let err = e
+        .set_global_switch(Feature::AutoHealing, Some(Switch::On), &ops, "try")
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        matches!(err, hale_engine::EngineError::Switch(_))
+            && err.kind() == hale_engine::ErrorKind::Conflict,
+        "{err:?}"
+    );
     let o = ingest_one(&e, &t, alert("HighErrorRate", "b")).await;
     assert!(
         matches!(&o, Outcome::Blocked { guard, .. } if *guard == hale_domain::guard::Guard::KillSwitch),
         "{o:?}"
     );
-    assert_eq!(audit(&kit, &t, "switch.set").await.len(), 1);
+    assert_eq!(
+        audit(&kit, &t, "switch.set").await.len(),
+        0,
+        "a refused act changes nothing"
+    );
 }

@@ -16,30 +16,23 @@ use std::time::Duration;
 use hale_domain::alert::{Alert, AlertStatus};
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::approval::{ApprovalRequest, ApprovalStatus, BlastRadius, DryRunCheck, Signature};
-use hale_domain::backoff::{Backoff, BackoffPolicy};
-use hale_domain::breaker::{BreakerSnapshot, BreakerState, PermanentOpenRecord};
-use hale_domain::budget::AttemptLedger;
 use hale_domain::convergence::{ClaimKind, Delivery, EpisodeClaim, Fingerprint, IdentityRule};
 use hale_domain::diagnosis::Diagnosis;
-use hale_domain::dormancy::Dormancy;
 use hale_domain::failure::FailureClass;
 use hale_domain::healing::{
     ActionLog, ActionPhase, HealingOperation, HealingResult, HealingState, NewOperation,
 };
-use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
 use hale_domain::record::audit::{AuditEntry, AuditKind};
 use hale_domain::record::incident::{
     DecisionStep, Incident, IncidentOutcome, IncidentStatus, Signal,
 };
 use hale_domain::record::knowledge::{EntrySource, EntryStatus, EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::{TimelineEvent, TimelineEventType, TimelineStatus};
-use hale_domain::safety::{HealingCounters, LedgerKey, SafetySnapshot};
 use hale_domain::strategy::ActionKind;
 use hale_domain::{
     Actor, ApprovalId, AuthorizationChannel, IncidentId, KnowledgeId, OperationId, Origin,
     ResourceRef, RiskLevel, Severity, SourceSystem, StrategyId, TenantId, Timestamp,
 };
-use hale_engine::ports::{PlatformStateSnapshot, TenantStateSnapshot};
 
 /// A tenant id. Panics on an invalid id: the caller is a test that wrote a
 /// literal.
@@ -443,85 +436,4 @@ pub fn anti_pattern(
 /// The symptom hash of [`alert`]`(alertname, service)` on its deployment.
 pub fn symptoms(alertname: &str, service: &str) -> SymptomsHash {
     SymptomsHash::of(&alert(alertname, service), &resource("prod", service))
-}
-
-/// A tenant snapshot with an open breaker, a failure streak, a ledger and
-/// switches set.
-pub fn tenant_state(at: Timestamp) -> TenantStateSnapshot {
-    let mut breakers = BTreeMap::new();
-    breakers.insert(
-        "kubernetes".to_owned(),
-        BreakerSnapshot {
-            state: BreakerState::PermanentOpen,
-            consecutive_failures: 10,
-            opened_at: Some(at - Duration::from_secs(60)),
-            permanent: Some(PermanentOpenRecord {
-                reason: "unauthorized: token expired".to_owned(),
-                since: at - Duration::from_secs(60),
-            }),
-            last_failure_at: Some(at - Duration::from_secs(60)),
-            last_failure_class: Some(FailureClass::Fatal),
-            last_reset: None,
-            generation: 3,
-        },
-    );
-    let mut dormancy = Dormancy::default();
-    for _ in 0..3 {
-        // Three failures: awake, but with a streak to restore.
-        let _ = dormancy.on_healing_failure(at);
-    }
-    let mut backoff = Backoff::new(BackoffPolicy::default(), 7)
-        .unwrap_or_else(|e| panic!("default backoff policy is valid: {e}"));
-    backoff.on_failure();
-    let mut ledgers = BTreeMap::new();
-    ledgers.insert(
-        LedgerKey::new(
-            &StrategyId::new("restart-on-errors"),
-            &resource("prod", "checkout"),
-        ),
-        AttemptLedger {
-            consecutive_failures: 2,
-            total_attempts: 5,
-            last_started_at: Some(at - Duration::from_secs(300)),
-        },
-    );
-    let mut switches = TenantSwitches {
-        tenant: Some(Switch::On),
-        ..TenantSwitches::default()
-    };
-    switches
-        .strategies
-        .insert(StrategyId::new("scale-up"), Switch::Off);
-    switches
-        .action_kinds
-        .insert(action_kind("evict_pod"), Switch::Off);
-    TenantStateSnapshot {
-        breakers,
-        safety: SafetySnapshot {
-            dormancy,
-            backoff,
-            next_healing_at: Some(at + Duration::from_secs(5)),
-            ledgers,
-            switches,
-            counters: HealingCounters {
-                total_attempts: 5,
-                successful_healings: 3,
-                failed_healings: 2,
-            },
-        },
-        saved_at: at,
-    }
-}
-
-/// A platform snapshot with auto-healing switched off and manual dormancy.
-pub fn platform_state(at: Timestamp) -> PlatformStateSnapshot {
-    let mut switches = GlobalSwitches::default();
-    switches.features.insert(Feature::AutoHealing, Switch::Off);
-    let mut dormancy = Dormancy::default();
-    dormancy.enter_manual("maintenance window", &Actor::new("ops@example.com"), at);
-    PlatformStateSnapshot {
-        switches,
-        dormancy,
-        saved_at: at,
-    }
 }

@@ -286,6 +286,11 @@ pub struct EngineSection {
     /// How often the `FEATURE_*` flags are re-read.
     #[serde(with = "duration")]
     pub flag_refresh_interval: Duration,
+    /// How often this replica checks the store for safety-state changes made
+    /// by others (default 250ms): a switch set on any replica is in force
+    /// here within this plus a round trip.
+    #[serde(with = "duration")]
+    pub safety_sync_interval: Duration,
     /// Auto-detection job interval (seed 002: 5 min).
     #[serde(with = "duration")]
     pub detection_interval: Duration,
@@ -317,6 +322,7 @@ impl Default for EngineSection {
             preemption_wait: d.preemption_wait,
             tenant_idle_eviction: d.tenant_idle_eviction,
             flag_refresh_interval: d.flag_refresh_interval,
+            safety_sync_interval: d.safety_sync_interval,
             detection_interval: d.detection_interval,
             preventive_interval: d.preventive_interval,
             approval_sweep_interval: d.approval_sweep_interval,
@@ -338,6 +344,7 @@ impl EngineSection {
             preemption_wait: self.preemption_wait,
             tenant_idle_eviction: self.tenant_idle_eviction,
             flag_refresh_interval: self.flag_refresh_interval,
+            safety_sync_interval: self.safety_sync_interval,
             detection_interval: self.detection_interval,
             preventive_interval: self.preventive_interval,
             approval_sweep_interval: self.approval_sweep_interval,

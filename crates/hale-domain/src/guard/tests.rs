@@ -15,6 +15,7 @@ fn t(s: i64) -> Timestamp {
 #[derive(Debug, Clone)]
 struct World {
     global_auto_healing: Option<Switch>,
+    global_execution: Option<Switch>,
     tenant: Option<Switch>,
     strategy_switch: Option<Switch>,
     kind_switch: Option<Switch>,
@@ -40,6 +41,7 @@ impl World {
     fn calm() -> World {
         World {
             global_auto_healing: None,
+            global_execution: None,
             tenant: None,
             strategy_switch: None,
             kind_switch: None,
@@ -68,6 +70,9 @@ impl World {
         let mut global = GlobalSwitches::default();
         if let Some(s) = self.global_auto_healing {
             global.features.insert(Feature::AutoHealing, s);
+        }
+        if let Some(s) = self.global_execution {
+            global.features.insert(Feature::Execution, s);
         }
         let mut tenant = TenantSwitches {
             tenant: self.tenant,
@@ -152,7 +157,7 @@ fn ledger() -> impl Strategy<Value = AttemptLedger> {
 
 prop_compose! {
     fn world()(
-        global_auto_healing in switch(), tenant in switch(), strategy_switch in switch(),
+        global_auto_healing in switch(), global_execution in switch(), tenant in switch(), strategy_switch in switch(),
         kind_switch in switch(), executor_missing in proptest::bool::weighted(0.1),
         platform_dormant in proptest::bool::weighted(0.2), tenant_dormant in proptest::bool::weighted(0.2),
         backoff_until in proptest::option::of(900i64..1100), breaker in rejection(),
@@ -160,7 +165,7 @@ prop_compose! {
         anti_pattern in proptest::bool::weighted(0.2),
     ) -> World {
         World {
-            global_auto_healing, tenant, strategy_switch, kind_switch, executor_missing,
+            global_auto_healing, global_execution, tenant, strategy_switch, kind_switch, executor_missing,
             platform_dormant, tenant_dormant, backoff_until, breaker, ledger, max_attempts,
             cooldown_s, anti_pattern, now: 1_000,
         }
@@ -181,10 +186,12 @@ const PATHS: [HealingPath; 3] = [
 fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
     let auto = path == HealingPath::Automatic;
     let off = Some(Switch::Off);
+    let executes = path != HealingPath::Proposal;
     let switched_off = w.tenant == off
         || w.strategy_switch == off
         || w.kind_switch == off
-        || (auto && w.global_auto_healing == off);
+        || (auto && w.global_auto_healing == off)
+        || (executes && w.global_execution == off);
     let budget_blocks = !matches!(
         w.ledger
             .check(w.max_attempts, Duration::from_secs(w.cooldown_s), t(w.now)),
@@ -240,7 +247,8 @@ proptest! {
         calm.anti_pattern = false;
         prop_assert_eq!(w.verdict(HealingPath::Approved), calm.verdict(HealingPath::Approved));
         let off = Some(Switch::Off);
-        let any_switch_off = w.tenant == off || w.strategy_switch == off || w.kind_switch == off;
+        let any_switch_off = w.tenant == off || w.strategy_switch == off || w.kind_switch == off
+            || w.global_execution == off;
         prop_assert_eq!(
             guard_of(&w.verdict(HealingPath::Approved)) == Some(Guard::KillSwitch),
             any_switch_off
@@ -250,7 +258,7 @@ proptest! {
     /// The automatic path is stopped by every fail-safe on its own: turning
     /// any single stage on, in an otherwise calm world, blocks it.
     #[test]
-    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..10) {
+    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..11) {
         let mut w = World::calm();
         let expected = match stage {
             0 => { w.global_auto_healing = Some(Switch::Off); Guard::KillSwitch }
@@ -262,6 +270,7 @@ proptest! {
             6 => { w.breaker = Some(Rejection::PermanentOpen { reason: "x".into(), since: t(0) }); Guard::CircuitOpen }
             7 => { w.ledger.last_started_at = Some(t(w.now - 1)); Guard::Cooldown }
             8 => { w.ledger.consecutive_failures = w.max_attempts; Guard::MaxAttempts }
+            9 => { w.global_execution = Some(Switch::Off); Guard::KillSwitch }
             _ => { w.anti_pattern = true; Guard::AntiPattern }
         };
         prop_assert_eq!(World::calm().verdict(HealingPath::Automatic), Verdict::Allow);
@@ -269,7 +278,8 @@ proptest! {
     }
 
     /// A proposal only asks a human: dormancy, backoff, the global
-    /// `auto_healing` switch and the anti-pattern memory never stop it.
+    /// `auto_healing` and `execution` switches and the anti-pattern memory
+    /// never stop it.
     #[test]
     fn prop_proposal_not_stopped_by_automation_failsafes(w in world()) {
         let mut calm = w.clone();
@@ -277,8 +287,21 @@ proptest! {
         calm.tenant_dormant = false;
         calm.backoff_until = None;
         calm.global_auto_healing = Some(Switch::Off);
+        calm.global_execution = Some(Switch::Off);
         calm.anti_pattern = false;
         prop_assert_eq!(w.verdict(HealingPath::Proposal), calm.verdict(HealingPath::Proposal));
+    }
+
+    /// The freeze (global `execution` off) stops every path that executes,
+    /// automatic and approved alike, and never a proposal.
+    #[test]
+    fn prop_freeze_stops_every_execution_and_no_question(w in world()) {
+        let frozen = World { global_execution: Some(Switch::Off), ..w.clone() };
+        for path in [HealingPath::Automatic, HealingPath::Approved] {
+            prop_assert_eq!(guard_of(&frozen.verdict(path)), Some(Guard::KillSwitch));
+        }
+        let unfrozen = World { global_execution: None, ..w };
+        prop_assert_eq!(frozen.verdict(HealingPath::Proposal), unfrozen.verdict(HealingPath::Proposal));
     }
 
     /// The anti-pattern stage is last: leaving the remembered failures out
@@ -306,6 +329,9 @@ proptest! {
             let mut global = GlobalSwitches::default();
             if let Some(s) = w.global_auto_healing {
                 global.features.insert(Feature::AutoHealing, s);
+            }
+            if let Some(s) = w.global_execution {
+                global.features.insert(Feature::Execution, s);
             }
             let tenant = TenantSwitches { tenant: w.tenant, ..TenantSwitches::default() };
             let (p, d) = (dormant("p"), dormant("t"));

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::breaker::TransitionCause;
+use crate::budget::BudgetVerdict;
 use crate::guard::Guard;
 
 fn t(s: i64) -> Timestamp {
@@ -14,6 +14,7 @@ fn settings(threshold: u32) -> SafetySettings {
         backoff: BackoffPolicy::default(),
         jitter_seed: 7,
         switches: TenantSwitches::default(),
+        permanent_open_threshold: 10,
     }
 }
 
@@ -22,11 +23,17 @@ fn key(n: u8) -> LedgerKey {
     LedgerKey::new(&StrategyId::new("restart"), &r)
 }
 
+/// The state after a round trip through its records, as another replica
+/// would load it.
+fn reloaded(s: &TenantSafety, threshold: u32) -> TenantSafety {
+    TenantSafety::from_records(&settings(threshold), s.records()).unwrap()
+}
+
 #[derive(Debug, Clone)]
 enum Event {
     Run(u8, RunOutcome),
     Resume,
-    Latch,
+    Fatal,
 }
 
 fn event() -> impl Strategy<Value = Event> {
@@ -35,17 +42,8 @@ fn event() -> impl Strategy<Value = Event> {
             Just(RunOutcome::Healed), Just(RunOutcome::Failed), Just(RunOutcome::Interrupted)
         ]).prop_map(|(k, o)| Event::Run(k, o)),
         1 => Just(Event::Resume),
-        1 => Just(Event::Latch),
+        1 => Just(Event::Fatal),
     ]
-}
-
-fn latch(at: Timestamp) -> Transition {
-    Transition {
-        from: BreakerState::Closed,
-        to: BreakerState::PermanentOpen,
-        at,
-        cause: TransitionCause::FatalFailure,
-    }
 }
 
 proptest! {
@@ -54,6 +52,8 @@ proptest! {
     /// the target's streak, the backoff and the dormancy streak; a failure
     /// extends them and backs off; dormancy starts at the threshold or on a
     /// latched breaker and only a resume ends it, clearing every streak.
+    /// Every event is applied on a state reloaded from the previous state's
+    /// records, as replicas sharing the records do.
     #[test]
     fn prop_run_aftermath_follows_the_rules(threshold in 1u32..6, events in prop::collection::vec(event(), 0..60)) {
         let mut s = TenantSafety::new(&settings(threshold)).unwrap();
@@ -63,6 +63,7 @@ proptest! {
         let mut backoff_failures = 0u32;
         for (i, ev) in events.into_iter().enumerate() {
             let now = t(i64::try_from(i).unwrap() * 10);
+            s = reloaded(&s, threshold);
             match ev {
                 Event::Run(k, outcome) => {
                     let before_next = s.next_healing_at;
@@ -103,10 +104,15 @@ proptest! {
                         prop_assert_eq!(s.next_healing_at, None);
                     }
                 }
-                Event::Latch => {
-                    let entered = s.on_breaker_transition("kubernetes", &latch(now));
-                    prop_assert_eq!(entered.is_some(), !dormant);
-                    dormant = true;
+                Event::Fatal => {
+                    let was = s.breakers.get("kubernetes").is_some_and(SharedBreaker::is_latched);
+                    let latched = s.on_action_outcome("kubernetes", Err(FailureClass::Fatal), now);
+                    prop_assert_eq!(latched.is_some(), !was);
+                    if let Some(l) = latched {
+                        prop_assert_eq!(l.entered_dormancy.is_some(), !dormant);
+                        dormant = true;
+                    }
+                    prop_assert!(s.breaker_admission("kubernetes").is_err());
                 }
             }
             prop_assert_eq!(s.dormancy.is_dormant(), dormant);
@@ -119,7 +125,7 @@ proptest! {
     }
 
     /// A budgeted attempt never starts in cooldown or past max attempts; an
-    /// unbudgeted one (humans approved it) always starts; both count.
+    /// unbudgeted one (humans approved it) always starts.
     #[test]
     fn prop_begin_attempt_respects_the_budget_only_when_given(
         failures in 0u32..5, last in proptest::option::of(0i64..100), max in 1u32..4, cooldown_s in 0u64..200,
@@ -137,7 +143,6 @@ proptest! {
         match budgeted.begin_attempt(key(0), Some((max, cooldown)), now) {
             Ok(n) => {
                 prop_assert_eq!(verdict, BudgetVerdict::Allowed { attempt_number: n });
-                prop_assert_eq!(budgeted.counters.total_attempts, 1);
                 prop_assert_eq!(budgeted.ledger(&key(0)).last_started_at, Some(now));
             }
             Err(block) => {
@@ -146,91 +151,127 @@ proptest! {
             }
         }
         prop_assert_eq!(s.begin_attempt(key(0), None, now), Ok(failures + 1));
-        prop_assert_eq!(s.counters.total_attempts, 1);
     }
 
-    /// Snapshot and restore under the same settings give the same state
-    /// (the backoff keeps its failure count; this process's last failure
-    /// time is not persisted).
+    /// Records round trip: another replica loading them sees the same state,
+    /// and an event changes exactly the records it is about.
     #[test]
-    fn prop_restore_keeps_every_count(failed in 0u32..12, threshold in 1u32..15) {
+    fn prop_records_round_trip_and_changes_are_minimal(failed in 0u32..12, threshold in 1u32..15) {
         let mut s = TenantSafety::new(&settings(threshold)).unwrap();
         for i in 0..failed {
             s.finish_run(key(0), RunOutcome::Failed, t(i64::from(i)));
         }
-        s.set_switch(&TenantSwitchTarget::Strategy(StrategyId::new("restart")), Some(Switch::Off));
-        let restored = TenantSafety::restore(&settings(threshold), s.snapshot()).unwrap();
-        prop_assert_eq!(restored.snapshot(), s.snapshot());
-        prop_assert_eq!(restored.last_failure_at, None);
+        s.set_switch(&TenantSwitchTarget::Strategy(StrategyId::new("restart")), Some(Switch::Off)).unwrap();
+        prop_assert_eq!(reloaded(&s, threshold).records(), s.records());
+        let before = s.clone();
+        s.begin_attempt(key(1), None, t(500)).unwrap();
+        let changed: Vec<SafetyKey> = s.changes_since(&before).into_iter().map(|(k, _)| k).collect();
+        prop_assert_eq!(changed, vec![SafetyKey::Ledger(key(1))]);
     }
 }
 
 #[test]
-fn restore_takes_the_configured_threshold_and_switches_set_at_run_time() {
+fn records_take_the_configured_thresholds_and_the_configuration_is_a_floor() {
     let mut s = TenantSafety::new(&settings(10)).unwrap();
     for i in 0..3 {
         s.finish_run(key(0), RunOutcome::Failed, t(i));
     }
-    s.set_switch(&TenantSwitchTarget::Tenant, Some(Switch::On));
+    s.set_switch(&TenantSwitchTarget::Tenant, Some(Switch::On))
+        .unwrap();
     let mut configured = settings(3);
     configured.switches.tenant = Some(Switch::Off);
     configured
         .switches
         .strategies
         .insert(StrategyId::new("scale"), Switch::Off);
-    let restored = TenantSafety::restore(&configured, s.snapshot()).unwrap();
+    let mut restored = TenantSafety::from_records(&configured, s.records()).unwrap();
     assert_eq!(restored.dormancy.max_consecutive_failures(), 3);
     assert_eq!(restored.dormancy.consecutive_failures(), 3);
     assert_eq!(restored.backoff.failures(), 3);
-    assert_eq!(restored.switches.tenant, Some(Switch::On));
     assert_eq!(
-        restored.switches.strategies.get(&StrategyId::new("scale")),
-        Some(&Switch::Off)
+        restored.effective_switches().tenant,
+        Some(Switch::Off),
+        "a runtime `on` never lifts the configuration's `off`"
     );
+    assert_eq!(
+        restored.set_switch(
+            &TenantSwitchTarget::Strategy(StrategyId::new("scale")),
+            Some(Switch::On)
+        ),
+        Err(SwitchError::ConfigFloor {
+            layer: SwitchLayer::Strategy(StrategyId::new("scale"))
+        })
+    );
+    restored
+        .set_switch(
+            &TenantSwitchTarget::Strategy(StrategyId::new("restart")),
+            Some(Switch::Off),
+        )
+        .unwrap();
+    assert_eq!(
+        restored
+            .effective_switches()
+            .strategies
+            .get(&StrategyId::new("restart")),
+        Some(&Switch::Off),
+        "the runtime can add an off"
+    );
+    let mut p = PlatformSafety::default();
+    let mut flags = GlobalSwitches::default();
+    flags.features.insert(Feature::AutoHealing, Switch::Off);
+    assert!(
+        p.set_switch(Feature::AutoHealing, Some(Switch::On), &flags)
+            .is_err()
+    );
+    p.set_switch(Feature::Execution, Some(Switch::Off), &flags)
+        .unwrap();
+    assert!(!p.switches.is_on(Feature::Execution));
+    let again = PlatformSafety::from_records(10, p.records());
+    assert_eq!(again, p);
+    p.set_switch(Feature::Execution, None, &flags).unwrap();
+    assert_eq!(again.changes_since(&p).len(), 1);
 }
 
 #[test]
-fn safe_mode_and_switch_targets() {
+fn breakers_latch_for_the_cluster_and_reset_everywhere() {
     let mut s = TenantSafety::new(&settings(10)).unwrap();
-    let rec = s
-        .enter_safe_mode(&StrategyId::new("undo"), "verification failed", t(1))
+    for i in 0..9 {
+        assert!(
+            s.on_action_outcome("kubernetes", Err(FailureClass::Transient), t(i))
+                .is_none()
+        );
+        // Each failure may come from another replica: reload between them.
+        s = reloaded(&s, 10);
+    }
+    let latched = s
+        .on_action_outcome("kubernetes", Err(FailureClass::Transient), t(9))
         .unwrap();
+    assert_eq!(latched.latch.reason, "10 consecutive failures");
+    let d = latched.entered_dormancy.unwrap();
+    assert!(d.reason.contains("PERMANENT_OPEN"), "{}", d.reason);
+    assert!(s.breaker_admission("kubernetes").is_err());
+    assert!(s.breaker_admission("command").is_ok());
     assert_eq!(
-        rec.reason,
-        "strategy undo failed and asks for safe mode: verification failed"
+        s.reset_breaker("kubernetes", " ", &Actor::new("op"), t(20)),
+        Err(ResetError::ReasonRequired)
     );
-    assert!(
-        s.enter_safe_mode(&StrategyId::new("undo"), "again", t(2))
-            .is_none()
+    assert_eq!(
+        s.reset_breaker("kubernetes", "token renewed", &Actor::new("op"), t(20)),
+        Ok(true)
     );
-    assert!(
-        s.on_breaker_transition("kubernetes", &latch(t(3)))
-            .is_none(),
-        "already dormant"
-    );
-    let open = Transition {
-        to: BreakerState::Open,
-        ..latch(t(4))
-    };
-    let mut awake = TenantSafety::new(&settings(10)).unwrap();
-    assert!(awake.on_breaker_transition("kubernetes", &open).is_none());
-    assert!(!awake.dormancy.is_dormant());
-    assert!(!awake.reset_attempts(&key(1)));
-    awake.finish_run(key(1), RunOutcome::Failed, t(5));
-    assert!(awake.reset_attempts(&key(1)));
-    assert_eq!(awake.ledger(&key(1)).consecutive_failures, 0);
+    assert!(s.breaker_admission("kubernetes").is_ok());
+    assert_eq!(s.breakers["kubernetes"].resets, 1);
+    let rec = s
+        .enter_safe_mode(&StrategyId::new("undo"), "verification failed", t(21))
+        .is_none();
+    assert!(rec, "already dormant from the latch");
+    assert!(!s.reset_attempts(&key(1)));
+    s.finish_run(key(1), RunOutcome::Failed, t(22));
+    assert!(s.reset_attempts(&key(1)));
+    assert_eq!(s.ledger(&key(1)).consecutive_failures, 0);
     assert_eq!(
         TenantSwitchTarget::ActionKind(ActionKind::new("evict_pod").unwrap()).to_string(),
         "switch:action_kind:evict_pod"
     );
-    assert_eq!(TenantSwitchTarget::Tenant.to_string(), "switch:tenant");
-    awake.set_switch(&TenantSwitchTarget::Tenant, Some(Switch::Off));
-    awake.set_switch(&TenantSwitchTarget::Tenant, None);
-    assert_eq!(awake.switches, TenantSwitches::default());
     assert_eq!(key(1).as_str(), "restart|prod:deployment/app-1");
-    let mut p = PlatformSafety::default();
-    p.set_switch(Feature::AutoHealing, Some(Switch::Off));
-    assert!(!p.switches.is_on(Feature::AutoHealing));
-    p.set_switch(Feature::AutoHealing, None);
-    assert!(p.switches.is_on(Feature::AutoHealing));
 }

@@ -12,6 +12,7 @@ pub mod executor;
 pub mod flags;
 pub mod locks;
 pub mod notifier;
+pub mod safety;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
@@ -25,4 +26,8 @@ pub use locks::{
     ResourceLocks,
 };
 pub use notifier::{Escalation, EscalationKind, LogNotifier, Notifier, NotifyError};
+pub use safety::{
+    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
+    SafetyView,
+};
 pub use store::*;

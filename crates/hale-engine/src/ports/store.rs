@@ -24,27 +24,24 @@
 //! * **Lists** are newest first (creation time, then id, descending) and
 //!   paginated by limit/offset; `limit` is clamped to [`PageRequest::MAX_LIMIT`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::approval::{ApprovalRequest, ApprovalStatus};
-use hale_domain::breaker::BreakerSnapshot;
 use hale_domain::convergence::{Delivery, EpisodeClaim, Fingerprint, FingerprintRecord};
-use hale_domain::dormancy::Dormancy;
 use hale_domain::healing::{HealingOperation, HealingState};
-use hale_domain::kill_switch::GlobalSwitches;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::{Incident, IncidentStatus};
 use hale_domain::record::knowledge::{EntryStatus, EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::{TimelineEvent, TimelineEventType};
-use hale_domain::safety::SafetySnapshot;
 use hale_domain::{
     ApprovalId, AuthorizationChannel, IncidentId, KnowledgeId, OperationId, ResourceRef, Severity,
     SourceSystem, StrategyId, TenantId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
+
+use super::SafetyStore;
 
 // === Errors and paging ===
 
@@ -405,6 +402,10 @@ pub trait OperationStore: Send + Sync {
         audit: Option<&AuditEntry>,
     ) -> Result<u64, StoreError>;
 
+    /// How many operations the tenant started, completed and failed (the
+    /// status page's counters, the same on every replica).
+    async fn operation_counts(&self, tenant: &TenantId) -> Result<HealingCounters, StoreError>;
+
     /// Operations not in a terminal state (for crash recovery), oldest first.
     async fn unfinished_operations(
         &self,
@@ -460,55 +461,7 @@ pub trait FingerprintStore: Send + Sync {
     ) -> Result<Page<FingerprintRecord>, StoreError>;
 }
 
-/// Tenant runtime state that must survive eviction and restarts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TenantStateSnapshot {
-    /// Breakers by name.
-    pub breakers: BTreeMap<String, BreakerSnapshot>,
-    /// Dormancy, backoff, attempt ledgers (keyed
-    /// `strategy|namespace:kind/name`), switches and counters.
-    #[serde(flatten)]
-    pub safety: SafetySnapshot,
-    /// When the snapshot was taken.
-    pub saved_at: Timestamp,
-}
-
 pub use hale_domain::safety::HealingCounters;
-
-/// Platform-wide runtime state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlatformStateSnapshot {
-    /// Global switches set at runtime (combined with the flag source: any
-    /// "off" wins).
-    pub switches: GlobalSwitches,
-    /// Global dormancy.
-    pub dormancy: Dormancy,
-    /// When the snapshot was taken.
-    pub saved_at: Timestamp,
-}
-
-/// Persists runtime state snapshots (opaque JSON to the store).
-#[async_trait]
-pub trait TenantStateStore: Send + Sync {
-    /// The tenant's last saved state.
-    async fn load_tenant_state(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Option<TenantStateSnapshot>, StoreError>;
-
-    /// Saves (replaces) the tenant's state.
-    async fn save_tenant_state(
-        &self,
-        tenant: &TenantId,
-        state: &TenantStateSnapshot,
-    ) -> Result<(), StoreError>;
-
-    /// The platform state.
-    async fn load_platform_state(&self) -> Result<Option<PlatformStateSnapshot>, StoreError>;
-
-    /// Saves (replaces) the platform state.
-    async fn save_platform_state(&self, state: &PlatformStateSnapshot) -> Result<(), StoreError>;
-}
 
 /// Readiness of the store backend.
 #[async_trait]
@@ -535,8 +488,8 @@ pub struct Stores {
     pub operations: Arc<dyn OperationStore>,
     /// Fingerprints.
     pub fingerprints: Arc<dyn FingerprintStore>,
-    /// Runtime state.
-    pub state: Arc<dyn TenantStateStore>,
+    /// The shared safety state.
+    pub safety: Arc<dyn SafetyStore>,
     /// Readiness.
     pub health: Arc<dyn StoreHealth>,
 }
@@ -550,7 +503,7 @@ pub trait StoreAdapter:
     + KnowledgeStore
     + OperationStore
     + FingerprintStore
-    + TenantStateStore
+    + SafetyStore
     + StoreHealth
     + 'static
 {
@@ -564,7 +517,7 @@ impl<T> StoreAdapter for T where
         + KnowledgeStore
         + OperationStore
         + FingerprintStore
-        + TenantStateStore
+        + SafetyStore
         + StoreHealth
         + 'static
 {
@@ -581,7 +534,7 @@ impl Stores {
             knowledge: adapter.clone(),
             operations: adapter.clone(),
             fingerprints: adapter.clone(),
-            state: adapter.clone(),
+            safety: adapter.clone(),
             health: adapter,
         }
     }

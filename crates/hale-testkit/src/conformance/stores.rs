@@ -31,9 +31,9 @@
 //!
 //! Every check works in fresh random tenants (`t-<uuid>`), so the checks
 //! can share one database and run in parallel. The one exception is
-//! [`platform_state_round_trip`], which writes the single platform row; run
-//! no other writer of platform state against the same database at the same
-//! time.
+//! [`safety_platform_scope_is_seen_by_tenant_updates`], which writes the
+//! platform scope's records; run no other writer of the platform scope
+//! against the same database at the same time.
 //!
 //! # Calling checks directly
 //!
@@ -203,9 +203,12 @@ macro_rules! store_conformance_tests {
             release_claim_needs_matching_id,
             fingerprint_list_order_and_pages,
             fingerprint_tenant_isolation,
-            // Runtime state and health.
-            tenant_state_round_trip,
-            platform_state_round_trip,
+            // The shared safety state and health.
+            safety_records_round_trip_with_versions,
+            safety_update_loads_only_the_ledgers_asked_for,
+            safety_tenant_isolation,
+            safety_platform_scope_is_seen_by_tenant_updates,
+            concurrent_safety_updates_lose_nothing,
             ping_answers,
             // Concurrency.
             concurrent_converge_counts_every_delivery,

@@ -29,9 +29,7 @@ use hale_domain::record::incident::Incident;
 use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::record::timeline::TimelineEvent;
 use hale_domain::{ApprovalId, IncidentId, KnowledgeId, OperationId, TenantId};
-use hale_engine::ports::{
-    Page, PageRequest, PlatformStateSnapshot, StoreError, TenantStateSnapshot,
-};
+use hale_engine::ports::{Page, PageRequest, SafetyScope, StoreError};
 use parking_lot::{Mutex, MutexGuard};
 
 /// An in-memory implementation of every store port
@@ -65,7 +63,9 @@ struct Shared {
 #[derive(Default)]
 struct Tables {
     tenants: HashMap<TenantId, TenantTables>,
-    platform: Option<PlatformStateSnapshot>,
+    /// The shared safety state by scope (a tenant's scope is keyed by its
+    /// tenant, so reads stay apart).
+    safety: BTreeMap<SafetyScope, state::ScopeRecords>,
 }
 
 #[derive(Default)]
@@ -77,7 +77,6 @@ struct TenantTables {
     knowledge: HashMap<KnowledgeId, KnowledgeEntry>,
     operations: HashMap<OperationId, HealingOperation>,
     fingerprints: BTreeMap<Fingerprint, FingerprintRecord>,
-    state: Option<TenantStateSnapshot>,
 }
 
 impl MemoryStore {
@@ -214,7 +213,7 @@ fn same_tenant(what: &str, record: &TenantId, companion: &TenantId) -> Result<()
 mod tests {
     use hale_domain::alert::AlertStatus;
     use hale_engine::ports::{
-        ApprovalFilter, ApprovalStore, FingerprintStore, StoreHealth, TenantStateStore,
+        ApprovalFilter, ApprovalStore, FingerprintStore, SafetyStore, StoreHealth,
     };
 
     use super::*;
@@ -246,7 +245,7 @@ mod tests {
                 .await
                 .is_err_and(unavailable)
         );
-        assert!(store.load_platform_state().await.is_err_and(unavailable));
+        assert!(store.safety_epochs().await.is_err_and(unavailable));
 
         handle.set_unavailable(false);
         store.ping().await.unwrap();

@@ -1,10 +1,10 @@
 //! Healing operations, written together with their audit entries.
 
 use async_trait::async_trait;
-use hale_domain::healing::HealingOperation;
+use hale_domain::healing::{HealingOperation, HealingState};
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, TenantId};
-use hale_engine::ports::{OperationFilter, OperationStore, Page, StoreError};
+use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 
 use super::{
     MemoryStore, absent, admits, duplicate, in_window, next_revision, page_of, same_tenant, stale,
@@ -101,6 +101,24 @@ impl OperationStore for MemoryStore {
             t.audit.insert(audit.id.clone(), audit.clone());
         }
         Ok(revision)
+    }
+
+    async fn operation_counts(&self, tenant: &TenantId) -> Result<HealingCounters, StoreError> {
+        let tables = self.tables()?;
+        let mut c = HealingCounters::default();
+        for op in tables
+            .tenant(tenant)
+            .into_iter()
+            .flat_map(|t| t.operations.values())
+        {
+            c.total_attempts += 1;
+            match op.state {
+                HealingState::Completed => c.successful_healings += 1,
+                HealingState::Failed => c.failed_healings += 1,
+                _ => {}
+            }
+        }
+        Ok(c)
     }
 
     async fn unfinished_operations(

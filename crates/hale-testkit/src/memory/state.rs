@@ -1,40 +1,122 @@
-//! Runtime state snapshots and readiness.
+//! The shared safety state and readiness.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use hale_domain::TenantId;
+use hale_domain::safety::{SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    PlatformStateSnapshot, StoreError, StoreHealth, TenantStateSnapshot, TenantStateStore,
+    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
+    SafetyView, StoreError, StoreHealth,
 };
 
 use super::MemoryStore;
 
+/// One scope's records and epoch.
+#[derive(Debug, Default, Clone)]
+pub(super) struct ScopeRecords {
+    epoch: u64,
+    records: BTreeMap<SafetyKey, (u64, SafetyValue)>,
+}
+
+impl ScopeRecords {
+    fn read(&self, keep: impl Fn(&SafetyKey, u64) -> bool) -> SafetyRecords {
+        SafetyRecords {
+            epoch: self.epoch,
+            records: self
+                .records
+                .iter()
+                .filter(|(k, (v, _))| keep(k, *v))
+                .map(|(k, (version, value))| SafetyRecord {
+                    key: k.clone(),
+                    version: *version,
+                    value: value.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn selected(key: &SafetyKey, ledgers: Ledgers<'_>) -> bool {
+    match (key, ledgers) {
+        (SafetyKey::Ledger(_), Ledgers::All) => true,
+        (SafetyKey::Ledger(k), Ledgers::Only(keys)) => keys.contains(k),
+        (SafetyKey::Ledger(_), Ledgers::None) => false,
+        _ => true,
+    }
+}
+
 #[async_trait]
-impl TenantStateStore for MemoryStore {
-    async fn load_tenant_state(
-        &self,
-        tenant: &TenantId,
-    ) -> Result<Option<TenantStateSnapshot>, StoreError> {
+impl SafetyStore for MemoryStore {
+    async fn safety_epochs(&self) -> Result<Vec<(SafetyScope, u64)>, StoreError> {
         let tables = self.tables()?;
-        Ok(tables.tenant(tenant).and_then(|t| t.state.clone()))
+        Ok(tables
+            .safety
+            .iter()
+            .map(|(scope, r)| (scope.clone(), r.epoch))
+            .collect())
     }
 
-    async fn save_tenant_state(
+    async fn safety_records(
         &self,
-        tenant: &TenantId,
-        state: &TenantStateSnapshot,
-    ) -> Result<(), StoreError> {
+        scope: &SafetyScope,
+        since: u64,
+    ) -> Result<SafetyRecords, StoreError> {
+        let tables = self.tables()?;
+        Ok(tables
+            .safety
+            .get(scope)
+            .map(|r| r.read(|_, version| version > since))
+            .unwrap_or_default())
+    }
+
+    async fn update_safety(
+        &self,
+        scope: &SafetyScope,
+        ledgers: Ledgers<'_>,
+        update: SafetyUpdate<'_>,
+    ) -> Result<SafetyUpdated, StoreError> {
+        // One lock over every table: the update is atomic with respect to
+        // every other call.
         let mut tables = self.tables()?;
-        tables.tenant_mut(tenant).state = Some(state.clone());
-        Ok(())
-    }
-
-    async fn load_platform_state(&self) -> Result<Option<PlatformStateSnapshot>, StoreError> {
-        Ok(self.tables()?.platform.clone())
-    }
-
-    async fn save_platform_state(&self, state: &PlatformStateSnapshot) -> Result<(), StoreError> {
-        self.tables()?.platform = Some(state.clone());
-        Ok(())
+        let platform = tables
+            .safety
+            .get(&SafetyScope::Platform)
+            .map(|r| r.read(|_, _| true))
+            .unwrap_or_default();
+        let tenant = match scope {
+            SafetyScope::Platform => None,
+            SafetyScope::Tenant(_) => Some(
+                tables
+                    .safety
+                    .get(scope)
+                    .map(|r| r.read(|k, _| selected(k, ledgers)))
+                    .unwrap_or_default(),
+            ),
+        };
+        let writes = update(SafetyView {
+            platform: &platform,
+            tenant: tenant.as_ref(),
+        });
+        let target = tables.safety.entry(scope.clone()).or_default();
+        let mut written = Vec::new();
+        if !writes.is_empty() {
+            target.epoch += 1;
+            let version = target.epoch;
+            for (key, value) in writes {
+                target.records.insert(key.clone(), (version, value.clone()));
+                written.push(SafetyRecord {
+                    key,
+                    version,
+                    value,
+                });
+            }
+        }
+        Ok(SafetyUpdated {
+            epoch: target.epoch,
+            platform,
+            tenant: tenant.unwrap_or_default(),
+            written,
+        })
     }
 }
 

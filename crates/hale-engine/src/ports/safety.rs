@@ -1,0 +1,148 @@
+//! The shared safety state: kill switches, dormancy, backoff, attempt
+//! ledgers and breaker latches as versioned records that every replica
+//! reads and changes through the store.
+//!
+//! Contract, checked by `hale_testkit::conformance::stores` against every
+//! adapter:
+//!
+//! * **Scopes.** Records belong to the platform or to one tenant. A tenant's
+//!   records are invisible to every other tenant (as every store row is).
+//! * **Epochs.** Each scope has an epoch: 0 before its first write, then
+//!   one more for every update that writes to the scope. A record's
+//!   `version` is the epoch of the update that last wrote it, so
+//!   [`SafetyStore::safety_records`] with `since = e` returns exactly the
+//!   records written after epoch `e`, and a replica that polls
+//!   [`SafetyStore::safety_epochs`] learns of every change.
+//! * **Atomic updates, nothing lost.** [`SafetyStore::update_safety`] runs
+//!   the caller's pure `update` function on the current records (the
+//!   platform's, and the tenant's when the scope is a tenant) while no
+//!   other update of the scope can run, then writes what it returns, all in
+//!   one transaction. Updates of one scope are serialized; an update of a
+//!   tenant sees the platform records as they are at its commit (platform
+//!   updates wait for it). N concurrent updates that each add one to a
+//!   counter end at N. `update` is called once per successful update; an
+//!   update that writes nothing leaves the epoch alone.
+//! * **Errors.** `Unavailable` when the backend cannot be reached or times
+//!   out: then nothing was written.
+
+use async_trait::async_trait;
+use hale_domain::TenantId;
+use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
+
+use super::StoreError;
+
+/// Whose records.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SafetyScope {
+    /// The platform (global switches, global dormancy).
+    Platform,
+    /// One tenant.
+    Tenant(TenantId),
+}
+
+impl std::fmt::Display for SafetyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SafetyScope::Platform => f.write_str("platform"),
+            SafetyScope::Tenant(t) => write!(f, "tenant:{t}"),
+        }
+    }
+}
+
+/// One record with its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafetyRecord {
+    /// The key within its scope.
+    pub key: SafetyKey,
+    /// The epoch of the update that last wrote it (>= 1).
+    pub version: u64,
+    /// The value.
+    pub value: SafetyValue,
+}
+
+/// Records of one scope, with the scope's epoch when they were read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SafetyRecords {
+    /// The scope's epoch.
+    pub epoch: u64,
+    /// The records read.
+    pub records: Vec<SafetyRecord>,
+}
+
+impl SafetyRecords {
+    /// The records as (key, value) pairs.
+    pub fn values(&self) -> impl Iterator<Item = (SafetyKey, SafetyValue)> + '_ {
+        self.records
+            .iter()
+            .map(|r| (r.key.clone(), r.value.clone()))
+    }
+}
+
+/// Which attempt ledgers an update of a tenant loads besides every other
+/// record of the tenant (a tenant may have many ledgers; most updates need
+/// one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ledgers<'a> {
+    /// None.
+    None,
+    /// These.
+    Only(&'a [LedgerKey]),
+    /// Every one (a resume clears them all).
+    All,
+}
+
+/// What an update function sees.
+#[derive(Debug, Clone, Copy)]
+pub struct SafetyView<'a> {
+    /// The platform's records.
+    pub platform: &'a SafetyRecords,
+    /// The tenant's records (every record but the ledgers not asked for),
+    /// when the update's scope is a tenant.
+    pub tenant: Option<&'a SafetyRecords>,
+}
+
+/// The caller's update: a pure function of the current records that returns
+/// the records to write (an empty list writes nothing). It runs inside the
+/// store's transaction, so it must not block or do IO.
+pub type SafetyUpdate<'a> =
+    &'a mut (dyn FnMut(SafetyView<'_>) -> Vec<(SafetyKey, SafetyValue)> + Send);
+
+/// What an update did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SafetyUpdated {
+    /// The platform's records the update saw.
+    pub platform: SafetyRecords,
+    /// The tenant's records the update saw (empty for a platform update).
+    pub tenant: SafetyRecords,
+    /// The records written, with their new version; the scope's epoch is
+    /// their version (unchanged when nothing was written).
+    pub written: Vec<SafetyRecord>,
+    /// The updated scope's epoch after the update.
+    pub epoch: u64,
+}
+
+/// The shared safety state (see the module docs for the contract).
+#[async_trait]
+pub trait SafetyStore: Send + Sync {
+    /// Every scope's epoch (scopes never written are absent). Cheap: replicas
+    /// poll it.
+    async fn safety_epochs(&self) -> Result<Vec<(SafetyScope, u64)>, StoreError>;
+
+    /// The scope's records written after epoch `since` (`0`: every record),
+    /// with the scope's current epoch.
+    async fn safety_records(
+        &self,
+        scope: &SafetyScope,
+        since: u64,
+    ) -> Result<SafetyRecords, StoreError>;
+
+    /// Runs `update` on the scope's current records (and the platform's)
+    /// with every other update of the scope held off, and writes what it
+    /// returns, atomically.
+    async fn update_safety(
+        &self,
+        scope: &SafetyScope,
+        ledgers: Ledgers<'_>,
+        update: SafetyUpdate<'_>,
+    ) -> Result<SafetyUpdated, StoreError>;
+}
