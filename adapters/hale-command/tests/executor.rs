@@ -68,6 +68,7 @@ impl Call {
             action: &action,
             mode: self.mode,
             fencing_token: None,
+            lease_check: None,
             namespaces: &self.namespaces,
         })
         .await

@@ -139,6 +139,7 @@ async fn the_dry_run_helper_forces_dry_run_even_for_apply_requests() {
             action: &action,
             mode: ExecMode::Apply,
             fencing_token: None,
+            lease_check: None,
             namespaces: &prod(),
         })
         .await

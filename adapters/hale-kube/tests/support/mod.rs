@@ -69,6 +69,7 @@ pub(crate) async fn run(
         action: &action,
         mode,
         fencing_token: None,
+        lease_check: None,
         namespaces,
     })
     .await
