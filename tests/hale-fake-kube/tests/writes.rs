@@ -189,7 +189,8 @@ async fn the_write_log_records_every_mutating_request_with_the_token_it_left() {
     assert_eq!(code, 201);
 
     let log = fake.writes_to(DEPLOY_OBJECT);
-    let summary: Vec<(u16, Option<&str>, bool, bool, Option<u64>)> = log
+    // (code, reason, dry run, applied, token left on the object)
+    let summary: Vec<_> = log
         .iter()
         .map(|r| {
             (
