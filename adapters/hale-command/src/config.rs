@@ -20,6 +20,19 @@ pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 /// leak into them.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// The variable an applied command finds its lock's fencing token in.
+pub const FENCING_TOKEN_ENV: &str = "HALE_FENCING_TOKEN";
+
+/// The variable naming the tenant whose lock that is (`acme`).
+pub const TENANT_ENV: &str = "HALE_TENANT";
+
+/// The variable naming the locked resource (`namespace:kind/name`); a
+/// token is ordered only against tokens of the same tenant and resource.
+pub const RESOURCE_ENV: &str = "HALE_RESOURCE";
+
+/// Variables Hale sets itself; a command's `env` cannot set them.
+pub const RESERVED_ENV: [&str; 3] = [FENCING_TOKEN_ENV, TENANT_ENV, RESOURCE_ENV];
+
 fn default_class() -> FailureClass {
     FailureClass::Transient
 }
@@ -64,6 +77,11 @@ pub struct CommandSpec {
     /// Exit codes that mean "try again later".
     #[serde(default)]
     pub retryable_exit_codes: Vec<i32>,
+    /// Exit codes that mean "refused: the system already saw a newer
+    /// fencing token than `HALE_FENCING_TOKEN`" (`fenced`: nothing was done,
+    /// no retry, the breaker ignores it).
+    #[serde(default)]
+    pub fenced_exit_codes: Vec<i32>,
     /// The class of any other non-zero exit code except 126 and 127
     /// (which are always `invalid_action`: the program could not run).
     #[serde(default = "default_class")]
@@ -109,6 +127,7 @@ impl CommandSpec {
             timeout: None,
             fatal_exit_codes: Vec::new(),
             retryable_exit_codes: Vec::new(),
+            fenced_exit_codes: Vec::new(),
             other_exit_class: FailureClass::Transient,
             env: BTreeMap::new(),
             working_dir: None,
@@ -133,6 +152,8 @@ impl CommandSpec {
             FailureClass::Fatal
         } else if self.retryable_exit_codes.contains(&code) {
             FailureClass::Transient
+        } else if self.fenced_exit_codes.contains(&code) {
+            FailureClass::Fenced
         } else if code == 126 || code == 127 {
             // The shell convention: 126 "found but not executable", 127
             // "not found". Retrying the same argv cannot help.
@@ -175,6 +196,11 @@ impl CommandSpec {
                 && !k.as_bytes()[0].is_ascii_digit();
             if !ok {
                 return Err(bad(format!("environment variable name {k:?} is not valid")));
+            }
+            if RESERVED_ENV.contains(&k.as_str()) {
+                return Err(bad(format!(
+                    "environment variable {k} is set by Hale for each applied action"
+                )));
             }
         }
         if let Some(t) = self.timeout
@@ -267,6 +293,7 @@ mod tests {
             timeout = "20s"
             fatal_exit_codes = [4]
             retryable_exit_codes = [75]
+            fenced_exit_codes = [3]
             other_exit_class = "transient"
             env = { LANG = "C.UTF-8" }
             working_dir = "/"
@@ -286,6 +313,7 @@ mod tests {
         assert_eq!(spec.timeout, Some(Duration::from_secs(20)));
         assert_eq!(spec.classify_exit(4), FailureClass::Fatal);
         assert_eq!(spec.classify_exit(75), FailureClass::Transient);
+        assert_eq!(spec.classify_exit(3), FailureClass::Fenced);
         assert_eq!(spec.classify_exit(1), FailureClass::Transient);
         assert_eq!(spec.classify_exit(127), FailureClass::InvalidAction);
         assert!(cfg.commands[1].compile().is_ok());
@@ -319,5 +347,10 @@ mod tests {
         let mut spec = CommandSpec::new("x", "/bin/true", &[]);
         spec.env.insert("1BAD".to_owned(), "v".to_owned());
         assert!(spec.compile().is_err());
+        let mut spec = CommandSpec::new("x", "/bin/true", &[]);
+        spec.env
+            .insert(FENCING_TOKEN_ENV.to_owned(), "1".to_owned());
+        let e = spec.compile().unwrap_err();
+        assert!(e.why.contains("set by Hale"), "{e}");
     }
 }

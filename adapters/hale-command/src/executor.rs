@@ -13,7 +13,9 @@ use hale_engine::ports::{
 };
 use serde_json::json;
 
-use crate::config::{CommandConfig, CommandSpec, ConfigError};
+use crate::config::{
+    CommandConfig, CommandSpec, ConfigError, FENCING_TOKEN_ENV, RESOURCE_ENV, TENANT_ENV,
+};
 use crate::process::{self, Exit, Invocation, RunOutput};
 use crate::template::ArgTemplate;
 
@@ -79,17 +81,20 @@ impl Compiled {
         Ok(argv)
     }
 
-    /// Runs the rendered argv (program first).
+    /// Runs the rendered argv (program first), with Hale's own variables
+    /// `hale_env` on top of the command's environment.
     pub(crate) async fn run(
         &self,
         list: &AllowList,
         argv: &[String],
         timeout: Duration,
+        hale_env: &[(&'static str, String)],
     ) -> std::io::Result<RunOutput> {
         process::run(Invocation {
             program: &self.spec.program,
             argv: &argv[1..],
             env: &self.spec.env,
+            hale_env,
             working_dir: self.spec.working_dir.as_ref(),
             timeout,
             grace: list.grace,
@@ -239,19 +244,33 @@ impl ActionExecutor for CommandExecutor {
             });
         }
 
-        tracing::info!(command = %cmd.spec.name, ?argv, operation = %req.operation_id, "running command");
-        let out = cmd.run(&self.list, &argv, timeout).await.map_err(|e| {
-            // The program vanished or lost its execute bit after the
-            // allow-list was checked: a configuration problem, not a
-            // transient one.
-            let class = match e.kind() {
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                    FailureClass::InvalidAction
-                }
-                _ => FailureClass::Transient,
-            };
-            ExecError::new(class, format!("could not start {argv:?}: {e}"))
-        })?;
+        let token = req.required_token()?;
+        // A local program cannot compare tokens for us, so the lease is
+        // confirmed right before the spawn (nothing but building the
+        // command lies between the two) and the token is handed on for the
+        // program to fence the system it changes.
+        let hale_env = [
+            (FENCING_TOKEN_ENV, token.to_string()),
+            (TENANT_ENV, req.tenant.to_string()),
+            (RESOURCE_ENV, req.resource.to_string()),
+        ];
+        req.confirm_lease().await?;
+        tracing::info!(command = %cmd.spec.name, ?argv, operation = %req.operation_id, %token, "running command");
+        let out = cmd
+            .run(&self.list, &argv, timeout, &hale_env)
+            .await
+            .map_err(|e| {
+                // The program vanished or lost its execute bit after the
+                // allow-list was checked: a configuration problem, not a
+                // transient one.
+                let class = match e.kind() {
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                        FailureClass::InvalidAction
+                    }
+                    _ => FailureClass::Transient,
+                };
+                ExecError::new(class, format!("could not start {argv:?}: {e}"))
+            })?;
         let response = report(&argv, &out);
         match out.exit {
             Exit::Code(0) => Ok(ActionOutcome {

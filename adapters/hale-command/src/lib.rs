@@ -19,14 +19,22 @@
 //! * **Bounded output.** stdout and stderr are captured up to 64 KiB each
 //!   (configurable); truncation is marked in the text and in a flag.
 //! * **Honest classes.** Exit 0 is success; `fatal_exit_codes` are `Fatal`,
-//!   `retryable_exit_codes` are `Transient`, 126/127 (cannot execute / not
-//!   found) are `InvalidAction`, other codes `other_exit_class` (default
+//!   `retryable_exit_codes` are `Transient`, `fenced_exit_codes` are
+//!   `Fenced`, 126/127 (cannot execute / not found) are `InvalidAction`, other codes `other_exit_class` (default
 //!   `Transient`), a timeout is `Timeout`.
 //! * **Dry-run** returns the exact argv without running it (after checking
 //!   that the program exists and is executable).
 //! * Commands see an empty environment apart from `PATH` and the command's
 //!   own `env`, so the server's secrets never reach them; the working
 //!   directory is `/` unless configured.
+//! * **Fencing.** A local program cannot be made to compare fencing
+//!   tokens, so for an applied action the executor confirms the lease
+//!   (`ActionRequest::lease_check`) immediately before the spawn and fails
+//!   as `fenced` without running anything if it is lost; the program gets
+//!   the token as `HALE_FENCING_TOKEN` (with `HALE_TENANT` and
+//!   `HALE_RESOURCE`, the scope the token is ordered in) to fence the
+//!   system it changes, and `fenced_exit_codes` report its own refusals as
+//!   `fenced`. An applied action without a token is `invalid_action`.
 //!
 //! [`CommandHealthProbe`] runs a configured check command: exit 0 is healthy.
 //!
@@ -54,7 +62,7 @@ mod template;
 
 pub use config::{
     CommandConfig, CommandSpec, ConfigError, DEFAULT_KILL_GRACE, DEFAULT_MAX_OUTPUT_BYTES,
-    DEFAULT_PATH,
+    DEFAULT_PATH, FENCING_TOKEN_ENV, RESERVED_ENV, RESOURCE_ENV, TENANT_ENV,
 };
 pub use executor::{CommandExecutor, KIND_PREFIX};
 pub use probe::{CommandHealthProbe, DEFAULT_CHECK_TIMEOUT};

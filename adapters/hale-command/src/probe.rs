@@ -62,7 +62,7 @@ impl HealthProbe for CommandHealthProbe {
             .map_err(|why| invalid(format!("check {:?}: {why}", req.check)))?;
         let timeout = cmd.timeout(DEFAULT_CHECK_TIMEOUT);
         let out = cmd
-            .run(&self.list, &argv, timeout)
+            .run(&self.list, &argv, timeout, &[])
             .await
             .map_err(|e| invalid(format!("could not start {argv:?}: {e}")))?;
         match out.exit {

@@ -31,6 +31,9 @@ pub(crate) struct Invocation<'a> {
     pub(crate) program: &'a Path,
     pub(crate) argv: &'a [String],
     pub(crate) env: &'a BTreeMap<String, String>,
+    /// Variables Hale sets for this run; set last, so `env` cannot
+    /// override them.
+    pub(crate) hale_env: &'a [(&'static str, String)],
     pub(crate) working_dir: Option<&'a PathBuf>,
     pub(crate) timeout: Duration,
     pub(crate) grace: Duration,
@@ -75,6 +78,7 @@ pub(crate) async fn run(inv: Invocation<'_>) -> io::Result<RunOutput> {
         .env_clear()
         .env("PATH", DEFAULT_PATH)
         .envs(inv.env)
+        .envs(inv.hale_env.iter().map(|(k, v)| (*k, v.as_str())))
         .current_dir(inv.working_dir.map_or(Path::new("/"), PathBuf::as_path))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,6 +1,7 @@
 //! The command executor against real processes.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hale_command::{CommandConfig, CommandExecutor, CommandSpec, DEFAULT_PATH};
@@ -8,23 +9,29 @@ use hale_domain::failure::FailureClass;
 use hale_domain::strategy::{ActionKind, ActionSpec, OnError};
 use hale_domain::{OperationId, ResourceRef, TenantId};
 use hale_engine::ports::{
-    ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, NamespacePolicy,
+    ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, FencingToken, LeaseCheck,
+    LockError, NamespacePolicy,
 };
 use serde_json::{Value, json};
 
 mod support;
 use support::{pids_in, wait_until_gone};
 
-struct Call {
+/// The fencing token applied calls carry unless told otherwise.
+const TOKEN: u64 = 42;
+
+struct Call<'a> {
     kind: &'static str,
     resource: &'static str,
     params: BTreeMap<String, Value>,
     timeout: Duration,
     mode: ExecMode,
     namespaces: NamespacePolicy,
+    token: Option<FencingToken>,
+    lease: Option<&'a dyn LeaseCheck>,
 }
 
-impl Call {
+impl<'a> Call<'a> {
     fn new(kind: &'static str) -> Self {
         Call {
             kind,
@@ -33,7 +40,19 @@ impl Call {
             timeout: Duration::from_secs(20),
             mode: ExecMode::Apply,
             namespaces: NamespacePolicy::Only(vec!["web".to_owned()]),
+            token: Some(FencingToken(TOKEN)),
+            lease: None,
         }
+    }
+
+    fn token(mut self, token: Option<FencingToken>) -> Self {
+        self.token = token;
+        self
+    }
+
+    fn lease(mut self, lease: &'a dyn LeaseCheck) -> Self {
+        self.lease = Some(lease);
+        self
     }
 
     fn param(mut self, k: &str, v: Value) -> Self {
@@ -67,7 +86,8 @@ impl Call {
             resource: &resource,
             action: &action,
             mode: self.mode,
-            fencing_token: None,
+            fencing_token: self.token,
+            lease_check: self.lease,
             namespaces: &self.namespaces,
         })
         .await
@@ -320,9 +340,17 @@ async fn the_environment_is_cleared() {
         .to_owned();
     let mut lines: Vec<_> = text.lines().collect();
     lines.sort_unstable();
+    // The command's own variables, PATH, and what Hale sets for an applied
+    // action: its lock's fencing token and the scope that token is in.
     assert_eq!(
         lines,
-        ["GREETING=hi".to_owned(), format!("PATH={DEFAULT_PATH}")]
+        [
+            "GREETING=hi".to_owned(),
+            format!("HALE_FENCING_TOKEN={TOKEN}"),
+            "HALE_RESOURCE=web:unit/nginx".to_owned(),
+            "HALE_TENANT=acme".to_owned(),
+            format!("PATH={DEFAULT_PATH}")
+        ]
     );
 }
 
@@ -362,6 +390,164 @@ async fn a_program_removed_after_configuration_is_invalid() {
     let err = Call::new("command:gone").run(&exec).await.unwrap_err();
     assert_eq!(err.class, FailureClass::InvalidAction, "{err}");
     assert!(err.message.contains("could not start"), "{err}");
+}
+
+// === Fencing ===
+
+/// A lease check with a fixed answer that records, at each call, whether
+/// the program had already run (its marker file existed).
+struct RecordingLease {
+    answer: Result<(), LockError>,
+    marker: std::path::PathBuf,
+    calls: AtomicUsize,
+    ran_before_check: AtomicBool,
+}
+
+impl RecordingLease {
+    fn new(answer: Result<(), LockError>, marker: &std::path::Path) -> Self {
+        RecordingLease {
+            answer,
+            marker: marker.to_owned(),
+            calls: AtomicUsize::new(0),
+            ran_before_check: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl LeaseCheck for RecordingLease {
+    async fn confirm(&self) -> Result<(), LockError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.marker.exists() {
+            self.ran_before_check.store(true, Ordering::SeqCst);
+        }
+        self.answer.clone()
+    }
+}
+
+fn toucher() -> CommandSpec {
+    CommandSpec::new("touch", "/usr/bin/touch", &["{path}"]).with_params(&["path"])
+}
+
+#[tokio::test]
+async fn the_lease_is_confirmed_right_before_the_spawn_and_a_lost_one_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let exec = executor(vec![toucher()]);
+    let call = || Call::new("command:touch").param("path", json!(marker.to_str().unwrap()));
+
+    for lost in [
+        LockError::NotHeld,
+        LockError::Unavailable("redis: timed out after 250ms".to_owned()),
+    ] {
+        let lease = RecordingLease::new(Err(lost.clone()), &marker);
+        let err = call().lease(&lease).run(&exec).await.unwrap_err();
+        assert_eq!(err.class, FailureClass::Fenced, "{lost}: {err}");
+        assert!(err.message.contains("nothing was done"), "{err}");
+        assert_eq!(lease.calls.load(Ordering::SeqCst), 1);
+        assert!(
+            !marker.exists(),
+            "{lost}: the command ran without its lease"
+        );
+    }
+
+    let lease = RecordingLease::new(Ok(()), &marker);
+    call().lease(&lease).run(&exec).await.unwrap();
+    assert_eq!(lease.calls.load(Ordering::SeqCst), 1);
+    assert!(!lease.ran_before_check.load(Ordering::SeqCst));
+    assert!(marker.exists(), "a confirmed lease runs the command");
+}
+
+#[tokio::test]
+async fn a_dry_run_needs_no_token_and_no_lease_and_an_applied_action_needs_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let exec = executor(vec![toucher()]);
+    let lease = RecordingLease::new(Err(LockError::NotHeld), &marker);
+    let call = || Call::new("command:touch").param("path", json!(marker.to_str().unwrap()));
+
+    call()
+        .dry_run()
+        .token(None)
+        .lease(&lease)
+        .run(&exec)
+        .await
+        .unwrap();
+    assert_eq!(lease.calls.load(Ordering::SeqCst), 0);
+
+    let err = call().token(None).run(&exec).await.unwrap_err();
+    assert_eq!(err.class, FailureClass::InvalidAction, "{err}");
+    assert!(err.message.contains("fencing token"), "{err}");
+    assert!(!marker.exists());
+}
+
+#[tokio::test]
+async fn a_program_that_saw_a_newer_token_reports_fenced() {
+    // What docs/executors.md suggests a program do: compare the token with
+    // the highest one its system has recorded and refuse a lower one.
+    let dir = tempfile::tempdir().unwrap();
+    let highest = dir.path().join("highest");
+    std::fs::write(&highest, "50").unwrap();
+    let mut spec = sh(
+        "guarded",
+        "[ \"$HALE_FENCING_TOKEN\" -ge \"$(cat \"$0\")\" ] || exit 3; echo \"$HALE_FENCING_TOKEN\" > \"$0\"",
+    )
+    .tap_args(&["{state}"])
+    .with_params(&["state"]);
+    spec.fenced_exit_codes = vec![3];
+    let exec = executor(vec![spec]);
+    let call = |token| {
+        Call::new("command:guarded")
+            .param("state", json!(highest.to_str().unwrap()))
+            .token(Some(FencingToken(token)))
+    };
+    let err = call(42).run(&exec).await.unwrap_err();
+    assert_eq!(err.class, FailureClass::Fenced, "{err}");
+    assert_eq!(std::fs::read_to_string(&highest).unwrap().trim(), "50");
+    call(60).run(&exec).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&highest).unwrap().trim(), "60");
+}
+
+#[tokio::test]
+async fn a_dropped_action_future_leaves_no_process_to_act_later() {
+    // The child would write its marker a second after starting; the engine
+    // drops the action's future (its timeout, or a lost lease) first.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("late-write");
+    let started = dir.path().join("started");
+    let exec = executor(vec![
+        sh(
+            "late",
+            "(sleep 1; touch \"$0\") & echo $$ $! > \"$1\"; wait",
+        )
+        .tap_args(&["{marker}", "{started}"])
+        .with_params(&["marker", "started"]),
+    ]);
+    let call = Call::new("command:late")
+        .param("marker", json!(marker.to_str().unwrap()))
+        .param("started", json!(started.to_str().unwrap()));
+    let mut run = Box::pin(call.run(&exec));
+    // Poll the action until the child has started, then drop it.
+    let pids = loop {
+        tokio::select! {
+            r = &mut run => panic!("the command finished: {r:?}"),
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+        let pids = pids_in(&std::fs::read_to_string(&started).unwrap_or_default());
+        if pids.len() == 2 {
+            break pids;
+        }
+    };
+    drop(run);
+    for pid in pids {
+        assert!(
+            wait_until_gone(pid).await,
+            "process {pid} survived the drop"
+        );
+    }
+    // Past the moment the child would have written.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!marker.exists(), "a dropped action still wrote");
 }
 
 /// Builder sugar for tests: replaces the template's extra arguments.

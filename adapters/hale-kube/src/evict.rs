@@ -5,25 +5,41 @@
 //! PodDisruptionBudget would be violated, which surfaces as
 //! `budget_blocked`. A plain DELETE, which ignores budgets, is used only
 //! when the strategy sets `allow_delete = true`.
+//!
+//! Fencing (applied evictions only; see [`crate::fence`]): the fencing
+//! token is recorded on the strategy's target before any pod goes. For a
+//! workload target that is a fenced write of the workload (refused as
+//! `fenced` if the workload records a newer token), then its pods are
+//! evicted. For a pod target it is a fenced write of the pod itself, and
+//! the eviction then carries `preconditions` with the uid and
+//! `resourceVersion` that write left, so the pod is removed only if no one
+//! wrote it since; a 409 starts over from the read.
 
 use hale_domain::failure::FailureClass;
 use hale_engine::ports::{ActionOutcome, ExecError};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, Preconditions};
 use serde_json::json;
 
-use crate::actions::PodSelection;
+use crate::actions::{PodSelection, WorkloadKind};
 use crate::errors::CallKind;
 use crate::executor::Ctx;
+use crate::fence::{Attempt, Fence, WRITE_ATTEMPTS, attempt, retry_changed};
+use crate::ops::patch_workload;
+use crate::write::{PatchKind, patch_once};
 
+/// Evicts (or deletes) the target pod, or the pods of the workload
+/// `owner` that `selection` picks.
 pub(crate) async fn evict_pods(
     ctx: &Ctx<'_>,
     ns: &str,
     target: &str,
+    owner: Option<WorkloadKind>,
     selection: &PodSelection,
     max_pods: u32,
     allow_delete: bool,
 ) -> Result<ActionOutcome, ExecError> {
+    let verb = if allow_delete { "deleted" } else { "evicted" };
     let pods = match selection {
         PodSelection::Named => vec![target.to_owned()],
         PodSelection::Selector(sel) => {
@@ -65,13 +81,32 @@ pub(crate) async fn evict_pods(
         }
     };
 
-    let verb = if allow_delete { "deleted" } else { "evicted" };
+    if let (Some(workload), Some(_)) = (owner, ctx.fence) {
+        // The owner's token before any pod goes (and after the selection
+        // is known to be valid, so a refused eviction writes nothing): a
+        // newer holder of the workload's lock stops this eviction here.
+        let what = format!(
+            "recording the fencing token on {} {ns}/{target} before its pods are {verb}",
+            workload.as_str()
+        );
+        patch_workload(
+            ctx,
+            ns,
+            target,
+            workload,
+            &what,
+            PatchKind::Merge,
+            json!({}),
+        )
+        .await?;
+    }
     let mut done = Vec::with_capacity(pods.len());
     for pod in &pods {
-        let result = if allow_delete {
-            delete(ctx, ns, pod).await
-        } else {
-            evict(ctx, ns, pod).await
+        let result = match (selection, ctx.fence) {
+            (PodSelection::Named, Some(fence)) => {
+                remove_fenced(ctx, fence, ns, pod, allow_delete).await
+            }
+            _ => remove(ctx, ns, pod, allow_delete, None).await,
         };
         match result {
             Ok(()) => done.push(pod.clone()),
@@ -104,7 +139,57 @@ fn path_segment_ok(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
 }
 
-async fn evict(ctx: &Ctx<'_>, ns: &str, pod: &str) -> Result<(), ExecError> {
+/// Records our token on the pod, then removes it on condition that no one
+/// wrote it since; a 409 from either write starts over from the read.
+async fn remove_fenced(
+    ctx: &Ctx<'_>,
+    fence: Fence<'_>,
+    ns: &str,
+    pod: &str,
+    allow_delete: bool,
+) -> Result<(), ExecError> {
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    let what = format!(
+        "{} of pod {ns}/{pod}",
+        if allow_delete { "delete" } else { "eviction" }
+    );
+    let (api, what, body) = (&api, what.as_str(), &json!({}));
+    retry_changed(what, WRITE_ATTEMPTS, || async move {
+        let annotated = match patch_once(ctx, fence, api, pod, what, PatchKind::Merge, body).await?
+        {
+            Attempt::Done(p) => p,
+            Attempt::Changed(e) => return Ok(Attempt::Changed(e)),
+        };
+        let pre = Preconditions {
+            uid: annotated.metadata.uid,
+            resource_version: annotated.metadata.resource_version,
+        };
+        attempt(remove(ctx, ns, pod, allow_delete, Some(pre)).await)
+    })
+    .await
+}
+
+/// An eviction, or with `allow_delete` a plain delete, of one pod.
+async fn remove(
+    ctx: &Ctx<'_>,
+    ns: &str,
+    pod: &str,
+    allow_delete: bool,
+    preconditions: Option<Preconditions>,
+) -> Result<(), ExecError> {
+    if allow_delete {
+        delete(ctx, ns, pod, preconditions).await
+    } else {
+        evict(ctx, ns, pod, preconditions).await
+    }
+}
+
+async fn evict(
+    ctx: &Ctx<'_>,
+    ns: &str,
+    pod: &str,
+    preconditions: Option<Preconditions>,
+) -> Result<(), ExecError> {
     if !path_segment_ok(pod) || !path_segment_ok(ns) {
         return Err(ExecError::new(
             FailureClass::InvalidAction,
@@ -118,11 +203,14 @@ async fn evict(ctx: &Ctx<'_>, ns: &str, pod: &str) -> Result<(), ExecError> {
     if ctx.dry_run {
         url.push_str("?dryRun=All");
     }
-    let body = json!({
+    let mut body = json!({
         "apiVersion": "policy/v1",
         "kind": "Eviction",
         "metadata": {"name": pod, "namespace": ns},
     });
+    if let Some(pre) = preconditions {
+        body["deleteOptions"] = json!({"preconditions": pre});
+    }
     let what = format!("eviction of pod {ns}/{pod}");
     let request = http::Request::post(url)
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -138,10 +226,16 @@ async fn evict(ctx: &Ctx<'_>, ns: &str, pod: &str) -> Result<(), ExecError> {
     Ok(())
 }
 
-async fn delete(ctx: &Ctx<'_>, ns: &str, pod: &str) -> Result<(), ExecError> {
+async fn delete(
+    ctx: &Ctx<'_>,
+    ns: &str,
+    pod: &str,
+    preconditions: Option<Preconditions>,
+) -> Result<(), ExecError> {
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
     let dp = DeleteParams {
         dry_run: ctx.dry_run,
+        preconditions,
         ..DeleteParams::default()
     };
     ctx.call(

@@ -14,9 +14,10 @@ use hale_engine::ports::{
 use kube::api::PatchParams;
 use serde::{Deserialize, Serialize};
 
-use crate::actions::{KINDS, KubeAction};
+use crate::actions::{KINDS, KubeAction, TargetKind};
 use crate::connect::{ConnectError, KubeConnection, connect};
 use crate::errors::{CallKind, exec_error, timed_out};
+use crate::fence::Fence;
 use crate::scope::{Scope, check_scope};
 use crate::{evict, ops, undo};
 
@@ -56,7 +57,10 @@ impl Default for KubeExecutorConfig {
 ///
 /// Every mutating call carries `dryRun=All` when the request's mode is
 /// [`ExecMode::DryRun`], so the API server validates it (admission, PDBs,
-/// schemas) without persisting anything.
+/// schemas) without persisting anything. Applied actions are fenced: each
+/// write records the request's fencing token on the object, is conditional
+/// on the version it read, and is refused as `fenced` when the object
+/// already records a newer token (see [`crate::fence`]).
 #[derive(Clone)]
 pub struct KubeExecutor {
     client: kube::Client,
@@ -137,10 +141,20 @@ impl ActionExecutor for KubeExecutor {
             self.config.allow_node_actions,
         )
         .map_err(invalid)?;
+        let dry_run = req.mode == ExecMode::DryRun;
+        let fence = if dry_run {
+            None
+        } else {
+            Some(Fence {
+                tenant: req.tenant,
+                token: req.required_token()?,
+            })
+        };
         let ctx = Ctx {
             client: &self.client,
             config: &self.config,
-            dry_run: req.mode == ExecMode::DryRun,
+            dry_run,
+            fence,
         };
         let name = req.resource.name.as_str();
         let result = match (&action, &scope) {
@@ -173,7 +187,13 @@ impl ActionExecutor for KubeExecutor {
                     allow_delete,
                 },
                 Scope::Namespaced(ns),
-            ) => evict::evict_pods(&ctx, ns, name, pods, *max_pods, *allow_delete).await,
+            ) => {
+                let owner = match target {
+                    TargetKind::Workload(w) => Some(w),
+                    TargetKind::Pod | TargetKind::Node => None,
+                };
+                evict::evict_pods(&ctx, ns, name, owner, pods, *max_pods, *allow_delete).await
+            }
             (KubeAction::RolloutUndo { to_revision }, Scope::Namespaced(ns)) => {
                 undo::rollout_undo(&ctx, ns, name, *to_revision).await
             }
@@ -210,11 +230,14 @@ impl ActionExecutor for KubeExecutor {
 
 // === Ctx ===
 
-/// What every operation needs: the client, the settings, and the mode.
+/// What every operation needs: the client, the settings, the mode, and
+/// for applied actions the fence every write records and checks.
 pub(crate) struct Ctx<'a> {
     pub(crate) client: &'a kube::Client,
     pub(crate) config: &'a KubeExecutorConfig,
     pub(crate) dry_run: bool,
+    /// `Some` exactly when applying (`dry_run` is false).
+    pub(crate) fence: Option<Fence<'a>>,
 }
 
 impl Ctx<'_> {

@@ -9,7 +9,7 @@
 //! | --- | --- | --- |
 //! | `rollout_restart` | deployment, statefulset, daemonset | strategic-merge patch of the pod template's `kubectl.kubernetes.io/restartedAt` annotation, exactly as `kubectl rollout restart` |
 //! | `evict_pod` | pod, or a workload + `selector` | POST of a `policy/v1` Eviction, so PodDisruptionBudgets hold (429 is `budget_blocked`); a plain DELETE only with `allow_delete = true`; at most `max_pods` (default 1) pods |
-//! | `scale` | deployment, statefulset | merge patch of the scale subresource, refused outside `[min_replicas, max_replicas]` |
+//! | `scale` | deployment, statefulset | merge patch of `spec.replicas` on the workload, refused outside `[min_replicas, max_replicas]` |
 //! | `rollout_undo` | deployment | back to the previous (or `to_revision`) ReplicaSet's template, as `kubectl rollout undo` |
 //! | `cordon` / `uncordon` | node | patch of `spec.unschedulable` |
 //!
@@ -18,6 +18,16 @@
 //!
 //! ## Safety
 //!
+//! * **Fencing at the target** ([`fence`]). Every applied write reads the
+//!   object first, is refused as `fenced` (touching nothing) when the
+//!   object's `hale.dev/fencing-token` annotation holds a newer token of the
+//!   same tenant, records the request's token in that annotation, and is
+//!   conditional on the `resourceVersion` it read; a 409 reads again and
+//!   retries, at most five times, then is `conflict`. An eviction records
+//!   the token on its target (the workload of a selector eviction, or the
+//!   pod, whose eviction then carries uid and `resourceVersion`
+//!   preconditions) before any pod goes. An applied request without a
+//!   fencing token is refused as `invalid_action`.
 //! * **Server-side dry-run.** With `ExecMode::DryRun` every mutating call
 //!   carries `dryRun=All` (query, or `DeleteOptions.dryRun` for a delete):
 //!   the API server runs admission and validation and persists nothing.
@@ -78,11 +88,13 @@ mod connect;
 mod errors;
 mod evict;
 mod executor;
+pub mod fence;
 mod ops;
 mod probe;
 mod scope;
 pub mod selector;
 mod undo;
+mod write;
 
 pub use connect::{ConnectError, KubeConnection, connect, path_from_env};
 pub use executor::{

@@ -1,20 +1,16 @@
 //! The single-patch actions: rollout restart, scale, cordon and uncordon.
 
-use std::fmt::Debug;
-
 use chrono::SecondsFormat;
 use hale_domain::Timestamp;
 use hale_engine::ports::{ActionOutcome, ExecError};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Node;
-use kube::api::{Api, Patch};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use kube::api::Api;
 use serde_json::json;
 
 use crate::actions::WorkloadKind;
-use crate::errors::CallKind;
 use crate::executor::{Ctx, audit_copy};
+use crate::write::{PatchKind, patch_object};
 
 /// The pod-template annotation `kubectl rollout restart` sets.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -34,48 +30,47 @@ pub(crate) async fn rollout_restart(
     workload: WorkloadKind,
     now: Timestamp,
 ) -> Result<ActionOutcome, ExecError> {
-    let patch = Patch::Strategic(restart_patch(now));
     let what = format!("rollout restart of {} {ns}/{name}", workload.as_str());
-    let response = match workload {
-        WorkloadKind::Deployment => {
-            patch_namespaced::<Deployment>(ctx, &what, ns, name, &patch).await?
-        }
-        WorkloadKind::StatefulSet => {
-            patch_namespaced::<StatefulSet>(ctx, &what, ns, name, &patch).await?
-        }
-        WorkloadKind::DaemonSet => {
-            patch_namespaced::<DaemonSet>(ctx, &what, ns, name, &patch).await?
-        }
-    };
+    let response = patch_workload(
+        ctx,
+        ns,
+        name,
+        workload,
+        &what,
+        PatchKind::Strategic,
+        restart_patch(now),
+    )
+    .await?;
     Ok(ActionOutcome {
         message: format!("{} {ns}/{name} restarted", workload.as_str()),
         response,
     })
 }
 
-async fn patch_namespaced<K>(
+/// Patches a workload (fenced when applied); returns it for the audit log.
+pub(crate) async fn patch_workload(
     ctx: &Ctx<'_>,
-    what: &str,
     ns: &str,
     name: &str,
-    patch: &Patch<serde_json::Value>,
-) -> Result<Option<serde_json::Value>, ExecError>
-where
-    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + Debug,
-{
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
-    let obj = ctx
-        .call(
-            what,
-            CallKind::Other,
-            api.patch(name, &ctx.patch_params(), patch),
-        )
-        .await?;
-    Ok(audit_copy(&obj))
+    workload: WorkloadKind,
+    what: &str,
+    kind: PatchKind,
+    body: serde_json::Value,
+) -> Result<Option<serde_json::Value>, ExecError> {
+    Ok(match workload {
+        WorkloadKind::Deployment => {
+            let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
+            audit_copy(&patch_object(ctx, &api, name, what, kind, body).await?)
+        }
+        WorkloadKind::StatefulSet => {
+            let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
+            audit_copy(&patch_object(ctx, &api, name, what, kind, body).await?)
+        }
+        WorkloadKind::DaemonSet => {
+            let api: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), ns);
+            audit_copy(&patch_object(ctx, &api, name, what, kind, body).await?)
+        }
+    })
 }
 
 pub(crate) async fn scale(
@@ -86,35 +81,23 @@ pub(crate) async fn scale(
     replicas: i32,
     (min, max): (i32, i32),
 ) -> Result<ActionOutcome, ExecError> {
-    // A merge patch of the scale subresource touches nothing but the
-    // replica count (no read-modify-write race with other writers).
-    let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+    // A merge patch of the workload itself rather than of its `scale`
+    // subresource: the scale subresource ignores metadata, and the fencing
+    // token must be recorded in the same write that changes the replicas.
+    // The patch touches nothing but the replica count and the annotations.
     let what = format!("scale of {} {ns}/{name}", workload.as_str());
-    let pp = ctx.patch_params();
-    let scale = match workload {
-        WorkloadKind::StatefulSet => {
-            let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
-            ctx.call(&what, CallKind::Other, api.patch_scale(name, &pp, &patch))
-                .await?
-        }
-        // `parse` admits only deployments and statefulsets for scale.
-        _ => {
-            let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
-            ctx.call(&what, CallKind::Other, api.patch_scale(name, &pp, &patch))
-                .await?
-        }
-    };
-    let before = scale
-        .status
+    let body = json!({"spec": {"replicas": replicas}});
+    let response = patch_workload(ctx, ns, name, workload, &what, PatchKind::Merge, body).await?;
+    let before = response
         .as_ref()
-        .map(|s| s.replicas.to_string())
-        .unwrap_or_else(|| "?".to_owned());
+        .and_then(|r| r["status"]["replicas"].as_i64())
+        .map_or_else(|| "?".to_owned(), |n| n.to_string());
     Ok(ActionOutcome {
         message: format!(
             "{} {ns}/{name} scaled to {replicas} replicas (bounds [{min}, {max}]; {before} running)",
             workload.as_str()
         ),
-        response: audit_copy(&scale),
+        response,
     })
 }
 
@@ -130,16 +113,17 @@ pub(crate) async fn set_unschedulable(
     } else {
         json!(null)
     };
-    let patch = Patch::Strategic(json!({"spec": {"unschedulable": value}}));
     let verb = if unschedulable { "cordon" } else { "uncordon" };
     let api: Api<Node> = Api::all(ctx.client.clone());
-    let node = ctx
-        .call(
-            &format!("{verb} of node {name}"),
-            CallKind::Other,
-            api.patch(name, &ctx.patch_params(), &patch),
-        )
-        .await?;
+    let node = patch_object(
+        ctx,
+        &api,
+        name,
+        &format!("{verb} of node {name}"),
+        PatchKind::Strategic,
+        json!({"spec": {"unschedulable": value}}),
+    )
+    .await?;
     Ok(ActionOutcome {
         message: format!("node {name} {verb}ed"),
         response: audit_copy(&node),

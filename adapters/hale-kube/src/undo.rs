@@ -11,10 +11,18 @@
 //! 5. PATCH the deployment with a JSON patch replacing `spec.template` by the
 //!    ReplicaSet's template and the annotations as kubectl does. The patch
 //!    also sets the `resourceVersion` read in step 1, which makes the API
-//!    server refuse it with 409 (`conflict`) if the deployment changed in
-//!    between, so a concurrent rollout is never undone by accident.
+//!    server refuse it with 409 if the deployment changed in between.
+//!
+//! Applied, the undo is fenced (see [`crate::fence`]): step 1 refuses a
+//! deployment that records a newer fencing token, and the patch records
+//! ours with the annotations. A 409 starts over from step 1, but only while
+//! the deployment's `metadata.generation` is the one first read: the
+//! generation moves only when the spec does, so a status update (the
+//! controller's, several a second during a rollout) is retried while a
+//! concurrent rollout is never undone by accident (that stays `conflict`).
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use hale_domain::failure::FailureClass;
 use hale_engine::ports::{ActionOutcome, ExecError};
@@ -25,6 +33,7 @@ use serde_json::json;
 
 use crate::errors::CallKind;
 use crate::executor::{Ctx, audit_copy};
+use crate::fence::{Attempt, WRITE_ATTEMPTS, attempt, retry_changed};
 use crate::selector::LabelSelector;
 
 /// The revision annotation on deployments and their ReplicaSets.
@@ -63,6 +72,28 @@ pub(crate) async fn rollout_undo(
     name: &str,
     to_revision: Option<i64>,
 ) -> Result<ActionOutcome, ExecError> {
+    // A dry run writes nothing another writer could race, so it tries once.
+    let attempts = if ctx.fence.is_some() {
+        WRITE_ATTEMPTS
+    } else {
+        1
+    };
+    let first_generation = OnceLock::new();
+    let what = format!("rollback of deployment {ns}/{name}");
+    retry_changed(&what, attempts, || {
+        undo_once(ctx, ns, name, to_revision, &first_generation)
+    })
+    .await
+}
+
+/// One read-decide-write pass of the undo.
+async fn undo_once(
+    ctx: &Ctx<'_>,
+    ns: &str,
+    name: &str,
+    to_revision: Option<i64>,
+    first_generation: &OnceLock<Option<i64>>,
+) -> Result<Attempt<ActionOutcome>, ExecError> {
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
     let deployment = ctx
         .call(
@@ -71,6 +102,25 @@ pub(crate) async fn rollout_undo(
             deployments.get(name),
         )
         .await?;
+    if let Some(fence) = ctx.fence {
+        fence.admit(
+            &format!("rollback of deployment {ns}/{name}"),
+            &deployment.metadata,
+        )?;
+    }
+    let generation = deployment.metadata.generation;
+    let first = *first_generation.get_or_init(|| generation);
+    if first != generation {
+        return Err(ExecError::new(
+            FailureClass::Conflict,
+            format!(
+                "rollback of deployment {ns}/{name}: its spec changed while the rollback was \
+                 being written (generation {} -> {}); not rolling back over someone else's change",
+                first.map_or_else(|| "?".to_owned(), |g| g.to_string()),
+                generation.map_or_else(|| "?".to_owned(), |g| g.to_string()),
+            ),
+        ));
+    }
     let spec = deployment
         .spec
         .as_ref()
@@ -134,13 +184,13 @@ pub(crate) async fn rollout_undo(
         labels.remove(POD_TEMPLATE_HASH);
     }
     if template == spec.template {
-        return Ok(ActionOutcome {
+        return Ok(Attempt::Done(ActionOutcome {
             message: format!(
                 "deployment {ns}/{name}: skipped rollback (current template already matches \
                  revision {rev})"
             ),
             response: None,
-        });
+        }));
     }
 
     let mut annotations: BTreeMap<String, String> = BTreeMap::new();
@@ -155,19 +205,27 @@ pub(crate) async fn rollout_undo(
             annotations.insert(k.clone(), v.clone());
         }
     }
+    // The ReplicaSet may carry the token of the write that created it (the
+    // controller copies a deployment's annotations); ours replaces it.
+    if let Some(fence) = ctx.fence {
+        for (k, v) in fence.annotations() {
+            annotations.insert(k.to_owned(), v);
+        }
+    }
     let patch = json!([
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "add", "path": "/metadata/annotations", "value": annotations},
         {"op": "replace", "path": "/metadata/resourceVersion", "value": resource_version},
     ]);
     let what = format!("rollback of deployment {ns}/{name} to revision {rev}");
-    let patched = ctx
-        .call(&what, CallKind::Other, json_patch(ctx, ns, name, &patch))
-        .await?;
-    Ok(ActionOutcome {
+    let written = attempt(
+        ctx.call(&what, CallKind::Other, json_patch(ctx, ns, name, &patch))
+            .await,
+    )?;
+    Ok(written.map(|patched| ActionOutcome {
         message: format!("deployment {ns}/{name} rolled back to revision {rev}"),
         response: audit_copy(&patched),
-    })
+    }))
 }
 
 /// kubectl's choice: the given revision, or the second-highest one.

@@ -8,56 +8,14 @@ use std::time::Duration;
 
 use hale_domain::failure::FailureClass;
 use hale_engine::ports::{ExecMode, Health, NamespacePolicy};
-use hale_fake_kube::{FakeConfig, FakeKube, Fault, Resource};
-use hale_kube::{KubeConnection, KubeExecutor, KubeExecutorConfig, KubeHealthProbe, connect};
+use hale_fake_kube::{FENCING_TOKEN, FakeConfig, FakeKube, Fault, Resource};
+use hale_kube::{KubeConnection, KubeExecutor, KubeExecutorConfig, connect};
 use serde_json::{Value, json};
-use support::objects::{deployment_ready, node, pod};
-use support::{executor_with, probe, prod, run};
+use support::objects::{node, pod};
+use support::world::{checkout, stored, world, world_with};
+use support::{TOKEN, executor_with, probe, prod, run};
 
 const DEPLOY: &str = "/apis/apps/v1/namespaces/prod/deployments/checkout";
-
-struct World {
-    fake: FakeKube,
-    exec: KubeExecutor,
-    probe: KubeHealthProbe,
-}
-
-async fn world(config: FakeConfig, seed: Value) -> World {
-    world_with(config, seed, KubeExecutorConfig::default()).await
-}
-
-async fn world_with(config: FakeConfig, seed: Value, exec_config: KubeExecutorConfig) -> World {
-    let fake = FakeKube::start("127.0.0.1:0", config).await.unwrap();
-    fake.seed(seed).unwrap();
-    let client = connect(&KubeConnection::Url(fake.url())).await.unwrap();
-    World {
-        exec: executor_with(client.clone(), exec_config.clone()),
-        probe: KubeHealthProbe::new(client, exec_config),
-        fake,
-    }
-}
-
-/// A deployment as a user would apply it (the fake fills status, uid and
-/// the first ReplicaSet).
-fn checkout() -> Value {
-    let mut d = deployment_ready("prod", "checkout");
-    let meta = d["metadata"].as_object_mut().unwrap();
-    for k in [
-        "uid",
-        "resourceVersion",
-        "generation",
-        "annotations",
-        "managedFields",
-    ] {
-        meta.remove(k);
-    }
-    d.as_object_mut().unwrap().remove("status");
-    d
-}
-
-fn stored(fake: &FakeKube, resource: Resource, ns: &str, name: &str) -> Value {
-    fake.object(resource, ns, name).unwrap()
-}
 
 fn restarted_at(d: &Value) -> &Value {
     &d["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
@@ -229,6 +187,7 @@ async fn selector_evictions_pick_only_matching_pods() {
     let mut canary = pod("prod", "checkout-canary", "checkout", true);
     canary["metadata"]["labels"]["track"] = json!("canary");
     let seed = json!([
+        checkout(),
         pod("prod", "checkout-a", "checkout", true),
         canary,
         pod("prod", "search-a", "search", true),
@@ -252,6 +211,12 @@ async fn selector_evictions_pick_only_matching_pods() {
         .map(|p| p["metadata"]["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(left, ["checkout-canary", "search-a"]);
+    // The owning workload recorded the token before its pod went.
+    let d = stored(&w.fake, Resource::Deployment, "prod", "checkout");
+    assert_eq!(
+        d["metadata"]["annotations"][FENCING_TOKEN],
+        TOKEN.to_string()
+    );
 }
 
 #[tokio::test]
@@ -415,15 +380,17 @@ async fn cordon_uncordon_and_node_ready() {
 #[tokio::test]
 async fn injected_errors_are_classified_over_http() {
     let w = world(FakeConfig::default(), checkout()).await;
-    for (status, class) in [
-        (401, FailureClass::Fatal),
-        (403, FailureClass::Fatal),
-        (409, FailureClass::Conflict),
-        (500, FailureClass::Transient),
-        (503, FailureClass::Transient),
-        (422, FailureClass::InvalidAction),
+    // A 409 is read again and retried up to five times, so it takes five
+    // to fail the action.
+    for (status, times, class) in [
+        (401, 1, FailureClass::Fatal),
+        (403, 1, FailureClass::Fatal),
+        (409, 5, FailureClass::Conflict),
+        (500, 1, FailureClass::Transient),
+        (503, 1, FailureClass::Transient),
+        (422, 1, FailureClass::InvalidAction),
     ] {
-        w.fake.inject(Fault::status("PATCH", DEPLOY, status, 1));
+        w.fake.inject(Fault::status("PATCH", DEPLOY, status, times));
         let err = run(
             &w.exec,
             "rollout_restart",

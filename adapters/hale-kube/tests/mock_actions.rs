@@ -11,23 +11,16 @@ use hale_kube::KubeExecutorConfig;
 use serde_json::{Value, json};
 use support::mock::{Expect, MockApi};
 use support::objects::*;
-use support::{NOW_RFC3339, executor, prod, run, run_scripted, run_scripted_with};
+use support::{
+    NOW_RFC3339, TENANT, TOKEN, executor, patch_requests, prod, run, run_scripted,
+    run_scripted_with, write_query,
+};
 
 const STRATEGIC: &str = "application/strategic-merge-patch+json";
 const MERGE: &str = "application/merge-patch+json";
 const JSON_PATCH: &str = "application/json-patch+json";
 
 const MODES: [ExecMode; 2] = [ExecMode::DryRun, ExecMode::Apply];
-
-/// The query of a patch: our field manager, and `dryRun=All` only for dry
-/// runs.
-fn write_query(mode: ExecMode) -> Vec<(&'static str, &'static str)> {
-    let mut q = vec![("fieldManager", "hale")];
-    if mode == ExecMode::DryRun {
-        q.push(("dryRun", "All"));
-    }
-    q
-}
 
 /// The query of an eviction POST.
 fn eviction_query(mode: ExecMode) -> &'static [(&'static str, &'static str)] {
@@ -90,13 +83,14 @@ async fn rollout_restart_patches_the_template_annotation_like_kubectl() {
     ];
     for (kind, plural, object) in workloads {
         for mode in MODES {
-            let script = vec![
-                Expect::patch(&format!("/apis/apps/v1/namespaces/prod/{plural}/checkout"))
-                    .query(&write_query(mode))
-                    .content_type(STRATEGIC)
-                    .body(restart_body())
-                    .reply(200, object.clone()),
-            ];
+            let script = patch_requests(
+                mode,
+                &format!("/apis/apps/v1/namespaces/prod/{plural}/checkout"),
+                STRATEGIC,
+                restart_body(),
+                &object,
+                object.clone(),
+            );
             let resource = format!("prod:{kind}/checkout");
             let out = run_scripted(
                 script,
@@ -139,6 +133,7 @@ async fn the_dry_run_helper_forces_dry_run_even_for_apply_requests() {
             action: &action,
             mode: ExecMode::Apply,
             fencing_token: None,
+            lease_check: None,
             namespaces: &prod(),
         })
         .await
@@ -151,14 +146,31 @@ async fn the_dry_run_helper_forces_dry_run_even_for_apply_requests() {
 #[tokio::test]
 async fn evict_pod_posts_a_policy_v1_eviction() {
     let pod = "checkout-7d4b9c8f6d-x2k9p";
+    let path = format!("/api/v1/namespaces/prod/pods/{pod}");
+    let current = support::objects::pod("prod", pod, "checkout", true);
+    let mut annotated = current.clone();
+    annotated["metadata"]["resourceVersion"] = json!("5002");
     for mode in MODES {
-        let script = vec![
-            Expect::post(&format!("/api/v1/namespaces/prod/pods/{pod}/eviction"))
+        // Applied: the pod records our token first, and the eviction is
+        // conditional on the version that write left.
+        let mut script = match mode {
+            ExecMode::DryRun => vec![],
+            ExecMode::Apply => {
+                patch_requests(mode, &path, MERGE, json!({}), &current, annotated.clone())
+            }
+        };
+        let mut body = eviction_body(pod);
+        if mode == ExecMode::Apply {
+            body["deleteOptions"] =
+                json!({"preconditions": {"uid": format!("p-{pod}"), "resourceVersion": "5002"}});
+        }
+        script.push(
+            Expect::post(&format!("{path}/eviction"))
                 .query(eviction_query(mode))
                 .content_type("application/json")
-                .body(eviction_body(pod))
+                .body(body)
                 .reply(201, eviction_created()),
-        ];
+        );
         let out = run_scripted(
             script,
             "evict_pod",
@@ -189,6 +201,19 @@ async fn evict_pod_with_a_selector_lists_then_evicts_each_match() {
                     ]),
                 ),
         ];
+        // Applied: the owning workload (the target) records our token
+        // before any pod goes.
+        if mode == ExecMode::Apply {
+            let deploy = deployment_ready("prod", "checkout");
+            script.extend(patch_requests(
+                mode,
+                "/apis/apps/v1/namespaces/prod/deployments/checkout",
+                MERGE,
+                json!({}),
+                &deploy,
+                deploy.clone(),
+            ));
+        }
         for name in ["checkout-a", "checkout-b"] {
             script.push(
                 Expect::post(&format!("/api/v1/namespaces/prod/pods/{name}/eviction"))
@@ -288,18 +313,22 @@ async fn match_everything_selectors_never_reach_the_api() {
 async fn allow_delete_uses_a_plain_delete_with_dry_run_in_the_delete_options() {
     for mode in MODES {
         // kube-rs sends dry run for a DELETE in the DeleteOptions body.
-        let body = if mode == ExecMode::DryRun {
-            json!({"dryRun": ["All"]})
-        } else {
-            json!({})
+        let path = "/api/v1/namespaces/prod/pods/checkout-a";
+        let current = pod("prod", "checkout-a", "checkout", true);
+        let (mut script, body) = match mode {
+            ExecMode::DryRun => (vec![], json!({"dryRun": ["All"]})),
+            ExecMode::Apply => (
+                patch_requests(mode, path, MERGE, json!({}), &current, current.clone()),
+                json!({"preconditions": {"uid": "p-checkout-a", "resourceVersion": "5001"}}),
+            ),
         };
-        let script = vec![
-            Expect::delete("/api/v1/namespaces/prod/pods/checkout-a")
+        script.push(
+            Expect::delete(path)
                 .query(&[])
                 .content_type("application/json")
                 .body(body)
-                .reply(200, pod("prod", "checkout-a", "checkout", true)),
-        ];
+                .reply(200, current.clone()),
+        );
         let params = json!({"allow_delete": true});
         let out = run_scripted(
             script,
@@ -316,28 +345,40 @@ async fn allow_delete_uses_a_plain_delete_with_dry_run_in_the_delete_options() {
 }
 
 #[tokio::test]
-async fn scale_patches_the_scale_subresource_within_bounds() {
-    for (kind, plural) in [
-        ("deployment", "deployments"),
-        ("statefulset", "statefulsets"),
+async fn scale_merge_patches_the_workloads_replicas_within_bounds() {
+    for (kind, plural, object) in [
+        (
+            "deployment",
+            "deployments",
+            deployment_ready("prod", "checkout"),
+        ),
+        (
+            "statefulset",
+            "statefulsets",
+            statefulset("prod", "checkout", 3),
+        ),
     ] {
+        let mut scaled = object.clone();
+        scaled["spec"]["replicas"] = json!(5);
         for mode in MODES {
-            let script = vec![
-                Expect::patch(&format!(
-                    "/apis/apps/v1/namespaces/prod/{plural}/checkout/scale"
-                ))
-                .query(&write_query(mode))
-                .content_type(MERGE)
-                .body(json!({"spec": {"replicas": 5}}))
-                .reply(200, scale("prod", "checkout", 5, 3)),
-            ];
+            // The workload itself, not its `scale` subresource: the token
+            // is recorded in the same write as the replica count.
+            let script = patch_requests(
+                mode,
+                &format!("/apis/apps/v1/namespaces/prod/{plural}/checkout"),
+                MERGE,
+                json!({"spec": {"replicas": 5}}),
+                &object,
+                scaled.clone(),
+            );
             let params = json!({"replicas": 5, "min_replicas": 2, "max_replicas": 6});
             let resource = format!("prod:{kind}/checkout");
             let out = run_scripted(script, "scale", &resource, params, mode, &prod())
                 .await
                 .unwrap();
             assert!(
-                out.message.contains("scaled to 5 replicas"),
+                out.message
+                    .contains("scaled to 5 replicas (bounds [2, 6]; 3 running)"),
                 "{}",
                 out.message
             );
@@ -393,18 +434,20 @@ async fn rollout_undo_restores_the_previous_revisions_template() {
             .unwrap()
             .remove("pod-template-hash");
         let mut script = read_deployment_and_replicasets(vec![older, current, foreign, previous]);
+        // kubectl keeps the deployment's own revision annotations and
+        // copies the rest from the ReplicaSet; an applied undo adds ours.
+        let mut annotations = json!({"deployment.kubernetes.io/revision": "3", "team": "payments"});
+        if mode == ExecMode::Apply {
+            annotations["hale.dev/fencing-token"] = json!(TOKEN.to_string());
+            annotations["hale.dev/fencing-tenant"] = json!(TENANT);
+        }
         script.push(
             Expect::patch("/apis/apps/v1/namespaces/prod/deployments/checkout")
                 .query(&write_query(mode))
                 .content_type(JSON_PATCH)
                 .body(json!([
                     {"op": "replace", "path": "/spec/template", "value": template},
-                    // kubectl keeps the deployment's own revision annotations
-                    // and copies the rest from the ReplicaSet.
-                    {"op": "add", "path": "/metadata/annotations", "value": {
-                        "deployment.kubernetes.io/revision": "3",
-                        "team": "payments",
-                    }},
+                    {"op": "add", "path": "/metadata/annotations", "value": annotations},
                     {"op": "replace", "path": "/metadata/resourceVersion", "value": "48213"},
                 ]))
                 .reply(200, deployment("prod", "checkout", 5, 3, (4, 3, 3, 3))),
@@ -479,13 +522,14 @@ async fn cordon_and_uncordon_patch_spec_unschedulable() {
         ("uncordon", json!(null), false),
     ] {
         for mode in MODES {
-            let script = vec![
-                Expect::patch("/api/v1/nodes/node-a")
-                    .query(&write_query(mode))
-                    .content_type(STRATEGIC)
-                    .body(json!({"spec": {"unschedulable": value}}))
-                    .reply(200, node("node-a", true, unschedulable)),
-            ];
+            let script = patch_requests(
+                mode,
+                "/api/v1/nodes/node-a",
+                STRATEGIC,
+                json!({"spec": {"unschedulable": value}}),
+                &node("node-a", true, !unschedulable),
+                node("node-a", true, unschedulable),
+            );
             let any = NamespacePolicy::Any;
             let out = run_scripted(script, kind, "cluster:node/node-a", json!({}), mode, &any)
                 .await
@@ -551,13 +595,14 @@ async fn namespaces_outside_the_policy_are_refused_before_any_request() {
 
 #[tokio::test]
 async fn node_actions_are_allowed_for_a_namespace_list_when_configured() {
-    let script = vec![
-        Expect::patch("/api/v1/nodes/node-a")
-            .query(&write_query(ExecMode::Apply))
-            .content_type(STRATEGIC)
-            .body(json!({"spec": {"unschedulable": true}}))
-            .reply(200, node("node-a", true, true)),
-    ];
+    let script = patch_requests(
+        ExecMode::Apply,
+        "/api/v1/nodes/node-a",
+        STRATEGIC,
+        json!({"spec": {"unschedulable": true}}),
+        &node("node-a", true, false),
+        node("node-a", true, true),
+    );
     let config = KubeExecutorConfig {
         allow_node_actions: true,
         ..KubeExecutorConfig::default()

@@ -10,22 +10,20 @@ use hale_kube::{KubeExecutorConfig, KubeHealthProbe};
 use serde_json::{Value, json};
 use support::mock::{Expect, MockApi};
 use support::objects::*;
-use support::{probe, prod, run_scripted, run_scripted_with};
+use support::{apply_scripted, probe, prod, restart_scripted, run_scripted_with};
 
 const DEPLOY: &str = "/apis/apps/v1/namespaces/prod/deployments/checkout";
 
-/// A rollout restart whose PATCH is answered by `expect`.
+/// A rollout restart whose PATCH (after the read a fenced write makes) is
+/// answered by `expect`.
 async fn restart_answered_by(expect: Expect) -> ExecError {
-    run_scripted(
-        vec![expect],
-        "rollout_restart",
-        "prod:deployment/checkout",
-        json!({}),
-        ExecMode::Apply,
-        &prod(),
-    )
-    .await
-    .unwrap_err()
+    restart_scripted(vec![read_deployment(), expect])
+        .await
+        .unwrap_err()
+}
+
+fn read_deployment() -> Expect {
+    Expect::get(DEPLOY).reply(200, deployment_ready("prod", "checkout"))
 }
 
 async fn restart_failing_with(status: u16, body: Value) -> ExecError {
@@ -34,16 +32,9 @@ async fn restart_failing_with(status: u16, body: Value) -> ExecError {
 
 /// An eviction of `prod/checkout-a` answered by `expect`.
 async fn evict(script: Vec<Expect>, resource: &str, params: Value) -> ExecError {
-    run_scripted(
-        script,
-        "evict_pod",
-        resource,
-        params,
-        ExecMode::Apply,
-        &prod(),
-    )
-    .await
-    .unwrap_err()
+    apply_scripted(script, "evict_pod", resource, params)
+        .await
+        .unwrap_err()
 }
 
 #[tokio::test]
@@ -77,9 +68,16 @@ async fn not_found_is_target_gone() {
 async fn conflict_is_conflict() {
     let message = "Operation cannot be fulfilled on deployments.apps \"checkout\": the object has \
                    been modified; please apply your changes to the latest version and try again";
-    let err = restart_failing_with(409, status_failure(409, "Conflict", message)).await;
+    // Each 409 of a conditional write is read and tried again, five times.
+    let mut script = Vec::new();
+    for _ in 0..5 {
+        script.push(read_deployment());
+        script.push(Expect::patch(DEPLOY).reply(409, status_failure(409, "Conflict", message)));
+    }
+    let err = restart_scripted(script).await.unwrap_err();
     assert_eq!(err.class, FailureClass::Conflict);
     assert!(err.class.is_retryable());
+    assert!(err.message.contains("HTTP 409 Conflict"), "{err}");
 }
 
 #[tokio::test]
@@ -123,7 +121,11 @@ fn pdb_refusal() -> Value {
 
 #[tokio::test]
 async fn an_eviction_refused_by_a_disruption_budget_is_budget_blocked() {
+    let pod_path = "/api/v1/namespaces/prod/pods/checkout-a";
+    let current = pod("prod", "checkout-a", "checkout", true);
     let script = vec![
+        Expect::get(pod_path).reply(200, current.clone()),
+        Expect::patch(pod_path).reply(200, current),
         Expect::post("/api/v1/namespaces/prod/pods/checkout-a/eviction").reply(429, pdb_refusal()),
     ];
     let err = evict(script, "prod:pod/checkout-a", json!({})).await;
@@ -141,6 +143,8 @@ async fn a_budget_block_midway_reports_what_was_already_evicted() {
     ]);
     let script = vec![
         Expect::get("/api/v1/namespaces/prod/pods").reply(200, pods),
+        read_deployment(),
+        Expect::patch(DEPLOY).reply(200, deployment_ready("prod", "checkout")),
         Expect::post("/api/v1/namespaces/prod/pods/checkout-a/eviction")
             .reply(201, eviction_created()),
         Expect::post("/api/v1/namespaces/prod/pods/checkout-b/eviction").reply(429, pdb_refusal()),
@@ -161,7 +165,7 @@ async fn a_request_that_never_answers_times_out_as_transient() {
         ..KubeExecutorConfig::default()
     };
     let err = run_scripted_with(
-        vec![Expect::patch(DEPLOY).hang()],
+        vec![read_deployment(), Expect::patch(DEPLOY).hang()],
         config,
         "rollout_restart",
         "prod:deployment/checkout",

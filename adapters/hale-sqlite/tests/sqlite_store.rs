@@ -346,3 +346,105 @@ async fn a_second_open_of_the_same_file_is_refused_until_the_first_closes() {
     drop(first);
     SqliteStore::open(&path).await.unwrap();
 }
+
+
+#[tokio::test]
+async fn a_database_from_before_the_fenced_class_keeps_its_rows_and_accepts_it() {
+    use hale_domain::failure::FailureClass;
+    use hale_engine::ports::{AuditFilter, AuditLog};
+
+    // A file migrated by a build that knew only migration 0001.
+    let path = common::db_path("upgrade-fenced");
+    let first = std::env::temp_dir().join(format!(
+        "hale-sqlite-0001-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/0001_tables.sql"),
+        first.join("0001_tables.sql"),
+    )
+    .unwrap();
+    let mut conn = SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(first.as_path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&first).unwrap();
+
+    let t = fixtures::tenant("upgrade");
+    let old_op = fixtures::operation_failed(&t, "op-old", T0);
+    let old_audit = fixtures::audit_entry(&t, "au-old", T0);
+    for (insert, id, doc) in [
+        (
+            "INSERT INTO healing_operations (tenant, id, doc) VALUES (?, ?, ?)",
+            "op-old",
+            serde_json::to_string(&old_op).unwrap(),
+        ),
+        (
+            "INSERT INTO audit_log (tenant, id, doc) VALUES (?, ?, ?)",
+            "au-old",
+            serde_json::to_string(&old_audit).unwrap(),
+        ),
+    ] {
+        sqlx::query(insert)
+            .bind(t.as_str())
+            .bind(id)
+            .bind(doc)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    // The premise: the old schema refuses the new class.
+    let mut fenced = fixtures::operation_failed(&t, "op-fenced", T0);
+    fenced.failure_class = Some(FailureClass::Fenced);
+    let refused = sqlx::query("INSERT INTO healing_operations (tenant, id, doc) VALUES (?, ?, ?)")
+        .bind(t.as_str())
+        .bind("op-fenced")
+        .bind(serde_json::to_string(&fenced).unwrap())
+        .execute(&mut conn)
+        .await;
+    assert!(refused.is_err(), "0001 alone accepted `fenced`");
+    conn.close().await.unwrap();
+
+    // Opening with this build applies the rest and loses nothing.
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.get_operation(&t, &old_op.id).await.unwrap(),
+        Some(old_op)
+    );
+    let audit = store
+        .list_audit(&t, &AuditFilter::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(audit, vec![old_audit]);
+    let mut audit_fenced = fixtures::audit_entry(&t, "au-fenced", T0);
+    audit_fenced.failure_classification = Some(FailureClass::Fenced);
+    store
+        .create_operation(&fenced, &audit_fenced)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_operation(&t, &fenced.id)
+            .await
+            .unwrap()
+            .and_then(|o| o.failure_class),
+        Some(FailureClass::Fenced)
+    );
+    // The indexes came back with the rebuilt tables.
+    let mut conn = raw(&path).await;
+    let indexes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'index' \
+         AND tbl_name IN ('audit_log', 'healing_operations') AND sql IS NOT NULL",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(indexes, 18);
+}

@@ -375,7 +375,7 @@ pub struct ReplayArgs {
     pub alerts: PathBuf,
     /// Make every applied action of KIND fail, with a failure class
     /// (transient, timeout, conflict, budget_blocked, target_gone,
-    /// invalid_action, fatal; default transient). Repeatable.
+    /// invalid_action, fatal, fenced; default transient). Repeatable.
     #[arg(long = "fail-action", value_name = "KIND[=CLASS]")]
     pub fail_actions: Vec<String>,
     /// Make every verification fail (the target never recovers).

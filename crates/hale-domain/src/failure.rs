@@ -30,6 +30,12 @@ pub enum FailureClass {
     /// Retrying cannot help until a human fixes something (401/403, no API
     /// keys). Latches the breaker PERMANENT_OPEN at once.
     Fatal,
+    /// The action was refused because its lock was lost: the target already
+    /// carries a higher fencing token (a newer holder acted on it), or the
+    /// lease could not be confirmed right before acting. Nothing was done.
+    /// Says nothing about the target's health, so the breaker ignores it,
+    /// and this operation must not retry: the newer holder owns the target.
+    Fenced,
 }
 
 /// What a failure does to a circuit breaker.
@@ -41,16 +47,32 @@ pub enum BreakerImpact {
     /// Latches PERMANENT_OPEN immediately.
     Latch,
     /// Says nothing about the protected system's health (the target is gone,
-    /// the request was invalid): the breaker ignores it.
+    /// the request was invalid, a newer lock holder fenced the action off):
+    /// the breaker ignores it.
     Ignore,
 }
 
 impl FailureClass {
+    /// Every class, in declaration order (for the stores' CHECK constraints,
+    /// command-line help and tests that must cover each one).
+    pub const ALL: [FailureClass; 8] = [
+        FailureClass::Transient,
+        FailureClass::Timeout,
+        FailureClass::Conflict,
+        FailureClass::BudgetBlocked,
+        FailureClass::TargetGone,
+        FailureClass::InvalidAction,
+        FailureClass::Fatal,
+        FailureClass::Fenced,
+    ];
+
     /// How the breaker treats this class.
     pub fn breaker_impact(self) -> BreakerImpact {
         match self {
             FailureClass::Fatal => BreakerImpact::Latch,
-            FailureClass::TargetGone | FailureClass::InvalidAction => BreakerImpact::Ignore,
+            FailureClass::TargetGone | FailureClass::InvalidAction | FailureClass::Fenced => {
+                BreakerImpact::Ignore
+            }
             FailureClass::Transient
             | FailureClass::Timeout
             | FailureClass::Conflict
@@ -79,6 +101,7 @@ impl FailureClass {
             FailureClass::TargetGone => "target_gone",
             FailureClass::InvalidAction => "invalid_action",
             FailureClass::Fatal => "fatal",
+            FailureClass::Fenced => "fenced",
         }
     }
 }
@@ -163,5 +186,49 @@ mod tests {
         );
         assert_eq!(FailureClass::Timeout.breaker_impact(), BreakerImpact::Count);
         assert!(!FailureClass::TargetGone.is_retryable());
+    }
+
+    #[test]
+    fn fenced_counts_as_no_failure_of_the_target_and_is_not_retried() {
+        assert_eq!(FailureClass::Fenced.breaker_impact(), BreakerImpact::Ignore);
+        assert!(!FailureClass::Fenced.is_retryable());
+        assert_eq!(FailureClass::Fenced.as_str(), "fenced");
+    }
+
+    #[test]
+    fn all_lists_every_class_once_in_declaration_order() {
+        // Exhaustive: a new class does not compile here until it gets a
+        // position, which is the reminder to add it to `ALL` (and to the
+        // stores' CHECK constraints, through a migration).
+        fn position(class: FailureClass) -> usize {
+            match class {
+                FailureClass::Transient => 0,
+                FailureClass::Timeout => 1,
+                FailureClass::Conflict => 2,
+                FailureClass::BudgetBlocked => 3,
+                FailureClass::TargetGone => 4,
+                FailureClass::InvalidAction => 5,
+                FailureClass::Fatal => 6,
+                FailureClass::Fenced => 7,
+            }
+        }
+        for (i, class) in FailureClass::ALL.into_iter().enumerate() {
+            assert_eq!(position(class), i, "{class:?}");
+        }
+    }
+
+    #[test]
+    fn wire_names_match_serde_for_every_class() {
+        for class in FailureClass::ALL {
+            assert_eq!(
+                serde_json::to_value(class).unwrap(),
+                serde_json::Value::String(class.as_str().to_owned()),
+                "{class:?}"
+            );
+            let back: FailureClass =
+                serde_json::from_value(serde_json::Value::String(class.as_str().to_owned()))
+                    .unwrap();
+            assert_eq!(back, class);
+        }
     }
 }

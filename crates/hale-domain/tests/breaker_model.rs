@@ -77,6 +77,7 @@ fn class() -> impl Strategy<Value = FailureClass> {
         6 => Just(FailureClass::Transient),
         2 => Just(FailureClass::Timeout),
         2 => Just(FailureClass::TargetGone),
+        1 => Just(FailureClass::Fenced),
         1 => Just(FailureClass::Fatal),
     ]
 }
@@ -177,7 +178,7 @@ impl ReferenceStateMachine for Model {
                 if let Some(t) = current {
                     m.probes.retain(|q| q.1 != t.1);
                 }
-                if matches!(class, FailureClass::TargetGone) {
+                if matches!(class, FailureClass::TargetGone | FailureClass::Fenced) {
                     return m;
                 }
                 m.failures += 1;

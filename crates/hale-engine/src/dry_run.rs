@@ -217,6 +217,7 @@ mod tests {
             action: &action,
             mode: ExecMode::Apply,
             fencing_token: None,
+            lease_check: None,
             namespaces,
         })
         .await

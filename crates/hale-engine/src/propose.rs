@@ -209,6 +209,7 @@ impl Inner {
                 action,
                 mode: ExecMode::DryRun,
                 fencing_token: None,
+                lease_check: None,
                 namespaces: &ev.rt.policy.namespaces,
             };
             let res = tokio::time::timeout(action.timeout, exec.execute(req)).await;

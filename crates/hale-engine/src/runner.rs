@@ -314,6 +314,7 @@ impl Inner {
             action,
             mode: ExecMode::Apply,
             fencing_token: Some(run.lease.token),
+            lease_check: None,
             namespaces: &run.rt.policy.namespaces,
         };
         let outcome = tokio::time::timeout(action.timeout, exec.execute(req)).await;

@@ -123,6 +123,43 @@ fn route(path: &str) -> Option<Route> {
     })
 }
 
+/// The object a request path addresses (the same object for its
+/// subresources), if the path names one the fake serves.
+pub(crate) fn object_key(path: &str) -> Option<Key> {
+    let r = route(path)?;
+    let name = r.name?;
+    Some(Key::new(r.resource, &r.namespace, &name))
+}
+
+/// The 409 the API server sends when a write's precondition or
+/// `resourceVersion` no longer matches the stored object.
+pub(crate) fn conflict(key: &Key, why: &str) -> Answer {
+    failure(
+        409,
+        &format!("Operation cannot be fulfilled on {}: {why}", describe(key)),
+    )
+}
+
+/// Checks `DeleteOptions.preconditions` (`uid`, `resourceVersion`) against
+/// the stored object, as the API server does for deletes and evictions.
+pub(crate) fn check_preconditions(key: &Key, obj: &Value, options: &Value) -> Result<(), Answer> {
+    let pre = &options["preconditions"];
+    for (field, name) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
+        if let Some(want) = pre[field].as_str().filter(|w| !w.is_empty()) {
+            let have = obj["metadata"][field].as_str().unwrap_or_default();
+            if want != have {
+                return Err(conflict(
+                    key,
+                    &format!(
+                        "Precondition failed: {name} in precondition: {want}, {name} in object meta: {have}"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One request, as the dispatcher needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -159,6 +196,7 @@ pub fn dispatch(state: &mut State, req: Request<'_>) -> Answer {
         ("GET", None, None) => list(state, r.resource, &r.namespace, req.label_selector),
         ("GET", Some(key), None) => get(state, &key),
         ("PATCH", Some(key), None) => writes::patch(state, &key, req),
+        ("PUT", Some(key), None) => writes::put(state, &key, req),
         ("DELETE", Some(key), None) if r.resource == Resource::Pod => delete(state, &key, req),
         ("GET", Some(key), Some("scale")) => writes::get_scale(state, &key),
         ("PATCH", Some(key), Some("scale")) => writes::patch_scale(state, &key, req),
@@ -244,6 +282,9 @@ fn delete(state: &mut State, key: &Key, req: Request<'_>) -> Answer {
     let Some(obj) = state.store.get(key).cloned() else {
         return not_found(key);
     };
+    if let Err(a) = check_preconditions(key, &obj, &options) {
+        return a;
+    }
     if !dry_run {
         state.store.remove(key);
         state.store.next_rv();

@@ -4,13 +4,15 @@
 //! be evicted (500); a healthy pod may be evicted only if afterwards the
 //! budget still holds (`minAvailable` healthy pods left, or at most
 //! `maxUnavailable` unavailable), otherwise 429 with a `DisruptionBudget`
-//! cause; an unhealthy pod may always be evicted. Expected pods are the
+//! cause; an unhealthy pod may always be evicted; `deleteOptions.preconditions`
+//! (`uid`, `resourceVersion`) must match the pod or the eviction is 409
+//! `Conflict`. Expected pods are the
 //! budget's `status.expectedPods` when seeded (the real disruption controller
 //! asks the pods' controller), or else the pods its selector matches.
 
 use serde_json::{Value, json};
 
-use crate::api::{Answer, Request, body_dry_run, failure, not_found};
+use crate::api::{Answer, Request, body_dry_run, check_preconditions, failure, not_found};
 use crate::selector::Selector;
 use crate::state::State;
 use crate::store::{Key, Resource};
@@ -108,6 +110,11 @@ pub(crate) fn evict(state: &mut State, key: &Key, req: Request<'_>) -> Answer {
             }]});
             return answer.dry(dry_run);
         }
+    }
+    // As on the API server, the eviction's delete honours the caller's
+    // preconditions (a stale `resourceVersion` or another `uid` is 409).
+    if let Err(a) = check_preconditions(key, &pod, &eviction["deleteOptions"]) {
+        return a.dry(dry_run);
     }
     if !dry_run {
         state.store.remove(key);

@@ -11,11 +11,16 @@
 //!   and generations.
 //! * **Reads**: GET of each object, lists with `labelSelector` (pods,
 //!   replicasets, ...), GET of the scale subresource.
-//! * **Writes**: PATCH (strategic merge, merge, JSON patch) of workloads and
-//!   nodes, PATCH of the scale subresource, DELETE of pods, POST of an
-//!   Eviction that enforces PodDisruptionBudgets (`minAvailable` /
-//!   `maxUnavailable`, 429 with a `DisruptionBudget` cause). A patch that
-//!   sets a stale `metadata.resourceVersion` gets 409.
+//! * **Writes**: PATCH (strategic merge, merge, JSON patch) and PUT of
+//!   workloads, pods and nodes, PATCH of the scale subresource, DELETE of
+//!   pods, POST of an Eviction that enforces PodDisruptionBudgets
+//!   (`minAvailable` / `maxUnavailable`, 429 with a `DisruptionBudget`
+//!   cause).
+//! * **Optimistic concurrency** as on the real API server: every stored
+//!   write gets a new, larger `resourceVersion`; a PATCH or PUT whose body
+//!   names a stale `metadata.resourceVersion`, and a DELETE or eviction
+//!   whose `preconditions` (`uid`, `resourceVersion`) do not match, is
+//!   refused with 409 and a `Status` of reason `Conflict`.
 //! * **Dry run**: `dryRun=All` (or `DeleteOptions.dryRun`) validates and
 //!   returns the would-be object, and changes nothing.
 //! * **Rollouts**: a spec change bumps the generation and shows a rollout
@@ -27,10 +32,17 @@
 //! * **Counters** of mutating requests per (verb, path), split into
 //!   applied, dry-run and failed, at `GET /_fake/requests`, so tests can
 //!   assert "each remediation executed exactly once".
+//! * **Write log** of every mutating request in answer order (verb, path,
+//!   object, status and reason, dry run, the `resourceVersion` required
+//!   and the one left, and the fencing token left on the object), at
+//!   `GET /_fake/writes` with the [`fencing_regressions`] found in it, so
+//!   tests can assert "no write with a lower token after one with a higher
+//!   token, for every object".
 //!
 //! Control endpoints: `POST /_fake/objects` (seed one object, an array, or
 //! `{"items": [...]}`), `GET /_fake/objects`, `POST|GET|DELETE
-//! /_fake/faults`, `GET|DELETE /_fake/requests`, `GET|POST /_fake/config`.
+//! /_fake/faults`, `GET|DELETE /_fake/requests`, `GET|DELETE /_fake/writes`
+//! (`?object=plural/namespace/name` filters), `GET|POST /_fake/config`.
 //!
 //! Not simulated: authentication, watches, server-side apply, strategic
 //! merge of lists by key, pod creation by controllers.
@@ -60,6 +72,7 @@
 
 mod api;
 mod eviction;
+mod log;
 mod patch;
 mod rollout;
 mod selector;
@@ -69,6 +82,7 @@ mod store;
 mod writes;
 
 pub use api::{Answer, Request, dispatch, failure, reason_for};
+pub use log::{FENCING_TENANT, FENCING_TOKEN, FencingRegression, WriteRecord, fencing_regressions};
 pub use patch::{json_patch, merge};
 pub use rollout::{REVISION, template_hash};
 pub use selector::Selector;

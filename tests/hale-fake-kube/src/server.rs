@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::api::{self, Answer, failure};
+use crate::log::{FencingRegression, WriteRecord, fencing_regressions};
 use crate::state::{FakeConfig, Fault, RequestCount, Shared, State};
 use crate::store::{Key, Resource, SeedError};
 
@@ -64,10 +65,14 @@ async fn kube_api(
             tokio::time::sleep(Duration::from_millis(fault.latency_ms)).await;
         }
         if let Some(code) = fault.status {
+            let answer = failure(code, &format!("injected fault: HTTP {code}"));
             if mutating {
-                shared.lock().counts_mut(&verb, &path).failed += 1;
+                let mut s = shared.lock();
+                s.counts_mut(&verb, &path).failed += 1;
+                let before = s.addressed(&path);
+                s.log_write(&verb, &path, &body, before, &answer);
             }
-            return respond(failure(code, &format!("injected fault: HTTP {code}")));
+            return respond(answer);
         }
     }
     let request = api::Request {
@@ -82,6 +87,7 @@ async fn kube_api(
     };
     let answer = {
         let mut s = shared.lock();
+        let before = if mutating { s.addressed(&path) } else { None };
         let answer = api::dispatch(&mut s, request);
         if mutating {
             let counts = s.counts_mut(&verb, &path);
@@ -90,6 +96,7 @@ async fn kube_api(
                 (true, true) => counts.dry_run += 1,
                 (false, _) => counts.failed += 1,
             }
+            s.log_write(&verb, &path, &body, before, &answer);
         }
         answer
     };
@@ -181,6 +188,34 @@ async fn delete_requests(AxumState(shared): AxumState<Shared>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
+#[derive(serde::Deserialize)]
+struct WritesQuery {
+    /// Only the records of this object (`plural/namespace/name`).
+    object: Option<String>,
+}
+
+async fn get_writes(
+    AxumState(shared): AxumState<Shared>,
+    Query(q): Query<WritesQuery>,
+) -> Response {
+    let s = shared.lock();
+    let all = s.write_log();
+    let writes: Vec<&WriteRecord> = all
+        .iter()
+        .filter(|r| q.object.is_none() || r.object == q.object)
+        .collect();
+    axum::Json(json!({
+        "writes": writes,
+        "fencing_regressions": fencing_regressions(all),
+    }))
+    .into_response()
+}
+
+async fn delete_writes(AxumState(shared): AxumState<Shared>) -> Response {
+    shared.lock().reset_writes();
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn get_config(AxumState(shared): AxumState<Shared>) -> Response {
     axum::Json(shared.lock().config).into_response()
 }
@@ -204,6 +239,7 @@ pub fn router(shared: Shared) -> Router {
             get(get_faults).post(post_faults).delete(delete_faults),
         )
         .route("/_fake/requests", get(get_requests).delete(delete_requests))
+        .route("/_fake/writes", get(get_writes).delete(delete_writes))
         .route("/_fake/config", get(get_config).post(post_config))
         .fallback(kube_api)
         .with_state(shared)
@@ -315,6 +351,34 @@ impl FakeKube {
     /// Total non-dry-run state changes on any path.
     pub fn applied_total(&self) -> u64 {
         self.requests().iter().map(|r| r.counts.applied).sum()
+    }
+
+    /// The write log: every mutating request, oldest first.
+    pub fn writes(&self) -> Vec<WriteRecord> {
+        self.shared.lock().write_log().to_vec()
+    }
+
+    /// The write log of one object (`plural/namespace/name`, e.g.
+    /// `deployments/prod/checkout` or `nodes//node-a`).
+    pub fn writes_to(&self, object: &str) -> Vec<WriteRecord> {
+        self.shared
+            .lock()
+            .write_log()
+            .iter()
+            .filter(|r| r.object.as_deref() == Some(object))
+            .cloned()
+            .collect()
+    }
+
+    /// Applied writes that lowered an object's fencing token (should be
+    /// none: see [`fencing_regressions`]).
+    pub fn fencing_regressions(&self) -> Vec<FencingRegression> {
+        fencing_regressions(self.shared.lock().write_log())
+    }
+
+    /// Forgets the write log.
+    pub fn reset_writes(&self) {
+        self.shared.lock().reset_writes();
     }
 
     /// Stops the server and waits for it.

@@ -1,5 +1,5 @@
-//! The server's shared state: objects, pending rollouts, injected faults and
-//! the counters of mutating requests.
+//! The server's shared state: objects, pending rollouts, injected faults,
+//! the counters of mutating requests and the write log.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,6 +7,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::api::{Answer, object_key};
+use crate::log::{WriteRecord, fencing_of, precondition_of};
 use crate::store::{Key, Store};
 
 /// Behaviour switches.
@@ -101,6 +103,10 @@ pub struct State {
     pub pending_rollouts: BTreeMap<Key, u32>,
     faults: Vec<Fault>,
     counters: BTreeMap<(String, String), Counts>,
+    writes: Vec<WriteRecord>,
+    /// Sequence numbers keep counting across [`State::reset_writes`], so a
+    /// record is never confused with an earlier one of the same number.
+    last_write_seq: u64,
 }
 
 /// The state shared by the handlers.
@@ -160,6 +166,62 @@ impl State {
     /// Forgets every counter.
     pub fn reset_counts(&mut self) {
         self.counters.clear();
+    }
+
+    /// The stored object a request path addresses, before the request runs
+    /// (for the write log's record of a delete).
+    pub(crate) fn addressed(&self, path: &str) -> Option<serde_json::Value> {
+        object_key(path).and_then(|k| self.store.get(&k).cloned())
+    }
+
+    /// Appends the record of one mutating request to the write log;
+    /// `before` is the addressed object as it was before the request.
+    pub(crate) fn log_write(
+        &mut self,
+        verb: &str,
+        path: &str,
+        body: &[u8],
+        before: Option<serde_json::Value>,
+        answer: &Answer,
+    ) {
+        let key = object_key(path);
+        let after = key.as_ref().and_then(|k| self.store.get(k));
+        let applied = answer.code < 300 && !answer.dry_run;
+        // An applied delete leaves no object: report what it removed.
+        let (fencing_token, fencing_tenant) = after
+            .or(before.as_ref())
+            .map(fencing_of)
+            .unwrap_or((None, None));
+        let reason = (answer.code >= 300)
+            .then(|| answer.body["reason"].as_str().map(str::to_owned))
+            .flatten();
+        self.last_write_seq += 1;
+        self.writes.push(WriteRecord {
+            seq: self.last_write_seq,
+            verb: verb.to_owned(),
+            path: path.to_owned(),
+            object: key.map(|k| format!("{}/{}/{}", k.resource.plural(), k.namespace, k.name)),
+            code: answer.code,
+            reason,
+            dry_run: answer.dry_run,
+            applied,
+            precondition: precondition_of(body),
+            resource_version: after
+                .and_then(|o| o["metadata"]["resourceVersion"].as_str())
+                .map(str::to_owned),
+            fencing_token,
+            fencing_tenant,
+        });
+    }
+
+    /// The write log, oldest first.
+    pub fn write_log(&self) -> &[WriteRecord] {
+        &self.writes
+    }
+
+    /// Forgets the write log.
+    pub fn reset_writes(&mut self) {
+        self.writes.clear();
     }
 }
 

@@ -1,9 +1,14 @@
-//! PATCH of objects and of the scale subresource, with optimistic
-//! concurrency, validation, generations, dry runs and rollouts.
+//! PATCH and PUT of objects and PATCH of the scale subresource, with
+//! optimistic concurrency, validation, generations, dry runs and rollouts.
+//!
+//! Optimistic concurrency is the API server's: a write whose body names a
+//! `metadata.resourceVersion` other than the stored one is refused with 409
+//! `Conflict` and changes nothing, and every stored write gets a new,
+//! larger resource version.
 
 use serde_json::{Value, json};
 
-use crate::api::{Answer, Request, describe, failure, not_found};
+use crate::api::{Answer, Request, conflict, describe, failure, not_found};
 use crate::patch::{check_shape, json_patch, merge};
 use crate::rollout;
 use crate::state::State;
@@ -36,13 +41,10 @@ fn apply_patch(doc: &mut Value, req: Request<'_>) -> Result<(), Answer> {
     }
 }
 
-fn conflict(key: &Key) -> Answer {
-    failure(
-        409,
-        &format!(
-            "Operation cannot be fulfilled on {}: the object has been modified; please apply your changes to the latest version and try again",
-            describe(key)
-        ),
+fn stale(key: &Key) -> Answer {
+    conflict(
+        key,
+        "the object has been modified; please apply your changes to the latest version and try again",
     )
 }
 
@@ -90,8 +92,66 @@ pub(crate) fn patch(state: &mut State, key: &Key, req: Request<'_>) -> Answer {
     // A changed resourceVersion in the patch is a precondition, as on the
     // real API server: the write is refused if the object moved on.
     if new["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"] {
-        return conflict(key);
+        return stale(key);
     }
+    update(state, key, &current, new, req.dry_run)
+}
+
+/// PUT of an object: the body replaces it. A `metadata.resourceVersion` in
+/// the body must be the stored one (409 otherwise); without one the update
+/// is unconditional, as the API server allows for these resources.
+pub(crate) fn put(state: &mut State, key: &Key, req: Request<'_>) -> Answer {
+    let Some(current) = state.store.get(key).cloned() else {
+        return not_found(key);
+    };
+    let mut new: Value = match serde_json::from_slice(req.body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return failure(400, "the body of a PUT must be an object"),
+        Err(e) => return failure(400, &format!("error decoding body: {e}")),
+    };
+    if !new["kind"].is_null() && new["kind"] != current["kind"] {
+        return failure(
+            400,
+            &format!(
+                "the kind of the object ({}) does not match the URL ({})",
+                new["kind"], current["kind"]
+            ),
+        );
+    }
+    if !new["metadata"].is_object() {
+        return failure(
+            422,
+            &format!("{} is invalid: metadata: Required value", describe(key)),
+        );
+    }
+    match new["metadata"]["resourceVersion"].as_str() {
+        None | Some("") => {}
+        Some(rv) if Some(rv) == current["metadata"]["resourceVersion"].as_str() => {}
+        Some(_) => return stale(key),
+    }
+    // What the client may leave out of a PUT is filled from the stored
+    // object (what it sets differently is refused in `update`); what only
+    // the server sets is the server's.
+    for field in ["uid", "namespace"] {
+        if new["metadata"][field].is_null() && !current["metadata"][field].is_null() {
+            new["metadata"][field] = current["metadata"][field].clone();
+        }
+    }
+    for field in ["resourceVersion", "creationTimestamp", "generation"] {
+        match &current["metadata"][field] {
+            Value::Null => {
+                if let Some(m) = new["metadata"].as_object_mut() {
+                    m.remove(field);
+                }
+            }
+            v => new["metadata"][field] = v.clone(),
+        }
+    }
+    update(state, key, &current, new, req.dry_run)
+}
+
+/// The checks and bookkeeping every update of an object shares.
+fn update(state: &mut State, key: &Key, current: &Value, mut new: Value, dry_run: bool) -> Answer {
     for field in ["name", "namespace", "uid"] {
         if new["metadata"][field] != current["metadata"][field] {
             return failure(
@@ -116,7 +176,7 @@ pub(crate) fn patch(state: &mut State, key: &Key, req: Request<'_>) -> Answer {
     {
         o.remove("status");
     }
-    Answer::ok(commit(state, key, &current, new, req.dry_run)).dry(req.dry_run)
+    Answer::ok(commit(state, key, current, new, dry_run)).dry(dry_run)
 }
 
 fn scale_of(obj: &Value) -> Value {
@@ -173,7 +233,7 @@ pub(crate) fn patch_scale(state: &mut State, key: &Key, req: Request<'_>) -> Ans
         return a;
     }
     if scale["metadata"]["resourceVersion"] != before["metadata"]["resourceVersion"] {
-        return conflict(key);
+        return stale(key);
     }
     let replicas = match scale["spec"]["replicas"].as_i64() {
         Some(n) if n >= 0 => n,

@@ -222,17 +222,6 @@ pub(crate) fn node(name: &str, ready: bool, unschedulable: bool) -> Value {
     })
 }
 
-pub(crate) fn scale(ns: &str, name: &str, spec: i32, status: i32) -> Value {
-    json!({
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {"name": name, "namespace": ns, "uid": DEPLOY_UID, "resourceVersion": "48214",
-                     "creationTimestamp": "2026-11-20T09:14:02Z"},
-        "spec": {"replicas": spec},
-        "status": {"replicas": status, "selector": format!("app={name}")}
-    })
-}
-
 /// A `Status` the API server sends with an error code.
 pub(crate) fn status_failure(code: u16, reason: &str, message: &str) -> Value {
     json!({

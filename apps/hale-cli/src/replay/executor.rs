@@ -18,12 +18,16 @@ pub fn parse_fail_action(spec: &str) -> Result<(ActionKind, FailureClass), Strin
         None => (spec.trim(), "transient"),
     };
     let kind = ActionKind::new(kind).map_err(|e| format!("--fail-action {spec:?}: {e}"))?;
-    let class: FailureClass = serde_json::from_value(serde_json::Value::String(class.replace('-', "_")))
-        .map_err(|_| {
-            format!(
-                "--fail-action {spec:?}: unknown failure class {class:?}; use transient, timeout, conflict, budget_blocked, target_gone, invalid_action or fatal"
-            )
-        })?;
+    let class: FailureClass = serde_json::from_value(serde_json::Value::String(
+        class.replace('-', "_"),
+    ))
+    .map_err(|_| {
+        let known: Vec<&str> = FailureClass::ALL.iter().map(|c| c.as_str()).collect();
+        format!(
+            "--fail-action {spec:?}: unknown failure class {class:?}; use one of {}",
+            known.join(", ")
+        )
+    })?;
     Ok((kind, class))
 }
 
@@ -101,7 +105,12 @@ mod tests {
             parse_fail_action("evict_pod=budget-blocked").unwrap().1,
             FailureClass::BudgetBlocked
         );
-        assert!(parse_fail_action("rollout_restart=sometimes").is_err());
+        assert_eq!(
+            parse_fail_action("command:x=fenced").unwrap().1,
+            FailureClass::Fenced
+        );
+        let e = parse_fail_action("rollout_restart=sometimes").unwrap_err();
+        assert!(e.contains("budget_blocked") && e.contains("fenced"), "{e}");
         assert!(parse_fail_action("Bad Kind").is_err());
     }
 }

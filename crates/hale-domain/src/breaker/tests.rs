@@ -180,6 +180,11 @@ fn ignored_failures_do_not_count() {
         let p = b.admit(no_clock).unwrap();
         assert_eq!(b.record_failure(&p, FailureClass::TargetGone, t(i)), None);
     }
+    // A fenced action did nothing to the target: no failure of it either.
+    for i in 5..10 {
+        let p = b.admit(no_clock).unwrap();
+        assert_eq!(b.record_failure(&p, FailureClass::Fenced, t(i)), None);
+    }
     assert_eq!(b.state(), BreakerState::Closed);
     assert_eq!(b.snapshot().consecutive_failures, 0);
 }

@@ -1,4 +1,19 @@
 //! Executors act on real systems; health probes check them.
+//!
+//! # Fencing at the point of action
+//!
+//! A lock's TTL can lapse while its holder still runs (a GC pause, a
+//! partition, an action longer than the TTL), and a second holder may then
+//! take the lock. The lock service alone cannot stop the first holder from
+//! acting: the refusal has to happen where the action lands. So every
+//! applied action carries the [`FencingToken`] of the lock it runs under,
+//! tokens strictly increase per (tenant, resource), and the target refuses
+//! a token lower than one it has already seen. An executor that cannot make
+//! its target compare tokens (a local program) instead confirms the lease
+//! through [`LeaseCheck`] immediately before it acts and hands the token on
+//! to the program. A refusal of either kind is
+//! [`FailureClass::Fenced`]: nothing was done, the target is not at fault,
+//! and the operation must not retry.
 
 use std::fmt;
 
@@ -8,7 +23,7 @@ use hale_domain::strategy::{ActionKind, ActionSpec};
 use hale_domain::{OperationId, ResourceRef, TenantId};
 use serde::{Deserialize, Serialize};
 
-use super::locks::FencingToken;
+use super::locks::{FencingToken, LockError};
 
 /// Apply for real, or ask the target system to validate without persisting
 /// (Kubernetes `dryRun=All`).
@@ -51,7 +66,7 @@ impl NamespacePolicy {
 }
 
 /// One action to carry out.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ActionRequest<'a> {
     /// Owning tenant.
     pub tenant: &'a TenantId,
@@ -63,12 +78,96 @@ pub struct ActionRequest<'a> {
     pub action: &'a ActionSpec,
     /// Dry run or apply.
     pub mode: ExecMode,
-    /// The fencing token of the lock held on the resource (None for dry
-    /// runs made before any lock is taken).
+    /// The fencing token of the lock held on the resource. Every
+    /// [`ExecMode::Apply`] request MUST carry one (executors that change
+    /// anything refuse an applied request without it as `InvalidAction`);
+    /// dry runs need none, since they change nothing, and are made before
+    /// any lock is taken.
     pub fencing_token: Option<FencingToken>,
+    /// Confirms the lease behind `fencing_token` is still held, for
+    /// executors that cannot fence at the target (see [`LeaseCheck`]).
+    /// `None` when the caller has no lease to confirm (dry runs) or relies
+    /// on the target's own fencing.
+    pub lease_check: Option<&'a dyn LeaseCheck>,
     /// Where the tenant may act. Executors MUST refuse targets outside it
     /// with `FailureClass::InvalidAction`.
     pub namespaces: &'a NamespacePolicy,
+}
+
+impl fmt::Debug for ActionRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActionRequest")
+            .field("tenant", self.tenant)
+            .field("operation_id", self.operation_id)
+            .field("resource", self.resource)
+            .field("action", self.action)
+            .field("mode", &self.mode)
+            .field("fencing_token", &self.fencing_token)
+            .field("lease_check", &self.lease_check.is_some())
+            .field("namespaces", self.namespaces)
+            .finish()
+    }
+}
+
+impl ActionRequest<'_> {
+    /// The token an applied request acts under; `InvalidAction` when an
+    /// applied request has none (a caller bug: it would act unfenced).
+    pub fn required_token(&self) -> Result<FencingToken, ExecError> {
+        self.fencing_token.ok_or_else(|| {
+            ExecError::new(
+                FailureClass::InvalidAction,
+                format!(
+                    "refusing to apply {} to {} without the lock's fencing token",
+                    self.action.kind, self.resource
+                ),
+            )
+        })
+    }
+
+    /// Confirms the lease through [`ActionRequest::lease_check`], if one is
+    /// given; a lost or unconfirmable lease is [`FailureClass::Fenced`].
+    /// Executors call this immediately before acting.
+    pub async fn confirm_lease(&self) -> Result<(), ExecError> {
+        let Some(check) = self.lease_check else {
+            return Ok(());
+        };
+        check.confirm().await.map_err(|e| {
+            let why = match e {
+                LockError::NotHeld => "the lock was lost (expired or taken over)".to_owned(),
+                LockError::Unavailable(m) => {
+                    format!("the lock could not be confirmed (backend unavailable: {m})")
+                }
+                LockError::Invalid(m) => format!("the lock could not be confirmed ({m})"),
+            };
+            ExecError::new(
+                FailureClass::Fenced,
+                format!(
+                    "not running {} on {}: {why}; nothing was done",
+                    self.action.kind, self.resource
+                ),
+            )
+        })
+    }
+}
+
+/// Confirms, at the moment of acting, that the lease an action runs under
+/// is still the current holding of its lock.
+///
+/// The engine implements it over its [`Lease`](super::locks::Lease) (by
+/// extending the lock, which also gives the act that follows a full TTL).
+/// Executors whose target cannot compare fencing tokens call it
+/// immediately before acting (the command executor, right before it
+/// spawns the program) and act only on `Ok`.
+///
+/// Contract: `confirm` returns `Ok(())` only if the lease is current at the
+/// time of the call; `LockError::NotHeld` when it expired, was released or
+/// was superseded; `LockError::Unavailable` when the lock backend cannot
+/// say, within its usual bounded timeout. Executors treat every error as
+/// "do not act" and fail with [`FailureClass::Fenced`] (fail closed).
+#[async_trait]
+pub trait LeaseCheck: Send + Sync {
+    /// Confirms the lease is still held.
+    async fn confirm(&self) -> Result<(), LockError>;
 }
 
 /// What an action did.
@@ -106,13 +205,27 @@ impl ExecError {
 /// Carries out healing actions.
 ///
 /// Contract:
-/// * `execute` with `ExecMode::DryRun` MUST NOT change the target system;
+/// * `execute` with `ExecMode::DryRun` MUST NOT change the target system
+///   and needs no fencing token;
+/// * an executor that changes anything MUST refuse an `ExecMode::Apply`
+///   request without a fencing token (`InvalidAction`, see
+///   [`ActionRequest::required_token`]);
+/// * **fencing**: an applied action MUST NOT act for a token lower than one
+///   already recorded at the target for the same tenant. Where the target
+///   can hold a record (a Kubernetes object's annotation), each write
+///   records the token and is conditional on the state it read, and a
+///   higher recorded token fails the call as `Fenced` without touching the
+///   target. Where it cannot (a local program), the executor calls
+///   [`ActionRequest::confirm_lease`] immediately before acting, fails as
+///   `Fenced` without acting if the lease is lost, and passes the token on
+///   so the program can fence its own target;
 /// * errors carry an honest [`FailureClass`]: authentication/authorization
 ///   failures are `Fatal`, a missing target is `TargetGone`, concurrent
 ///   modification is `Conflict`, a refusing disruption budget is
 ///   `BudgetBlocked`, server errors and network failures are `Transient`,
 ///   a request the executor will not run (unsupported kind, bad params,
-///   namespace not allowed, match-everything selector) is `InvalidAction`;
+///   namespace not allowed, match-everything selector) is `InvalidAction`,
+///   a newer lock holder or a lost lease is `Fenced`;
 /// * the future may be dropped at any time (the engine enforces per-action
 ///   timeouts by dropping it); implementations must not leave work running
 ///   (a spawned process is killed with its process group).

@@ -18,7 +18,7 @@ pub mod store;
 pub use clock::{Clock, SystemClock};
 pub use executor::{
     ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, Health, HealthProbe,
-    NamespacePolicy, ProbeError, ProbeRequest,
+    LeaseCheck, NamespacePolicy, ProbeError, ProbeRequest,
 };
 pub use flags::{EnvFlagSource, FlagError, FlagSource, StaticFlagSource};
 pub use locks::{

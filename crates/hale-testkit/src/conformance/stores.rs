@@ -188,6 +188,7 @@ macro_rules! store_conformance_tests {
             knowledge_tenant_isolation,
             // Operations.
             operation_round_trip_keeps_every_field,
+            operation_and_audit_keep_every_failure_class,
             operation_duplicate_id_is_conflict,
             operation_create_is_atomic_with_audit_entry,
             operation_audit_of_other_tenant_is_invalid,

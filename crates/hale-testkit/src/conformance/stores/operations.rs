@@ -105,6 +105,44 @@ pub async fn operation_round_trip_keeps_every_field<S: StoreAdapter>(store: Arc<
     );
 }
 
+/// Every failure class (the stores' CHECK constraints name each wire
+/// value) is accepted and reads back, on an operation and on its audit
+/// entry.
+pub async fn operation_and_audit_keep_every_failure_class<S: StoreAdapter>(store: Arc<S>) {
+    let t = unique_tenant();
+    for (i, class) in FailureClass::ALL.into_iter().enumerate() {
+        let mut op = fixtures::operation_failed(&t, &format!("op-{class}"), at(i as i64));
+        op.failure_class = Some(class);
+        let mut audit = audit_for(&t, &format!("aud-{class}"), &op);
+        audit.failure_classification = Some(class);
+        ok(
+            store.create_operation(&op, &audit).await,
+            "create_operation accepts every failure class",
+        );
+        same(
+            &get(&*store, &t, op.id.as_str())
+                .await
+                .and_then(|o| o.failure_class),
+            &Some(class),
+            "an operation's failure class reads back",
+        );
+        let filter = AuditFilter {
+            operation_id: Some(op.id.clone()),
+            ..AuditFilter::default()
+        };
+        let page = ok(store.list_audit(&t, &filter).await, "list_audit");
+        same(
+            &page
+                .items
+                .iter()
+                .map(|e| e.failure_classification)
+                .collect::<Vec<_>>(),
+            &vec![Some(class)],
+            "an audit entry's failure class reads back",
+        );
+    }
+}
+
 /// A second create with an existing id is `Conflict` and writes nothing.
 pub async fn operation_duplicate_id_is_conflict<S: StoreAdapter>(store: Arc<S>) {
     let t = unique_tenant();
