@@ -104,7 +104,7 @@ pub(crate) async fn list(
                             td data-label="Request" {
                                 a href=(frame.href(&format!("/console/approvals/{}", encode(a.id.as_str())))) { (a.id) }
                                 br;
-                                (a.action) " on " (a.resource)
+                                (a.action)
                                 br;
                                 span .muted { (a.strategy_id) }
                             }
@@ -151,7 +151,7 @@ pub(crate) async fn detail(
         h1 { (title) " " (status_badge(a.status)) }
         p .lead { (a.description) }
         dl .facts {
-            (page::row("Action", html! { (a.action) " on " (a.resource) }))
+            (page::row("Action", html! { (a.action) }))
             (page::row("Strategy", html! { (a.strategy_id) }))
             (page::row("Risk", risk_badge(a.risk_level)))
             (page::row("Signatures", html! { (a.current_signatures()) " of " (a.required_signatures) " needed" }))

@@ -39,7 +39,7 @@ pub(crate) fn table(items: &[AuditEntry]) -> Markup {
                                 @if let Some(c) = e.failure_classification { " " (c.as_str()) }
                             }
                             td data-label="Reason or error" {
-                                @if let Some(err) = &e.error_message { (err) }
+                                @if let Some(err) = &e.error_message { (page::prose(err)) }
                                 @else { (page::text_opt(e.reason.as_deref())) }
                             }
                         }

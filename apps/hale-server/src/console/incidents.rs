@@ -211,7 +211,7 @@ pub(crate) async fn detail(
                                 td data-label="At" { (time(d.at)) }
                                 td data-label="Stage" { (d.stage) }
                                 td data-label="Decision" { (d.decision) }
-                                td data-label="Reason" { (d.reason) }
+                                td data-label="Reason" { (page::prose(&d.reason)) }
                             }
                         }
                     }

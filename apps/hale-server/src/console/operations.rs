@@ -137,7 +137,6 @@ pub(crate) async fn detail(
             (page::row("Result", html! { @match &op.result { Some(r) => { (wire(r)) } None => { "—" } } }))
             (page::row("Failure class", html! { @match op.failure_class { Some(c) => { (badge(c.as_str(), "bad")) } None => { "—" } } }))
             (page::row("Error", page::text_opt(op.error.as_deref())))
-            (page::row("Dry run", html! { @if op.dry_run { "yes: nothing was changed" } @else { "no" } }))
             (page::row("Escalated", html! { @if op.escalated { "yes" } @else { "no" } }))
             @if let Some(inc) = &op.incident_id {
                 (page::row("Incident", html! { a href=(frame.href(&format!("/console/incidents/{}", encode(inc.as_str())))) { (inc) } }))

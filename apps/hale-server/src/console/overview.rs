@@ -112,7 +112,7 @@ fn healing(frame: &Frame, status: &StatusSnapshot, switches: &SwitchesView) -> M
                 @if h.enabled { (badge("on", "good")) } @else { (badge("off", "bad")) }
             }
             @if !h.enabled {
-                ul .reasons { @for r in &reasons { li { (r) } } }
+                ul .reasons { @for r in &reasons { li { (page::prose(r)) } } }
             }
             @if let Some(d) = &h.dormant {
                 (dormant(frame, d))
@@ -181,11 +181,11 @@ fn issues(status: &StatusSnapshot) -> Markup {
                 p { "No issues." }
             }
             @if !status.issues.is_empty() {
-                ul .issues { @for i in &status.issues { li { (i) } } }
+                ul .issues { @for i in &status.issues { li { (page::prose(i)) } } }
             }
             @if !status.recommendations.is_empty() {
                 h3 { "What to do" }
-                ul .recommendations { @for r in &status.recommendations { li { (r) } } }
+                ul .recommendations { @for r in &status.recommendations { li { (page::prose(r)) } } }
             }
         }
     }

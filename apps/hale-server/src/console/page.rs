@@ -323,11 +323,11 @@ impl Frame {
         let main = html! {
             main #main tabindex="-1" {
                 @if let Some(f) = &self.session.flash { (flash(f)) }
-                @if let Some(secs) = refresh {
-                    div data-refresh=(secs) { (body) }
-                } @else {
-                    (body)
-                }
+                // The live part: console.js fetches the page again every
+                // `data-refresh` seconds and swaps this element's content;
+                // a fetched page without the attribute (an operation that
+                // finished) ends the refreshing.
+                div #live data-refresh=[refresh] { (body) }
             }
         };
         shell(
@@ -387,6 +387,53 @@ pub(crate) fn time(t: Timestamp) -> Markup {
     html! {
         time datetime=(dt.to_rfc3339_opts(SecondsFormat::Millis, true)) {
             (dt.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        }
+    }
+}
+
+/// The Hale timestamp (`2026-11-23T17:18:33.000000Z`) that starts `s`, if
+/// one does, with its length.
+fn timestamp_at(s: &str) -> Option<(Timestamp, usize)> {
+    let b = s.as_bytes();
+    (20..=30.min(b.len())).find_map(|len| {
+        let candidate = s.get(..len)?;
+        (b[len - 1] == b'Z' && crate::tz::is_timestamp(candidate))
+            .then(|| Timestamp::parse_rfc3339(candidate).ok().map(|t| (t, len)))
+            .flatten()
+    })
+}
+
+/// A sentence from the engine (an issue, a reason) with every timestamp in
+/// it shown as a [`time`], so it reads in the viewer's zone too.
+pub(crate) fn prose(s: &str) -> Markup {
+    let mut parts: Vec<Result<&str, Timestamp>> = Vec::new();
+    let mut rest = s;
+    let mut plain = 0;
+    while plain < rest.len() {
+        let at_word_start = plain == 0 || !rest.as_bytes()[plain - 1].is_ascii_alphanumeric();
+        match rest
+            .get(plain..)
+            .filter(|_| at_word_start)
+            .and_then(timestamp_at)
+        {
+            Some((t, len)) => {
+                parts.push(Ok(&rest[..plain]));
+                parts.push(Err(t));
+                rest = &rest[plain + len..];
+                plain = 0;
+            }
+            None => {
+                plain += rest[plain..].chars().next().map_or(1, char::len_utf8);
+            }
+        }
+    }
+    parts.push(Ok(rest));
+    html! {
+        @for p in &parts {
+            @match p {
+                Ok(text) => { (text) }
+                Err(t) => { (time(*t)) }
+            }
         }
     }
 }
@@ -456,7 +503,7 @@ pub(crate) fn row(label: &str, value: Markup) -> Markup {
 /// Text that may be absent.
 pub(crate) fn text_opt(v: Option<&str>) -> Markup {
     match v {
-        Some(s) if !s.is_empty() => html! { (s) },
+        Some(s) if !s.is_empty() => prose(s),
         _ => html! { "—" },
     }
 }
@@ -486,6 +533,21 @@ mod tests {
         ] {
             assert!(!is_console_path(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn timestamps_inside_engine_sentences_become_times() {
+        let m = prose("dormant since 2026-12-06T19:42:13.916183Z (manual): ünïcode").into_string();
+        assert_eq!(
+            m,
+            "dormant since <time datetime=\"2026-12-06T19:42:13.916Z\">2026-12-06 19:42:13 UTC</time> (manual): ünïcode"
+        );
+        assert_eq!(prose("no time here").into_string(), "no time here");
+        assert_eq!(
+            prose("x2026-12-06T19:42:13Z").into_string(),
+            "x2026-12-06T19:42:13Z"
+        );
+        assert_eq!(prose("<b>").into_string(), "&lt;b&gt;");
     }
 
     #[test]

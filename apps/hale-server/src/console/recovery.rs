@@ -81,7 +81,7 @@ pub(crate) async fn page(
                 }
                 (breakers(&frame, &status.circuit_breakers))
                 @if !status.issues.is_empty() {
-                    ul .issues { @for i in &status.issues { li { (i) } } }
+                    ul .issues { @for i in &status.issues { li { (super::page::prose(i)) } } }
                 }
             }))
             (step("step-failures", 2, "Read what failed, and fix it where it lives", html! {

@@ -607,11 +607,30 @@ async fn viewers_see_no_action_forms_and_cannot_act() {
             vec![("layer", "tenant"), ("state", "off"), ("reason", "r")],
         ),
         ("/console/dormancy/enter".to_owned(), vec![("reason", "r")]),
+        (
+            format!("/console/approvals/{apr}/reject"),
+            vec![("reason", "r")],
+        ),
+        ("/console/dormancy/resume".to_owned(), vec![("reason", "r")]),
+        (
+            "/console/breakers/dry-run/reset".to_owned(),
+            vec![("reason", "r")],
+        ),
+        (
+            "/console/attempts/reset".to_owned(),
+            vec![
+                ("strategy", "restart"),
+                ("resource", "prod:deployment/x"),
+                ("reason", "r"),
+            ],
+        ),
     ] {
         let r = api.post_as(&viewer, &uri, &fields).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{uri}: {}", r.text);
         assert!(r.text.contains("viewer"), "{}", r.text);
     }
+    let r = api.get(&format!("/v1/approvals/{apr}"), A_VIEWER).await;
+    assert_eq!(r.body["status"], "pending", "{}", r.text);
     // An operator may not act on the whole platform.
     let alice = api.sign_in(A_OPERATOR).await;
     let r = api

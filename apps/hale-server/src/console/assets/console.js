@@ -5,9 +5,11 @@
 //   1. times in the viewer's time zone: each <time datetime="…Z"> the server
 //      wrote in UTC is rewritten as local "YYYY-MM-DD HH:MM:SS +HH:MM";
 //   2. countdowns: <time data-countdown> ticks every second;
-//   3. live parts: the element with data-refresh="N" is fetched again every
-//      N seconds and swapped in place, unless the reader is typing in it or
-//      the tab is hidden. A lost session reloads the page (to sign in).
+//   3. live parts: a page whose #live element has data-refresh="N" is
+//      fetched again every N seconds and #live's content swapped in place,
+//      unless the reader is typing in it or the tab is hidden; a fetched page
+//      whose #live has no data-refresh (say, the operation finished) is the
+//      last one. A lost session reloads the page (to sign in).
 (function () {
   "use strict";
 
@@ -77,7 +79,7 @@
     var secs = parseInt(live.getAttribute("data-refresh"), 10);
     if (!(secs > 0)) return;
     var busy = false;
-    setInterval(function () {
+    var timer = setInterval(function () {
       if (busy || document.hidden || typing(live)) return;
       busy = true;
       fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
@@ -91,12 +93,12 @@
         .then(function (html) {
           if (html === null) return;
           var doc = new DOMParser().parseFromString(html, "text/html");
-          var next = doc.querySelector("[data-refresh]");
-          if (next) {
-            live.replaceChildren.apply(live, Array.from(next.childNodes));
-            localize(live);
-            tick();
-          }
+          var next = doc.querySelector("#live");
+          if (!next) return;
+          live.replaceChildren.apply(live, Array.from(next.childNodes));
+          localize(live);
+          tick();
+          if (!next.hasAttribute("data-refresh")) clearInterval(timer);
         })
         .catch(function () {
           // The server is unreachable for now; keep what is shown.
@@ -112,7 +114,7 @@
     zone();
     tick();
     setInterval(tick, 1000);
-    var live = document.querySelector("[data-refresh]");
+    var live = document.querySelector("#live[data-refresh]");
     if (live) watch(live);
   }
 
