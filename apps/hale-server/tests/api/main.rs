@@ -6,6 +6,8 @@
 mod acts;
 mod auth;
 mod console;
+mod console_acts;
+mod console_support;
 mod intake;
 mod ops;
 mod reads;
