@@ -38,6 +38,10 @@
 #                               same port (it writes its pid to redis/redis.pid)
 #   HALE_TEST_ALERTMANAGER_BIN  /usr/bin/prometheus-alertmanager (not started
 #                               here; tests run their own with their own config)
+#   HALE_TEST_CHROMIUM          /usr/bin/chromium and
+#   HALE_TEST_CHROMEDRIVER      /usr/bin/chromedriver (Debian's chromium and
+#                               chromium-driver; the console's browser test
+#                               starts its own headless browser)
 #   HALE_SERVICES_DIR           the state directory itself
 #
 # Chaos tests that stop/start Postgres MUST run pg_ctl as the postgres user,
@@ -75,7 +79,8 @@ if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
                     HALE_TEST_APP_DATABASE_URL HALE_TEST_PG_BIN HALE_TEST_PGDATA \
                     HALE_TEST_PG_PORT HALE_TEST_REDIS_URL HALE_TEST_REDIS_PORT \
                     HALE_TEST_REDIS_PID HALE_TEST_REDIS_SERVER_BIN \
-                    HALE_TEST_REDIS_CONF HALE_TEST_ALERTMANAGER_BIN
+                    HALE_TEST_REDIS_CONF HALE_TEST_ALERTMANAGER_BIN \
+                    HALE_TEST_CHROMIUM HALE_TEST_CHROMEDRIVER
                 ;;
         esac
         return 0
@@ -98,6 +103,8 @@ readonly REDIS_LOG="$REDIS_DIR/redis.log"
 # happens to be named by HALE_SERVICES_DIR.
 readonly MARKER="$STATE_DIR/.hale-services"
 readonly ALERTMANAGER_BIN="/usr/bin/prometheus-alertmanager"
+readonly CHROMIUM_BIN="/usr/bin/chromium"
+readonly CHROMEDRIVER_BIN="/usr/bin/chromedriver"
 readonly TIMEOUT="${HALE_SERVICES_TIMEOUT:-60}"
 readonly PG_USER="postgres"
 readonly DB_NAME="hale_test"
@@ -198,13 +205,18 @@ ensure_packages() {
     [[ -x /usr/bin/redis-cli ]] || missing+=(redis-tools)
     [[ -x "$ALERTMANAGER_BIN" ]] || missing+=(prometheus-alertmanager)
     command -v socat >/dev/null || missing+=(socat)
+    # The operator console's browser test: headless Chromium through
+    # chromedriver, and a font for its screenshots.
+    [[ -x "$CHROMIUM_BIN" ]] || missing+=(chromium)
+    [[ -x "$CHROMEDRIVER_BIN" ]] || missing+=(chromium-driver)
+    [[ -d /usr/share/fonts/truetype/dejavu ]] || missing+=(fonts-dejavu-core)
     if [[ -z "$(find_pg_bin)" ]]; then
         missing+=(postgresql)
     fi
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
     else
-        log "packages present: redis-server redis-tools prometheus-alertmanager socat postgresql"
+        log "packages present: redis-server redis-tools prometheus-alertmanager socat postgresql chromium chromium-driver"
     fi
     id "$PG_USER" >/dev/null 2>&1 || die "OS user '$PG_USER' does not exist"
 }
@@ -502,6 +514,8 @@ cmd_start() {
     trap 'status=$?; if ((status != 0)); then log "start failed; cleaning up"; cmd_stop; fi' EXIT
 
     alertmanager_check
+    # The launcher script prints shell noise on stderr on some hosts; the version is on stdout.
+    log "browser: $("$CHROMIUM_BIN" --version 2>/dev/null | head -n 1); $("$CHROMEDRIVER_BIN" --version 2>/dev/null | head -n 1)"
     PG_PORT=""
     pg_start "$pg_bin"
     REDIS_PORT="" REDIS_PID=""
@@ -525,6 +539,8 @@ cmd_start() {
         printf 'export HALE_TEST_REDIS_SERVER_BIN=%q\n' /usr/bin/redis-server
         printf 'export HALE_TEST_REDIS_CONF=%q\n' "$REDIS_CONF"
         printf 'export HALE_TEST_ALERTMANAGER_BIN=%q\n' "$ALERTMANAGER_BIN"
+        printf 'export HALE_TEST_CHROMIUM=%q\n' "$CHROMIUM_BIN"
+        printf 'export HALE_TEST_CHROMEDRIVER=%q\n' "$CHROMEDRIVER_BIN"
     } >"$tmp"
     mv -f "$tmp" "$ENV_FILE"
     trap - EXIT

@@ -326,7 +326,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub source: Option<String>,
     /// Only this authorization channel (auto_repair, decision_manager,
-    /// manual).
+    /// manual, web: the operator console).
     #[arg(long)]
     pub channel: Option<String>,
     /// Only successes (true) or failures (false).

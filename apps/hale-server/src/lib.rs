@@ -17,6 +17,8 @@
 //!   engine ([`wiring::build_engine`]);
 //! * [`routes::router`]: the axum service over an [`routes::AppState`]
 //!   (an engine plus a [`auth::TokenTable`]), testable with `oneshot`;
+//! * [`console`]: the operator console at `/console` (server-rendered
+//!   HTML over the same reads and acts as the API);
 //! * [`Server`]: bind, serve, shut down gracefully.
 //!
 //! ```
@@ -47,6 +49,7 @@
 pub mod auth;
 pub mod bootstrap;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod metrics;

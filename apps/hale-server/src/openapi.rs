@@ -189,7 +189,7 @@ fn paths() -> Value {
             ("approval_id", "Approval id."),
             ("incident_id", "Incident id."),
             ("source_system", "e.g. decision_manager, failure_watcher."),
-            ("channel", "Authorization channel, e.g. manual."),
+            ("channel", "Authorization channel: auto_repair, decision_manager, manual (this API), web (the operator console)."),
             ("success", "true or false."),
             ("since", "RFC 3339."),
             ("until", "RFC 3339."),

@@ -194,7 +194,7 @@ impl Server {
             )),
         }
         out.push_str(&format!(
-            "  API description: {base}/v1/openapi.json | metrics: {base}/metrics\n"
+            "  operator console: {base}/console (sign in with a token)\n  API description: {base}/v1/openapi.json | metrics: {base}/metrics\n"
         ));
         out
     }

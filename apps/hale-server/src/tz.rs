@@ -72,7 +72,7 @@ impl RenderZone {
 }
 
 /// Exactly `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, the way Hale writes UTC.
-fn is_timestamp(s: &str) -> bool {
+pub(crate) fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() < 20 || b.len() > 30 || b[b.len() - 1] != b'Z' {
         return false;

@@ -49,6 +49,15 @@ pub struct ServerSection {
     /// How long a graceful shutdown waits for in-flight requests.
     #[serde(with = "duration")]
     pub drain_timeout: Duration,
+    /// How long an operator console session lives after sign-in (it is
+    /// never extended; default 8 hours).
+    #[serde(with = "duration")]
+    pub session_lifetime: Duration,
+    /// The URL browsers reach the server at, when a proxy in front of it
+    /// terminates TLS (`https://hale.example.com`). With `https`, console
+    /// cookies are marked `Secure`; so are they for a request a proxy marks
+    /// with `X-Forwarded-Proto: https`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerSection {
@@ -61,6 +70,8 @@ impl Default for ServerSection {
             ready_timeout: Duration::from_secs(2),
             retry_after: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(30),
+            session_lifetime: Duration::from_secs(8 * 3600),
+            public_url: None,
         }
     }
 }

@@ -38,10 +38,20 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
         ("request_timeout", s.request_timeout),
         ("ready_timeout", s.ready_timeout),
         ("drain_timeout", s.drain_timeout),
+        ("session_lifetime", s.session_lifetime),
     ] {
         if d.is_zero() {
             bad(format!("server.{key}"), "must be positive".into());
         }
+    }
+
+    if let Some(url) = &s.public_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        bad(
+            "server.public_url".into(),
+            format!("{url:?} must start with https:// or http://"),
+        );
     }
 
     // [executor]

@@ -1,20 +1,118 @@
 //! Acts: approve and reject, kill switches, dormancy, breaker and attempt
-//! resets. Each is carried out and audited by the engine with the token's
-//! name as the actor and channel `manual`; this layer only checks who may
-//! and turns the body into the engine's arguments.
+//! resets. Each is carried out and audited by the engine with the caller's
+//! name as the actor; this layer only checks who may and turns the input
+//! into the engine's arguments.
+//!
+//! Every act is one function here (`approve`, `set_switch`, ...) taking
+//! the caller as an [`ActBy`] and the input as the same struct the JSON
+//! API deserializes. The JSON handlers (`*_json`) and the operator console
+//! (`crate::console`) both call them, so one rule serves both: a change to
+//! who may do what is made here once.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
+use hale_domain::approval::ApprovalRequest;
+use hale_domain::breaker::Transition;
+use hale_domain::dormancy::ResumeRecord;
 use hale_domain::kill_switch::{Feature, Switch};
 use hale_domain::strategy::ActionKind;
-use hale_domain::{ApprovalId, ResourceRef, Scope, StrategyId};
-use hale_engine::TenantSwitchTarget;
+use hale_domain::{
+    Actor, ApprovalId, AuthorizationChannel, Origin, ResourceRef, Scope, StrategyId, TenantId,
+};
+use hale_engine::{ApprovalResult, SwitchesView, TenantSwitchTarget};
 use serde::Deserialize;
 
 use super::{AppState, render};
-use crate::auth::{Caller, Permission};
+use crate::auth::{Caller, Identity, Permission};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryArgs};
+
+// === Who acts ===
+
+/// The caller of an act and the channel it came through: `manual` for the
+/// JSON API, `web` for the console.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActBy<'a> {
+    who: &'a Identity,
+    channel: AuthorizationChannel,
+}
+
+impl<'a> ActBy<'a> {
+    /// A caller of the JSON API.
+    pub(crate) fn api(who: &'a Identity) -> Self {
+        ActBy {
+            who,
+            channel: AuthorizationChannel::Manual,
+        }
+    }
+
+    /// A signed-in console session.
+    pub(crate) fn web(who: &'a Identity) -> Self {
+        ActBy {
+            who,
+            channel: AuthorizationChannel::Web,
+        }
+    }
+
+    /// The identity.
+    pub(crate) fn identity(&self) -> &Identity {
+        self.who
+    }
+
+    /// The actor the engine records.
+    fn actor(&self) -> Actor {
+        self.who.actor()
+    }
+
+    /// The full origin of the act. The engine's act methods take an
+    /// [`Actor`] today and record it as [`Origin::manual`]; once they take
+    /// an [`Origin`], this is what each call below passes, and the web
+    /// channel reaches the audit log.
+    fn origin(&self) -> Origin {
+        match self.channel {
+            AuthorizationChannel::Web => Origin::web(self.actor()),
+            _ => Origin::manual(self.actor()),
+        }
+    }
+
+    /// Logs the act (never its reason text, which may quote a secret).
+    fn log(&self, act: &str, scope: &str) {
+        let origin = self.origin();
+        tracing::info!(
+            actor = %origin.actor,
+            channel = origin.channel.as_str(),
+            role = self.who.role.as_str(),
+            act,
+            scope,
+            "human act"
+        );
+    }
+}
+
+// === The rules ===
+
+/// Who may act on one tenant: the operator role, on the caller's own
+/// tenant (or, for a platform token, the tenant it names).
+pub(crate) fn tenant_act(who: &Identity, asked: Option<&str>) -> Result<TenantId, ApiError> {
+    who.require(Permission::Operate)?;
+    who.tenant_for(asked)
+}
+
+/// Who may act on the whole platform (global switches, global dormancy).
+pub(crate) fn platform_act(who: &Identity) -> Result<(), ApiError> {
+    who.require(Permission::Administer)
+}
+
+/// Whether `who` may act on a tenant at all (the console shows no action
+/// forms otherwise).
+pub(crate) fn may_act_on_tenants(who: &Identity) -> bool {
+    who.require(Permission::Operate).is_ok()
+}
+
+/// Whether `who` may act on the whole platform.
+pub(crate) fn may_act_on_platform(who: &Identity) -> bool {
+    platform_act(who).is_ok()
+}
 
 /// `?tenant=` (platform tokens only).
 #[derive(Debug, Deserialize)]
@@ -25,61 +123,86 @@ pub(crate) struct ActQuery {
 
 // === Approvals ===
 
-#[derive(Debug, Deserialize)]
+/// The body of an approval.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ApproveBody {
-    comment: Option<String>,
+    pub(crate) comment: Option<String>,
 }
 
+/// Signs approval `id`.
 pub(crate) async fn approve(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    id: &str,
+    body: ApproveBody,
+) -> Result<ApprovalResult, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    let comment = body.comment.filter(|c| !c.trim().is_empty());
+    by.log("approval.sign", tenant.as_str());
+    Ok(state
+        .engine()
+        .approve(&tenant, &ApprovalId::new(id), &by.actor(), comment)
+        .await?)
+}
+
+pub(crate) async fn approve_json(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<ActQuery>,
     JsonBody(body): JsonBody<ApproveBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Operate)?;
-    let tenant = caller.tenant_for(q.tenant.as_deref())?;
-    let comment = body.comment.filter(|c| !c.trim().is_empty());
-    let result = state
-        .engine()
-        .approve(&tenant, &ApprovalId::new(id), &caller.actor(), comment)
-        .await?;
+    let result = approve(&state, ActBy::api(&caller), q.tenant.as_deref(), &id, body).await?;
     render(&result, None)
 }
 
+/// A body with only a reason.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReasonBody {
-    reason: String,
+    pub(crate) reason: String,
 }
 
+/// Rejects approval `id`.
 pub(crate) async fn reject(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    id: &str,
+    body: ReasonBody,
+) -> Result<ApprovalRequest, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    by.log("approval.reject", tenant.as_str());
+    Ok(state
+        .engine()
+        .reject(&tenant, &ApprovalId::new(id), &by.actor(), &body.reason)
+        .await?)
+}
+
+pub(crate) async fn reject_json(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<ActQuery>,
     JsonBody(body): JsonBody<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Operate)?;
-    let tenant = caller.tenant_for(q.tenant.as_deref())?;
-    let approval = state
-        .engine()
-        .reject(&tenant, &ApprovalId::new(id), &caller.actor(), &body.reason)
-        .await?;
+    let approval = reject(&state, ActBy::api(&caller), q.tenant.as_deref(), &id, body).await?;
     render(&serde_json::json!({ "approval": approval }), None)
 }
 
 // === Switches ===
 
+/// The body of a switch change.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SwitchBody {
-    layer: String,
+    pub(crate) layer: String,
     #[serde(default)]
-    key: Option<String>,
-    state: String,
-    reason: String,
+    pub(crate) key: Option<String>,
+    pub(crate) state: String,
+    pub(crate) reason: String,
 }
 
 fn key_of(body: &SwitchBody) -> Result<&str, ApiError> {
@@ -90,12 +213,14 @@ fn key_of(body: &SwitchBody) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::Invalid(format!("key: layer {:?} needs a key", body.layer)))
 }
 
+/// Sets (or unsets) a switch; answers the layers after the change (the
+/// tenant's included for a tenant-level switch).
 pub(crate) async fn set_switch(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryArgs(q): QueryArgs<ActQuery>,
-    JsonBody(body): JsonBody<SwitchBody>,
-) -> Result<Response, ApiError> {
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    body: &SwitchBody,
+) -> Result<SwitchesView, ApiError> {
     let switch = match body.state.trim() {
         "on" => Some(Switch::On),
         "off" => Some(Switch::Off),
@@ -107,24 +232,25 @@ pub(crate) async fn set_switch(
         }
     };
     let engine = state.engine();
-    let actor = caller.actor();
+    let who = by.identity();
     let layer = body.layer.trim();
     if layer == "global" {
-        caller.require(Permission::Administer)?;
-        let feature: Feature = key_of(&body)?
+        platform_act(who)?;
+        let feature: Feature = key_of(body)?
             .parse()
             .map_err(|e: String| ApiError::Invalid(format!("key: {e}")))?;
+        by.log("switch.set", "global");
         engine
-            .set_global_switch(feature, switch, &actor, &body.reason)
+            .set_global_switch(feature, switch, &by.actor(), &body.reason)
             .await?;
-        return render(&engine.switches(None).await?, None);
+        return Ok(engine.switches(None).await?);
     }
-    caller.require(Permission::Operate)?;
+    who.require(Permission::Operate)?;
     let target = match layer {
         "tenant" => TenantSwitchTarget::Tenant,
-        "strategy" => TenantSwitchTarget::Strategy(StrategyId::new(key_of(&body)?)),
+        "strategy" => TenantSwitchTarget::Strategy(StrategyId::new(key_of(body)?)),
         "action_kind" => TenantSwitchTarget::ActionKind(
-            ActionKind::new(key_of(&body)?).map_err(|e| ApiError::Invalid(format!("key: {e}")))?,
+            ActionKind::new(key_of(body)?).map_err(|e| ApiError::Invalid(format!("key: {e}")))?,
         ),
         other => {
             return Err(ApiError::Invalid(format!(
@@ -132,71 +258,109 @@ pub(crate) async fn set_switch(
             )));
         }
     };
-    let tenant = caller.tenant_for(q.tenant.as_deref())?;
+    let tenant = tenant_act(who, tenant)?;
+    by.log("switch.set", tenant.as_str());
     engine
-        .set_tenant_switch(&tenant, target, switch, &actor, &body.reason)
+        .set_tenant_switch(&tenant, target, switch, &by.actor(), &body.reason)
         .await?;
-    render(&engine.switches(Some(&tenant)).await?, None)
+    Ok(engine.switches(Some(&tenant)).await?)
+}
+
+pub(crate) async fn set_switch_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<ActQuery>,
+    JsonBody(body): JsonBody<SwitchBody>,
+) -> Result<Response, ApiError> {
+    let view = set_switch(&state, ActBy::api(&caller), q.tenant.as_deref(), &body).await?;
+    render(&view, None)
 }
 
 // === Dormancy ===
 
+/// The body of a dormancy act.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DormancyBody {
-    reason: String,
+    pub(crate) reason: String,
     #[serde(default)]
-    scope: Option<String>,
+    pub(crate) scope: Option<String>,
 }
 
 /// The scope of a dormancy act, checked against the caller's role.
-fn dormancy_scope(caller: &Caller, q: &ActQuery, body: &DormancyBody) -> Result<Scope, ApiError> {
+fn dormancy_scope(
+    who: &Identity,
+    tenant: Option<&str>,
+    body: &DormancyBody,
+) -> Result<Scope, ApiError> {
     match body.scope.as_deref().map(str::trim).unwrap_or("tenant") {
         "global" => {
-            caller.require(Permission::Administer)?;
+            platform_act(who)?;
             Ok(Scope::Global)
         }
-        "tenant" => {
-            caller.require(Permission::Operate)?;
-            Ok(Scope::Tenant(caller.tenant_for(q.tenant.as_deref())?))
-        }
+        "tenant" => Ok(Scope::Tenant(tenant_act(who, tenant)?)),
         other => Err(ApiError::Invalid(format!(
             "scope: {other:?}; expected \"tenant\" or \"global\""
         ))),
     }
 }
 
+/// Wakes a dormant scope.
 pub(crate) async fn resume(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    body: &DormancyBody,
+) -> Result<(Scope, ResumeRecord), ApiError> {
+    let scope = dormancy_scope(by.identity(), tenant, body)?;
+    if let Scope::Tenant(t) = &scope {
+        state.engine().policy(t)?;
+    }
+    by.log("dormancy.resume", &scope.to_string());
+    let record = state
+        .engine()
+        .resume(&scope, &body.reason, &by.actor())
+        .await?;
+    Ok((scope, record))
+}
+
+pub(crate) async fn resume_json(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<ActQuery>,
     JsonBody(body): JsonBody<DormancyBody>,
 ) -> Result<Response, ApiError> {
-    let scope = dormancy_scope(&caller, &q, &body)?;
-    if let Scope::Tenant(t) = &scope {
-        state.engine().policy(t)?;
-    }
-    let record = state
-        .engine()
-        .resume(&scope, &body.reason, &caller.actor())
-        .await?;
+    let (scope, record) = resume(&state, ActBy::api(&caller), q.tenant.as_deref(), &body).await?;
     render(
         &serde_json::json!({ "scope": scope.to_string(), "resumed": record }),
         None,
     )
 }
 
+/// Puts a scope to sleep by hand; `false` when it already was.
 pub(crate) async fn enter_dormant(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    body: &DormancyBody,
+) -> Result<(Scope, bool), ApiError> {
+    let scope = dormancy_scope(by.identity(), tenant, body)?;
+    by.log("dormancy.enter", &scope.to_string());
+    let entered = state
+        .engine()
+        .enter_dormant(&scope, &body.reason, &by.actor())
+        .await?;
+    Ok((scope, entered))
+}
+
+pub(crate) async fn enter_dormant_json(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<ActQuery>,
     JsonBody(body): JsonBody<DormancyBody>,
 ) -> Result<Response, ApiError> {
-    let scope = dormancy_scope(&caller, &q, &body)?;
-    let entered = state
-        .engine()
-        .enter_dormant(&scope, &body.reason, &caller.actor())
-        .await?;
+    let (scope, entered) =
+        enter_dormant(&state, ActBy::api(&caller), q.tenant.as_deref(), &body).await?;
     render(
         &serde_json::json!({ "scope": scope.to_string(), "entered": entered }),
         None,
@@ -205,46 +369,66 @@ pub(crate) async fn enter_dormant(
 
 // === Breakers and attempts ===
 
+/// Resets breaker `name` of a tenant.
 pub(crate) async fn reset_breaker(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    name: &str,
+    body: &ReasonBody,
+) -> Result<Option<Transition>, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::Invalid("reason: a reason is required".into()));
+    }
+    by.log("breaker.reset", tenant.as_str());
+    Ok(state
+        .engine()
+        .reset_breaker(&tenant, name, &body.reason, &by.actor())
+        .await?)
+}
+
+pub(crate) async fn reset_breaker_json(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
     QueryArgs(q): QueryArgs<ActQuery>,
     JsonBody(body): JsonBody<ReasonBody>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Operate)?;
-    let tenant = caller.tenant_for(q.tenant.as_deref())?;
-    if body.reason.trim().is_empty() {
-        return Err(ApiError::Invalid("reason: a reason is required".into()));
-    }
-    let transition = state
-        .engine()
-        .reset_breaker(&tenant, &name, &body.reason, &caller.actor())
-        .await?;
+    let transition = reset_breaker(
+        &state,
+        ActBy::api(&caller),
+        q.tenant.as_deref(),
+        &name,
+        &body,
+    )
+    .await?;
     render(
         &serde_json::json!({ "breaker": name, "transition": transition }),
         None,
     )
 }
 
+/// The body of an attempts reset.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AttemptsBody {
-    strategy: String,
-    resource: String,
-    reason: String,
+    pub(crate) strategy: String,
+    pub(crate) resource: String,
+    pub(crate) reason: String,
 }
 
+/// Clears a strategy's failure streak on a resource; answers the resource.
 pub(crate) async fn reset_attempts(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryArgs(q): QueryArgs<ActQuery>,
-    JsonBody(body): JsonBody<AttemptsBody>,
-) -> Result<Response, ApiError> {
-    caller.require(Permission::Operate)?;
-    let tenant = caller.tenant_for(q.tenant.as_deref())?;
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    body: &AttemptsBody,
+) -> Result<ResourceRef, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
     let resource = ResourceRef::parse(body.resource.trim())
         .map_err(|e| ApiError::Invalid(format!("resource: {e} (expected namespace:kind/name)")))?;
+    by.log("attempts.reset", tenant.as_str());
     state
         .engine()
         .reset_attempts(
@@ -252,9 +436,19 @@ pub(crate) async fn reset_attempts(
             &StrategyId::new(body.strategy.trim()),
             &resource,
             &body.reason,
-            &caller.actor(),
+            &by.actor(),
         )
         .await?;
+    Ok(resource)
+}
+
+pub(crate) async fn reset_attempts_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<ActQuery>,
+    JsonBody(body): JsonBody<AttemptsBody>,
+) -> Result<Response, ApiError> {
+    let resource = reset_attempts(&state, ActBy::api(&caller), q.tenant.as_deref(), &body).await?;
     render(
         &serde_json::json!({ "strategy": body.strategy, "resource": resource.key(), "reset": true }),
         None,

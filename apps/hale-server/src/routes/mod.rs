@@ -10,10 +10,10 @@
 //! `/metrics`), `Retry-After` on every 503, the request timeout, the body
 //! limit.
 
-mod acts;
+pub(crate) mod acts;
 mod intake;
 mod ops;
-mod reads;
+pub(crate) mod reads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +31,7 @@ use serde::Serialize;
 
 use crate::auth::TokenTable;
 use crate::config::ServerSection;
+use crate::console::session::{MAX_SESSIONS, Sessions};
 use crate::error::ApiError;
 use crate::metrics::HttpCounters;
 use crate::tz::RenderZone;
@@ -46,6 +47,11 @@ pub struct HttpSettings {
     pub ready_timeout: Duration,
     /// `Retry-After` on 503 answers.
     pub retry_after: Duration,
+    /// How long an operator console session lives.
+    pub session_lifetime: Duration,
+    /// Whether console cookies are always `Secure` (the public URL is
+    /// `https`); they are also for requests forwarded over TLS.
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpSettings {
@@ -62,6 +68,11 @@ impl HttpSettings {
             request_timeout: s.request_timeout,
             ready_timeout: s.ready_timeout,
             retry_after: s.retry_after,
+            session_lifetime: s.session_lifetime,
+            secure_cookies: s
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
         }
     }
 }
@@ -71,6 +82,7 @@ struct Shared {
     tokens: TokenTable,
     settings: HttpSettings,
     http: HttpCounters,
+    sessions: Sessions,
     draining: AtomicBool,
 }
 
@@ -91,11 +103,13 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over an engine and the tokens that may use it.
     pub fn new(engine: Engine, tokens: TokenTable, settings: HttpSettings) -> Self {
+        let sessions = Sessions::new(settings.session_lifetime, MAX_SESSIONS);
         AppState(Arc::new(Shared {
             engine,
             tokens,
             settings,
             http: HttpCounters::default(),
+            sessions,
             draining: AtomicBool::new(false),
         }))
     }
@@ -113,6 +127,11 @@ impl AppState {
     /// The settings.
     pub fn settings(&self) -> &HttpSettings {
         &self.0.settings
+    }
+
+    /// The operator console's sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.0.sessions
     }
 
     /// The request counters.
@@ -179,25 +198,25 @@ fn routes() -> Routes {
     .post("/v1/alerts/alertmanager", intake::alertmanager)
     .post("/v1/alerts", intake::generic)
     // Reads.
-    .get("/v1/status", reads::status)
-    .get("/v1/operations", reads::operations)
-    .get("/v1/operations/{id}", reads::operation)
-    .get("/v1/incidents", reads::incidents)
-    .get("/v1/incidents/{id}", reads::incident)
-    .get("/v1/approvals", reads::approvals)
-    .get("/v1/approvals/{id}", reads::approval)
-    .get("/v1/audit", reads::audit)
-    .get("/v1/timeline", reads::timeline)
-    .get("/v1/switches", reads::switches)
-    .get("/v1/breakers", reads::breakers)
+    .get("/v1/status", reads::status_json)
+    .get("/v1/operations", reads::operations_json)
+    .get("/v1/operations/{id}", reads::operation_json)
+    .get("/v1/incidents", reads::incidents_json)
+    .get("/v1/incidents/{id}", reads::incident_json)
+    .get("/v1/approvals", reads::approvals_json)
+    .get("/v1/approvals/{id}", reads::approval_json)
+    .get("/v1/audit", reads::audit_json)
+    .get("/v1/timeline", reads::timeline_json)
+    .get("/v1/switches", reads::switches_json)
+    .get("/v1/breakers", reads::breakers_json)
     // Acts.
-    .post("/v1/approvals/{id}/approve", acts::approve)
-    .post("/v1/approvals/{id}/reject", acts::reject)
-    .put("/v1/switches", acts::set_switch)
-    .post("/v1/dormancy/resume", acts::resume)
-    .post("/v1/dormancy/enter", acts::enter_dormant)
-    .post("/v1/breakers/{name}/reset", acts::reset_breaker)
-    .post("/v1/attempts/reset", acts::reset_attempts)
+    .post("/v1/approvals/{id}/approve", acts::approve_json)
+    .post("/v1/approvals/{id}/reject", acts::reject_json)
+    .put("/v1/switches", acts::set_switch_json)
+    .post("/v1/dormancy/resume", acts::resume_json)
+    .post("/v1/dormancy/enter", acts::enter_dormant_json)
+    .post("/v1/breakers/{name}/reset", acts::reset_breaker_json)
+    .post("/v1/attempts/reset", acts::reset_attempts_json)
     // Operations.
     .get("/healthz", ops::healthz)
     .get("/readyz", ops::readyz)
@@ -210,11 +229,13 @@ pub fn route_list() -> Vec<RouteInfo> {
     routes().list
 }
 
-/// The whole HTTP service.
+/// The whole HTTP service: the API of [`route_list`] and the operator
+/// console (`/console`, [`crate::console`]).
 pub fn router(state: AppState) -> Router {
     let limit = state.settings().body_limit;
     routes()
         .router
+        .merge(crate::console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -224,8 +245,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route; see /v1/openapi.json".into())
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if crate::console::owns(uri.path()) {
+        return crate::console::not_found();
+    }
+    ApiError::NotFound("no such route; see /v1/openapi.json".into()).into_response()
 }
 
 async fn method_not_allowed() -> Response {

@@ -3,20 +3,28 @@
 //! newest-first pagination. Another tenant's ids read as 404: the stores
 //! only ever look inside the caller's tenant.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::response::Response;
+use hale_domain::approval::ApprovalRequest;
+use hale_domain::healing::HealingOperation;
+use hale_domain::record::audit::AuditEntry;
+use hale_domain::record::incident::Incident;
+use hale_domain::record::timeline::TimelineEvent;
 use hale_domain::{
     ApprovalId, IncidentId, OperationId, ResourceRef, StrategyId, TenantId, Timestamp,
 };
 use hale_engine::ports::{
-    ApprovalFilter, AuditFilter, IncidentFilter, OperationFilter, PageRequest, Stores,
+    ApprovalFilter, AuditFilter, IncidentFilter, OperationFilter, Page, PageRequest, Stores,
     TimelineFilter,
 };
+use hale_engine::{BreakerView, StatusSnapshot, SwitchesView, TenantPolicy};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{AppState, render};
-use crate::auth::{Caller, Permission};
+use crate::auth::{Caller, Identity, Permission, TokenTenant};
 use crate::error::ApiError;
 use crate::extract::QueryArgs;
 
@@ -78,73 +86,102 @@ fn nonempty(v: Option<&str>) -> Option<&str> {
 /// read it from. A tenant that is not configured is 404.
 fn reader<'a>(
     state: &'a AppState,
-    caller: &Caller,
+    who: &Identity,
     asked: Option<&str>,
 ) -> Result<(TenantId, &'a Stores), ApiError> {
-    caller.require(Permission::Read)?;
-    let tenant = caller.tenant_for(asked)?;
+    who.require(Permission::Read)?;
+    let tenant = who.tenant_for(asked)?;
     state.engine().policy(&tenant)?;
     Ok((tenant, &state.engine().ports().stores))
 }
 
 /// One object, or 404 naming what was asked for.
-fn one<T: serde::Serialize>(
-    found: Option<T>,
-    what: &str,
-    id: &str,
-    tz: Option<&str>,
-) -> Result<Response, ApiError> {
-    match found {
-        Some(item) => render(&item, tz),
-        None => Err(ApiError::NotFound(format!("no {what} {id:?}"))),
-    }
+fn one<T>(found: Option<T>, what: &str, id: &str) -> Result<T, ApiError> {
+    found.ok_or_else(|| ApiError::NotFound(format!("no {what} {id:?}")))
 }
 
 /// The query of a single-object read.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OneQuery {
-    tenant: Option<String>,
-    tz: Option<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) tz: Option<String>,
+}
+
+// === Tenants and policies ===
+
+/// The tenants `who` may read: every configured tenant for a platform
+/// token, its own for a tenant token.
+pub(crate) fn readable_tenants(
+    state: &AppState,
+    who: &Identity,
+) -> Result<Vec<TenantId>, ApiError> {
+    who.require(Permission::Read)?;
+    Ok(match &who.tenant {
+        TokenTenant::Platform => state.engine().tenants(),
+        TokenTenant::Tenant(own) => vec![own.clone()],
+    })
+}
+
+/// A tenant's policy (its strategies, for the console's switch forms).
+pub(crate) fn policy(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+) -> Result<Arc<TenantPolicy>, ApiError> {
+    who.require(Permission::Read)?;
+    let tenant = who.tenant_for(tenant)?;
+    Ok(state.engine().policy(&tenant)?)
 }
 
 // === /v1/status ===
 
+/// The status of the asked tenant, or the global status for a platform
+/// token that names none.
 pub(crate) async fn status(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+) -> Result<StatusSnapshot, ApiError> {
+    who.require(Permission::Read)?;
+    Ok(match who.scope_for(tenant)? {
+        Some(t) => state.engine().status(&t).await?,
+        None => state.engine().global_status().await?,
+    })
+}
+
+pub(crate) async fn status_json(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<OneQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Read)?;
-    let snapshot = match caller.scope_for(q.tenant.as_deref())? {
-        Some(t) => state.engine().status(&t).await?,
-        None => state.engine().global_status().await?,
-    };
+    let snapshot = status(&state, &caller, q.tenant.as_deref()).await?;
     render(&snapshot, q.tz.as_deref())
 }
 
 // === /v1/operations ===
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OperationsQuery {
-    tenant: Option<String>,
-    tz: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
-    state: Option<String>,
-    strategy: Option<String>,
-    resource: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) tz: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) state: Option<String>,
+    pub(crate) strategy: Option<String>,
+    pub(crate) resource: Option<String>,
+    pub(crate) since: Option<String>,
+    pub(crate) until: Option<String>,
 }
 
+/// A page of the tenant's operations.
 pub(crate) async fn operations(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryArgs(q): QueryArgs<OperationsQuery>,
-) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
+    state: &AppState,
+    who: &Identity,
+    q: &OperationsQuery,
+) -> Result<Page<HealingOperation>, ApiError> {
+    let (tenant, stores) = reader(state, who, q.tenant.as_deref())?;
     let filter = OperationFilter {
         state: wire("state", q.state.as_deref())?,
         strategy_id: nonempty(q.strategy.as_deref()).map(StrategyId::new),
@@ -153,47 +190,64 @@ pub(crate) async fn operations(
         until: time("until", q.until.as_deref())?,
         page: page(q.limit, q.offset)?,
     };
-    render(
-        &stores.operations.list_operations(&tenant, &filter).await?,
-        q.tz.as_deref(),
-    )
+    Ok(stores.operations.list_operations(&tenant, &filter).await?)
 }
 
+pub(crate) async fn operations_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<OperationsQuery>,
+) -> Result<Response, ApiError> {
+    render(&operations(&state, &caller, &q).await?, q.tz.as_deref())
+}
+
+/// One operation of the tenant (404 for another tenant's id).
 pub(crate) async fn operation(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+    id: &str,
+) -> Result<HealingOperation, ApiError> {
+    let (tenant, stores) = reader(state, who, tenant)?;
+    let found = stores
+        .operations
+        .get_operation(&tenant, &OperationId::new(id))
+        .await?;
+    one(found, "operation", id)
+}
+
+pub(crate) async fn operation_json(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<OneQuery>,
 ) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
-    let found = stores
-        .operations
-        .get_operation(&tenant, &OperationId::new(id.as_str()))
-        .await?;
-    one(found, "operation", &id, q.tz.as_deref())
+    let op = operation(&state, &caller, q.tenant.as_deref(), &id).await?;
+    render(&op, q.tz.as_deref())
 }
 
 // === /v1/incidents ===
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IncidentsQuery {
-    tenant: Option<String>,
-    tz: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
-    status: Option<String>,
-    severity: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) tz: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) status: Option<String>,
+    pub(crate) severity: Option<String>,
+    pub(crate) since: Option<String>,
+    pub(crate) until: Option<String>,
 }
 
+/// A page of the tenant's incidents.
 pub(crate) async fn incidents(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryArgs(q): QueryArgs<IncidentsQuery>,
-) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
+    state: &AppState,
+    who: &Identity,
+    q: &IncidentsQuery,
+) -> Result<Page<Incident>, ApiError> {
+    let (tenant, stores) = reader(state, who, q.tenant.as_deref())?;
     let filter = IncidentFilter {
         status: wire("status", q.status.as_deref())?,
         severity: wire("severity", q.severity.as_deref())?,
@@ -201,96 +255,130 @@ pub(crate) async fn incidents(
         until: time("until", q.until.as_deref())?,
         page: page(q.limit, q.offset)?,
     };
-    render(
-        &stores.incidents.list_incidents(&tenant, &filter).await?,
-        q.tz.as_deref(),
-    )
+    Ok(stores.incidents.list_incidents(&tenant, &filter).await?)
 }
 
+pub(crate) async fn incidents_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<IncidentsQuery>,
+) -> Result<Response, ApiError> {
+    render(&incidents(&state, &caller, &q).await?, q.tz.as_deref())
+}
+
+/// One incident of the tenant.
 pub(crate) async fn incident(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+    id: &str,
+) -> Result<Incident, ApiError> {
+    let (tenant, stores) = reader(state, who, tenant)?;
+    let found = stores
+        .incidents
+        .get_incident(&tenant, &IncidentId::new(id))
+        .await?;
+    one(found, "incident", id)
+}
+
+pub(crate) async fn incident_json(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<OneQuery>,
 ) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
-    let found = stores
-        .incidents
-        .get_incident(&tenant, &IncidentId::new(id.as_str()))
-        .await?;
-    one(found, "incident", &id, q.tz.as_deref())
+    let inc = incident(&state, &caller, q.tenant.as_deref(), &id).await?;
+    render(&inc, q.tz.as_deref())
 }
 
 // === /v1/approvals ===
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ApprovalsQuery {
-    tenant: Option<String>,
-    tz: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
-    status: Option<String>,
-    resource: Option<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) tz: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) status: Option<String>,
+    pub(crate) resource: Option<String>,
 }
 
+/// A page of the tenant's approval requests.
 pub(crate) async fn approvals(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryArgs(q): QueryArgs<ApprovalsQuery>,
-) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
+    state: &AppState,
+    who: &Identity,
+    q: &ApprovalsQuery,
+) -> Result<Page<ApprovalRequest>, ApiError> {
+    let (tenant, stores) = reader(state, who, q.tenant.as_deref())?;
     let filter = ApprovalFilter {
         status: wire("status", q.status.as_deref())?,
         resource: resource(q.resource.as_deref())?,
         page: page(q.limit, q.offset)?,
     };
-    render(
-        &stores.approvals.list_approvals(&tenant, &filter).await?,
-        q.tz.as_deref(),
-    )
+    Ok(stores.approvals.list_approvals(&tenant, &filter).await?)
 }
 
+pub(crate) async fn approvals_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<ApprovalsQuery>,
+) -> Result<Response, ApiError> {
+    render(&approvals(&state, &caller, &q).await?, q.tz.as_deref())
+}
+
+/// One approval request of the tenant.
 pub(crate) async fn approval(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+    id: &str,
+) -> Result<ApprovalRequest, ApiError> {
+    let (tenant, stores) = reader(state, who, tenant)?;
+    let found = stores
+        .approvals
+        .get_approval(&tenant, &ApprovalId::new(id))
+        .await?;
+    one(found, "approval", id)
+}
+
+pub(crate) async fn approval_json(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<OneQuery>,
 ) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
-    let found = stores
-        .approvals
-        .get_approval(&tenant, &ApprovalId::new(id.as_str()))
-        .await?;
-    one(found, "approval", &id, q.tz.as_deref())
+    let a = approval(&state, &caller, q.tenant.as_deref(), &id).await?;
+    render(&a, q.tz.as_deref())
 }
 
 // === /v1/audit ===
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditQuery {
-    tenant: Option<String>,
-    tz: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
-    operation_type: Option<String>,
-    operation_id: Option<String>,
-    approval_id: Option<String>,
-    incident_id: Option<String>,
-    source_system: Option<String>,
-    channel: Option<String>,
-    success: Option<bool>,
-    since: Option<String>,
-    until: Option<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) tz: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) operation_type: Option<String>,
+    pub(crate) operation_id: Option<String>,
+    pub(crate) approval_id: Option<String>,
+    pub(crate) incident_id: Option<String>,
+    pub(crate) source_system: Option<String>,
+    pub(crate) channel: Option<String>,
+    pub(crate) success: Option<bool>,
+    pub(crate) since: Option<String>,
+    pub(crate) until: Option<String>,
 }
 
+/// A page of the tenant's audit log.
 pub(crate) async fn audit(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryArgs(q): QueryArgs<AuditQuery>,
-) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
+    state: &AppState,
+    who: &Identity,
+    q: &AuditQuery,
+) -> Result<Page<AuditEntry>, ApiError> {
+    let (tenant, stores) = reader(state, who, q.tenant.as_deref())?;
     let filter = AuditFilter {
         operation_type: nonempty(q.operation_type.as_deref()).map(str::to_owned),
         operation_id: nonempty(q.operation_id.as_deref()).map(OperationId::new),
@@ -303,35 +391,41 @@ pub(crate) async fn audit(
         until: time("until", q.until.as_deref())?,
         page: page(q.limit, q.offset)?,
     };
-    render(
-        &stores.audit.list_audit(&tenant, &filter).await?,
-        q.tz.as_deref(),
-    )
+    Ok(stores.audit.list_audit(&tenant, &filter).await?)
+}
+
+pub(crate) async fn audit_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<AuditQuery>,
+) -> Result<Response, ApiError> {
+    render(&audit(&state, &caller, &q).await?, q.tz.as_deref())
 }
 
 // === /v1/timeline ===
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TimelineQuery {
-    tenant: Option<String>,
-    tz: Option<String>,
-    limit: Option<u32>,
-    offset: Option<u64>,
-    incident_id: Option<String>,
-    operation_id: Option<String>,
-    approval_id: Option<String>,
-    event_type: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) tz: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) incident_id: Option<String>,
+    pub(crate) operation_id: Option<String>,
+    pub(crate) approval_id: Option<String>,
+    pub(crate) event_type: Option<String>,
+    pub(crate) since: Option<String>,
+    pub(crate) until: Option<String>,
 }
 
+/// A page of the tenant's timeline.
 pub(crate) async fn timeline(
-    State(state): State<AppState>,
-    caller: Caller,
-    QueryArgs(q): QueryArgs<TimelineQuery>,
-) -> Result<Response, ApiError> {
-    let (tenant, stores) = reader(&state, &caller, q.tenant.as_deref())?;
+    state: &AppState,
+    who: &Identity,
+    q: &TimelineQuery,
+) -> Result<Page<TimelineEvent>, ApiError> {
+    let (tenant, stores) = reader(state, who, q.tenant.as_deref())?;
     let filter = TimelineFilter {
         incident_id: nonempty(q.incident_id.as_deref()).map(IncidentId::new),
         operation_id: nonempty(q.operation_id.as_deref()).map(OperationId::new),
@@ -341,33 +435,57 @@ pub(crate) async fn timeline(
         until: time("until", q.until.as_deref())?,
         page: page(q.limit, q.offset)?,
     };
-    render(
-        &stores.timeline.list_timeline(&tenant, &filter).await?,
-        q.tz.as_deref(),
-    )
+    Ok(stores.timeline.list_timeline(&tenant, &filter).await?)
+}
+
+pub(crate) async fn timeline_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<TimelineQuery>,
+) -> Result<Response, ApiError> {
+    render(&timeline(&state, &caller, &q).await?, q.tz.as_deref())
 }
 
 // === /v1/switches, /v1/breakers ===
 
+/// The switch layers: global, and the tenant's when one is asked for (a
+/// tenant token always asks for its own).
 pub(crate) async fn switches(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+) -> Result<SwitchesView, ApiError> {
+    who.require(Permission::Read)?;
+    let tenant = who.scope_for(tenant)?;
+    Ok(state.engine().switches(tenant.as_ref()).await?)
+}
+
+pub(crate) async fn switches_json(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<OneQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Read)?;
-    let tenant = caller.scope_for(q.tenant.as_deref())?;
-    let view = state.engine().switches(tenant.as_ref()).await?;
+    let view = switches(&state, &caller, q.tenant.as_deref()).await?;
     render(&view, q.tz.as_deref())
 }
 
+/// The tenant's breakers.
 pub(crate) async fn breakers(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+) -> Result<Vec<BreakerView>, ApiError> {
+    who.require(Permission::Read)?;
+    let tenant = who.tenant_for(tenant)?;
+    Ok(state.engine().breakers(&tenant).await?)
+}
+
+pub(crate) async fn breakers_json(
     State(state): State<AppState>,
     caller: Caller,
     QueryArgs(q): QueryArgs<OneQuery>,
 ) -> Result<Response, ApiError> {
-    caller.require(Permission::Read)?;
-    let tenant = caller.tenant_for(q.tenant.as_deref())?;
-    let list = state.engine().breakers(&tenant).await?;
+    let list = breakers(&state, &caller, q.tenant.as_deref()).await?;
     render(&serde_json::json!({ "items": list }), q.tz.as_deref())
 }
 

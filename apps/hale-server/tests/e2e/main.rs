@@ -2,9 +2,13 @@
 //! process (no-config start, SIGTERM, token hygiene), a real Alertmanager
 //! delivering to an in-process server, and the production configuration
 //! (Postgres, Redis, the Kubernetes executor against the in-repo fake API
-//! server). No test binds a fixed port.
+//! server), and the operator console in Chromium (through chromedriver).
+//! No test binds a fixed port.
 
 mod alertmanager;
+mod chrome;
+mod console;
+mod proc;
 mod process;
 mod production;
 mod support;

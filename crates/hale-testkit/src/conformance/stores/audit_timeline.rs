@@ -146,6 +146,17 @@ pub async fn audit_filters_order_and_pages<S: StoreAdapter>(store: Arc<S>) {
             Ch::AutoRepair,
             false,
         ),
+        (
+            "aud-6",
+            40,
+            "switch.set",
+            None,
+            None,
+            None,
+            Src::Api,
+            Ch::Web,
+            true,
+        ),
     ];
     for (id, secs, kind, op, apr, inc, src, ch, success) in rows {
         let e = AuditEntry {
@@ -163,7 +174,7 @@ pub async fn audit_filters_order_and_pages<S: StoreAdapter>(store: Arc<S>) {
     let cases: Vec<(AuditFilter, &[&str], &str)> = vec![
         (
             AuditFilter::default(),
-            &["aud-5", "aud-4", "aud-3", "aud-2", "aud-1"],
+            &["aud-6", "aud-5", "aud-4", "aud-3", "aud-2", "aud-1"],
             "list_audit is newest first, ties broken by id descending",
         ),
         (
@@ -216,6 +227,14 @@ pub async fn audit_filters_order_and_pages<S: StoreAdapter>(store: Arc<S>) {
         ),
         (
             AuditFilter {
+                authorization_channel: Some(Ch::Web),
+                ..Default::default()
+            },
+            &["aud-6"],
+            "AuditFilter::authorization_channel keeps the console's `web` apart from `manual`",
+        ),
+        (
+            AuditFilter {
                 success: Some(false),
                 ..Default::default()
             },
@@ -227,7 +246,7 @@ pub async fn audit_filters_order_and_pages<S: StoreAdapter>(store: Arc<S>) {
                 since: Some(at(10)),
                 ..Default::default()
             },
-            &["aud-5", "aud-4", "aud-3", "aud-2"],
+            &["aud-6", "aud-5", "aud-4", "aud-3", "aud-2"],
             "AuditFilter::since is inclusive",
         ),
         (

@@ -1,8 +1,9 @@
--- The failure class `fenced` (issue 14, fencing at the point of action): an
--- action refused because its lock was lost, either because the target
--- already carries a higher fencing token or because the lease could not be
--- confirmed right before acting. The CHECK constraints naming the wire
--- values grow by one.
+-- Two new wire values in the CHECKs of `audit_log` and `healing_operations`:
+-- the failure class `fenced` (fencing at the point of action: an action
+-- refused because its lock was lost, either because the target already
+-- carries a higher fencing token or because the lease could not be
+-- confirmed right before acting), and the authorization channel `web` (an
+-- act through the operator console).
 --
 -- SQLite cannot alter a constraint, so the two tables that hold a failure
 -- class are rebuilt the documented way (sqlite.org/lang_altertable.html,
@@ -33,7 +34,7 @@ CREATE TABLE audit_log_new (
         CHECK (dry_run_passed IN (0, 1)),
     dry_run_message        TEXT GENERATED ALWAYS AS (doc ->> '$.dry_run_message') VIRTUAL,
     authorization_channel  TEXT GENERATED ALWAYS AS (doc ->> '$.authorization_channel') VIRTUAL NOT NULL
-        CHECK (authorization_channel IN ('auto_repair', 'decision_manager', 'manual')),
+        CHECK (authorization_channel IN ('auto_repair', 'decision_manager', 'manual', 'web')),
     source_system          TEXT GENERATED ALWAYS AS (doc ->> '$.source_system') VIRTUAL NOT NULL
         CHECK (source_system IN ('failure_watcher', 'decision_manager', 'api')),
     retry_count            INTEGER GENERATED ALWAYS AS (doc ->> '$.retry_count') VIRTUAL NOT NULL
@@ -87,7 +88,7 @@ CREATE TABLE healing_operations_new (
     source_system          TEXT GENERATED ALWAYS AS (doc ->> '$.source_system') VIRTUAL NOT NULL
         CHECK (source_system IN ('failure_watcher', 'decision_manager', 'api')),
     authorization_channel  TEXT GENERATED ALWAYS AS (doc ->> '$.authorization_channel') VIRTUAL NOT NULL
-        CHECK (authorization_channel IN ('auto_repair', 'decision_manager', 'manual')),
+        CHECK (authorization_channel IN ('auto_repair', 'decision_manager', 'manual', 'web')),
     risk                   TEXT GENERATED ALWAYS AS (doc ->> '$.risk') VIRTUAL NOT NULL
         CHECK (risk IN ('low', 'medium', 'high', 'critical')),
     state                  TEXT GENERATED ALWAYS AS (doc ->> '$.state') VIRTUAL NOT NULL
