@@ -347,7 +347,6 @@ async fn a_second_open_of_the_same_file_is_refused_until_the_first_closes() {
     SqliteStore::open(&path).await.unwrap();
 }
 
-
 #[tokio::test]
 async fn a_database_from_before_the_fenced_class_keeps_its_rows_and_accepts_it() {
     use hale_domain::failure::FailureClass;

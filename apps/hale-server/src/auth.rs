@@ -115,6 +115,18 @@ impl Identity {
         }
     }
 
+    /// Fails with 403 unless the token is a platform token (`tenant = "*"`):
+    /// acts on the whole platform are not a tenant's to make.
+    pub fn require_platform(&self) -> Result<(), ApiError> {
+        match &self.tenant {
+            TokenTenant::Platform => Ok(()),
+            TokenTenant::Tenant(own) => Err(ApiError::Forbidden(format!(
+                "token {:?} belongs to tenant {own:?}; acts on the whole platform (global switches, global dormancy) need a platform token (tenant = \"*\") with the admin role",
+                self.name
+            ))),
+        }
+    }
+
     /// The tenant a request acts on: the token's own, or for a platform
     /// token the `?tenant=` it names (422 without one). A tenant token that
     /// names another tenant gets 403.

@@ -178,6 +178,44 @@ pub fn render(
             let scope = format!("tenant:{}", t.tenant);
             o.sample("hale_dormant", &[("scope", &scope)], u8::from(t.is_dormant));
         }
+        o.header(
+            "hale_safety_state_version",
+            "gauge",
+            "The shared safety state's version (epoch) this replica has, by scope (global, tenant:<id>).",
+        );
+        let ss = &s.safety_state;
+        o.sample(
+            "hale_safety_state_version",
+            &[("scope", "global")],
+            ss.platform_version,
+        );
+        for t in &s.tenants {
+            let scope = format!("tenant:{}", t.tenant);
+            o.sample(
+                "hale_safety_state_version",
+                &[("scope", &scope)],
+                t.state_version,
+            );
+        }
+        o.header(
+            "hale_safety_view_age_seconds",
+            "gauge",
+            "Seconds since this replica's copy of the safety state was confirmed against the store, by scope.",
+        );
+        let secs = |ms: Option<u64>| ms.map_or(f64::NAN, |ms| ms as f64 / 1000.0);
+        o.sample(
+            "hale_safety_view_age_seconds",
+            &[("scope", "global")],
+            secs(ss.platform_view_age_ms),
+        );
+        for t in &s.tenants {
+            let scope = format!("tenant:{}", t.tenant);
+            o.sample(
+                "hale_safety_view_age_seconds",
+                &[("scope", &scope)],
+                secs(t.view_age_ms),
+            );
+        }
     }
 
     let h = &m.lock_latency;

@@ -124,6 +124,26 @@ impl Origin {
     }
 }
 
+/// A human's act through the API: a bare actor means channel `manual`.
+impl From<&crate::ids::Actor> for Origin {
+    fn from(actor: &crate::ids::Actor) -> Origin {
+        Origin::manual(actor.clone())
+    }
+}
+
+/// A human's act through the API: a bare actor means channel `manual`.
+impl From<crate::ids::Actor> for Origin {
+    fn from(actor: crate::ids::Actor) -> Origin {
+        Origin::manual(actor)
+    }
+}
+
+impl From<&Origin> for Origin {
+    fn from(origin: &Origin) -> Origin {
+        origin.clone()
+    }
+}
+
 macro_rules! snake_case_str {
     ($ty:ty { $($variant:ident => $s:literal),+ $(,)? }) => {
         impl $ty {

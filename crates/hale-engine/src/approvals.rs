@@ -46,21 +46,25 @@ struct DecisionRecord {
 }
 
 impl Engine {
-    /// Signs an approval request as `identity`. When the signature completes
-    /// the request, its strategy starts at decision priority.
+    /// Signs an approval request as `by` (an [`Actor`] means the API's
+    /// `manual` channel; pass an [`Origin`] for another, e.g. the console's
+    /// `web`). When the signature completes the request, its strategy
+    /// starts at decision priority.
     pub async fn approve(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
-        identity: &Actor,
+        by: impl Into<Origin>,
         comment: Option<String>,
     ) -> Result<ApprovalResult, EngineError> {
+        let by = by.into();
+        let identity = &by.actor;
         let inner = &self.inner;
         if inner.is_stopping() {
             return Err(EngineError::ShuttingDown);
         }
         let a = inner
-            .decide_approval(tenant, id, identity, |a, now| {
+            .decide_approval(tenant, id, &by, |a, now| {
                 let outcome = a.sign(identity, comment.clone(), now)?;
                 let title = match outcome {
                     SignOutcome::Approved => format!("Approved by {identity}"),
@@ -96,17 +100,20 @@ impl Engine {
         })
     }
 
-    /// Rejects an approval request with a reason.
+    /// Rejects an approval request with a reason (as `by`, see
+    /// [`Engine::approve`]).
     pub async fn reject(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
-        identity: &Actor,
+        by: impl Into<Origin>,
         reason: &str,
     ) -> Result<ApprovalRequest, EngineError> {
+        let by = by.into();
+        let identity = &by.actor;
         let reason = reason.trim();
         self.inner
-            .decide_approval(tenant, id, identity, |a, now| {
+            .decide_approval(tenant, id, &by, |a, now| {
                 a.reject(identity, reason, now)?;
                 Ok(DecisionRecord {
                     kind: AuditKind::ApprovalRejected,
@@ -149,13 +156,13 @@ impl Inner {
     /// The one loop of a human decision on a request: `decide` applies the
     /// domain rule to a fresh copy and says what to record; the request and
     /// its timeline event are stored together under the revision check, a
-    /// lost race is retried, then the decision is audited (channel
-    /// `manual`).
+    /// lost race is retried, then the decision is audited with `by`'s
+    /// channel.
     async fn decide_approval(
         &self,
         tenant: &TenantId,
         id: &ApprovalId,
-        identity: &Actor,
+        by: &Origin,
         decide: impl Fn(&mut ApprovalRequest, Timestamp) -> Result<DecisionRecord, ApprovalError>,
     ) -> Result<ApprovalRequest, EngineError> {
         self.policy(tenant)?;
@@ -172,7 +179,7 @@ impl Inner {
                 Err(e) => return Err(e.into()),
             };
             let (status, title) = record.timeline;
-            let ev = self.approval_event(&a, status, title, identity, now);
+            let ev = self.approval_event(&a, status, title, &by.actor, now);
             match self
                 .ports
                 .stores
@@ -184,13 +191,8 @@ impl Inner {
                 Err(StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
             }
-            let mut audit = self.audit_entry(
-                tenant,
-                record.kind,
-                &a.resource.key(),
-                Origin::manual(identity.clone()),
-                now,
-            );
+            let mut audit =
+                self.audit_entry(tenant, record.kind, &a.resource.key(), by.clone(), now);
             audit.approval_id = Some(a.id.clone());
             audit.incident_id.clone_from(&a.incident_id);
             audit.reason = Some(record.reason);

@@ -11,7 +11,7 @@ use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
 use hale_domain::record::audit::AuditKind;
 use hale_domain::safety::LedgerKey;
 pub use hale_domain::safety::TenantSwitchTarget;
-use hale_domain::{Actor, Origin, ResourceRef, Scope, StrategyId, TenantId};
+use hale_domain::{Origin, ResourceRef, Scope, StrategyId, TenantId};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Inner};
@@ -47,7 +47,7 @@ impl Inner {
         scope: &Scope,
         kind: AuditKind,
         target: &str,
-        actor: &Actor,
+        by: &Origin,
         reason: &str,
     ) -> Result<(), EngineError> {
         let now = self.now();
@@ -56,7 +56,7 @@ impl Inner {
             Scope::Global => self.tenant_ids(),
         };
         for t in tenants {
-            let mut a = self.audit_entry(&t, kind, target, Origin::manual(actor.clone()), now);
+            let mut a = self.audit_entry(&t, kind, target, by.clone(), now);
             a.reason = Some(reason.to_owned());
             self.audit(a).await?;
         }
@@ -93,9 +93,10 @@ impl Engine {
         &self,
         feature: Feature,
         switch: Option<Switch>,
-        actor: &Actor,
+        by: impl Into<Origin>,
         reason: &str,
     ) -> Result<(), EngineError> {
+        let by = by.into();
         need_reason(reason)?;
         let inner = &self.inner;
         let flags = inner.flags().unwrap_or_default();
@@ -109,7 +110,7 @@ impl Engine {
                 &Scope::Global,
                 AuditKind::SwitchSet,
                 &target,
-                actor,
+                &by,
                 &format!("{what}: {reason}"),
             )
             .await
@@ -121,9 +122,10 @@ impl Engine {
         tenant: &TenantId,
         target: TenantSwitchTarget,
         switch: Option<Switch>,
-        actor: &Actor,
+        by: impl Into<Origin>,
         reason: &str,
     ) -> Result<(), EngineError> {
+        let by = by.into();
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
@@ -137,7 +139,7 @@ impl Engine {
                 &Scope::Tenant(tenant.clone()),
                 AuditKind::SwitchSet,
                 &label,
-                actor,
+                &by,
                 &format!("{what}: {reason}"),
             )
             .await
@@ -149,8 +151,10 @@ impl Engine {
         &self,
         scope: &Scope,
         reason: &str,
-        actor: &Actor,
+        by: impl Into<Origin>,
     ) -> Result<ResumeRecord, EngineError> {
+        let by = by.into();
+        let actor = &by.actor;
         let inner = &self.inner;
         let now = inner.now();
         let record = match scope {
@@ -171,7 +175,7 @@ impl Engine {
                 scope,
                 AuditKind::DormancyResumed,
                 &format!("dormancy:{scope}"),
-                actor,
+                &by,
                 reason.trim(),
             )
             .await?;
@@ -183,8 +187,10 @@ impl Engine {
         &self,
         scope: &Scope,
         reason: &str,
-        actor: &Actor,
+        by: impl Into<Origin>,
     ) -> Result<bool, EngineError> {
+        let by = by.into();
+        let actor = &by.actor;
         need_reason(reason)?;
         let inner = &self.inner;
         let now = inner.now();
@@ -209,7 +215,7 @@ impl Engine {
                     scope,
                     AuditKind::DormancyEntered,
                     &format!("dormancy:{scope}"),
-                    actor,
+                    &by,
                     reason,
                 )
                 .await?;
@@ -242,8 +248,10 @@ impl Engine {
         tenant: &TenantId,
         name: &str,
         reason: &str,
-        actor: &Actor,
+        by: impl Into<Origin>,
     ) -> Result<Option<Transition>, EngineError> {
+        let by = by.into();
+        let actor = &by.actor;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
         if !rt.breakers().contains_key(name) {
@@ -270,7 +278,7 @@ impl Engine {
                 &Scope::Tenant(tenant.clone()),
                 AuditKind::BreakerReset,
                 &format!("breaker:{name}"),
-                actor,
+                &by,
                 reason.trim(),
             )
             .await?;
@@ -289,8 +297,9 @@ impl Engine {
         strategy: &StrategyId,
         resource: &ResourceRef,
         reason: &str,
-        actor: &Actor,
+        by: impl Into<Origin>,
     ) -> Result<(), EngineError> {
+        let by = by.into();
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
@@ -310,7 +319,7 @@ impl Engine {
                 &Scope::Tenant(tenant.clone()),
                 AuditKind::AttemptsReset,
                 &resource.key(),
-                actor,
+                &by,
                 &format!("{strategy}: {}", reason.trim()),
             )
             .await

@@ -167,6 +167,10 @@ pub struct TenantSummary {
     pub consecutive_failures: u32,
     /// Breakers not closed.
     pub open_breakers: usize,
+    /// The tenant's safety-state version (epoch) this replica has.
+    pub state_version: u64,
+    /// Milliseconds since this replica's copy was confirmed against the store.
+    pub view_age_ms: Option<u64>,
 }
 
 struct Derived {
@@ -390,11 +394,14 @@ impl Engine {
             total.failed_healings += h.failed_healings;
             total.deferred_alerts += h.deferred_alerts;
             total.consecutive_failures = total.consecutive_failures.max(h.consecutive_failures);
+            let view = self.safety_state(Some(&rt), now);
             tenants.push(TenantSummary {
                 tenant: t,
                 is_dormant: h.is_dormant,
                 consecutive_failures: h.consecutive_failures,
                 open_breakers: b.iter().filter(|b| b.state != BreakerState::Closed).count(),
+                state_version: view.tenant_version.unwrap_or(0),
+                view_age_ms: view.tenant_view_age_ms,
             });
             all_breakers.extend(b);
         }

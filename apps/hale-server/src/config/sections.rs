@@ -383,6 +383,9 @@ pub struct FlagsSection {
     pub preventive_healing: Option<bool>,
     /// `FEATURE_PROCESS_MONITORING_ENABLED`.
     pub process_monitoring: Option<bool>,
+    /// `FEATURE_EXECUTION_ENABLED`: `false` is the freeze, every execution
+    /// (automatic, approved, manual) stops, checked before every action.
+    pub execution: Option<bool>,
 }
 
 impl FlagsSection {
@@ -394,6 +397,7 @@ impl FlagsSection {
             (Feature::AutoDetection, self.auto_detection),
             (Feature::PreventiveHealing, self.preventive_healing),
             (Feature::ProcessMonitoring, self.process_monitoring),
+            (Feature::Execution, self.execution),
         ] {
             if let Some(on) = value {
                 out.features

@@ -17,7 +17,7 @@ use hale_domain::dormancy::ResumeRecord;
 use hale_domain::kill_switch::{Feature, Switch};
 use hale_domain::strategy::ActionKind;
 use hale_domain::{
-    Actor, ApprovalId, AuthorizationChannel, Origin, ResourceRef, Scope, StrategyId, TenantId,
+    ApprovalId, AuthorizationChannel, Origin, ResourceRef, Scope, StrategyId, TenantId,
 };
 use hale_engine::{ApprovalResult, SwitchesView, TenantSwitchTarget};
 use serde::Deserialize;
@@ -59,19 +59,11 @@ impl<'a> ActBy<'a> {
         self.who
     }
 
-    /// The actor the engine records.
-    fn actor(&self) -> Actor {
-        self.who.actor()
-    }
-
-    /// The full origin of the act. The engine's act methods take an
-    /// [`Actor`] today and record it as [`Origin::manual`]; once they take
-    /// an [`Origin`], this is what each call below passes, and the web
-    /// channel reaches the audit log.
+    /// Who acted and through which channel, as the engine records it.
     fn origin(&self) -> Origin {
         match self.channel {
-            AuthorizationChannel::Web => Origin::web(self.actor()),
-            _ => Origin::manual(self.actor()),
+            AuthorizationChannel::Web => Origin::web(self.who.actor()),
+            _ => Origin::manual(self.who.actor()),
         }
     }
 
@@ -98,9 +90,12 @@ pub(crate) fn tenant_act(who: &Identity, asked: Option<&str>) -> Result<TenantId
     who.tenant_for(asked)
 }
 
-/// Who may act on the whole platform (global switches, global dormancy).
+/// Who may act on the whole platform (global switches, global dormancy): a
+/// platform token (`tenant = "*"`) with the admin role. A tenant's token,
+/// admin or not, may not lift or set a platform-wide stop.
 pub(crate) fn platform_act(who: &Identity) -> Result<(), ApiError> {
-    who.require(Permission::Administer)
+    who.require(Permission::Administer)?;
+    who.require_platform()
 }
 
 /// Whether `who` may act on a tenant at all (the console shows no action
@@ -143,7 +138,7 @@ pub(crate) async fn approve(
     by.log("approval.sign", tenant.as_str());
     Ok(state
         .engine()
-        .approve(&tenant, &ApprovalId::new(id), &by.actor(), comment)
+        .approve(&tenant, &ApprovalId::new(id), by.origin(), comment)
         .await?)
 }
 
@@ -177,7 +172,7 @@ pub(crate) async fn reject(
     by.log("approval.reject", tenant.as_str());
     Ok(state
         .engine()
-        .reject(&tenant, &ApprovalId::new(id), &by.actor(), &body.reason)
+        .reject(&tenant, &ApprovalId::new(id), by.origin(), &body.reason)
         .await?)
 }
 
@@ -241,7 +236,7 @@ pub(crate) async fn set_switch(
             .map_err(|e: String| ApiError::Invalid(format!("key: {e}")))?;
         by.log("switch.set", "global");
         engine
-            .set_global_switch(feature, switch, &by.actor(), &body.reason)
+            .set_global_switch(feature, switch, by.origin(), &body.reason)
             .await?;
         return Ok(engine.switches(None).await?);
     }
@@ -261,7 +256,7 @@ pub(crate) async fn set_switch(
     let tenant = tenant_act(who, tenant)?;
     by.log("switch.set", tenant.as_str());
     engine
-        .set_tenant_switch(&tenant, target, switch, &by.actor(), &body.reason)
+        .set_tenant_switch(&tenant, target, switch, by.origin(), &body.reason)
         .await?;
     Ok(engine.switches(Some(&tenant)).await?)
 }
@@ -319,7 +314,7 @@ pub(crate) async fn resume(
     by.log("dormancy.resume", &scope.to_string());
     let record = state
         .engine()
-        .resume(&scope, &body.reason, &by.actor())
+        .resume(&scope, &body.reason, by.origin())
         .await?;
     Ok((scope, record))
 }
@@ -348,7 +343,7 @@ pub(crate) async fn enter_dormant(
     by.log("dormancy.enter", &scope.to_string());
     let entered = state
         .engine()
-        .enter_dormant(&scope, &body.reason, &by.actor())
+        .enter_dormant(&scope, &body.reason, by.origin())
         .await?;
     Ok((scope, entered))
 }
@@ -384,7 +379,7 @@ pub(crate) async fn reset_breaker(
     by.log("breaker.reset", tenant.as_str());
     Ok(state
         .engine()
-        .reset_breaker(&tenant, name, &body.reason, &by.actor())
+        .reset_breaker(&tenant, name, &body.reason, by.origin())
         .await?)
 }
 
@@ -436,7 +431,7 @@ pub(crate) async fn reset_attempts(
             &StrategyId::new(body.strategy.trim()),
             &resource,
             &body.reason,
-            &by.actor(),
+            by.origin(),
         )
         .await?;
     Ok(resource)

@@ -338,3 +338,102 @@ async fn attempts_are_reset_per_strategy_and_target() {
         "alice"
     );
 }
+
+/// Acts on the whole platform need a platform token with the admin role: a
+/// tenant's token, even an admin one, gets 403 for each of them and changes
+/// nothing (one tenant cannot lift a platform-wide stop).
+#[tokio::test(start_paused = true)]
+async fn every_global_act_needs_a_platform_admin_token() {
+    let api = api().await;
+    let acts: [(&str, &str, Value); 4] = [
+        (
+            "PUT",
+            "/v1/switches",
+            json!({"layer": "global", "key": "auto_healing", "state": "off", "reason": "stop"}),
+        ),
+        (
+            "PUT",
+            "/v1/switches",
+            json!({"layer": "global", "key": "execution", "state": "off", "reason": "freeze"}),
+        ),
+        (
+            "POST",
+            "/v1/dormancy/enter",
+            json!({"reason": "pause", "scope": "global"}),
+        ),
+        (
+            "POST",
+            "/v1/dormancy/resume",
+            json!({"reason": "wake", "scope": "global"}),
+        ),
+    ];
+    for token in [A_ADMIN, A_OPERATOR] {
+        for (method, path, body) in &acts {
+            let r = match *method {
+                "PUT" => api.put(path, token, body).await,
+                _ => api.post(path, token, body).await,
+            };
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{token} {path} {body}: {}",
+                r.text
+            );
+        }
+    }
+    // Nothing changed: the platform is neither stopped nor dormant.
+    let s = api.get("/v1/status", P_ADMIN).await;
+    assert_eq!(s.body["selfHealing"]["enabled"], true, "{}", s.text);
+    assert_eq!(s.body["selfHealing"]["isDormant"], false);
+    assert!(audit(&api, "switch.set").await.is_empty());
+    // The platform admin may.
+    let (_, path, body) = &acts[1];
+    let r = api.put(path, P_ADMIN, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["global_effective"]["features"]["execution"], "off");
+    // A tenant's admin still administers its own tenant.
+    let r = api
+        .put(
+            "/v1/switches",
+            A_ADMIN,
+            &json!({"layer": "tenant", "state": "off", "reason": "ours"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+/// A switch the configuration sets off is a floor: the API can add an off
+/// on top, never lift it (409 naming the layer); the audit log has no act.
+#[tokio::test(start_paused = true)]
+async fn a_switch_off_in_the_configuration_cannot_be_lifted_through_the_api() {
+    let api = api().await;
+    let r = api
+        .put(
+            "/v1/switches",
+            A_OPERATOR,
+            &json!({"layer": "action_kind", "key": "evict_pod", "state": "on", "reason": "try"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("configuration"),
+        "{}",
+        r.text
+    );
+    let r = api.get("/v1/switches", A_VIEWER).await;
+    assert_eq!(
+        r.body["tenant"]["action_kinds"]["evict_pod"], "off",
+        "{}",
+        r.text
+    );
+    assert!(audit(&api, "switch.set").await.is_empty());
+    // Adding an off on top of the configuration works.
+    let r = api
+        .put(
+            "/v1/switches",
+            A_OPERATOR,
+            &json!({"layer": "action_kind", "key": "scale", "state": "off", "reason": "hold"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}

@@ -65,12 +65,10 @@ async fn two_identities_approve_through_the_console_and_the_second_sees_the_firs
         .map(|a| a["executed_by"].as_str().unwrap())
         .collect();
     assert_eq!(who, ["anna", "alice"]);
-    // The engine records every human act as channel `manual` until it takes
-    // the act's origin (acts::ActBy::origin); then this is `web`.
+    // Acts through the console are audited with channel `web`.
     assert!(
-        signed
-            .iter()
-            .all(|a| a["authorization_channel"] == "manual")
+        signed.iter().all(|a| a["authorization_channel"] == "web"),
+        "{signed:?}"
     );
 
     // Rejecting needs a reason (the API's rule), then works.

@@ -18,6 +18,7 @@ pub(crate) const A_VIEWER: &str = "tok-a-viewer";
 pub(crate) const A_OPERATOR: &str = "tok-a-operator";
 pub(crate) const A_OPERATOR2: &str = "tok-a-operator-2";
 pub(crate) const B_OPERATOR: &str = "tok-b-operator";
+pub(crate) const A_ADMIN: &str = "tok-a-admin";
 pub(crate) const P_ADMIN: &str = "tok-platform-admin";
 pub(crate) const P_VIEWER: &str = "tok-platform-viewer";
 
@@ -28,7 +29,8 @@ pub(crate) fn tenant(id: &str) -> TenantId {
     TenantId::new(id).unwrap()
 }
 
-/// A LOW-risk automatic restart and a HIGH-risk approval-path scale.
+/// A LOW-risk automatic restart and a HIGH-risk approval-path scale; the
+/// configuration switches `evict_pod` off (a floor the API cannot lift).
 pub(crate) fn policy(id: &str) -> TenantPolicy {
     let strategies = serde_json::from_value(json!([
         {
@@ -48,7 +50,12 @@ pub(crate) fn policy(id: &str) -> TenantPolicy {
         }
     ]))
     .unwrap();
-    TenantPolicy::new(tenant(id), strategies)
+    let mut p = TenantPolicy::new(tenant(id), strategies);
+    p.switches.action_kinds.insert(
+        hale_domain::strategy::ActionKind::new("evict_pod").unwrap(),
+        hale_domain::kill_switch::Switch::Off,
+    );
+    p
 }
 
 pub(crate) fn tokens() -> TokenTable {
@@ -58,6 +65,7 @@ pub(crate) fn tokens() -> TokenTable {
     t.insert_token(A_VIEWER, "viewer-a", a(), Role::Viewer);
     t.insert_token(A_OPERATOR, "alice", a(), Role::Operator);
     t.insert_token(A_OPERATOR2, "anna", a(), Role::Operator);
+    t.insert_token(A_ADMIN, "ada", a(), Role::Admin);
     t.insert_token(
         B_OPERATOR,
         "bob",
