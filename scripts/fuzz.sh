@@ -2,8 +2,9 @@
 # Runs every cargo-fuzz target for a bounded time and prints, per target, the
 # executions and crashes found (the figures recorded in docs/reliability.md).
 #
-#   scripts/fuzz.sh            60 s per target
-#   scripts/fuzz.sh 300        300 s per target
+#   scripts/fuzz.sh                     60 s per target
+#   scripts/fuzz.sh 300                 300 s per target
+#   scripts/fuzz.sh 3600 http_router    one target (or several, space separated)
 #
 # Needs the nightly toolchain (installed on these machines) and cargo-fuzz
 # (installed from crates.io if missing). Crashing inputs are kept under
@@ -20,7 +21,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
 
-mapfile -t TARGETS < <(cargo +nightly fuzz list)
+if [[ $# -gt 1 ]]; then
+    TARGETS=("${@:2}")
+else
+    mapfile -t TARGETS < <(cargo +nightly fuzz list)
+fi
 printf '%-24s %12s %8s %s\n' target executions crashes seconds
 status=0
 for t in "${TARGETS[@]}"; do

@@ -17,6 +17,9 @@
 #   pgdata/        Postgres cluster (owned by the `postgres` user)
 #   postgres.log   Postgres server log
 #   redis/         Redis working directory, redis.conf, redis.pid, redis.log
+#   tls/           a throwaway CA (ca.pem) and the server certificate both
+#                  services present (127.0.0.1 and localhost), made with the
+#                  openssl command line tool
 #
 # Exported variables (written to $HALE_SERVICES_DIR/env):
 #
@@ -30,8 +33,15 @@
 #   HALE_TEST_PG_BIN            directory holding pg_ctl, postgres, psql, ...
 #   HALE_TEST_PGDATA            the cluster's data directory
 #   HALE_TEST_PG_PORT           the TCP port Postgres listens on (127.0.0.1)
+#   HALE_TEST_DATABASE_TLS_URL  the superuser URL over TLS, verified against
+#                               the test CA: ...?sslmode=verify-full&sslrootcert=CA
+#                               (same server: ssl = on accepts both)
+#   HALE_TEST_TLS_CA_FILE       the test CA's certificate (PEM)
 #   HALE_TEST_REDIS_URL         redis://127.0.0.1:PORT
 #   HALE_TEST_REDIS_PORT        the port alone
+#   HALE_TEST_REDIS_TLS_URL     rediss://127.0.0.1:TLS_PORT (the same server's
+#                               tls-port; verify it with HALE_TEST_TLS_CA_FILE)
+#   HALE_TEST_REDIS_TLS_PORT    that port alone
 #   HALE_TEST_REDIS_PID         pid of the redis-server started here
 #   HALE_TEST_REDIS_SERVER_BIN  the redis-server binary
 #   HALE_TEST_REDIS_CONF        config file: `$BIN $CONF` restarts Redis on the
@@ -80,7 +90,9 @@ if [[ "${BASH_SOURCE[0]}" != "$0" ]]; then
                     HALE_TEST_PG_PORT HALE_TEST_REDIS_URL HALE_TEST_REDIS_PORT \
                     HALE_TEST_REDIS_PID HALE_TEST_REDIS_SERVER_BIN \
                     HALE_TEST_REDIS_CONF HALE_TEST_ALERTMANAGER_BIN \
-                    HALE_TEST_CHROMIUM HALE_TEST_CHROMEDRIVER
+                    HALE_TEST_CHROMIUM HALE_TEST_CHROMEDRIVER \
+                    HALE_TEST_DATABASE_TLS_URL HALE_TEST_TLS_CA_FILE \
+                    HALE_TEST_REDIS_TLS_URL HALE_TEST_REDIS_TLS_PORT
                 ;;
         esac
         return 0
@@ -99,6 +111,8 @@ readonly REDIS_DIR="$STATE_DIR/redis"
 readonly REDIS_CONF="$REDIS_DIR/redis.conf"
 readonly REDIS_PIDFILE="$REDIS_DIR/redis.pid"
 readonly REDIS_LOG="$REDIS_DIR/redis.log"
+readonly TLS_DIR="$STATE_DIR/tls"
+readonly TLS_CA="$TLS_DIR/ca.pem"
 # Marks a directory as ours, so `stop` never deletes a directory that merely
 # happens to be named by HALE_SERVICES_DIR.
 readonly MARKER="$STATE_DIR/.hale-services"
@@ -210,13 +224,14 @@ ensure_packages() {
     [[ -x "$CHROMIUM_BIN" ]] || missing+=(chromium)
     [[ -x "$CHROMEDRIVER_BIN" ]] || missing+=(chromium-driver)
     [[ -d /usr/share/fonts/truetype/dejavu ]] || missing+=(fonts-dejavu-core)
+    command -v openssl >/dev/null || missing+=(openssl)
     if [[ -z "$(find_pg_bin)" ]]; then
         missing+=(postgresql)
     fi
     if [[ ${#missing[@]} -gt 0 ]]; then
         apt_install "${missing[@]}"
     else
-        log "packages present: redis-server redis-tools prometheus-alertmanager socat postgresql chromium chromium-driver"
+        log "packages present: redis-server redis-tools prometheus-alertmanager socat openssl postgresql chromium chromium-driver"
     fi
     id "$PG_USER" >/dev/null 2>&1 || die "OS user '$PG_USER' does not exist"
 }
@@ -283,6 +298,36 @@ wait_for() {
     log "$what is ready"
 }
 
+# === TLS =====================================================================
+
+# A throwaway CA and one server certificate (P-256) for 127.0.0.1 and
+# localhost, valid for 30 days, used by Postgres (ssl = on) and Redis
+# (tls-port). Clients verify against $TLS_CA; nothing here is trusted by
+# the system.
+tls_certs() {
+    mkdir -p "$TLS_DIR"
+    chmod 0755 "$TLS_DIR"
+    local start
+    start="$(now)"
+    openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -keyout "$TLS_DIR/ca.key" -out "$TLS_CA" -days 30 \
+        -subj "/CN=hale test CA" >/dev/null 2>&1 ||
+        die "openssl could not make the test CA"
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+        -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" \
+        -subj "/CN=localhost" >/dev/null 2>&1 ||
+        die "openssl could not make the server key"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+        >"$TLS_DIR/server.ext"
+    openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_CA" -CAkey "$TLS_DIR/ca.key" \
+        -CAcreateserial -out "$TLS_DIR/server.pem" -days 30 \
+        -extfile "$TLS_DIR/server.ext" >/dev/null 2>&1 ||
+        die "openssl could not sign the server certificate"
+    chmod 0644 "$TLS_CA" "$TLS_DIR/server.pem"
+    chmod 0600 "$TLS_DIR/ca.key" "$TLS_DIR/server.key"
+    log "TLS test CA and server certificate made in $(elapsed_since "$start")"
+}
+
 # === Postgres ================================================================
 
 pg_start() {
@@ -322,7 +367,14 @@ fsync = off
 full_page_writes = off
 log_min_messages = warning
 log_connections = off
+# TLS with the test CA's server certificate; plain TCP keeps working.
+ssl = on
+ssl_cert_file = 'server.pem'
+ssl_key_file = 'server.key'
 EOF
+    # Postgres insists that its key belongs to it and is private.
+    install -m 0644 -o "$PG_USER" "$TLS_DIR/server.pem" "$PGDATA_DIR/server.pem"
+    install -m 0600 -o "$PG_USER" "$TLS_DIR/server.key" "$PGDATA_DIR/server.key"
 
     for attempt in $(seq 1 20); do
         port="${HALE_SERVICES_PG_PORT:-$(free_port)}"
@@ -389,10 +441,12 @@ pg_stop() {
 # === Redis ===================================================================
 
 redis_start() {
-    local port="" attempt pid=""
+    local port="" tls_port="" attempt pid=""
     mkdir -p "$REDIS_DIR"
     for attempt in $(seq 1 20); do
         port="${HALE_SERVICES_REDIS_PORT:-$(free_port)}"
+        tls_port="$(free_port)"
+        [[ "$tls_port" != "$port" ]] || tls_port="$(free_port)"
         # No persistence at all: tests own their keys and a restart by a chaos
         # test must come back empty and fast.
         cat >"$REDIS_CONF" <<EOF
@@ -406,6 +460,13 @@ appendonly no
 dir $REDIS_DIR
 pidfile $REDIS_PIDFILE
 logfile $REDIS_LOG
+# TLS on a second port with the test CA's server certificate; clients are
+# not asked for certificates.
+tls-port $tls_port
+tls-cert-file $TLS_DIR/server.pem
+tls-key-file $TLS_DIR/server.key
+tls-ca-cert-file $TLS_CA
+tls-auth-clients no
 EOF
         rm -f "$REDIS_PIDFILE"
         # All output goes to the log file and stdin is closed, so a caller
@@ -419,7 +480,7 @@ EOF
         # likely the port was taken between the check and the bind).
         local deadline=$((SECONDS + TIMEOUT)) up=0
         while ((SECONDS < deadline)); do
-            if redis_ping "$port" && is_redis_pid "$pid"; then
+            if redis_ping "$port" && redis_tls_ping "$tls_port" && is_redis_pid "$pid"; then
                 up=1
                 break
             fi
@@ -427,7 +488,7 @@ EOF
             sleep 0.2
         done
         if ((up)); then
-            log "Redis on 127.0.0.1:$port is ready"
+            log "Redis on 127.0.0.1:$port (TLS on $tls_port) is ready"
             break
         fi
         kill -KILL "$pid" 2>/dev/null || true
@@ -445,12 +506,18 @@ EOF
     # Keep our own copy of the pid: tests may replace redis.pid on restart.
     printf '%s\n' "$pid" >"$REDIS_DIR/started.pid"
     REDIS_PORT="$port"
+    REDIS_TLS_PORT="$tls_port"
     REDIS_PID="$pid"
 }
 
 # PING must answer PONG; a stopped (SIGSTOP) server would hang, hence timeout.
 redis_ping() {
     [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == "PONG" ]]
+}
+
+# PING over TLS, verifying the server against the test CA.
+redis_tls_ping() {
+    [[ "$(timeout 2 redis-cli --tls --cacert "$TLS_CA" -h 127.0.0.1 -p "$1" ping 2>/dev/null)" == "PONG" ]]
 }
 
 # True if $1 is a live redis-server process.
@@ -516,9 +583,10 @@ cmd_start() {
     alertmanager_check
     # The launcher script prints shell noise on stderr on some hosts; the version is on stdout.
     log "browser: $("$CHROMIUM_BIN" --version 2>/dev/null | head -n 1); $("$CHROMEDRIVER_BIN" --version 2>/dev/null | head -n 1)"
+    tls_certs
     PG_PORT=""
     pg_start "$pg_bin"
-    REDIS_PORT="" REDIS_PID=""
+    REDIS_PORT="" REDIS_TLS_PORT="" REDIS_PID=""
     redis_start
 
     local tmp="$ENV_FILE.tmp"
@@ -541,11 +609,16 @@ cmd_start() {
         printf 'export HALE_TEST_ALERTMANAGER_BIN=%q\n' "$ALERTMANAGER_BIN"
         printf 'export HALE_TEST_CHROMIUM=%q\n' "$CHROMIUM_BIN"
         printf 'export HALE_TEST_CHROMEDRIVER=%q\n' "$CHROMEDRIVER_BIN"
+        printf 'export HALE_TEST_TLS_CA_FILE=%q\n' "$TLS_CA"
+        printf 'export HALE_TEST_DATABASE_TLS_URL=%q\n' \
+            "postgres://postgres@127.0.0.1:$PG_PORT/$DB_NAME?sslmode=verify-full&sslrootcert=$TLS_CA"
+        printf 'export HALE_TEST_REDIS_TLS_URL=%q\n' "rediss://127.0.0.1:$REDIS_TLS_PORT"
+        printf 'export HALE_TEST_REDIS_TLS_PORT=%q\n' "$REDIS_TLS_PORT"
     } >"$tmp"
     mv -f "$tmp" "$ENV_FILE"
     trap - EXIT
 
-    log "Postgres  127.0.0.1:$PG_PORT (db $DB_NAME), Redis 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
+    log "Postgres  127.0.0.1:$PG_PORT (db $DB_NAME, ssl on), Redis 127.0.0.1:$REDIS_PORT and TLS $REDIS_TLS_PORT (pid $REDIS_PID)"
     log "services up in $(elapsed_since "$start"); source $ENV_FILE"
 }
 

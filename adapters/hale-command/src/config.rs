@@ -226,6 +226,11 @@ pub struct CommandConfig {
     /// (default 5 s).
     #[serde(default = "default_grace", with = "hale_domain::time::duration")]
     pub kill_grace: Duration,
+    /// Regular expressions whose matches are replaced by `***` in what is
+    /// recorded of a run (argv, stdout, stderr, messages), after the
+    /// built-in patterns of [`hale_redact::BUILTIN_PATTERNS`].
+    #[serde(default)]
+    pub redact_patterns: Vec<String>,
 }
 
 fn default_max_output() -> usize {
@@ -242,6 +247,7 @@ impl Default for CommandConfig {
             commands: Vec::new(),
             max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             kill_grace: DEFAULT_KILL_GRACE,
+            redact_patterns: Vec::new(),
         }
     }
 }

@@ -11,12 +11,13 @@ use hale_domain::strategy::ActionKind;
 use hale_engine::ports::{
     ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, NamespacePolicy,
 };
+use hale_redact::Redactor;
 use serde_json::json;
 
 use crate::config::{
     CommandConfig, CommandSpec, ConfigError, FENCING_TOKEN_ENV, RESOURCE_ENV, TENANT_ENV,
 };
-use crate::process::{self, Exit, Invocation, RunOutput};
+use crate::process::{self, Captured, Exit, Invocation, RunOutput};
 use crate::template::ArgTemplate;
 
 /// Action kinds this executor runs start with this prefix: `command:<name>`.
@@ -35,6 +36,8 @@ pub(crate) struct AllowList {
     commands: BTreeMap<String, Compiled>,
     pub(crate) max_output: usize,
     pub(crate) grace: Duration,
+    /// Applied to everything recorded of a run.
+    pub(crate) redactor: Redactor,
 }
 
 impl AllowList {
@@ -53,10 +56,15 @@ impl AllowList {
                 });
             }
         }
+        let redactor = Redactor::new(&config.redact_patterns).map_err(|e| ConfigError {
+            command: "redact_patterns".to_owned(),
+            why: e.to_string(),
+        })?;
         Ok(AllowList {
             commands,
             max_output: config.max_output_bytes,
             grace: config.kill_grace,
+            redactor,
         })
     }
 
@@ -66,6 +74,21 @@ impl AllowList {
 
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.commands.keys().map(String::as_str)
+    }
+
+    /// `argv` as it may be recorded.
+    pub(crate) fn shown_argv(&self, argv: &[String]) -> Vec<String> {
+        argv.iter()
+            .map(|a| self.redactor.redact(a).into_owned())
+            .collect()
+    }
+
+    /// A captured stream as it may be recorded.
+    pub(crate) fn shown(&self, c: &Captured) -> Captured {
+        Captured {
+            text: self.redactor.redact(&c.text).into_owned(),
+            ..c.clone()
+        }
     }
 }
 
@@ -124,20 +147,21 @@ impl Compiled {
     }
 }
 
-/// The report of a finished run, for outcomes and errors alike.
-pub(crate) fn report(argv: &[String], out: &RunOutput) -> serde_json::Value {
+/// The report of a finished run, for outcomes and errors alike: argv and
+/// output already capped, here also redacted.
+pub(crate) fn report(list: &AllowList, argv: &[String], out: &RunOutput) -> serde_json::Value {
     let (exit_code, signal) = match out.exit {
         Exit::Code(c) => (Some(c), None),
         Exit::Signal(s) => (None, Some(s)),
         Exit::TimedOut => (None, None),
     };
     json!({
-        "argv": argv,
+        "argv": list.shown_argv(argv),
         "exit_code": exit_code,
         "signal": signal,
         "timed_out": out.exit == Exit::TimedOut,
-        "stdout": out.stdout,
-        "stderr": out.stderr,
+        "stdout": list.shown(&out.stdout),
+        "stderr": list.shown(&out.stderr),
     })
 }
 
@@ -234,11 +258,12 @@ impl ActionExecutor for CommandExecutor {
         if req.mode == ExecMode::DryRun {
             cmd.check_program()
                 .map_err(|why| ExecError::new(FailureClass::InvalidAction, why))?;
+            let shown = self.list.shown_argv(&argv);
             return Ok(ActionOutcome {
-                message: format!("dry run: would run {argv:?} (timeout {timeout:?})"),
+                message: format!("dry run: would run {shown:?} (timeout {timeout:?})"),
                 response: Some(json!({
                     "dry_run": true,
-                    "argv": argv,
+                    "argv": shown,
                     "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                 })),
             });
@@ -255,7 +280,8 @@ impl ActionExecutor for CommandExecutor {
             (RESOURCE_ENV, req.resource.to_string()),
         ];
         req.confirm_lease().await?;
-        tracing::info!(command = %cmd.spec.name, ?argv, operation = %req.operation_id, %token, "running command");
+        let shown = self.list.shown_argv(&argv);
+        tracing::info!(command = %cmd.spec.name, argv = ?shown, operation = %req.operation_id, %token, "running command");
         let out = cmd
             .run(&self.list, &argv, timeout, &hale_env)
             .await
@@ -269,9 +295,9 @@ impl ActionExecutor for CommandExecutor {
                     }
                     _ => FailureClass::Transient,
                 };
-                ExecError::new(class, format!("could not start {argv:?}: {e}"))
+                ExecError::new(class, format!("could not start {shown:?}: {e}"))
             })?;
-        let response = report(&argv, &out);
+        let response = report(&self.list, &argv, &out);
         match out.exit {
             Exit::Code(0) => Ok(ActionOutcome {
                 message: format!("{} exited 0", cmd.spec.name),
@@ -282,7 +308,7 @@ impl ActionExecutor for CommandExecutor {
                 message: format!(
                     "{} exited {code}: {}",
                     cmd.spec.name,
-                    tail(&out.stderr.text)
+                    tail(&self.list.redactor.redact(&out.stderr.text))
                 ),
                 response: Some(response),
             }),

@@ -64,20 +64,31 @@ impl HealthProbe for CommandHealthProbe {
         let out = cmd
             .run(&self.list, &argv, timeout, &[])
             .await
-            .map_err(|e| invalid(format!("could not start {argv:?}: {e}")))?;
+            .map_err(|e| {
+                invalid(format!(
+                    "could not start {:?}: {e}",
+                    self.list.shown_argv(&argv)
+                ))
+            })?;
         match out.exit {
             Exit::Code(0) => Ok(Health::Healthy),
             Exit::Code(code) if code == 126 || code == 127 => Err(invalid(format!(
-                "check {argv:?} could not run (exit {code})"
+                "check {:?} could not run (exit {code})",
+                self.list.shown_argv(&argv)
             ))),
             Exit::Code(code) => Ok(Health::Unhealthy(format!(
                 "check {} exited {code}: {}",
                 cmd.spec.name,
-                tail(if out.stdout.text.trim().is_empty() {
-                    &out.stderr.text
-                } else {
-                    &out.stdout.text
-                })
+                tail(
+                    &self
+                        .list
+                        .redactor
+                        .redact(if out.stdout.text.trim().is_empty() {
+                            &out.stderr.text
+                        } else {
+                            &out.stdout.text
+                        })
+                )
             ))),
             Exit::Signal(sig) => Ok(Health::Unhealthy(format!(
                 "check {} was killed by signal {sig}",

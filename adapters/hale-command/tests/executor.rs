@@ -346,7 +346,10 @@ async fn the_environment_is_cleared() {
         lines,
         [
             "GREETING=hi".to_owned(),
-            format!("HALE_FENCING_TOKEN={TOKEN}"),
+            // The report passes through redaction, which masks anything
+            // named `*TOKEN=`; the value itself is checked by
+            // `a_program_that_saw_a_newer_token_reports_fenced`.
+            "HALE_FENCING_TOKEN=***".to_owned(),
             "HALE_RESOURCE=web:unit/nginx".to_owned(),
             "HALE_TENANT=acme".to_owned(),
             format!("PATH={DEFAULT_PATH}")
@@ -560,4 +563,39 @@ impl TapArgs for CommandSpec {
         self.args.extend(extra.iter().map(|s| (*s).to_owned()));
         self
     }
+}
+
+#[tokio::test]
+async fn secrets_in_output_are_redacted_and_output_is_capped_before_it_is_recorded() {
+    let mut cfg = CommandConfig::with_commands(vec![
+        sh(
+            "leaky",
+            "echo 'connecting to postgres://app:hunter2@db/x'; echo DB_PASSWORD=hunter2; \
+             echo 'session sess-abc123' >&2; exit 3",
+        ),
+        sh("chatty", "head -c 100000 /dev/zero | tr '\\0' 'x'"),
+    ]);
+    cfg.redact_patterns = vec!["sess-[a-z0-9]+".to_owned()];
+    cfg.max_output_bytes = 1024;
+    let exec = CommandExecutor::new(cfg).unwrap();
+
+    let err = Call::new("command:leaky").run(&exec).await.unwrap_err();
+    let recorded = format!("{} {}", err.message, err.response.clone().unwrap());
+    assert!(!recorded.contains("hunter2"), "{recorded}");
+    assert!(!recorded.contains("sess-abc123"), "{recorded}");
+    assert!(recorded.contains("DB_PASSWORD=***"), "{recorded}");
+    assert!(recorded.contains("postgres://app:***@db/x"), "{recorded}");
+
+    let out = Call::new("command:chatty").run(&exec).await.unwrap();
+    let stdout = &out.response.unwrap()["stdout"];
+    assert_eq!(stdout["truncated"], true);
+    assert_eq!(stdout["total_bytes"], 100_000);
+    assert!(stdout["text"].as_str().unwrap().len() < 1200);
+
+    let bad = CommandConfig {
+        redact_patterns: vec!["(unclosed".to_owned()],
+        ..CommandConfig::default()
+    };
+    let e = CommandExecutor::new(bad).unwrap_err();
+    assert!(e.to_string().contains("(unclosed"), "{e}");
 }

@@ -61,11 +61,34 @@ pub(crate) fn classify(err: &kube::Error, call: CallKind) -> FailureClass {
     }
 }
 
+/// The built-in secret patterns, compiled once.
+static REDACTOR: std::sync::LazyLock<hale_redact::Redactor> =
+    std::sync::LazyLock::new(hale_redact::Redactor::default);
+
+/// Every string in `v` with secrets masked. An API server's refusal can
+/// quote the rejected value (`spec.template.spec.containers[0].env[0].value:
+/// Invalid value: "..."`), and this error is recorded in the audit log.
+fn redact_strings(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => {
+            if let std::borrow::Cow::Owned(masked) = REDACTOR.redact(s) {
+                *s = masked;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(redact_strings),
+        _ => {}
+    }
+}
+
 /// Converts a kube error into the executor port's error.
 pub(crate) fn exec_error(what: &str, err: kube::Error, call: CallKind) -> ExecError {
     let class = classify(&err, call);
     let response = match &err {
-        kube::Error::Api(status) => serde_json::to_value(status.as_ref()).ok(),
+        kube::Error::Api(status) => serde_json::to_value(status.as_ref()).ok().map(|mut v| {
+            redact_strings(&mut v);
+            v
+        }),
         _ => None,
     };
     let message = match (&err, class) {
@@ -78,7 +101,7 @@ pub(crate) fn exec_error(what: &str, err: kube::Error, call: CallKind) -> ExecEr
     };
     ExecError {
         class,
-        message,
+        message: REDACTOR.redact(&message).into_owned(),
         response,
     }
 }
@@ -103,6 +126,22 @@ pub(crate) fn timed_out(what: &str, after: Duration) -> ExecError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_secrets_in_api_refusals_are_masked() {
+        let mut v = serde_json::json!({
+            "message": "Deployment.apps \"x\" is invalid: env[0].value: Invalid value: \"DB_PASSWORD=hunter2\"",
+            "details": {"causes": [{"message": "token: abc123def456"}]},
+            "code": 422
+        });
+        redact_strings(&mut v);
+        let text = v.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("abc123def456"),
+            "{text}"
+        );
+        assert_eq!(v["code"], 422);
+    }
 
     #[test]
     fn status_codes_map_to_the_documented_classes() {

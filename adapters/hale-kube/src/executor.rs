@@ -265,16 +265,6 @@ impl Ctx<'_> {
     }
 }
 
-/// An object as recorded in the audit log: without `managedFields`, which
-/// are large and say nothing about the healing.
-pub(crate) fn audit_copy<T: Serialize>(obj: &T) -> Option<serde_json::Value> {
-    let mut v = serde_json::to_value(obj).ok()?;
-    if let Some(meta) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-        meta.remove("managedFields");
-    }
-    Some(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,7 @@
 //! ```
 
 pub mod actions;
+mod audit;
 mod connect;
 mod errors;
 mod evict;
@@ -96,6 +97,7 @@ pub mod selector;
 mod undo;
 mod write;
 
+pub use audit::{HALE_ANNOTATION_PREFIX, audit_record};
 pub use connect::{ConnectError, KubeConnection, connect, path_from_env};
 pub use executor::{
     DEFAULT_FIELD_MANAGER, DEFAULT_REQUEST_TIMEOUT, KubeExecutor, KubeExecutorConfig,

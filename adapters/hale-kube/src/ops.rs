@@ -9,7 +9,8 @@ use kube::api::Api;
 use serde_json::json;
 
 use crate::actions::WorkloadKind;
-use crate::executor::{Ctx, audit_copy};
+use crate::audit::audit_record;
+use crate::executor::Ctx;
 use crate::write::{PatchKind, patch_object};
 
 /// The pod-template annotation `kubectl rollout restart` sets.
@@ -60,15 +61,15 @@ pub(crate) async fn patch_workload(
     Ok(match workload {
         WorkloadKind::Deployment => {
             let api: Api<Deployment> = Api::namespaced(ctx.client.clone(), ns);
-            audit_copy(&patch_object(ctx, &api, name, what, kind, body).await?)
+            audit_record(&patch_object(ctx, &api, name, what, kind, body).await?)
         }
         WorkloadKind::StatefulSet => {
             let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
-            audit_copy(&patch_object(ctx, &api, name, what, kind, body).await?)
+            audit_record(&patch_object(ctx, &api, name, what, kind, body).await?)
         }
         WorkloadKind::DaemonSet => {
             let api: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), ns);
-            audit_copy(&patch_object(ctx, &api, name, what, kind, body).await?)
+            audit_record(&patch_object(ctx, &api, name, what, kind, body).await?)
         }
     })
 }
@@ -126,7 +127,7 @@ pub(crate) async fn set_unschedulable(
     .await?;
     Ok(ActionOutcome {
         message: format!("node {name} {verb}ed"),
-        response: audit_copy(&node),
+        response: audit_record(&node),
     })
 }
 

@@ -31,8 +31,9 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::{Api, ListParams};
 use serde_json::json;
 
+use crate::audit::audit_record;
 use crate::errors::CallKind;
-use crate::executor::{Ctx, audit_copy};
+use crate::executor::Ctx;
 use crate::fence::{Attempt, WRITE_ATTEMPTS, attempt, retry_changed};
 use crate::selector::LabelSelector;
 
@@ -224,7 +225,7 @@ async fn undo_once(
     )?;
     Ok(written.map(|patched| ActionOutcome {
         message: format!("deployment {ns}/{name} rolled back to revision {rev}"),
-        response: audit_copy(&patched),
+        response: audit_record(&patched),
     }))
 }
 

@@ -113,22 +113,10 @@ impl fmt::Debug for PgStoreConfig {
     }
 }
 
-/// A URL with its password replaced, for logs and errors.
+/// A URL with its password and secret query parameters replaced, for logs
+/// and errors (see [`hale_redact::redact_url`] for every form handled).
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            if userinfo.contains(':') {
-                format!("{scheme}://{user}:***@{host}")
-            } else {
-                format!("{scheme}://{user}@{host}")
-            }
-        }
-        None => url.to_owned(),
-    }
+    hale_redact::redact_url(url)
 }
 
 /// Schema names go into `search_path` and DDL: plain lower-case identifiers
@@ -163,6 +151,14 @@ mod tests {
         assert_eq!(
             redact("postgres://postgres@127.0.0.1/x"),
             "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(
+            redact("postgres://hale_app@db/hale?sslmode=require&password=s3cret"),
+            "postgres://hale_app@db/hale?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact("postgres://hale_app:p@ss@db/hale"),
+            "postgres://hale_app:***@db/hale"
         );
         let cfg = PgStoreConfig::new("postgres://a:b@h/d");
         assert!(!format!("{cfg:?}").contains(":b@"));

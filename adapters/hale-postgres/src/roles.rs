@@ -103,6 +103,31 @@ pub async fn setup_roles(admin_url: &str, setup: &RoleSetup) -> Result<(), Store
     Ok(())
 }
 
+/// Refuses a login that row-level security does not apply to: a superuser
+/// or a role with BYPASSRLS sees every tenant's rows whatever
+/// `hale.tenant` says, so isolation would silently be off. `Invalid` names
+/// the login, the attribute and the fix.
+pub(crate) async fn refuse_privileged_login(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let (user, superuser, bypass): (String, bool, bool) = sqlx::query_as(
+        "SELECT rolname::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(error::db)?;
+    let what = match (superuser, bypass) {
+        (false, false) => return Ok(()),
+        (true, _) => "is a superuser",
+        (false, true) => "has BYPASSRLS",
+    };
+    Err(StoreError::Invalid(format!(
+        "refusing to run as database login {user:?}: it {what}, so row-level security does not \
+         apply and every tenant's records would be visible to every request. Connect as \
+         {APP_ROLE} (created by hale_postgres::role_setup_sql; see docs/stores.md), or make \
+         your login NOSUPERUSER NOBYPASSRLS and a member of {APP_ROLE} \
+         (ALTER ROLE {user} NOSUPERUSER NOBYPASSRLS; GRANT {APP_ROLE} TO {user})"
+    )))
+}
+
 /// A SQL string literal (standard_conforming_strings is on since 9.1).
 fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))

@@ -40,8 +40,9 @@ impl PgStore {
     /// checks that the schema is at the version this build needs.
     ///
     /// `Unavailable` if Postgres cannot be reached within
-    /// `config.connect_timeout`; `Invalid` if the schema is behind (run
-    /// `hale migrate`) or the configuration is malformed.
+    /// `config.connect_timeout`; `Invalid` if the login is a superuser or
+    /// has BYPASSRLS (row-level security would not apply), if the schema
+    /// is behind (run `hale migrate`) or the configuration is malformed.
     pub async fn connect(config: &PgStoreConfig) -> Result<PgStore, StoreError> {
         if let Some(url) = &config.migrate_url {
             migrate::migrate_with(config, url).await?;
@@ -57,6 +58,7 @@ impl PgStore {
         };
         let version = tokio::time::timeout(config.connect_timeout, async {
             let mut conn = store.pool.acquire().await.map_err(error::db)?;
+            crate::roles::refuse_privileged_login(&mut conn).await?;
             migrate::applied_version(&mut conn).await
         })
         .await

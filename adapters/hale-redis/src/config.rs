@@ -1,6 +1,7 @@
 //! Configuration of the Redis lock backend.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The default bound on one Redis command (the port's "at most 250 ms").
@@ -31,6 +32,10 @@ pub struct RedisLocksConfig {
     pub connect_timeout: Duration,
     /// Maximum number of pooled connections (default 16).
     pub pool_size: usize,
+    /// With a `rediss://` URL: a PEM file of the certificate authorities
+    /// that sign the server's certificate, used instead of the system's
+    /// trust store. Unset: the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl RedisLocksConfig {
@@ -41,7 +46,15 @@ impl RedisLocksConfig {
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             pool_size: DEFAULT_POOL_SIZE,
+            ca_file: None,
         }
+    }
+
+    /// Verifies a `rediss://` server against the CAs in `path` (PEM).
+    #[must_use]
+    pub fn with_ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
     }
 
     /// Sets the per-command timeout.
@@ -85,7 +98,7 @@ impl RedisLocksConfig {
 
     /// The URL with any password replaced by `***`, for logs and errors.
     pub fn redacted_url(&self) -> String {
-        redact(&self.url)
+        hale_redact::redact_url(&self.url)
     }
 }
 
@@ -96,27 +109,9 @@ impl fmt::Debug for RedisLocksConfig {
             .field("command_timeout", &self.command_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
-}
-
-/// Replaces the userinfo's password in `scheme://user:password@host...`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &rest[..at];
-    let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-    let hidden = if userinfo.contains(':') {
-        format!("{user}:***")
-    } else {
-        "***".to_owned()
-    };
-    format!("{scheme}://{hidden}{}", &rest[at..])
 }
 
 /// The configuration was rejected. Nothing here needs a reachable server:
@@ -137,10 +132,16 @@ pub enum RedisConfigError {
     /// The connection pool could not be built.
     #[error("cannot build the redis connection pool: {0}")]
     Pool(String),
+    /// The TLS settings cannot be used (unreadable CA file, a CA file with
+    /// a plain `redis://` URL).
+    #[error("redis TLS: {0}")]
+    Tls(String),
 }
 
 #[cfg(test)]
 mod tests {
+    use hale_redact::redact_url as redact;
+
     use super::*;
 
     #[test]
@@ -156,6 +157,10 @@ mod tests {
         assert_eq!(redact("redis://token@h:1"), "redis://***@h:1");
         assert_eq!(redact("redis://127.0.0.1:6390"), "redis://127.0.0.1:6390");
         assert_eq!(redact("not a url"), "not a url");
+        assert_eq!(
+            redact("rediss://u:p@ss@h:6380/0"),
+            "rediss://u:***@h:6380/0"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! # hale-redis
 //!
 //! Distributed fenced resource locks and delivery idempotency keys for Hale
-//! replicas, on Redis through a `deadpool-redis` connection pool.
+//! replicas, on Redis through a `deadpool` connection pool (plain TCP, or
+//! TLS with rustls for `rediss://` URLs, optionally against a private CA).
 //!
 //! [`RedisLocks`] implements the engine's `ResourceLocks` and
 //! `IdempotencyKeys` ports and passes the same conformance suite as the

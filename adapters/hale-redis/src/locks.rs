@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_redis::Runtime;
+use deadpool::Runtime;
 use hale_domain::coordination::LockPriority;
 use hale_domain::{ResourceRef, TenantId};
 use hale_engine::ports::{
@@ -61,6 +61,36 @@ impl std::fmt::Debug for RedisLocks {
     }
 }
 
+/// The driver's client for the URL: TLS (rustls) for `rediss://`, verified
+/// against `ca_file` when it is set, else against the system's roots.
+fn client(config: &RedisLocksConfig) -> Result<redis::Client, RedisConfigError> {
+    let url_error = |e: redis::RedisError| RedisConfigError::Url {
+        url: config.redacted_url(),
+        reason: e.to_string(),
+    };
+    let Some(path) = &config.ca_file else {
+        return redis::Client::open(config.url.as_str()).map_err(url_error);
+    };
+    if !config.url.starts_with("rediss://") {
+        return Err(RedisConfigError::Tls(format!(
+            "ca_file {} is set but {} is not a rediss:// URL; use rediss:// to connect over TLS",
+            path.display(),
+            config.redacted_url()
+        )));
+    }
+    let pem = std::fs::read(path).map_err(|e| {
+        RedisConfigError::Tls(format!("cannot read ca_file {}: {e}", path.display()))
+    })?;
+    redis::Client::build_with_tls(
+        config.url.as_str(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem),
+        },
+    )
+    .map_err(|e| RedisConfigError::Tls(format!("ca_file {}: {e}", path.display())))
+}
+
 impl RedisLocks {
     /// Builds the client and its pool. Does not connect: Redis may be down.
     pub fn new(config: RedisLocksConfig) -> Result<Self, RedisConfigError> {
@@ -70,12 +100,8 @@ impl RedisLocks {
         let conn_config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(config.connect_timeout))
             .set_response_timeout(Some(config.command_timeout));
-        let manager = deadpool_redis::Manager::new_with_config(config.url.as_str(), conn_config)
-            .map_err(|e| RedisConfigError::Url {
-                url: config.redacted_url(),
-                reason: e.to_string(),
-            })?;
-        let manager = Manager::new(manager);
+        let manager = Manager::new(&client(&config)?, conn_config)
+            .map_err(|e| RedisConfigError::Pool(e.to_string()))?;
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .wait_timeout(Some(config.connect_timeout))

@@ -14,12 +14,19 @@
 //! and the next checkout opens a new one. The price is that after a Redis
 //! restart up to `pool_size` calls may fail once instead of being retried
 //! on a fresh connection by the pool.
+//!
+//! The inner manager is built from the connection info of a
+//! [`redis::Client`] made by [`RedisLocks::new`](crate::RedisLocks::new):
+//! for a `rediss://` URL with a private CA
+//! ([`RedisLocksConfig::ca_file`](crate::RedisLocksConfig)) that info
+//! carries the CA, so every pooled connection speaks TLS (rustls) and
+//! verifies the server against it.
 
 use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleResult};
-use redis::RedisError;
 use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, RedisError};
 
 /// A connection used this recently is handed out without a `PING`.
 pub const FRESH_FOR: Duration = Duration::from_secs(1);
@@ -33,19 +40,23 @@ pub struct Manager {
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection info holds the password: never printed.
         f.debug_struct("Manager")
-            .field("inner", &self.inner)
             .field("fresh_for", &self.fresh_for)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
 impl Manager {
-    pub(crate) fn new(inner: deadpool_redis::Manager) -> Self {
-        Manager {
+    pub(crate) fn new(client: &Client, config: AsyncConnectionConfig) -> Result<Self, RedisError> {
+        // The connection info keeps the TLS parameters (CA) the client was
+        // built with.
+        let inner =
+            deadpool_redis::Manager::new_with_config(client.get_connection_info().clone(), config)?;
+        Ok(Manager {
             inner,
             fresh_for: FRESH_FOR,
-        }
+        })
     }
 }
 

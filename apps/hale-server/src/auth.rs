@@ -283,29 +283,32 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("no Authorization: Bearer <token> header".into())
-            })?;
-        let value = header
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("the Authorization header is not text".into()))?;
-        let token = match value.split_once(' ') {
-            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-            _ => {
-                return Err(ApiError::Unauthorized(
-                    "the Authorization header must be \"Bearer <token>\"".into(),
-                ));
-            }
-        };
-        state
-            .tokens()
-            .authenticate(token)
-            .map(Caller)
-            .ok_or_else(|| ApiError::Unauthorized("the token matches no configured token".into()))
+        authenticate_headers(&parts.headers, state.tokens()).map(Caller)
     }
+}
+
+/// The identity of the bearer token in `headers` (401 without a valid one).
+pub fn authenticate_headers(
+    headers: &http::HeaderMap,
+    tokens: &TokenTable,
+) -> Result<Arc<Identity>, ApiError> {
+    let header = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("no Authorization: Bearer <token> header".into()))?;
+    let value = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("the Authorization header is not text".into()))?;
+    let token = match value.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => {
+            return Err(ApiError::Unauthorized(
+                "the Authorization header must be \"Bearer <token>\"".into(),
+            ));
+        }
+    };
+    tokens
+        .authenticate(token)
+        .ok_or_else(|| ApiError::Unauthorized("the token matches no configured token".into()))
 }
 
 #[cfg(test)]

@@ -10,28 +10,82 @@
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The token file's name inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
-/// The data directory could not be prepared.
+/// The data directory could not be prepared, or its token file is not
+/// safe to trust.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {what}: {source}")]
-pub struct BootstrapError {
-    /// The file or directory.
-    pub path: String,
-    /// What was being done.
-    pub what: &'static str,
-    /// The IO error.
-    #[source]
-    pub source: std::io::Error,
+pub enum BootstrapError {
+    /// A file system call failed.
+    #[error("{path}: {what}: {source}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What was being done.
+        what: &'static str,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The token file exists but another user could have written or read
+    /// it; the sentence names the fix.
+    #[error("{path}: {why}")]
+    Untrusted {
+        /// The token file.
+        path: String,
+        /// What is wrong and what to do.
+        why: String,
+    },
 }
 
 fn io(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> BootstrapError {
     let path = path.display().to_string();
-    move |source| BootstrapError { path, what, source }
+    move |source| BootstrapError::Io { path, what, source }
+}
+
+/// Refuses a token file that is a symbolic link, is not owned by the user
+/// the server runs as, or is open to group or others. A token another user
+/// could write is a token they chose; one they could read is already
+/// theirs. `euid` is the server's effective user id.
+pub fn check_token_file(path: &Path, euid: u32) -> Result<(), BootstrapError> {
+    let untrusted = |why: String| BootstrapError::Untrusted {
+        path: path.display().to_string(),
+        why,
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(io(path, "cannot read the token file"))?;
+    if meta.file_type().is_symlink() {
+        return Err(untrusted(
+            "is a symbolic link; the admin token must be a regular file in the data directory. \
+             Remove the link and restart to have a new token generated"
+                .into(),
+        ));
+    }
+    if !meta.is_file() {
+        return Err(untrusted(
+            "is not a regular file; remove it and restart".into(),
+        ));
+    }
+    if meta.uid() != euid {
+        return Err(untrusted(format!(
+            "is owned by uid {}, not by the user the server runs as (uid {euid}), so another \
+             user could have chosen this admin token. Delete it and restart to have a new one \
+             generated, or chown it to uid {euid}",
+            meta.uid()
+        )));
+    }
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(untrusted(format!(
+            "has mode {mode:04o}: group or other users may read or change the admin token. \
+             Run chmod 600 on it, and consider deleting it to have a new token generated, \
+             since it may have been read"
+        )));
+    }
+    Ok(())
 }
 
 /// Creates the data directory (mode 0700) if it does not exist. An existing
@@ -81,8 +135,14 @@ impl std::fmt::Debug for AdminToken {
 }
 
 /// Reads `<dir>/admin.token`, or creates it (mode 0600) with a new token.
+/// An existing file is used only if [`check_token_file`] trusts it.
 pub fn admin_token(dir: &Path) -> Result<AdminToken, BootstrapError> {
     let path = dir.join(ADMIN_TOKEN_FILE);
+    match std::fs::symlink_metadata(&path) {
+        Ok(_) => check_token_file(&path, rustix::process::geteuid().as_raw())?,
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&path, "cannot read the token file")(e)),
+    }
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => {
             return Ok(AdminToken {
@@ -139,6 +199,42 @@ mod tests {
         assert!(!again.created);
         assert_eq!(again.token, first.token);
         assert!(!format!("{again:?}").contains(&first.token));
+    }
+
+    #[test]
+    fn a_token_file_open_to_others_or_owned_by_another_user_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        prepare_data_dir(&dir).unwrap();
+        let first = admin_token(&dir).unwrap();
+        let euid = rustix::process::geteuid().as_raw();
+
+        for mode in [0o640, 0o604, 0o660, 0o644] {
+            std::fs::set_permissions(&first.path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = admin_token(&dir).unwrap_err();
+            assert!(
+                matches!(&e, BootstrapError::Untrusted { why, .. } if why.contains("chmod 600")),
+                "{mode:o}: {e}"
+            );
+        }
+        std::fs::set_permissions(&first.path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(admin_token(&dir).is_ok());
+        assert!(check_token_file(&first.path, euid).is_ok());
+
+        // Ownership is compared with the server's user: the same file seen
+        // by another uid is refused, naming both uids.
+        let e = check_token_file(&first.path, euid.wrapping_add(1)).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(&format!("owned by uid {euid}")), "{text}");
+        assert!(text.contains("Delete it and restart"), "{text}");
+
+        // A symbolic link to a file the server owns is refused too.
+        let target = tmp.path().join("elsewhere");
+        std::fs::rename(&first.path, &target).unwrap();
+        std::os::unix::fs::symlink(&target, &first.path).unwrap();
+        let e = admin_token(&dir).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(!e.to_string().contains(&first.token));
     }
 
     #[test]

@@ -153,6 +153,20 @@ fn open_op(summary: &str, content_type: &str, schema: Value) -> Value {
     })
 }
 
+/// `/metrics`: open by default; with `[server] metrics_require_token`, a
+/// platform token that may read.
+fn metrics_op() -> Value {
+    let mut op = open_op(
+        "Prometheus text format. Needs a platform token (tenant \"*\", viewer or above) when [server] metrics_require_token is set; never carries backend error text.",
+        "text/plain",
+        json!({ "type": "string" }),
+    );
+    op["security"] = json!([{}, { "bearer": [] }]);
+    op["responses"]["401"] = json!({ "$ref": "#/components/responses/E401" });
+    op["responses"]["403"] = json!({ "$ref": "#/components/responses/E403" });
+    op
+}
+
 fn paths() -> Value {
     json!({
         "/v1/alerts/alertmanager": { "post": intake_op("Alertmanager webhook (version 4), firing and resolved, HA duplicates welcome", "AlertmanagerWebhook") },
@@ -225,7 +239,7 @@ fn paths() -> Value {
         "/v1/attempts/reset": { "post": act_op("Clear a strategy's failure streak on a target", vec![tenant_param()], "AttemptsRequest", "operator") },
         "/healthz": { "get": open_op("Liveness: 200 while the process serves", "application/json", json!({ "type": "object" })) },
         "/readyz": { "get": open_op("Readiness: 200 only when the store and the lock backend answer", "application/json", json!({ "type": "object" })) },
-        "/metrics": { "get": open_op("Prometheus text format", "text/plain", json!({ "type": "string" })) },
+        "/metrics": { "get": metrics_op() },
         "/v1/openapi.json": { "get": open_op("This document", "application/json", json!({ "type": "object" })) }
     })
 }

@@ -84,6 +84,7 @@ impl Server {
     /// Prepares everything and binds the listener; nothing is served until
     /// [`Server::run_until`].
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        config.check_replica_safety()?;
         let addr = config.listen_addr()?;
         if !addr.ip().is_loopback() && config.tokens.is_empty() {
             return Err(ServerError::Exposed(addr));
@@ -110,7 +111,7 @@ impl Server {
         engine
             .start_background_tasks()
             .map_err(|e| ServerError::Tasks(e.to_string()))?;
-        let state = AppState::new(engine, tokens, HttpSettings::from_config(&config.server));
+        let state = AppState::new(engine, tokens, HttpSettings::from_full_config(&config));
         Ok(Server {
             config,
             state,

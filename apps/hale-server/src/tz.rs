@@ -28,20 +28,35 @@ impl RenderZone {
     pub fn parse(input: &str) -> Result<Self, String> {
         let bad = || format!("tz {input:?}: expected UTC or an offset like +08:00 or -05:30");
         let s = input.trim_end();
+        // Every accepted spelling is ASCII. Refusing anything else first
+        // means the byte positions below always fall on character
+        // boundaries: `+1é1` is four bytes but three characters, and
+        // splitting it at byte 2 would panic.
+        if !s.is_ascii() {
+            return Err(bad());
+        }
         if s.eq_ignore_ascii_case("utc") || s.eq_ignore_ascii_case("z") {
             return Ok(RenderZone::utc());
         }
-        let (sign, rest) = match s.chars().next() {
-            Some('+' | ' ') => (1, &s[1..]),
-            Some('-') => (-1, &s[1..]),
-            _ => return Err(bad()),
+        let (sign, rest) = if let Some(rest) = s.strip_prefix(['+', ' ']) {
+            (1, rest)
+        } else if let Some(rest) = s.strip_prefix('-') {
+            (-1, rest)
+        } else {
+            return Err(bad());
         };
         let rest = rest.trim_start();
         let (h, m) = match rest.split_once(':') {
             Some((h, m)) => (h, m),
-            None if rest.len() == 4 => rest.split_at(2),
+            None if rest.len() == 4 => rest.split_at_checked(2).ok_or_else(bad)?,
             None => (rest, "0"),
         };
+        // `str::parse` takes a leading sign, so `+-1:+5` would read as
+        // -1 hours and 5 minutes; only digits are offsets.
+        if !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()) || h.is_empty() || m.is_empty()
+        {
+            return Err(bad());
+        }
         let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
         if !(0..=23).contains(&h) || !(0..=59).contains(&m) {
             return Err(bad());
@@ -117,8 +132,31 @@ mod tests {
                 "{s}"
             );
         }
-        for bad in ["Asia/Seoul", "+25:00", "08:00", "+08:61", ""] {
+        for bad in [
+            "Asia/Seoul",
+            "+25:00",
+            "08:00",
+            "+08:61",
+            "",
+            // Multi-byte characters where digits belong: four bytes, three
+            // characters (GET /v1/switches?tz=%2B1%C3%A91 used to panic).
+            "+1\u{e9}1",
+            "+\u{e9}\u{e9}",
+            "-\u{1F600}",
+            "\u{e9}",
+            "+-1:+5",
+            "+:",
+        ] {
             assert!(RenderZone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever text arrives in `?tz=`, the parser answers; it never
+        /// panics.
+        #[test]
+        fn prop_any_tz_text_parses_or_is_refused(input in "\\PC{0,12}") {
+            let _ = RenderZone::parse(&input);
         }
     }
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hale_command::{CommandConfig, CommandExecutor, CommandHealthProbe};
+use hale_command::{CommandExecutor, CommandHealthProbe};
 use hale_domain::failure::FailureClass;
 use hale_domain::kill_switch::GlobalSwitches;
 use hale_engine::dry_run::{DryRunExecutor, DryRunProbe};
@@ -205,6 +205,9 @@ fn open_locks(config: &Config, clock: &dyn Clock) -> Result<LockPair, WiringErro
             if let Some(n) = l.pool_size {
                 rc = rc.with_pool_size(n);
             }
+            if let Some(ca) = &l.ca_file {
+                rc = rc.with_ca_file(ca);
+            }
             let locks =
                 Arc::new(RedisLocks::new(rc).map_err(|e| WiringError::Locks(e.to_string()))?);
             Ok((locks.clone(), locks))
@@ -272,13 +275,13 @@ async fn open_executor(
             ))
         }
         ExecutorKind::Command => {
-            let exec = CommandExecutor::new(CommandConfig::with_commands(x.commands.clone()))
+            let exec = CommandExecutor::new(x.command_config(&x.commands))
                 .map_err(|e| WiringError::Executor(e.to_string()))?;
             let probe: Arc<dyn HealthProbe> = if x.checks.is_empty() {
                 Arc::new(NoChecks)
             } else {
                 Arc::new(
-                    CommandHealthProbe::new(CommandConfig::with_commands(x.checks.clone()))
+                    CommandHealthProbe::new(x.command_config(&x.checks))
                         .map_err(|e| WiringError::Executor(e.to_string()))?,
                 )
             };

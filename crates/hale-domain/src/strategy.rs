@@ -276,28 +276,61 @@ pub enum TargetError {
         /// The labels looked for.
         labels: Vec<String>,
     },
+    /// A label (or the fixed namespace) is `.` or `..`. Such a value is a
+    /// path segment, not a name: an executor that builds a path or a URL
+    /// from it would act on the parent collection instead of one resource.
+    #[error(
+        "label {label:?} is {value:?}, which is a path segment and not a resource name; refusing to act on it"
+    )]
+    PathSegment {
+        /// The label that carried the value (`target.namespace` for the
+        /// strategy's fixed namespace).
+        label: String,
+        /// `.` or `..`.
+        value: String,
+    },
     /// The labels produced an invalid resource.
     #[error("{0}")]
     Invalid(String),
 }
 
+/// `.` and `..` are never template values.
+fn refuse_path_segment(label: &str, value: &str) -> Result<(), TargetError> {
+    if value == "." || value == ".." {
+        return Err(TargetError::PathSegment {
+            label: label.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 impl TargetSpec {
     /// Resolves the resource from an alert's labels.
+    ///
+    /// A namespace or name of `.` or `..` is refused
+    /// ([`TargetError::PathSegment`]), whichever label carried it.
     pub fn resolve(&self, alert: &Alert) -> Result<ResourceRef, TargetError> {
-        let namespace = alert
-            .label(&self.namespace_label)
-            .map(str::to_owned)
-            .or_else(|| self.namespace.clone())
-            .ok_or_else(|| TargetError::NoNamespace {
-                label: self.namespace_label.clone(),
-            })?;
-        let name = self
+        let (namespace_from, namespace) = match alert.label(&self.namespace_label) {
+            Some(ns) => (self.namespace_label.as_str(), ns),
+            None => (
+                "target.namespace",
+                self.namespace
+                    .as_deref()
+                    .ok_or_else(|| TargetError::NoNamespace {
+                        label: self.namespace_label.clone(),
+                    })?,
+            ),
+        };
+        refuse_path_segment(namespace_from, namespace)?;
+        let (name_from, name) = self
             .name_labels
             .iter()
-            .find_map(|l| alert.label(l))
+            .find_map(|l| alert.label(l).map(|v| (l.as_str(), v)))
             .ok_or_else(|| TargetError::NoName {
                 labels: self.name_labels.clone(),
             })?;
+        refuse_path_segment(name_from, name)?;
         ResourceRef::new(namespace, self.kind.clone(), name)
             .map_err(|e| TargetError::Invalid(e.to_string()))
     }

@@ -43,3 +43,21 @@ pub fn database_url(test: &str) -> Option<String> {
 pub fn redis_url(test: &str) -> Option<String> {
     service_url("HALE_TEST_REDIS_URL", test)
 }
+
+/// `HALE_TEST_DATABASE_TLS_URL`: the superuser URL of the same Postgres
+/// over TLS (`sslmode=verify-full`, `sslrootcert` = the test CA), or skip.
+pub fn database_tls_url(test: &str) -> Option<String> {
+    service_url("HALE_TEST_DATABASE_TLS_URL", test)
+}
+
+/// `HALE_TEST_REDIS_TLS_URL` (`rediss://`, the same Redis's TLS port), or
+/// skip.
+pub fn redis_tls_url(test: &str) -> Option<String> {
+    service_url("HALE_TEST_REDIS_TLS_URL", test)
+}
+
+/// `HALE_TEST_TLS_CA_FILE`: the PEM certificate of the CA that signed both
+/// services' TLS certificates, or skip.
+pub fn tls_ca_file(test: &str) -> Option<String> {
+    service_url("HALE_TEST_TLS_CA_FILE", test)
+}

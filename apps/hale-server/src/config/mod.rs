@@ -34,6 +34,7 @@
 //! wins), so they can change without a restart.
 
 mod errors;
+mod limits;
 mod sections;
 pub mod span;
 mod tenants;
@@ -47,6 +48,7 @@ use hale_engine::{EngineConfig, TenantPolicy};
 use serde::Deserialize;
 
 pub use errors::{ConfigError, ConfigErrors};
+pub use limits::LimitsSection;
 pub use sections::{
     DEFAULT_BODY_LIMIT, DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSection, ExecutorKind,
     ExecutorSection, FlagsSection, LocksKind, LocksSection, ServerSection, StoreKind, StoreSection,
@@ -85,6 +87,9 @@ pub struct Config {
     /// `[flags]`.
     #[serde(default)]
     pub flags: FlagsSection,
+    /// `[limits]`: caps on what one alert may carry.
+    #[serde(default)]
+    pub limits: LimitsSection,
     /// `[[tokens]]`.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
@@ -217,9 +222,26 @@ impl Config {
             }
         }
         if problems.is_empty() {
-            Ok(())
+            self.check_replica_safety()
         } else {
             Err(ConfigErrors(problems))
+        }
+    }
+
+    /// Refuses settings that are only safe for one replica when the store
+    /// can be shared by several (Postgres with in-process locks). The file
+    /// is checked when it is parsed; this covers what the environment
+    /// changed afterwards (`HALE_DATABASE_URL`) and configurations built in
+    /// code, and the server calls it before it connects anything.
+    pub fn check_replica_safety(&self) -> Result<(), ConfigErrors> {
+        match validate::shared_store_with_local_locks(self) {
+            None => Ok(()),
+            Some(why) => Err(ConfigErrors::one(ConfigError {
+                origin: self.origin.clone(),
+                at: None,
+                path: Some("locks.kind".into()),
+                message: format!("{why} (after the environment overrides)"),
+            })),
         }
     }
 }

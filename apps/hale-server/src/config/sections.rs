@@ -58,6 +58,9 @@ pub struct ServerSection {
     /// cookies are marked `Secure`; so are they for a request a proxy marks
     /// with `X-Forwarded-Proto: https`.
     pub public_url: Option<String>,
+    /// `/metrics` answers only a platform token (`tenant = "*"`) that may
+    /// read: the gauges name every tenant's breakers.
+    pub metrics_require_token: bool,
 }
 
 impl Default for ServerSection {
@@ -72,6 +75,7 @@ impl Default for ServerSection {
             drain_timeout: Duration::from_secs(30),
             session_lifetime: Duration::from_secs(8 * 3600),
             public_url: None,
+            metrics_require_token: false,
         }
     }
 }
@@ -103,7 +107,7 @@ pub fn parse_bytes(input: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("invalid size {input:?}: too large"))
 }
 
-fn de_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+pub(super) fn de_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {
@@ -206,6 +210,9 @@ pub struct LocksSection {
     pub connect_timeout: Option<Duration>,
     /// Pooled connections (default 16).
     pub pool_size: Option<usize>,
+    /// With a `rediss://` URL: the PEM file of the CA that signed the Redis
+    /// server's certificate (default: the system's trust store).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for LocksSection {
@@ -213,6 +220,7 @@ impl fmt::Debug for LocksSection {
         f.debug_struct("LocksSection")
             .field("kind", &self.kind)
             .field("url", &self.url.as_deref().map(hale_postgres::redact))
+            .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }
 }
@@ -273,6 +281,32 @@ pub struct ExecutorSection {
     pub commands: Vec<CommandSpec>,
     /// Command: health checks, by name (a strategy's `verify.check`).
     pub checks: Vec<CommandSpec>,
+    /// Command: cap on the recorded stdout and, separately, stderr of one
+    /// run (default 64 KiB).
+    #[serde(default, deserialize_with = "de_opt_bytes")]
+    pub max_output_bytes: Option<usize>,
+    /// Command: regular expressions whose matches are masked in recorded
+    /// argv, output and messages, on top of the built-in patterns.
+    pub redact_patterns: Vec<String>,
+}
+
+fn de_opt_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "de_bytes")] usize);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+}
+
+impl ExecutorSection {
+    /// The command executor's settings for `commands` (the actions or the
+    /// checks), with this section's output cap and redaction patterns.
+    pub fn command_config(&self, commands: &[CommandSpec]) -> hale_command::CommandConfig {
+        let mut c = hale_command::CommandConfig::with_commands(commands.to_vec());
+        if let Some(n) = self.max_output_bytes {
+            c.max_output_bytes = n;
+        }
+        c.redact_patterns.clone_from(&self.redact_patterns);
+        c
+    }
 }
 
 // === [engine] ===

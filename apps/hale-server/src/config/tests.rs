@@ -329,3 +329,69 @@ fn an_unreadable_file_names_itself() {
         "{e}"
     );
 }
+
+#[test]
+fn limits_take_sizes_with_units_and_refuse_zero() {
+    let text = format!(
+        "[limits]\nlabel_value_bytes = \"2KiB\"\nlabels_per_alert = 10\n{}",
+        minimal_tenant()
+    );
+    let c = parse_str(&text, "hale.toml").unwrap();
+    assert_eq!(c.limits.label_value_bytes, 2048);
+    assert_eq!(c.limits.labels_per_alert, 10);
+    assert_eq!(
+        c.limits.label_name_bytes,
+        LimitsSection::default().label_name_bytes
+    );
+    let zero = format!("[limits]\nannotation_value_bytes = 0\n{}", minimal_tenant());
+    let e = errors(&zero);
+    assert!(
+        e[0].starts_with("hale.toml:2:26: limits.annotation_value_bytes: must be positive"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_shared_store_with_in_process_locks_is_refused_with_the_fix() {
+    let text = format!(
+        "[store]\nkind = \"postgres\"\n[locks]\nkind = \"local\"\n{}",
+        minimal_tenant()
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("hale.toml:4:8: locks.kind: "), "{e:?}");
+    assert!(
+        e[0].contains("kind = \\\"redis\\\"") || e[0].contains("kind = \"redis\""),
+        "{e:?}"
+    );
+    // Without a [locks] table the store's kind is where the problem shows.
+    let text = format!("[store]\nkind = \"postgres\"\n{}", minimal_tenant());
+    assert!(errors(&text)[0].starts_with("hale.toml:2:8: store.kind: "));
+    // The environment can make the same pair after the file was checked.
+    let mut c = Config::builtin().unwrap();
+    let e = c
+        .apply_env([("HALE_DATABASE_URL", "postgres://hale_app@db/hale")])
+        .unwrap_err();
+    assert!(e.to_string().contains("HALE_REDIS_URL"), "{e}");
+    c.apply_env([("HALE_REDIS_URL", "redis://r:6379")]).unwrap();
+    assert!(c.check_replica_safety().is_ok());
+}
+
+#[test]
+fn redaction_patterns_are_compiled_at_check_time() {
+    let text = format!(
+        "[executor]\nredact_patterns = [\"ok-[0-9]+\", \"(unclosed\"]\nmax_output_bytes = \"4KiB\"\n{}",
+        minimal_tenant()
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("hale.toml:2:"), "{e:?}");
+    assert!(e[0].contains("executor.redact_patterns[1]"), "{e:?}");
+    let good = text.replace(", \"(unclosed\"", "");
+    let c = parse_str(&good, "hale.toml").unwrap();
+    assert_eq!(c.executor.command_config(&[]).max_output_bytes, 4096);
+    assert_eq!(
+        c.executor.command_config(&[]).redact_patterns,
+        ["ok-[0-9]+"]
+    );
+}

@@ -11,7 +11,21 @@ use std::net::SocketAddr;
 use hale_command::{CommandConfig, CommandExecutor, CommandHealthProbe};
 
 use super::errors::ConfigError;
-use super::{Config, ExecutorKind};
+use super::{Config, ExecutorKind, LocksKind, StoreKind};
+
+/// Why a shared store with in-process locks is refused, or `None` when the
+/// pair is safe. Postgres is shared by every replica that points at it, but
+/// in-process locks only exclude within one process: two replicas would
+/// each take "the" lock on a deployment and restart it twice, and their
+/// delivery keys would not see each other's.
+pub(crate) fn shared_store_with_local_locks(config: &Config) -> Option<String> {
+    (config.store.kind == StoreKind::Postgres && config.locks.kind == LocksKind::Local).then(|| {
+        "[store] kind = \"postgres\" can be shared by several replicas, but [locks] kind = \"local\" \
+         locks only inside one process, so two replicas could heal the same resource at once. \
+         Set [locks] kind = \"redis\" with url (or HALE_REDIS_URL)"
+            .to_owned()
+    })
+}
 
 /// Every problem with `config`, located in `text`.
 pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigError> {
@@ -78,6 +92,17 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
                 format!("executor.checks[{i}]")
             }),
             e.why,
+        );
+    }
+    for (i, p) in x.redact_patterns.iter().enumerate() {
+        if let Err(e) = hale_redact::Redactor::new(&[p]) {
+            bad(format!("executor.redact_patterns[{i}]"), e.why);
+        }
+    }
+    if x.max_output_bytes == Some(0) {
+        bad(
+            "executor.max_output_bytes".into(),
+            "must be positive".into(),
         );
     }
     if [x.kubeconfig.is_some(), x.api_url.is_some(), x.in_cluster]
@@ -190,5 +215,17 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
             );
         }
     }
+    // [store] with [locks]
+    if let Some(why) = shared_store_with_local_locks(config) {
+        let at = if super::span::locate(text, "locks").is_some() {
+            "locks.kind"
+        } else {
+            "store.kind"
+        };
+        out.push(ConfigError::at_path(origin, text, at, why));
+    }
+
+    // [limits]
+    out.extend(super::limits::validate(&config.limits, text, origin));
     out
 }

@@ -91,6 +91,7 @@ async fn ingest(
     tenant: &TenantId,
     alerts: Vec<Alert>,
 ) -> Result<Response, ApiError> {
+    super::limits::check_alerts(&alerts, &state.settings().limits)?;
     let received = alerts.len();
     let report = state.engine().ingest(tenant, alerts).await?;
     render(

@@ -12,6 +12,7 @@
 
 pub(crate) mod acts;
 mod intake;
+mod limits;
 mod ops;
 pub(crate) mod reads;
 
@@ -30,7 +31,7 @@ use hale_engine::Engine;
 use serde::Serialize;
 
 use crate::auth::TokenTable;
-use crate::config::ServerSection;
+use crate::config::{Config, LimitsSection, ServerSection};
 use crate::console::session::{MAX_SESSIONS, Sessions};
 use crate::error::ApiError;
 use crate::metrics::HttpCounters;
@@ -52,6 +53,10 @@ pub struct HttpSettings {
     /// Whether console cookies are always `Secure` (the public URL is
     /// `https`); they are also for requests forwarded over TLS.
     pub secure_cookies: bool,
+    /// Caps on what one alert may carry (`[limits]`).
+    pub limits: LimitsSection,
+    /// Whether `/metrics` needs a platform token.
+    pub metrics_require_token: bool,
 }
 
 impl Default for HttpSettings {
@@ -61,7 +66,15 @@ impl Default for HttpSettings {
 }
 
 impl HttpSettings {
-    /// The settings of a `[server]` section.
+    /// The settings of a whole configuration: `[server]` and `[limits]`.
+    pub fn from_full_config(config: &Config) -> Self {
+        HttpSettings {
+            limits: config.limits.clone(),
+            ..HttpSettings::from_config(&config.server)
+        }
+    }
+
+    /// The settings of a `[server]` section (with the default `[limits]`).
     pub fn from_config(s: &ServerSection) -> Self {
         HttpSettings {
             body_limit: s.body_limit,
@@ -73,6 +86,8 @@ impl HttpSettings {
                 .public_url
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://")),
+            limits: LimitsSection::default(),
+            metrics_require_token: s.metrics_require_token,
         }
     }
 }
@@ -302,7 +317,11 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
     match tokio::time::timeout(limit, task).await {
         Ok(Ok(res)) => res,
         Ok(Err(join)) => {
-            ApiError::Internal(format!("the request handler failed: {join}")).into_response()
+            // A panic is a bug; its text (an index, a value from the
+            // request) is for the log, not for the caller.
+            tracing::error!(error = %join, "the request handler panicked");
+            ApiError::Internal("the request handler failed; the server log has the details".into())
+                .into_response()
         }
         Err(_) => ApiError::Unavailable(format!(
             "the request took longer than {}; it may still complete, retry later",

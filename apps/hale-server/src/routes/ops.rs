@@ -3,11 +3,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use crate::auth::{Permission, TokenTenant, authenticate_headers};
 use crate::error::ApiError;
 
 /// 200 while the process serves.
@@ -64,8 +65,24 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Response, Ap
     }
 }
 
-/// Prometheus text format.
-pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text format. With `[server] metrics_require_token`, only a
+/// platform token that may read gets it (the gauges name every tenant).
+/// Backend errors go to the log, never into the scrape: a dead store shows
+/// as `hale_status_up 0`.
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if state.settings().metrics_require_token {
+        let caller = authenticate_headers(&headers, state.tokens())?;
+        caller.require(Permission::Read)?;
+        if caller.tenant != TokenTenant::Platform {
+            return Err(ApiError::Forbidden(format!(
+                "token {:?} belongs to one tenant; /metrics covers every tenant, so it needs a platform token (tenant = \"*\")",
+                caller.name
+            )));
+        }
+    }
     let engine = state.engine();
     // Breaker and dormancy gauges need the tenants' state, which may need
     // the store; a slow or dead store must not hang the scrape.
@@ -83,7 +100,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         status.as_ref(),
         &state.http_counters().snapshot(),
     );
-    ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response()
+    Ok(([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body).into_response())
 }
 
 /// The OpenAPI 3.1 document.

@@ -1,8 +1,11 @@
-//! The production configuration end to end: Postgres (a fresh database,
-//! migrated by the migrator role at start), Redis locks and idempotency
-//! keys, and the Kubernetes executor against the in-repo fake API server.
-//! An alert goes in over HTTP; the operation completes and the fake API
-//! server saw exactly one restart PATCH, even with an HA duplicate.
+//! The production configuration end to end: Postgres over TLS (a fresh
+//! database, migrated by the migrator role at start, `sslmode=verify-full`
+//! against the test CA), Redis locks and idempotency keys over TLS
+//! (`rediss://` with `[locks] ca_file`), and the Kubernetes executor against
+//! the in-repo fake API server. An alert goes in over HTTP; the operation
+//! completes and the fake API server saw exactly one restart PATCH, even
+//! with an HA duplicate; the audit log holds none of the deployment's
+//! secrets. The same configuration with a superuser login does not start.
 
 use std::time::Duration;
 
@@ -13,6 +16,10 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 const DEPLOY: &str = "/apis/apps/v1/namespaces/prod/deployments/checkout";
+
+/// A container env value of the healed deployment: it must never reach
+/// Hale's records.
+const SECRET: &str = "hunter2-e2e-secret";
 
 /// `url` with its database replaced.
 fn with_database(url: &str, db: &str) -> String {
@@ -57,13 +64,16 @@ fn deployment() -> Value {
     json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "checkout", "namespace": "prod", "labels": {"app": "checkout"}},
+        "metadata": {"name": "checkout", "namespace": "prod", "labels": {"app": "checkout"},
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration":
+                format!("{{\"env\":[{{\"name\":\"DB_PASSWORD\",\"value\":\"{SECRET}\"}}]}}")}},
         "spec": {
             "replicas": 3,
             "selector": {"matchLabels": {"app": "checkout"}},
             "template": {
                 "metadata": {"labels": {"app": "checkout"}},
-                "spec": {"containers": [{"name": "app", "image": "registry.example/checkout:1.4.2"}]}
+                "spec": {"containers": [{"name": "app", "image": "registry.example/checkout:1.4.2",
+                    "env": [{"name": "DB_PASSWORD", "value": SECRET}]}]}
             }
         }
     })
@@ -72,12 +82,15 @@ fn deployment() -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_redis_and_kubernetes_heal_exactly_once() {
     let test = "postgres_redis_and_kubernetes_heal_exactly_once";
-    let (Some(admin_url), Some(redis_url)) = (
+    let (Some(admin_url), Some(_), Some(redis_url), Some(ca)) = (
         hale_testkit::services::database_url(test),
-        hale_testkit::services::redis_url(test),
+        hale_testkit::services::database_tls_url(test),
+        hale_testkit::services::redis_tls_url(test),
+        hale_testkit::services::tls_ca_file(test),
     ) else {
         return;
     };
+    let tls = format!("?sslmode=verify-full&sslrootcert={ca}");
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let db_url = fresh_database(&admin_url, &format!("hale_e2e_{}", &suffix[..12])).await;
     // Tenant ids prefix the Redis keys, so this run cannot meet another's.
@@ -108,6 +121,7 @@ migrate_url = "{migrator_url}"
 [locks]
 kind = "redis"
 url = "{redis_url}"
+ca_file = "{ca}"
 
 [executor]
 kind = "kubernetes"
@@ -116,8 +130,8 @@ request_timeout = "5s"
 
 {tenant_block}"#,
         data = data.path().display(),
-        app_url = with_user(&db_url, "hale_app", "hale_app"),
-        migrator_url = with_user(&db_url, "hale_migrator", "hale_migrator"),
+        app_url = with_user(&db_url, "hale_app", "hale_app") + &tls,
+        migrator_url = with_user(&db_url, "hale_migrator", "hale_migrator") + &tls,
         kube = fake.url(),
         tenant_block = tenant_toml(
             &tenant,
@@ -125,6 +139,21 @@ request_timeout = "5s"
             r#"{ check = "rollout_complete", timeout = "20s", interval = "200ms" }"#,
         ),
     );
+    // The same file with a superuser login: the server does not start,
+    // and says why and what to do.
+    let superuser = text.replace(
+        &(with_user(&db_url, "hale_app", "hale_app") + &tls),
+        &(with_database(&admin_url, db_url.rsplit('/').next().unwrap()) + &tls),
+    );
+    assert_ne!(superuser, text);
+    let config = hale_server::config::parse_str(&superuser, "superuser.toml").unwrap();
+    let refused = hale_server::Server::bind(config)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("is a superuser"), "{refused}");
+    assert!(refused.contains("hale_app"), "{refused}");
+
     let config = hale_server::config::parse_str(&text, "production-e2e.toml").unwrap();
     let server = start(config).await;
 
@@ -199,6 +228,18 @@ request_timeout = "5s"
     assert_eq!(op["state"], "COMPLETED");
     let (_, audit) = get_json(&again.url(&format!("/v1/audit?operation_id={op_id}"))).await;
     assert!(!audit["items"].as_array().unwrap().is_empty(), "{audit}");
+    // The patched object was recorded by allow-list: what Hale changed is
+    // there, the container env and last-applied-configuration are not.
+    let recorded = audit.to_string();
+    assert!(!recorded.contains(SECRET), "{recorded}");
+    assert!(
+        !recorded.contains("last-applied-configuration"),
+        "{recorded}"
+    );
+    assert!(
+        recorded.contains("kubectl.kubernetes.io/restartedAt"),
+        "{recorded}"
+    );
     again.stop().await.unwrap();
     fake.stop().await;
 }

@@ -75,6 +75,41 @@ fn no_silent_default_namespace() {
 }
 
 #[test]
+fn dot_and_dot_dot_are_never_template_values() {
+    let s = restart(RiskLevel::Low);
+    for value in [".", ".."] {
+        let mut a = alert();
+        a.labels.insert("deployment".into(), value.into());
+        assert_eq!(
+            s.target.resolve(&a).unwrap_err(),
+            TargetError::PathSegment {
+                label: "deployment".into(),
+                value: value.into()
+            }
+        );
+        let mut a = alert();
+        a.labels.insert("namespace".into(), value.into());
+        let e = s.target.resolve(&a).unwrap_err();
+        assert!(e.to_string().contains("\"namespace\""), "{e}");
+        // The strategy's fixed namespace is held to the same rule.
+        let mut a = alert();
+        a.labels.remove("namespace");
+        let fixed = TargetSpec {
+            namespace: Some(value.into()),
+            ..s.target.clone()
+        };
+        assert!(matches!(
+            fixed.resolve(&a),
+            Err(TargetError::PathSegment { label, .. }) if label == "target.namespace"
+        ));
+    }
+    // Dots inside a name are ordinary characters.
+    let mut a = alert();
+    a.labels.insert("deployment".into(), "api.v2..x".into());
+    assert_eq!(s.target.resolve(&a).unwrap().name, "api.v2..x");
+}
+
+#[test]
 fn path_follows_risk_and_watcher_is_low_only() {
     assert_eq!(
         restart(RiskLevel::Low).execution_path(),

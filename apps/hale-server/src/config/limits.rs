@@ -1,0 +1,93 @@
+//! `[limits]`: how large one alert may be.
+//!
+//! The body limit bounds a request, not what one alert may carry: without
+//! these caps a single 1 MiB label value would be stored in the incident,
+//! the audit log and every timeline entry that copies it, and served back
+//! on every read. Intake answers 422 naming the alert, the label or
+//! annotation and the limit (docs/api.md "Limits").
+//!
+//! Every field has a default sized well above what Prometheus rules and
+//! Alertmanager produce, so a file without `[limits]` accepts every real
+//! alert.
+
+use serde::Deserialize;
+
+use super::errors::ConfigError;
+use super::sections::de_bytes;
+
+/// Default cap on a label name, in bytes.
+const DEFAULT_LABEL_NAME_BYTES: usize = 128;
+/// Default cap on a label value, in bytes.
+const DEFAULT_LABEL_VALUE_BYTES: usize = 1024;
+/// Default cap on the number of labels of one alert.
+const DEFAULT_LABELS_PER_ALERT: usize = 64;
+/// Default cap on one annotation value (and on `generatorURL`), in bytes.
+const DEFAULT_ANNOTATION_VALUE_BYTES: usize = 8 * 1024;
+/// Default cap on all annotations of one alert, names and values, in bytes.
+const DEFAULT_ANNOTATIONS_BYTES_PER_ALERT: usize = 32 * 1024;
+
+/// `[limits]`: caps on what one alert may carry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Longest label name (default 128 bytes).
+    #[serde(deserialize_with = "de_bytes")]
+    pub label_name_bytes: usize,
+    /// Longest label value (default 1 KiB).
+    #[serde(deserialize_with = "de_bytes")]
+    pub label_value_bytes: usize,
+    /// Most labels on one alert (default 64).
+    pub labels_per_alert: usize,
+    /// Longest annotation value, and longest `generatorURL` (default 8 KiB).
+    #[serde(deserialize_with = "de_bytes")]
+    pub annotation_value_bytes: usize,
+    /// All annotation names and values of one alert together (default
+    /// 32 KiB).
+    #[serde(deserialize_with = "de_bytes")]
+    pub annotations_bytes_per_alert: usize,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            label_name_bytes: DEFAULT_LABEL_NAME_BYTES,
+            label_value_bytes: DEFAULT_LABEL_VALUE_BYTES,
+            labels_per_alert: DEFAULT_LABELS_PER_ALERT,
+            annotation_value_bytes: DEFAULT_ANNOTATION_VALUE_BYTES,
+            annotations_bytes_per_alert: DEFAULT_ANNOTATIONS_BYTES_PER_ALERT,
+        }
+    }
+}
+
+impl LimitsSection {
+    /// Every limit as (key, value), in file order.
+    pub fn entries(&self) -> [(&'static str, usize); 5] {
+        [
+            ("label_name_bytes", self.label_name_bytes),
+            ("label_value_bytes", self.label_value_bytes),
+            ("labels_per_alert", self.labels_per_alert),
+            ("annotation_value_bytes", self.annotation_value_bytes),
+            (
+                "annotations_bytes_per_alert",
+                self.annotations_bytes_per_alert,
+            ),
+        ]
+    }
+}
+
+/// Every limit must be positive: a zero would refuse every alert.
+pub(super) fn validate(limits: &LimitsSection, text: &str, origin: &str) -> Vec<ConfigError> {
+    limits
+        .entries()
+        .into_iter()
+        .filter(|(_, v)| *v == 0)
+        .map(|(key, _)| {
+            ConfigError::at_path(
+                origin,
+                text,
+                &format!("limits.{key}"),
+                "must be positive (a zero would refuse every alert)",
+            )
+        })
+        .collect()
+}
