@@ -303,19 +303,20 @@ impl ActionExecutor for CommandExecutor {
                 message: format!("{} exited 0", cmd.spec.name),
                 response: Some(response),
             }),
-            Exit::Code(code) => Err(ExecError {
-                class: cmd.spec.classify_exit(code),
-                message: format!(
-                    "{} exited {code}: {}",
-                    cmd.spec.name,
-                    tail(&self.list.redactor.redact(&out.stderr.text))
-                ),
-                response: Some(response),
-            }),
+            Exit::Code(code) => {
+                let stderr = tail(&self.list.redactor.redact(&out.stderr.text));
+                Err(ExecError {
+                    class: cmd.spec.classify_exit(code),
+                    message: format!("{} exited {code}: {stderr}", cmd.spec.name),
+                    response: Some(response),
+                    target_said: Some(stderr),
+                })
+            }
             Exit::Signal(sig) => Err(ExecError {
                 class: FailureClass::Transient,
                 message: format!("{} was killed by signal {sig}", cmd.spec.name),
                 response: Some(response),
+                target_said: None,
             }),
             Exit::TimedOut => Err(ExecError {
                 class: FailureClass::Timeout,
@@ -324,6 +325,7 @@ impl ActionExecutor for CommandExecutor {
                     cmd.spec.name
                 ),
                 response: Some(response),
+                target_said: None,
             }),
         }
     }

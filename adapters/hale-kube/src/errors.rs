@@ -99,10 +99,15 @@ pub(crate) fn exec_error(what: &str, err: kube::Error, call: CallKind) -> ExecEr
         (kube::Error::Api(s), _) => format!("{what}: HTTP {} {}: {}", s.code, s.reason, s.message),
         _ => format!("{what}: {err}"),
     };
+    let target_said = match &err {
+        kube::Error::Api(s) => Some(REDACTOR.redact(&s.message).into_owned()),
+        _ => None,
+    };
     ExecError {
         class,
         message: REDACTOR.redact(&message).into_owned(),
         response,
+        target_said,
     }
 }
 

@@ -85,6 +85,7 @@ impl Fence<'_> {
                         "token": self.token.0,
                         "tenant": self.tenant.as_str(),
                     })),
+                    target_said: None,
                 });
             }
         }

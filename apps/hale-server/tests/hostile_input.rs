@@ -25,13 +25,15 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use hale_command::{CommandConfig, CommandExecutor, CommandSpec};
 use hale_domain::TenantId;
-use hale_engine::ports::ActionExecutor;
+use hale_domain::failure::FailureClass;
+use hale_engine::ports::{ActionExecutor, NamespacePolicy};
 use hale_engine::{Engine, TenantPolicy};
 use hale_fake_kube::{FakeConfig, FakeKube};
 use hale_kube::{KubeConnection, KubeExecutor, KubeExecutorConfig};
 use hale_server::auth::{Role, TokenTable, TokenTenant};
 use hale_server::routes::{AppState, HttpSettings, router};
 use hale_testkit::Kit;
+use hale_testkit::fakes::Scripted;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -73,7 +75,9 @@ fn policy(id: &str) -> TenantPolicy {
         }
     ]))
     .unwrap();
-    TenantPolicy::new(tenant(id), strategies)
+    let mut p = TenantPolicy::new(tenant(id), strategies);
+    p.namespaces = NamespacePolicy::Only(vec!["prod".to_owned()]);
+    p
 }
 
 fn tokens() -> TokenTable {
@@ -260,6 +264,16 @@ impl World {
         audit
     }
 
+    /// Tenant `a` is not dormant and none of its breakers is latched.
+    async fn a_is_awake_and_closed(&self) {
+        let s = self.get("/v1/status", Some(A_VIEWER)).await;
+        assert_eq!(s.status, StatusCode::OK, "{}", s.text);
+        assert_eq!(s.body["selfHealing"]["isDormant"], false, "{}", s.text);
+        for b in s.body["circuitBreakers"].as_array().unwrap() {
+            assert_ne!(b["state"], "PERMANENT_OPEN", "{}", s.text);
+        }
+    }
+
     /// Incidents recorded for tenant `a`.
     async fn a_incidents(&self) -> usize {
         let r = self.get("/v1/incidents", Some(A_VIEWER)).await;
@@ -428,6 +442,63 @@ async fn an_oversized_annotation_is_refused_in_the_alertmanager_form_too() {
         let r = w.post("/v1/alerts", A_INGEST, &body).await;
         assert_invalid(&r, &["annotations_bytes_per_alert", "32768 bytes"]);
         assert_eq!(w.a_incidents().await, 0);
+    })
+    .await;
+}
+
+// === Fail-safes an alert must not switch on ===
+
+/// Seen from outside: a tenant limited to `prod` got one alert for
+/// namespace `unauthorized`; the refusal quoted it, the fatal pattern
+/// matched, the breaker latched and the tenant went dormant.
+#[tokio::test]
+async fn an_alert_for_namespace_unauthorized_cannot_put_its_tenant_to_sleep() {
+    hostile(|w| async move {
+        let labels = [
+            ("alertname", "HighErrorRate"),
+            ("service", "checkout"),
+            ("namespace", "unauthorized"),
+        ];
+        let r = w.post("/v1/alerts", A_INGEST, &alert(&labels)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let outcome = &r.body["decisions"][0]["outcome"];
+        assert_eq!(outcome["decision"], "blocked", "{}", r.text);
+        assert_eq!(outcome["guard"], "out_of_scope", "{}", r.text);
+        w.engine.wait_idle().await;
+        assert!(
+            w.kit
+                .executor
+                .calls()
+                .iter()
+                .all(|c| c.tenant.as_str() != "a"),
+            "an action ran outside the tenant's namespaces"
+        );
+        w.a_is_awake_and_closed().await;
+        w.a_heals_then_audit("HighErrorRate", "payments").await;
+    })
+    .await;
+}
+
+/// The target quotes the alert's values back in its refusal, and the
+/// labels carry every fatal pattern: the failure counts as transient, no
+/// breaker latches, the tenant stays awake.
+#[tokio::test]
+async fn fatal_patterns_in_labels_quoted_back_by_the_target_latch_nothing() {
+    hostile(|w| async move {
+        w.kit.executor.push(
+            "rollout_restart",
+            Scripted::FailQuotingTarget(FailureClass::Transient),
+        );
+        let labels = [
+            ("alertname", "HighErrorRate"),
+            ("service", "unauthorized-no-active-api-keys"),
+            ("reason", "Unauthorized: no active API keys"),
+        ];
+        let r = w.post("/v1/alerts", A_INGEST, &alert(&labels)).await;
+        let outcome = &r.body["decisions"][0]["outcome"];
+        assert_eq!(outcome["decision"], "operation_started", "{}", r.text);
+        w.engine.wait_idle().await;
+        w.a_is_awake_and_closed().await;
     })
     .await;
 }

@@ -2,13 +2,19 @@
 //! what that means for the circuit breaker.
 //!
 //! Executors classify their own errors (a Kubernetes 401 is [`FailureClass::Fatal`]
-//! without any string matching). Errors that arrive only as text are classified
-//! by a [`FailureClassifier`], a pluggable rule; the seed's patterns
-//! ("no active api keys", "unauthorized") are the default [`PatternClassifier`].
+//! without any string matching). A failure the executor could only call
+//! transient may be made fatal by a [`PatternClassifier`] rule (the seed's
+//! "no active api keys", "unauthorized"), matched only against what the
+//! target itself said and never against the alert's own values: see
+//! [`classify`].
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+mod classify;
+
+pub use classify::{ErrorReport, classify};
 
 /// The class of a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,6 +84,15 @@ impl FailureClass {
             | FailureClass::Conflict
             | FailureClass::BudgetBlocked => BreakerImpact::Count,
         }
+    }
+
+    /// Whether the failure says nothing about the health of the system
+    /// acted on: the target is gone, the action was invalid for it (a
+    /// policy or alert problem), or a newer lock holder fenced it off. Such
+    /// failures feed no breaker, backoff or dormancy: otherwise an alert
+    /// naming bad targets could switch a tenant's fail-safes on.
+    pub fn says_nothing_about_health(self) -> bool {
+        self.breaker_impact() == BreakerImpact::Ignore
     }
 
     /// Whether retrying the same action later can help.

@@ -11,6 +11,7 @@
 //!
 //! | stage | guard | automatic | proposal | approved |
 //! | --- | --- | --- | --- | --- |
+//! | target scope | `out_of_scope` | yes | yes | yes |
 //! | kill switches | `kill_switch` | global `execution` and `auto_healing`, tenant, strategy, action kinds | tenant, strategy, action kinds | global `execution`, tenant, strategy, action kinds |
 //! | executors | `no_executor` | yes | yes | yes |
 //! | dormancy | `dormant` | platform, then tenant | no | no |
@@ -18,6 +19,12 @@
 //! | breakers | `circuit_open` | yes | yes | yes |
 //! | attempt budget | `cooldown`, `max_attempts` | yes | yes | no |
 //! | anti-patterns | `anti_pattern` | yes | no | no |
+//!
+//! The target's scope comes first on every path: an alert that names a
+//! namespace outside the tenant's asks for something no switch, human or
+//! retry can make allowed, and is refused before anything else is read or
+//! run. It is the alert's fault, not the system's, so it feeds no backoff,
+//! breaker or dormancy (nothing ran).
 //!
 //! Why the paths differ:
 //! * **Automatic**: automation acting on its own is stopped by every
@@ -52,6 +59,8 @@ use crate::ids::{KnowledgeId, StrategyId};
 use crate::kill_switch::{
     self, Feature, GlobalSwitches, SwitchLayer, SwitchVerdict, TenantSwitches,
 };
+use crate::namespaces::NamespacePolicy;
+use crate::resource::ResourceRef;
 use crate::strategy::ActionKind;
 use crate::time::Timestamp;
 use crate::wire::wire_enum;
@@ -71,6 +80,8 @@ pub enum HealingPath {
 wire_enum!(
     /// The guard that blocked healing (wire names of the API's `guard`).
     Guard {
+        /// The target is outside the tenant's namespaces.
+        OutOfScope => "out_of_scope",
         /// A kill switch on the path is off.
         KillSwitch => "kill_switch",
         /// No configured executor runs one of the strategy's actions.
@@ -114,6 +125,11 @@ impl Retry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "block")]
 pub enum Block {
+    /// The alert's target is outside the tenant's namespaces.
+    OutOfScope {
+        /// The namespace the alert named.
+        namespace: String,
+    },
     /// A switch is off.
     SwitchedOff {
         /// The most specific layer that is off.
@@ -175,6 +191,7 @@ impl Block {
     /// Which guard this is.
     pub fn guard(&self) -> Guard {
         match self {
+            Block::OutOfScope { .. } => Guard::OutOfScope,
             Block::SwitchedOff { .. } => Guard::KillSwitch,
             Block::NoExecutor { .. } => Guard::NoExecutor,
             Block::PlatformDormant { .. } | Block::TenantDormant { .. } => Guard::Dormant,
@@ -195,7 +212,8 @@ impl Block {
                 Rejection::ProbesExhausted { .. } => Retry::Soon,
                 Rejection::PermanentOpen { .. } => Retry::Never,
             },
-            Block::SwitchedOff { .. }
+            Block::OutOfScope { .. }
+            | Block::SwitchedOff { .. }
             | Block::NoExecutor { .. }
             | Block::PlatformDormant { .. }
             | Block::TenantDormant { .. }
@@ -220,6 +238,10 @@ impl Block {
 impl fmt::Display for Block {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Block::OutOfScope { namespace } => write!(
+                f,
+                "namespace {namespace:?} is outside the tenant's namespaces; nothing was run"
+            ),
             Block::SwitchedOff { by } => write!(f, "switched off at {by}"),
             Block::NoExecutor { kind } => write!(f, "no configured executor runs {kind:?}"),
             Block::PlatformDormant { reason } => write!(f, "engine dormant: {reason}"),
@@ -315,11 +337,22 @@ pub struct ScopeState<'a> {
     pub tenant_dormant: Option<&'a DormantRecord>,
 }
 
+/// The target and where its tenant may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetScope<'a> {
+    /// The target the alert resolved to.
+    pub resource: &'a ResourceRef,
+    /// The tenant's namespaces.
+    pub namespaces: &'a NamespacePolicy,
+}
+
 /// Everything the rule reads, gathered by the engine.
 #[derive(Debug, Clone, Copy)]
 pub struct GuardInput<'a> {
     /// Who wants to act.
     pub path: HealingPath,
+    /// The target and the tenant's namespaces.
+    pub target: TargetScope<'a>,
     /// Now.
     pub now: Timestamp,
     /// Switches and dormancy.
@@ -380,6 +413,7 @@ pub fn run_verdict(
 
 fn check(input: &GuardInput<'_>) -> Result<(), Block> {
     let path = input.path;
+    in_scope(&input.target)?;
     let kinds: Vec<&ActionKind> = input.executors.iter().map(|e| e.kind).collect();
     switches(path, &input.scope, Some(input.strategy), &kinds)?;
     if let Some(missing) = input.executors.iter().find(|e| e.executor.is_none()) {
@@ -448,6 +482,18 @@ fn switches(
     match kill_switch::evaluate_features(scope.global, scope.tenant, features, strategy, kinds) {
         SwitchVerdict::Enabled => Ok(()),
         SwitchVerdict::Disabled { by } => Err(Block::SwitchedOff { by }),
+    }
+}
+
+/// The target's namespace must be one of the tenant's, on every path.
+fn in_scope(target: &TargetScope<'_>) -> Result<(), Block> {
+    let namespace = &target.resource.namespace;
+    if target.namespaces.allows(namespace) {
+        Ok(())
+    } else {
+        Err(Block::OutOfScope {
+            namespace: namespace.clone(),
+        })
     }
 }
 

@@ -23,6 +23,8 @@
 //! | anti-pattern memory | [`anti_pattern`] | 003 |
 //! | cooldown and max attempts | [`budget`] | 004 |
 //! | tenancy | [`tenant`] | 001 |
+//! | where a tenant may act | [`namespaces`] | 001 |
+//! | failure classes, never from the alert's own words | [`failure`] | 002 |
 //!
 //! ## Example
 //!
@@ -84,6 +86,7 @@ pub mod guard;
 pub mod healing;
 pub mod ids;
 pub mod kill_switch;
+pub mod namespaces;
 pub mod reason;
 pub mod record;
 pub mod resource;

@@ -91,6 +91,7 @@ mod tests {
                 "lock_backend_unavailable",
                 "risk_too_high_for_auto_repair",
                 "target_unresolved",
+                "out_of_scope",
                 "kill_switch",
                 "no_executor",
                 "dormant",

@@ -155,9 +155,28 @@ pub enum RunOutcome {
     Healed,
     /// Not healed.
     Failed,
+    /// Not healed, for a reason that says nothing about the system's
+    /// health: the alert named a target that is gone or an action that
+    /// cannot run, or a newer lock holder fenced the run off
+    /// ([`FailureClass::says_nothing_about_health`]). The target's ledger
+    /// records the failed attempt, so the strategy's maximum still stops
+    /// retries on that target; the tenant's backoff and dormancy never count
+    /// it, so no alert can put a tenant to sleep by naming bad targets.
+    Refused,
     /// Stopped before it could tell (shutdown, lock lost, yielded, switched
     /// off).
     Interrupted,
+}
+
+impl RunOutcome {
+    /// How a run that failed with `class` (`None`: no class known, e.g. a
+    /// verification that never confirmed health) counts.
+    pub fn of_failure(class: Option<FailureClass>) -> RunOutcome {
+        match class {
+            Some(c) if c.says_nothing_about_health() => RunOutcome::Refused,
+            _ => RunOutcome::Failed,
+        }
+    }
 }
 
 /// What a finished run did to the safety state.
@@ -347,6 +366,14 @@ impl TenantSafety {
                 Aftermath {
                     counted: true,
                     next_healing_at: None,
+                    entered_dormancy: None,
+                }
+            }
+            RunOutcome::Refused => {
+                self.ledgers.entry(key).or_default().on_finish(false);
+                Aftermath {
+                    counted: true,
+                    next_healing_at: self.next_healing_at,
                     entered_dormancy: None,
                 }
             }

@@ -81,8 +81,9 @@ pub enum Outcome {
         strategy_id: StrategyId,
         /// The target.
         resource: ResourceRef,
-        /// Which guard (`kill_switch`, `dormant`, `circuit_open`, `backoff`,
-        /// `cooldown`, `max_attempts`, `anti_pattern`, `no_executor`).
+        /// Which guard (`out_of_scope`, `kill_switch`, `dormant`,
+        /// `circuit_open`, `backoff`, `cooldown`, `max_attempts`,
+        /// `anti_pattern`, `no_executor`).
         guard: Guard,
         /// Details.
         detail: String,

@@ -9,7 +9,7 @@ use hale_domain::alert::Alert;
 use hale_domain::anti_pattern::{RememberedFailure, SymptomsHash};
 use hale_domain::guard::{
     self, AttemptBudget, BreakerAdmission, ExecutorFor, GuardInput, HealingPath, ScopeState,
-    Verdict,
+    TargetScope, Verdict,
 };
 use hale_domain::kill_switch;
 use hale_domain::safety::{LedgerKey, PlatformSafety, TenantSafety};
@@ -121,6 +121,10 @@ impl Inner {
         let ledger = safety.ledger(&LedgerKey::new(&g.strategy.id, g.resource));
         guard::evaluate(&GuardInput {
             path: g.path,
+            target: TargetScope {
+                resource: g.resource,
+                namespaces: &rt.policy.namespaces,
+            },
             now: g.now,
             scope: ScopeState {
                 global: &global,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hale_domain::Origin;
 use hale_domain::alert::Alert;
-use hale_domain::failure::FailureClass;
+use hale_domain::failure::{ErrorReport, FailureClass, classify};
 use hale_domain::guard::HealingPath;
 use hale_domain::healing::{
     ActionLog, ActionPhase, HealingOperation, HealingState, PlanStep, after_action,
@@ -40,6 +40,24 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Every value the alert carried into this run (label names and values,
+    /// annotation values, the target's namespace, kind and name): text a
+    /// target may echo back, which must never decide a failure's class.
+    pub(crate) fn alert_values(&self) -> Vec<&str> {
+        let labels = self
+            .alert
+            .labels
+            .iter()
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()]);
+        let annotations = self.alert.annotations.values().map(String::as_str);
+        let target = [
+            self.op.resource.namespace.as_str(),
+            self.op.resource.kind.as_str(),
+            self.op.resource.name.as_str(),
+        ];
+        labels.chain(annotations).chain(target).collect()
+    }
+
     /// The guard path the run is on.
     pub(crate) fn path(&self) -> HealingPath {
         if self.yields_to_decisions {
@@ -89,7 +107,7 @@ impl RunEnd {
     pub(crate) fn outcome(&self) -> RunOutcome {
         match self {
             RunEnd::Healed => RunOutcome::Healed,
-            RunEnd::Failed { .. } => RunOutcome::Failed,
+            RunEnd::Failed { class, .. } => RunOutcome::of_failure(*class),
             RunEnd::Interrupted(_) => RunOutcome::Interrupted,
         }
     }
@@ -325,13 +343,14 @@ impl Inner {
                 response: o.response,
             },
             Ok(Err(e)) => {
-                // Errors known only by their text go through the tenant's
-                // classifier (the seed's fatal patterns).
-                let class = run
-                    .rt
-                    .policy
-                    .classifier_class(&e.message)
-                    .unwrap_or(e.class);
+                // What the target said in its own words may make a
+                // transient failure fatal (the tenant's patterns); the
+                // alert's own values never can.
+                let report = ErrorReport {
+                    class: e.class,
+                    target_said: e.target_said.as_deref(),
+                };
+                let class = classify(report, &run.alert_values(), &run.rt.policy.classifier);
                 ActionResult {
                     outcome: Err(class),
                     message: e.message,
@@ -417,13 +436,5 @@ impl Inner {
             rollback: true,
             verification_failed: true,
         }
-    }
-}
-
-impl crate::config::TenantPolicy {
-    /// The classifier's verdict on an error message, if a rule matches.
-    pub(crate) fn classifier_class(&self, message: &str) -> Option<FailureClass> {
-        use hale_domain::failure::FailureClassifier;
-        self.classifier.classify(message)
     }
 }

@@ -22,8 +22,13 @@ use parking_lot::Mutex;
 pub enum Scripted {
     /// Succeed at once.
     Ok,
-    /// Fail with a class and message.
+    /// Fail with a class and message; the message is also what the target
+    /// said (so a tenant's fatal patterns may match it).
     Fail(FailureClass, String),
+    /// Fail with a class, the target quoting the request's namespace and
+    /// name back, as an API server's refusal does (`pods "x" is forbidden`).
+    /// Those are the alert's values: no fatal pattern may match them.
+    FailQuotingTarget(FailureClass),
     /// Take this long (tokio time), then succeed.
     Slow(Duration),
     /// Never finish (the engine's timeout must cut it off).
@@ -143,7 +148,16 @@ impl ActionExecutor for ScriptedExecutor {
         };
         match next {
             Scripted::Ok => {}
-            Scripted::Fail(class, msg) => return Err(ExecError::new(class, msg)),
+            Scripted::Fail(class, msg) => {
+                return Err(ExecError::new(class, msg.clone()).with_target_said(msg));
+            }
+            Scripted::FailQuotingTarget(class) => {
+                let said = format!(
+                    "{} {:?} in namespace {:?} could not be changed",
+                    req.resource.kind, req.resource.name, req.resource.namespace
+                );
+                return Err(ExecError::new(class, said.clone()).with_target_said(said));
+            }
             Scripted::Slow(d) => tokio::time::sleep(d).await,
             Scripted::Hang => std::future::pending::<()>().await,
         }

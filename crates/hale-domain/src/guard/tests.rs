@@ -14,6 +14,7 @@ fn t(s: i64) -> Timestamp {
 /// Every input of the rule as owned values, so proptest can generate them.
 #[derive(Debug, Clone)]
 struct World {
+    out_of_scope: bool,
     global_auto_healing: Option<Switch>,
     global_execution: Option<Switch>,
     tenant: Option<Switch>,
@@ -40,6 +41,7 @@ fn dormant(reason: &str) -> DormantRecord {
 impl World {
     fn calm() -> World {
         World {
+            out_of_scope: false,
             global_auto_healing: None,
             global_execution: None,
             tenant: None,
@@ -67,6 +69,13 @@ impl World {
     fn verdict_with(&self, path: HealingPath, anti_patterns_gathered: bool) -> Verdict {
         let strategy = StrategyId::new("restart");
         let kind = ActionKind::new("rollout_restart").unwrap();
+        let namespace = if self.out_of_scope {
+            "unauthorized"
+        } else {
+            "prod"
+        };
+        let resource = ResourceRef::new(namespace, "deployment", "web").unwrap();
+        let namespaces = NamespacePolicy::Only(vec!["prod".to_owned()]);
         let mut global = GlobalSwitches::default();
         if let Some(s) = self.global_auto_healing {
             global.features.insert(Feature::AutoHealing, s);
@@ -112,6 +121,10 @@ impl World {
         };
         evaluate(&GuardInput {
             path,
+            target: TargetScope {
+                resource: &resource,
+                namespaces: &namespaces,
+            },
             now: t(self.now),
             scope: ScopeState {
                 global: &global,
@@ -162,10 +175,10 @@ prop_compose! {
         platform_dormant in proptest::bool::weighted(0.2), tenant_dormant in proptest::bool::weighted(0.2),
         backoff_until in proptest::option::of(900i64..1100), breaker in rejection(),
         ledger in ledger(), max_attempts in 1u32..5, cooldown_s in 0u64..200,
-        anti_pattern in proptest::bool::weighted(0.2),
+        anti_pattern in proptest::bool::weighted(0.2), out_of_scope in proptest::bool::weighted(0.1),
     ) -> World {
         World {
-            global_auto_healing, global_execution, tenant, strategy_switch, kind_switch, executor_missing,
+            out_of_scope, global_auto_healing, global_execution, tenant, strategy_switch, kind_switch, executor_missing,
             platform_dormant, tenant_dormant, backoff_until, breaker, ledger, max_attempts,
             cooldown_s, anti_pattern, now: 1_000,
         }
@@ -198,6 +211,7 @@ fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
         BudgetVerdict::Allowed { .. }
     );
     let stages = [
+        (w.out_of_scope, Guard::OutOfScope),
         (switched_off, Guard::KillSwitch),
         (w.executor_missing, Guard::NoExecutor),
         (
@@ -251,14 +265,24 @@ proptest! {
             || w.global_execution == off;
         prop_assert_eq!(
             guard_of(&w.verdict(HealingPath::Approved)) == Some(Guard::KillSwitch),
-            any_switch_off
+            any_switch_off && !w.out_of_scope
         );
+    }
+
+    /// A target outside the tenant's namespaces is refused on every path,
+    /// whatever else holds, and nothing else is reported for it.
+    #[test]
+    fn prop_out_of_scope_is_refused_on_every_path_first(w in world()) {
+        let outside = World { out_of_scope: true, ..w };
+        for path in PATHS {
+            prop_assert_eq!(guard_of(&outside.verdict(path)), Some(Guard::OutOfScope));
+        }
     }
 
     /// The automatic path is stopped by every fail-safe on its own: turning
     /// any single stage on, in an otherwise calm world, blocks it.
     #[test]
-    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..11) {
+    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..12) {
         let mut w = World::calm();
         let expected = match stage {
             0 => { w.global_auto_healing = Some(Switch::Off); Guard::KillSwitch }
@@ -271,6 +295,7 @@ proptest! {
             7 => { w.ledger.last_started_at = Some(t(w.now - 1)); Guard::Cooldown }
             8 => { w.ledger.consecutive_failures = w.max_attempts; Guard::MaxAttempts }
             9 => { w.global_execution = Some(Switch::Off); Guard::KillSwitch }
+            10 => { w.out_of_scope = true; Guard::OutOfScope }
             _ => { w.anti_pattern = true; Guard::AntiPattern }
         };
         prop_assert_eq!(World::calm().verdict(HealingPath::Automatic), Verdict::Allow);
@@ -296,11 +321,12 @@ proptest! {
     /// automatic and approved alike, and never a proposal.
     #[test]
     fn prop_freeze_stops_every_execution_and_no_question(w in world()) {
-        let frozen = World { global_execution: Some(Switch::Off), ..w.clone() };
+        // (An out-of-scope target is refused before any switch is read.)
+        let frozen = World { global_execution: Some(Switch::Off), out_of_scope: false, ..w.clone() };
         for path in [HealingPath::Automatic, HealingPath::Approved] {
             prop_assert_eq!(guard_of(&frozen.verdict(path)), Some(Guard::KillSwitch));
         }
-        let unfrozen = World { global_execution: None, ..w };
+        let unfrozen = World { global_execution: None, ..frozen.clone() };
         prop_assert_eq!(frozen.verdict(HealingPath::Proposal), unfrozen.verdict(HealingPath::Proposal));
     }
 
@@ -324,7 +350,10 @@ proptest! {
     /// switched off or dormant, no strategy may heal on that path.
     #[test]
     fn prop_scope_verdict_blocks_imply_every_strategy_blocked(w in world()) {
-        let strategy_free = World { strategy_switch: None, kind_switch: None, executor_missing: false, ..w.clone() };
+        let strategy_free = World {
+            strategy_switch: None, kind_switch: None, executor_missing: false, out_of_scope: false,
+            ..w.clone()
+        };
         for path in PATHS {
             let mut global = GlobalSwitches::default();
             if let Some(s) = w.global_auto_healing {
@@ -352,6 +381,14 @@ proptest! {
 fn blocks_name_their_guard_retry_and_detail() {
     let until = t(1_060);
     let cases = [
+        (
+            Block::OutOfScope {
+                namespace: "unauthorized".into(),
+            },
+            Guard::OutOfScope,
+            Retry::Never,
+            "namespace \"unauthorized\" is outside the tenant's namespaces; nothing was run",
+        ),
         (
             Block::CoolingDown { until },
             Guard::Cooldown,
@@ -457,6 +494,7 @@ fn blocks_name_their_guard_retry_and_detail() {
         serde_json::to_value(Guard::CircuitOpen).unwrap(),
         "circuit_open"
     );
+    assert_eq!(Guard::OutOfScope.as_str(), "out_of_scope");
     assert_eq!(
         Block::of_budget(BudgetVerdict::Allowed { attempt_number: 1 }, 3),
         None

@@ -39,7 +39,8 @@ enum Event {
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
         6 => (0u8..3, prop_oneof![
-            Just(RunOutcome::Healed), Just(RunOutcome::Failed), Just(RunOutcome::Interrupted)
+            Just(RunOutcome::Healed), Just(RunOutcome::Failed), Just(RunOutcome::Interrupted),
+            Just(RunOutcome::Refused)
         ]).prop_map(|(k, o)| Event::Run(k, o)),
         1 => Just(Event::Resume),
         1 => Just(Event::Fatal),
@@ -72,6 +73,13 @@ proptest! {
                         RunOutcome::Interrupted => {
                             prop_assert!(!after.counted);
                             prop_assert_eq!(s.next_healing_at, before_next);
+                        }
+                        RunOutcome::Refused => {
+                            // The target's streak grows; nothing tenant-wide.
+                            streaks[usize::from(k)] += 1;
+                            prop_assert!(after.counted);
+                            prop_assert_eq!(s.next_healing_at, before_next);
+                            prop_assert_eq!(after.entered_dormancy, None);
                         }
                         RunOutcome::Healed => {
                             streaks[usize::from(k)] = 0;
@@ -274,4 +282,40 @@ fn breakers_latch_for_the_cluster_and_reset_everywhere() {
         "switch:action_kind:evict_pod"
     );
     assert_eq!(key(1).as_str(), "restart|prod:deployment/app-1");
+}
+
+/// Exhaustive over the classes: only failures that say something about the
+/// system's health count as a failed run; the rest are refusals.
+#[test]
+fn a_failure_counts_against_the_tenant_only_if_it_is_the_systems() {
+    for class in FailureClass::ALL {
+        let expected = match class {
+            FailureClass::TargetGone | FailureClass::InvalidAction | FailureClass::Fenced => {
+                RunOutcome::Refused
+            }
+            FailureClass::Transient
+            | FailureClass::Timeout
+            | FailureClass::Conflict
+            | FailureClass::BudgetBlocked
+            | FailureClass::Fatal => RunOutcome::Failed,
+        };
+        assert_eq!(RunOutcome::of_failure(Some(class)), expected, "{class}");
+    }
+    assert_eq!(RunOutcome::of_failure(None), RunOutcome::Failed);
+}
+
+/// A tenant whose every run is refused (an alert naming targets that are
+/// gone, or out of reach) never backs off and never goes dormant, however
+/// many there are; each target's own streak still grows.
+#[test]
+fn refused_runs_never_back_off_or_put_the_tenant_to_sleep() {
+    let mut s = TenantSafety::new(&settings(2)).unwrap();
+    for i in 0..20 {
+        let after = s.finish_run(key(0), RunOutcome::Refused, t(i));
+        assert_eq!(after.entered_dormancy, None);
+        assert_eq!(after.next_healing_at, None);
+    }
+    assert!(!s.dormancy.is_dormant());
+    assert_eq!(s.backoff.failures(), 0);
+    assert_eq!(s.ledger(&key(0)).consecutive_failures, 20);
 }

@@ -19,6 +19,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use hale_domain::failure::FailureClass;
+pub use hale_domain::namespaces::NamespacePolicy;
 use hale_domain::strategy::{ActionKind, ActionSpec};
 use hale_domain::{OperationId, ResourceRef, TenantId};
 use serde::{Deserialize, Serialize};
@@ -34,35 +35,6 @@ pub enum ExecMode {
     DryRun,
     /// Change the system.
     Apply,
-}
-
-/// Which namespaces a tenant may act in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NamespacePolicy {
-    /// Any namespace (only when configured explicitly with `["*"]`).
-    Any,
-    /// Only these.
-    Only(Vec<String>),
-}
-
-impl NamespacePolicy {
-    /// Whether `namespace` is allowed.
-    pub fn allows(&self, namespace: &str) -> bool {
-        match self {
-            NamespacePolicy::Any => true,
-            NamespacePolicy::Only(list) => list.iter().any(|n| n == namespace),
-        }
-    }
-
-    /// From a configured list: `["*"]` means any.
-    pub fn from_list(list: &[String]) -> NamespacePolicy {
-        if list.iter().any(|n| n == "*") {
-            NamespacePolicy::Any
-        } else {
-            NamespacePolicy::Only(list.to_vec())
-        }
-    }
 }
 
 /// One action to carry out.
@@ -189,6 +161,13 @@ pub struct ExecError {
     pub message: String,
     /// The system's response body, if any.
     pub response: Option<serde_json::Value>,
+    /// What the target itself said, verbatim (an API server's status
+    /// message, a program's standard error), when the executor could only
+    /// call the failure `Transient`. The tenant's fatal patterns are matched
+    /// against this text alone, with the alert's own values masked out
+    /// ([`hale_domain::failure::classify`]); never against `message`, which
+    /// quotes the target's namespace and name.
+    pub target_said: Option<String>,
 }
 
 impl ExecError {
@@ -198,7 +177,15 @@ impl ExecError {
             class,
             message: message.into(),
             response: None,
+            target_said: None,
         }
+    }
+
+    /// The same error, with what the target itself said.
+    #[must_use]
+    pub fn with_target_said(mut self, said: impl Into<String>) -> Self {
+        self.target_said = Some(said.into());
+        self
     }
 }
 
@@ -226,6 +213,10 @@ impl ExecError {
 ///   a request the executor will not run (unsupported kind, bad params,
 ///   namespace not allowed, match-everything selector) is `InvalidAction`,
 ///   a newer lock holder or a lost lease is `Fenced`;
+/// * what the target said in its own words goes into
+///   [`ExecError::target_said`], never mixed with the executor's own text
+///   or the request's values, so a tenant's fatal patterns can match the
+///   target and not the alert;
 /// * the future may be dropped at any time (the engine enforces per-action
 ///   timeouts by dropping it); implementations must not leave work running
 ///   (a spawned process is killed with its process group).
