@@ -9,6 +9,7 @@ use std::time::Duration;
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::breaker::{BreakerState, Transition};
 use hale_domain::dormancy::DormantRecord;
+use hale_domain::failure::FailureClass;
 use hale_domain::healing::{ActionPhase, HealingState};
 use hale_domain::record::audit::AuditKind;
 use hale_domain::record::incident::{
@@ -126,7 +127,9 @@ impl Inner {
             RunEnd::Healed => {
                 if run.op.transition(HealingState::Completed, now).is_ok() {
                     let reason = "healed and verified".to_owned();
-                    self.save(&mut run, AuditKind::OperationCompleted, reason, None)
+                    // Not durable: the sweep finds it later and interrupts it.
+                    let _ = self
+                        .save(&mut run, AuditKind::OperationCompleted, reason, None)
                         .await;
                 }
             }
@@ -136,11 +139,14 @@ impl Inner {
                 rollback,
                 verification_failed,
             } => {
-                if run.op.fail(error.clone(), *class, now).is_ok() {
-                    self.save(&mut run, AuditKind::OperationFailed, error.clone(), None)
+                let durable = run.op.fail(error.clone(), *class, now).is_ok()
+                    && self
+                        .save(&mut run, AuditKind::OperationFailed, error.clone(), None)
                         .await;
-                }
-                if *rollback {
+                // A rollback acts: only on a recorded failure, and only
+                // while the lease holds (each rollback action runs under
+                // the heartbeat and stops the rollback if the lease goes).
+                if *rollback && durable {
                     self.roll_back(&mut run).await;
                 }
                 if *verification_failed {
@@ -152,8 +158,35 @@ impl Inner {
                 if run.op.transition(HealingState::Interrupted, now).is_ok() {
                     run.op.error = Some(reason.clone());
                     let kind = AuditKind::OperationInterrupted;
-                    self.save(&mut run, kind, reason.clone(), None).await;
+                    // Not durable: the sweep finds it later and interrupts it.
+                    let _ = self.save(&mut run, kind, reason.clone(), None).await;
                 }
+            }
+            RunEnd::Stranded(reason) => {
+                if run.op.transition(HealingState::Interrupted, now).is_ok() {
+                    run.op.error = Some(reason.clone());
+                    run.op.escalated = true;
+                    let kind = AuditKind::OperationInterrupted;
+                    // If the store still does not answer, the recovery
+                    // sweep records it once it does (the lock is released
+                    // below, so the sweep sees no live owner).
+                    let _ = self.save(&mut run, kind, reason.clone(), None).await;
+                }
+                self.escalate(Escalation {
+                    tenant: tenant.clone(),
+                    kind: EscalationKind::OperationInterrupted,
+                    summary: format!(
+                        "operation {} on {} stopped mid-way: {reason}; check the target by hand",
+                        run.op.id, run.op.resource
+                    ),
+                    resource: Some(run.op.resource.clone()),
+                    strategy_id: Some(run.strategy.id.clone()),
+                    operation_id: Some(run.op.id.clone()),
+                    incident_id: run.op.incident_id.clone(),
+                    severity: Severity::P1,
+                    at: now,
+                })
+                .await;
             }
         }
         self.metrics.inc(family::OPERATIONS, run.op.state.as_str());
@@ -185,8 +218,15 @@ impl Inner {
                 Ok(()) => AuditKind::RollbackExecuted,
                 Err(_) => AuditKind::RollbackFailed,
             };
-            self.save(run, kind, action.kind.to_string(), Some(&result))
+            let durable = self
+                .save(run, kind, action.kind.to_string(), Some(&result))
                 .await;
+            // Without the lease, or without a record of this step, the
+            // rest of the rollback does not run.
+            if !durable || result.class() == Some(FailureClass::Fenced) {
+                tracing::warn!(op = %run.op.id, "rollback stopped: {}", result.message);
+                break;
+            }
         }
     }
 
@@ -206,7 +246,8 @@ impl Inner {
         }
         run.op.escalated = true;
         let reason = format!("{policy:?}: {error}");
-        self.save(run, AuditKind::HealingEscalated, reason, None)
+        let _ = self
+            .save(run, AuditKind::HealingEscalated, reason, None)
             .await;
         self.escalate(Escalation {
             tenant: run.op.tenant.clone(),
@@ -288,6 +329,13 @@ impl Inner {
                 StepDecision::Interrupted,
                 r.clone(),
                 TimelineStatus::Warning,
+            ),
+            RunEnd::Stranded(r) => (
+                Some(IncidentStatus::Escalated),
+                IncidentResult::Interrupted,
+                StepDecision::Interrupted,
+                r.clone(),
+                TimelineStatus::Error,
             ),
         };
         let op_id = run.op.id.clone();

@@ -20,7 +20,9 @@ pub struct EngineConfig {
     /// How long a delivery's idempotency key lives (HA peers and repeats
     /// within this window are dropped before touching the store).
     pub idempotency_ttl: Duration,
-    /// Lock TTL for automatic runs; extended at every checkpoint.
+    /// Lock TTL for runs; extended at every checkpoint and, while an action,
+    /// a verification or a rollback runs, every third of it (the lease
+    /// heartbeat, [`crate::heartbeat`]).
     pub automatic_lock_ttl: Duration,
     /// How long an approved execution waits for an automatic run to yield.
     pub preemption_wait: Duration,

@@ -60,6 +60,7 @@ mod engine;
 pub mod error;
 mod evaluate;
 mod guards;
+pub mod heartbeat;
 pub mod ids;
 pub mod intake;
 mod jobs;

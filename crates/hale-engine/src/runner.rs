@@ -22,6 +22,7 @@ use hale_domain::safety::RunOutcome;
 use hale_domain::strategy::{ActionSpec, Strategy};
 
 use crate::engine::Inner;
+use crate::heartbeat::ConfirmLease;
 use crate::ports::{
     ActionRequest, ExecMode, Health, Lease, Ledgers, LockError, ProbeRequest, StoreError,
 };
@@ -68,6 +69,14 @@ impl Run {
     }
 }
 
+/// Why a run stops when a step could not be recorded.
+pub(crate) fn not_durable(step: &str) -> String {
+    format!(
+        "could not record {step} (the store did not answer); no further action and no \
+         rollback runs unrecorded"
+    )
+}
+
 /// How a run ended.
 pub(crate) enum RunEnd {
     Healed,
@@ -78,6 +87,11 @@ pub(crate) enum RunEnd {
         verification_failed: bool,
     },
     Interrupted(String),
+    /// Stopped in the middle of acting, without its lease or without a
+    /// durable record of its last step: what the target is now is unknown.
+    /// Ends INTERRUPTED like any interruption, never rolled back (that
+    /// would act unleased or unrecorded), and is escalated to a human.
+    Stranded(String),
 }
 
 /// The outcome of one action.
@@ -86,6 +100,9 @@ pub(crate) struct ActionResult {
     pub outcome: Result<(), FailureClass>,
     pub message: String,
     pub response: Option<serde_json::Value>,
+    /// The lease was lost while the action ran and the action was
+    /// cancelled (its class is `Fenced`).
+    pub lease_lost: bool,
 }
 
 impl ActionResult {
@@ -94,10 +111,11 @@ impl ActionResult {
             outcome: Err(class),
             message,
             response: None,
+            lease_lost: false,
         }
     }
 
-    fn class(&self) -> Option<FailureClass> {
+    pub(crate) fn class(&self) -> Option<FailureClass> {
         self.outcome.err()
     }
 }
@@ -108,7 +126,7 @@ impl RunEnd {
         match self {
             RunEnd::Healed => RunOutcome::Healed,
             RunEnd::Failed { class, .. } => RunOutcome::of_failure(*class),
-            RunEnd::Interrupted(_) => RunOutcome::Interrupted,
+            RunEnd::Interrupted(_) | RunEnd::Stranded(_) => RunOutcome::Interrupted,
         }
     }
 }
@@ -133,15 +151,19 @@ impl Inner {
             .remove(&id);
     }
 
-    /// Persists the operation with an audit entry; a lost write is logged
-    /// (the operation continues; recovery will find its last durable state).
+    /// Persists the operation with an audit entry, retrying a store that
+    /// is briefly unavailable. Returns whether the step is durable: a run
+    /// acts on nothing it could not record (durable before acted on), so
+    /// callers stop acting on `false`; the recovery sweep will find the
+    /// operation at its last durable state and mark it INTERRUPTED.
+    #[must_use]
     pub(crate) async fn save(
         &self,
         run: &mut Run,
         kind: AuditKind,
         reason: String,
         result: Option<&ActionResult>,
-    ) {
+    ) -> bool {
         let now = self.now();
         let mut a = self.audit_entry(
             &run.op.tenant,
@@ -179,39 +201,47 @@ impl Inner {
             {
                 Ok(rev) => {
                     run.op.revision = rev;
-                    return;
+                    return true;
                 }
                 Err(StoreError::Unavailable(e)) if attempt < 2 => {
                     tracing::warn!(op = %run.op.id, error = %e, "store unavailable while saving an operation; retrying");
                     tokio::time::sleep(Duration::from_millis(200 * (attempt + 1))).await;
                 }
                 Err(e) => {
-                    tracing::error!(op = %run.op.id, error = %e, "could not save an operation step");
-                    return;
+                    tracing::error!(op = %run.op.id, error = %e, "could not save an operation step; the run stops acting");
+                    return false;
                 }
             }
         }
+        false
     }
 
-    async fn transition(&self, run: &mut Run, to: HealingState) -> bool {
+    /// Moves the operation to `to` and records it; `Err` is how the run
+    /// ends instead (an illegal transition, or a step that is not durable).
+    async fn transition(&self, run: &mut Run, to: HealingState) -> Result<(), RunEnd> {
         let now = self.now();
         match run.op.transition(to, now) {
             Ok(from) => {
                 let reason = format!("{from} -> {to}");
-                self.save(run, AuditKind::OperationTransition, reason, None)
-                    .await;
-                true
+                if self
+                    .save(run, AuditKind::OperationTransition, reason, None)
+                    .await
+                {
+                    Ok(())
+                } else {
+                    Err(RunEnd::Stranded(not_durable(&format!("the move to {to}"))))
+                }
             }
             Err(e) => {
                 tracing::error!(op = %run.op.id, error = %e, "refused an illegal transition");
-                false
+                Err(RunEnd::Interrupted("illegal state".into()))
             }
         }
     }
 
     async fn drive(&self, run: &mut Run) -> RunEnd {
-        if !self.transition(run, HealingState::Diagnosing).await {
-            return RunEnd::Interrupted("illegal state".into());
+        if let Err(end) = self.transition(run, HealingState::Diagnosing).await {
+            return end;
         }
         run.op.diagnosis = Some(
             run.rt
@@ -219,8 +249,8 @@ impl Inner {
                 .diagnosis
                 .diagnose(&run.alert, &run.op.resource.name),
         );
-        if !self.transition(run, HealingState::Healing).await {
-            return RunEnd::Interrupted("illegal state".into());
+        if let Err(end) = self.transition(run, HealingState::Healing).await {
+            return end;
         }
         let actions = run.strategy.actions.clone();
         for action in &actions {
@@ -233,7 +263,19 @@ impl Inner {
                 Err(_) => AuditKind::ActionFailed,
             };
             let reason = format!("{} ({:?})", action.kind, action.on_error);
-            self.save(run, kind, reason, Some(&result)).await;
+            let durable = self.save(run, kind, reason, Some(&result)).await;
+            // The lease is gone: stop without a rollback (a rollback acts
+            // too). An action cancelled mid-way leaves the target unknown;
+            // one the target fenced off did nothing.
+            if result.lease_lost {
+                return RunEnd::Stranded(result.message);
+            }
+            if result.class() == Some(FailureClass::Fenced) {
+                return RunEnd::Interrupted(result.message);
+            }
+            if !durable {
+                return RunEnd::Stranded(not_durable(&format!("action {}", action.kind)));
+            }
             match after_action(result.outcome, action.on_error) {
                 PlanStep::Next => continue,
                 step @ (PlanStep::Abort | PlanStep::Rollback) => {
@@ -249,10 +291,17 @@ impl Inner {
         if let Some(reason) = self.checkpoint(run).await {
             return RunEnd::Interrupted(reason);
         }
-        if !self.transition(run, HealingState::Verifying).await {
-            return RunEnd::Interrupted("illegal state".into());
+        if let Err(end) = self.transition(run, HealingState::Verifying).await {
+            return end;
         }
-        self.verify(run).await
+        let lease = run.lease.clone();
+        match self.under_lease(&lease, self.verify(run)).await {
+            Ok(end) => end,
+            Err(lost) => RunEnd::Stranded(format!(
+                "verification stopped: {}; nothing was rolled back without the lease",
+                lost.0
+            )),
+        }
     }
 
     /// Between actions: shutdown, the safety state (switches, the freeze
@@ -325,6 +374,11 @@ impl Inner {
         if let Some(t) = permit.transition {
             self.on_breaker_transition(&run.rt, exec.name(), t).await;
         }
+        let confirm = ConfirmLease {
+            locks: self.ports.locks.as_ref(),
+            lease: &run.lease,
+            ttl: self.config.automatic_lock_ttl,
+        };
         let req = ActionRequest {
             tenant: &run.op.tenant,
             operation_id: &run.op.id,
@@ -332,15 +386,31 @@ impl Inner {
             action,
             mode: ExecMode::Apply,
             fencing_token: Some(run.lease.token),
-            lease_check: None,
+            lease_check: Some(&confirm),
             namespaces: &run.rt.policy.namespaces,
         };
-        let outcome = tokio::time::timeout(action.timeout, exec.execute(req)).await;
+        let work = tokio::time::timeout(action.timeout, exec.execute(req));
+        let outcome = match self.under_lease(&run.lease, work).await {
+            Ok(outcome) => outcome,
+            // The lease is gone mid-action: the action was cancelled, and
+            // what it did is unknown; the target is not at fault.
+            Err(lost) => {
+                let message = format!(
+                    "{} on {} was cancelled: {}",
+                    action.kind, run.op.resource, lost.0
+                );
+                return ActionResult {
+                    lease_lost: true,
+                    ..fail(FailureClass::Fenced, message)
+                };
+            }
+        };
         let result = match outcome {
             Ok(Ok(o)) => ActionResult {
                 outcome: Ok(()),
                 message: o.message,
                 response: o.response,
+                lease_lost: false,
             },
             Ok(Err(e)) => {
                 // What the target said in its own words may make a
@@ -355,6 +425,7 @@ impl Inner {
                     outcome: Err(class),
                     message: e.message,
                     response: e.response,
+                    lease_lost: false,
                 }
             }
             Err(_) => fail(

@@ -395,3 +395,41 @@ fn redaction_patterns_are_compiled_at_check_time() {
         ["ok-[0-9]+"]
     );
 }
+
+#[test]
+fn a_lock_ttl_too_short_for_its_heartbeat_is_refused_where_it_is_set() {
+    // Local locks: a heartbeat under a second.
+    let text = format!(
+        "[engine]\nautomatic_lock_ttl = \"2s\"\n{}",
+        minimal_tenant()
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("hale.toml:2:22: engine.automatic_lock_ttl: "),
+        "{e:?}"
+    );
+    assert!(e[0].contains("use at least 3s"), "{e:?}");
+    // Redis with slow bounds: the heartbeat must leave room for two slow
+    // extensions.
+    let text = format!(
+        "[locks]\nkind = \"redis\"\nurl = \"redis://r:6379\"\ncommand_timeout = \"2s\"\n\
+         [engine]\nautomatic_lock_ttl = \"10s\"\n{}",
+        minimal_tenant()
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("engine.automatic_lock_ttl"), "{e:?}");
+    assert!(
+        e[0].contains("locks.command_timeout + locks.connect_timeout"),
+        "{e:?}"
+    );
+    // The defaults pass (5 minutes, a heartbeat every 100 s), and so does
+    // the smallest TTL with local locks.
+    assert!(parse_str(minimal_tenant(), "hale.toml").is_ok());
+    let text = format!(
+        "[engine]\nautomatic_lock_ttl = \"3s\"\n{}",
+        minimal_tenant()
+    );
+    assert!(parse_str(&text, "hale.toml").is_ok());
+}

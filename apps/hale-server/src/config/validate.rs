@@ -7,11 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use hale_command::{CommandConfig, CommandExecutor, CommandHealthProbe};
 
 use super::errors::ConfigError;
-use super::{Config, ExecutorKind, LocksKind, StoreKind};
+use super::{Config, ExecutorKind, LocksKind, LocksSection, StoreKind};
 
 /// Why a shared store with in-process locks is refused, or `None` when the
 /// pair is safe. Postgres is shared by every replica that points at it, but
@@ -131,6 +132,9 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
             "must be at least 1".into(),
         );
     }
+    if let Some(why) = lease_too_short(e.automatic_lock_ttl, &config.locks) {
+        bad("engine.automatic_lock_ttl".into(), why);
+    }
 
     // [[tenants]]
     if config.tenants.is_empty() {
@@ -228,4 +232,46 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
     // [limits]
     out.extend(super::limits::validate(&config.limits, text, origin));
     out
+}
+
+/// Why a lock TTL is too short for the lease heartbeat it implies, if it
+/// is. A run extends its lock every third of the TTL while it acts
+/// ([`hale_engine::heartbeat`]); each extension may take up to the lock
+/// backend's bound (Redis: a pooled connection plus one command). The
+/// period must leave room for that twice over, and be at least a second,
+/// or a healthy run loses its lease to a slow extension.
+pub(crate) fn lease_too_short(ttl: Duration, locks: &LocksSection) -> Option<String> {
+    let period = hale_engine::heartbeat::heartbeat_period(ttl);
+    let bound = match locks.kind {
+        LocksKind::Redis => {
+            locks
+                .command_timeout
+                .unwrap_or(hale_redis::DEFAULT_COMMAND_TIMEOUT)
+                + locks
+                    .connect_timeout
+                    .unwrap_or(hale_redis::DEFAULT_CONNECT_TIMEOUT)
+        }
+        LocksKind::Local => Duration::ZERO,
+    };
+    let floor = (bound * 2).max(Duration::from_secs(1));
+    (period < floor).then(|| {
+        let show = hale_domain::time::duration::format;
+        format!(
+            "{} implies a lease heartbeat every {} (a third of it), shorter than {}{}; \
+             use at least {}",
+            show(ttl),
+            show(period),
+            show(floor),
+            if bound.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    " (twice the lock backend's bound per extension, locks.command_timeout + \
+                     locks.connect_timeout = {})",
+                    show(bound)
+                )
+            },
+            show(floor * 3),
+        )
+    })
 }
