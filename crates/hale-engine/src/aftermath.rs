@@ -172,21 +172,12 @@ impl Inner {
                     // below, so the sweep sees no live owner).
                     let _ = self.save(&mut run, kind, reason.clone(), None).await;
                 }
-                self.escalate(Escalation {
-                    tenant: tenant.clone(),
-                    kind: EscalationKind::OperationInterrupted,
-                    summary: format!(
-                        "operation {} on {} stopped mid-way: {reason}; check the target by hand",
-                        run.op.id, run.op.resource
-                    ),
-                    resource: Some(run.op.resource.clone()),
-                    strategy_id: Some(run.strategy.id.clone()),
-                    operation_id: Some(run.op.id.clone()),
-                    incident_id: run.op.incident_id.clone(),
-                    severity: Severity::P1,
-                    at: now,
-                })
-                .await;
+                let summary = format!(
+                    "operation {} on {} stopped mid-way: {reason}; check the target by hand",
+                    run.op.id, run.op.resource
+                );
+                let e = run_escalation(&run, EscalationKind::OperationInterrupted, summary, now);
+                self.escalate(e).await;
             }
         }
         self.metrics.inc(family::OPERATIONS, run.op.state.as_str());
@@ -249,21 +240,12 @@ impl Inner {
         let _ = self
             .save(run, AuditKind::HealingEscalated, reason, None)
             .await;
-        self.escalate(Escalation {
-            tenant: run.op.tenant.clone(),
-            kind: EscalationKind::HealingFailed,
-            summary: format!(
-                "healing {} of {} failed: {error}",
-                run.strategy.id, run.op.resource
-            ),
-            resource: Some(run.op.resource.clone()),
-            strategy_id: Some(run.strategy.id.clone()),
-            operation_id: Some(run.op.id.clone()),
-            incident_id: run.op.incident_id.clone(),
-            severity: Severity::P1,
-            at: now,
-        })
-        .await;
+        let summary = format!(
+            "healing {} of {} failed: {error}",
+            run.strategy.id, run.op.resource
+        );
+        let e = run_escalation(run, EscalationKind::HealingFailed, summary, now);
+        self.escalate(e).await;
     }
 
     /// The fix ran but did not fix: remember it so it is not tried again
@@ -371,5 +353,21 @@ impl Inner {
         if let Err(e) = self.timeline(tl).await {
             tracing::warn!(error = %e, "could not record the timeline event of an operation");
         }
+    }
+}
+
+/// A P1 escalation about a run: its target, strategy, operation and
+/// incident.
+fn run_escalation(run: &Run, kind: EscalationKind, summary: String, at: Timestamp) -> Escalation {
+    Escalation {
+        tenant: run.op.tenant.clone(),
+        kind,
+        summary,
+        resource: Some(run.op.resource.clone()),
+        strategy_id: Some(run.strategy.id.clone()),
+        operation_id: Some(run.op.id.clone()),
+        incident_id: run.op.incident_id.clone(),
+        severity: Severity::P1,
+        at,
     }
 }
