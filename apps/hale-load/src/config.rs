@@ -59,6 +59,9 @@ pub struct ServerConfig {
     pub ingest_token: String,
     /// The admin token's plain text (only its hash is written).
     pub admin_token: String,
+    /// TOML appended after the tenant's strategy (more
+    /// `[[tenants.strategies]]`, for tests that need them); empty by default.
+    pub extra_toml: String,
 }
 
 impl ServerConfig {
@@ -89,6 +92,7 @@ impl ServerConfig {
             cooldown: "15m".into(),
             ingest_token: "load-ingest-token-0123456789abcdef".into(),
             admin_token: "load-admin-token-0123456789abcdef".into(),
+            extra_toml: String::new(),
         }
     }
 
@@ -182,6 +186,7 @@ cooldown = "{cooldown}"
             admin_sha = sha256_hex(&self.admin_token),
             cooldown = self.cooldown,
         );
+        out.push_str(&self.extra_toml);
         out
     }
 }

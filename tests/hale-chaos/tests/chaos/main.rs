@@ -1,6 +1,7 @@
 //! The chaos tests: real processes, broken on purpose (see the crate docs
 //! of `hale_chaos`). One test binary, one module per fault.
 
+mod long_action;
 mod postgres_stopped;
 mod redis_frozen;
 mod replicas;
