@@ -6,36 +6,15 @@
 use std::time::Duration;
 
 use hale_chaos::postgres::fresh_schema;
-use hale_chaos::{World, deployment_path, eventually, unix_now};
+use hale_chaos::{World, deployment_path, eventually};
 use hale_fake_kube::{Fault, fencing_regressions};
-use hale_load::alerts::LoadAlert;
+
+use crate::two_strategies::{SECOND_STRATEGY, alert};
 
 /// The restart PATCH takes this long at the fake API server.
 const SLOW_ACTION_MS: u64 = 8000;
 /// The lock TTL: far shorter than the action.
 const LOCK_TTL_SECS: u64 = 3;
-
-/// A second automatic strategy on the same deployments, for `HighLatency`.
-const SECOND_STRATEGY: &str = r#"
-[[tenants.strategies]]
-id = "restart-latency"
-risk = "low"
-trigger = { alertnames = ["HighLatency"] }
-target = { kind = "deployment", name_labels = ["deployment", "service"] }
-actions = [{ kind = "rollout_restart", timeout = "30s" }]
-verify = { check = "rollout_complete", timeout = "30s", interval = "500ms" }
-cooldown = "15m"
-"#;
-
-fn alert(alertname: usize) -> LoadAlert {
-    LoadAlert {
-        alertname,
-        service: 0,
-        pod: None,
-        starts_at: unix_now() - 60,
-        ends_at: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_longer_than_the_lock_ttl_is_the_only_one_on_its_resource() {

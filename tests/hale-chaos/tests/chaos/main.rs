@@ -2,7 +2,9 @@
 //! of `hale_chaos`). One test binary, one module per fault.
 
 mod long_action;
+mod paused_holder;
 mod postgres_stopped;
 mod redis_frozen;
 mod replicas;
 mod server_killed;
+mod two_strategies;
