@@ -4,7 +4,9 @@
 mod long_action;
 mod paused_holder;
 mod postgres_stopped;
+mod postgres_stopped_mid_run;
 mod redis_frozen;
+mod redis_frozen_verifying;
 mod replicas;
 mod server_killed;
 mod two_strategies;
