@@ -2,7 +2,7 @@
 # The chaos tests (tests/hale-chaos) with one command, printing what each
 # one measured (the counts and times recorded in docs/reliability.md):
 #
-#   scripts/chaos.sh             all four
+#   scripts/chaos.sh             all of them
 #   scripts/chaos.sh redis       only those whose name contains "redis"
 #
 # Starts Postgres and Redis with scripts/services.sh in a private state
