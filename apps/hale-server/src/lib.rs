@@ -46,6 +46,7 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(demo()).unwrap();
 //! ```
 
+pub mod admission;
 pub mod auth;
 pub mod bootstrap;
 pub mod config;

@@ -121,6 +121,7 @@ struct World {
     kit: Kit,
     engine: Engine,
     app: Router,
+    state: AppState,
     /// The bystander's alerts so far (each heal uses a new service).
     heals: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -141,11 +142,13 @@ async fn world_with(first: Vec<Arc<dyn ActionExecutor>>) -> World {
         metrics_require_token: true,
         ..HttpSettings::default()
     };
-    let app = router(AppState::new(engine.clone(), tokens(), settings));
+    let state = AppState::new(engine.clone(), tokens(), settings);
+    let app = router(state.clone());
     World {
         kit,
         engine,
         app,
+        state,
         heals: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
     }
 }
@@ -501,6 +504,35 @@ async fn fatal_patterns_in_labels_quoted_back_by_the_target_latch_nothing() {
         w.a_is_awake_and_closed().await;
     })
     .await;
+}
+
+// === Floods ===
+
+/// Tenant `a` floods intake: while its deliveries hold every permit of its
+/// own (`intake_in_flight_per_tenant`), its next one is refused with 503
+/// and `Retry-After` before anything is recorded, and tenant `b` is never
+/// refused. (Held permits stand for slow in-flight deliveries, so the case
+/// is deterministic; the fairness benchmark is in docs/benchmarks.md.)
+#[tokio::test]
+async fn a_flooding_tenant_is_refused_at_its_own_limit_and_never_starves_another() {
+    let w = world().await;
+    let limit = hale_server::config::LimitsSection::default().intake_in_flight_per_tenant;
+    let flood: Vec<_> = (0..limit)
+        .map(|_| w.state.admission().admit(&tenant("a")).unwrap())
+        .collect();
+    let body = alert(&[("alertname", "HighErrorRate"), ("service", "flood")]);
+    let r = w.post("/v1/alerts", A_INGEST, &body).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
+    assert!(r.text.contains("intake_in_flight_per_tenant"), "{}", r.text);
+    assert!(r.text.contains("nothing was recorded"), "{}", r.text);
+    assert_eq!(w.a_incidents().await, 0);
+    for _ in 0..3 {
+        w.bystander_heals().await;
+    }
+    drop(flood);
+    let r = w.post("/v1/alerts", A_INGEST, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(w.state.admission().in_flight(), 0, "every permit came back");
 }
 
 // === Targets from labels ===

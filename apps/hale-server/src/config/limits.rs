@@ -25,6 +25,10 @@ const DEFAULT_LABELS_PER_ALERT: usize = 64;
 const DEFAULT_ANNOTATION_VALUE_BYTES: usize = 8 * 1024;
 /// Default cap on all annotations of one alert, names and values, in bytes.
 const DEFAULT_ANNOTATIONS_BYTES_PER_ALERT: usize = 32 * 1024;
+/// Default cap on deliveries in flight at intake, in all.
+const DEFAULT_INTAKE_IN_FLIGHT: usize = 64;
+/// Default cap on one tenant's deliveries in flight at intake.
+const DEFAULT_INTAKE_IN_FLIGHT_PER_TENANT: usize = 16;
 
 /// `[limits]`: caps on what one alert may carry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -45,6 +49,13 @@ pub struct LimitsSection {
     /// 32 KiB).
     #[serde(deserialize_with = "de_bytes")]
     pub annotations_bytes_per_alert: usize,
+    /// Deliveries (webhook requests) in flight at intake, in all (default
+    /// 64); more answer 503 with `Retry-After`.
+    pub intake_in_flight: usize,
+    /// One tenant's deliveries in flight at intake (default 16); keep it
+    /// below `intake_in_flight` so one tenant's flood cannot take every
+    /// permit.
+    pub intake_in_flight_per_tenant: usize,
 }
 
 impl Default for LimitsSection {
@@ -55,13 +66,15 @@ impl Default for LimitsSection {
             labels_per_alert: DEFAULT_LABELS_PER_ALERT,
             annotation_value_bytes: DEFAULT_ANNOTATION_VALUE_BYTES,
             annotations_bytes_per_alert: DEFAULT_ANNOTATIONS_BYTES_PER_ALERT,
+            intake_in_flight: DEFAULT_INTAKE_IN_FLIGHT,
+            intake_in_flight_per_tenant: DEFAULT_INTAKE_IN_FLIGHT_PER_TENANT,
         }
     }
 }
 
 impl LimitsSection {
     /// Every limit as (key, value), in file order.
-    pub fn entries(&self) -> [(&'static str, usize); 5] {
+    pub fn entries(&self) -> [(&'static str, usize); 7] {
         [
             ("label_name_bytes", self.label_name_bytes),
             ("label_value_bytes", self.label_value_bytes),
@@ -71,13 +84,18 @@ impl LimitsSection {
                 "annotations_bytes_per_alert",
                 self.annotations_bytes_per_alert,
             ),
+            ("intake_in_flight", self.intake_in_flight),
+            (
+                "intake_in_flight_per_tenant",
+                self.intake_in_flight_per_tenant,
+            ),
         ]
     }
 }
 
 /// Every limit must be positive: a zero would refuse every alert.
 pub(super) fn validate(limits: &LimitsSection, text: &str, origin: &str) -> Vec<ConfigError> {
-    limits
+    let mut out: Vec<ConfigError> = limits
         .entries()
         .into_iter()
         .filter(|(_, v)| *v == 0)
@@ -89,5 +107,18 @@ pub(super) fn validate(limits: &LimitsSection, text: &str, origin: &str) -> Vec<
                 "must be positive (a zero would refuse every alert)",
             )
         })
-        .collect()
+        .collect();
+    if limits.intake_in_flight_per_tenant > limits.intake_in_flight {
+        out.push(ConfigError::at_path(
+            origin,
+            text,
+            "limits.intake_in_flight_per_tenant",
+            format!(
+                "is {}, above limits.intake_in_flight ({}): one tenant could take every \
+                 permit; keep it at most the global limit",
+                limits.intake_in_flight_per_tenant, limits.intake_in_flight
+            ),
+        ));
+    }
+    out
 }

@@ -433,3 +433,23 @@ fn a_lock_ttl_too_short_for_its_heartbeat_is_refused_where_it_is_set() {
     );
     assert!(parse_str(&text, "hale.toml").is_ok());
 }
+
+#[test]
+fn a_per_tenant_intake_limit_above_the_global_one_is_refused() {
+    let text = format!(
+        "[limits]\nintake_in_flight = 8\nintake_in_flight_per_tenant = 9\n{}",
+        minimal_tenant()
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("hale.toml:3:31: limits.intake_in_flight_per_tenant: is 9, above"),
+        "{e:?}"
+    );
+    let text = format!("[limits]\nintake_in_flight = 0\n{}", minimal_tenant());
+    assert!(
+        errors(&text)
+            .iter()
+            .any(|e| e.contains("limits.intake_in_flight: must be positive"))
+    );
+}

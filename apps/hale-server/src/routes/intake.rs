@@ -92,6 +92,11 @@ async fn ingest(
     alerts: Vec<Alert>,
 ) -> Result<Response, ApiError> {
     super::limits::check_alerts(&alerts, &state.settings().limits)?;
+    // Held until the delivery's work ends, even past the request timeout.
+    let _permit = state
+        .admission()
+        .admit(tenant)
+        .map_err(|refusal| ApiError::Unavailable(refusal.to_string()))?;
     let received = alerts.len();
     let report = state.engine().ingest(tenant, alerts).await?;
     render(

@@ -108,6 +108,7 @@ mod tests {
             labels_per_alert: 4,
             annotation_value_bytes: 32,
             annotations_bytes_per_alert: 48,
+            ..LimitsSection::default()
         }
     }
 

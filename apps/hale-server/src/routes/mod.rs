@@ -30,6 +30,7 @@ use axum::routing::MethodRouter;
 use hale_engine::Engine;
 use serde::Serialize;
 
+use crate::admission::Admission;
 use crate::auth::TokenTable;
 use crate::config::{Config, LimitsSection, ServerSection};
 use crate::console::session::{MAX_SESSIONS, Sessions};
@@ -94,6 +95,7 @@ impl HttpSettings {
 
 struct Shared {
     engine: Engine,
+    admission: Admission,
     tokens: TokenTable,
     settings: HttpSettings,
     http: HttpCounters,
@@ -119,8 +121,13 @@ impl AppState {
     /// State over an engine and the tokens that may use it.
     pub fn new(engine: Engine, tokens: TokenTable, settings: HttpSettings) -> Self {
         let sessions = Sessions::new(settings.session_lifetime, MAX_SESSIONS);
+        let admission = Admission::new(
+            settings.limits.intake_in_flight,
+            settings.limits.intake_in_flight_per_tenant,
+        );
         AppState(Arc::new(Shared {
             engine,
+            admission,
             tokens,
             settings,
             http: HttpCounters::default(),
@@ -132,6 +139,11 @@ impl AppState {
     /// The engine.
     pub fn engine(&self) -> &Engine {
         &self.0.engine
+    }
+
+    /// Intake's in-flight limits.
+    pub fn admission(&self) -> &Admission {
+        &self.0.admission
     }
 
     /// The tokens.
