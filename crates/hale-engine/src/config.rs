@@ -47,6 +47,9 @@ pub struct EngineConfig {
     pub global_dormancy_threshold: u32,
     /// Deferred alerts remembered per tenant for the detection job.
     pub max_deferred_per_tenant: usize,
+    /// Bytes of deferred alerts remembered per tenant (labels and
+    /// annotations; the oldest are dropped first).
+    pub max_deferred_bytes_per_tenant: usize,
     /// How long shutdown waits for running operations to reach a safe point.
     pub shutdown_grace: Duration,
     /// Alerts of one batch with different fingerprints are processed
@@ -71,6 +74,7 @@ impl Default for EngineConfig {
             max_background_tasks: 10,
             global_dormancy_threshold: 10,
             max_deferred_per_tenant: 10_000,
+            max_deferred_bytes_per_tenant: 32 << 20,
             shutdown_grace: Duration::from_secs(30),
             intake_concurrency: 8,
         }

@@ -165,9 +165,10 @@ impl Inner {
             while let Some((fp, deferred)) = taken.next() {
                 if let Err(e) = self.redrive_one(&rt, &fp, &deferred).await {
                     let max = self.config.max_deferred_per_tenant;
-                    rt.remember_deferred(fp, deferred.alert, deferred.reason, max);
+                    let bytes = self.config.max_deferred_bytes_per_tenant;
+                    rt.remember_deferred(fp, deferred.alert, deferred.reason, max, bytes);
                     for (fp, d) in taken {
-                        rt.remember_deferred(fp, d.alert, d.reason, max);
+                        rt.remember_deferred(fp, d.alert, d.reason, max, bytes);
                     }
                     return Err(e);
                 }

@@ -55,6 +55,7 @@ mod approved;
 pub mod config;
 pub mod control;
 pub mod decision;
+mod deferred;
 pub mod dry_run;
 mod engine;
 pub mod error;

@@ -43,6 +43,7 @@ impl Inner {
             ev.alert.clone(),
             reason,
             self.config.max_deferred_per_tenant,
+            self.config.max_deferred_bytes_per_tenant,
         );
     }
 

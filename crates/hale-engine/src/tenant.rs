@@ -5,7 +5,7 @@
 //! health as this replica sees it) and the alerts waiting for the detection
 //! job.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hale_domain::alert::Alert;
@@ -18,17 +18,12 @@ use hale_domain::safety::{SafetySettings, TenantSafety};
 use hale_domain::{TenantId, Timestamp};
 
 use crate::config::TenantPolicy;
+use crate::deferred::DeferredQueue;
 use crate::error::EngineError;
 use crate::ports::{SafetyRecords, SafetyScope, SafetyStore};
 use crate::safety_view::{ScopeView, ViewAge};
 
-/// An alert whose healing was deferred or blocked for a reason that may
-/// pass; the detection job re-evaluates it.
-#[derive(Debug, Clone)]
-pub(crate) struct DeferredAlert {
-    pub alert: Alert,
-    pub reason: NotActed,
-}
+pub(crate) use crate::deferred::DeferredAlert;
 
 /// This replica's breaker for an executor and how many of the shared
 /// record's manual resets it has applied.
@@ -45,7 +40,7 @@ pub(crate) struct TenantRuntime {
     view: Mutex<ScopeView>,
     safety: Mutex<TenantSafety>,
     breakers: Mutex<BTreeMap<String, LocalBreaker>>,
-    deferred: Mutex<(HashMap<Fingerprint, DeferredAlert>, VecDeque<Fingerprint>)>,
+    deferred: Mutex<DeferredQueue>,
     last_used: Mutex<Timestamp>,
 }
 
@@ -87,7 +82,7 @@ impl TenantRuntime {
             view: Mutex::new(ScopeView::default()),
             safety: Mutex::new(safety),
             breakers: Mutex::new(BTreeMap::new()),
-            deferred: Mutex::new((HashMap::new(), VecDeque::new())),
+            deferred: Mutex::new(DeferredQueue::default()),
             last_used: Mutex::new(now),
         };
         rt.merge(records, now);
@@ -245,37 +240,27 @@ impl TenantRuntime {
     }
 
     /// Remembers a deferred alert (bounded; the oldest is forgotten first).
+    /// Remembers a deferred alert for the detection job, within the caps
+    /// (count and bytes, the oldest dropped first).
     pub(crate) fn remember_deferred(
         &self,
         fp: Fingerprint,
         alert: Alert,
         reason: NotActed,
-        max: usize,
+        max_count: usize,
+        max_bytes: usize,
     ) {
-        let mut guard = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        let (map, order) = &mut *guard;
-        if map
-            .insert(fp.clone(), DeferredAlert { alert, reason })
-            .is_none()
-        {
-            order.push_back(fp);
-        }
-        while map.len() > max.max(1) {
-            match order.pop_front() {
-                Some(old) => {
-                    map.remove(&old);
-                }
-                None => break,
-            }
-        }
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remember(fp, DeferredAlert { alert, reason }, max_count, max_bytes);
     }
 
     pub(crate) fn forget_deferred(&self, fp: &Fingerprint) {
-        let mut guard = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        let (map, order) = &mut *guard;
-        if map.remove(fp).is_some() {
-            order.retain(|f| f != fp);
-        }
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .forget(fp);
     }
 
     /// Takes every deferred alert, oldest first (the detection job
@@ -284,21 +269,16 @@ impl TenantRuntime {
     /// longest-waiting alert goes first, and a replay on simulated time
     /// decides the same way every run.
     pub(crate) fn take_deferred(&self) -> Vec<(Fingerprint, DeferredAlert)> {
-        let mut guard = self.deferred.lock().unwrap_or_else(|p| p.into_inner());
-        let (map, order) = &mut *guard;
-        let out = order
-            .drain(..)
-            .filter_map(|fp| map.remove(&fp).map(|d| (fp, d)))
-            .collect();
-        map.clear();
-        out
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     pub(crate) fn deferred_count(&self) -> usize {
         self.deferred
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .0
             .len()
     }
 }
@@ -404,7 +384,13 @@ mod tests {
         let names: Vec<String> = (0..50).map(|i| format!("{:064x}", 1000 - i)).collect();
         for n in &names {
             let alert = Alert::firing([("alertname", n.as_str())]);
-            rt.remember_deferred(Fingerprint::from_hex(n.clone()), alert, BACKOFF, 100);
+            rt.remember_deferred(
+                Fingerprint::from_hex(n.clone()),
+                alert,
+                BACKOFF,
+                100,
+                1 << 20,
+            );
         }
         // Re-remembering keeps the first position; forgetting removes it.
         rt.remember_deferred(
@@ -412,6 +398,7 @@ mod tests {
             Alert::firing([("alertname", "again")]),
             BACKOFF,
             100,
+            1 << 20,
         );
         rt.forget_deferred(&Fingerprint::from_hex(names[1].clone()));
         let taken: Vec<String> = rt

@@ -351,6 +351,9 @@ pub struct EngineSection {
     pub global_dormancy_threshold: u32,
     /// Deferred alerts remembered per tenant.
     pub max_deferred_per_tenant: usize,
+    /// Their bytes per tenant (default 32 MiB; `"64MiB"` style).
+    #[serde(deserialize_with = "de_bytes")]
+    pub max_deferred_bytes_per_tenant: usize,
     /// How long shutdown waits for operations to reach a safe point.
     #[serde(with = "duration")]
     pub shutdown_grace: Duration,
@@ -374,6 +377,7 @@ impl Default for EngineSection {
             max_background_tasks: d.max_background_tasks,
             global_dormancy_threshold: d.global_dormancy_threshold,
             max_deferred_per_tenant: d.max_deferred_per_tenant,
+            max_deferred_bytes_per_tenant: d.max_deferred_bytes_per_tenant,
             shutdown_grace: d.shutdown_grace,
             intake_concurrency: d.intake_concurrency,
         }
@@ -396,6 +400,7 @@ impl EngineSection {
             max_background_tasks: self.max_background_tasks,
             global_dormancy_threshold: self.global_dormancy_threshold,
             max_deferred_per_tenant: self.max_deferred_per_tenant,
+            max_deferred_bytes_per_tenant: self.max_deferred_bytes_per_tenant,
             shutdown_grace: self.shutdown_grace,
             intake_concurrency: self.intake_concurrency,
         }
