@@ -26,9 +26,9 @@ const DEFAULT_ANNOTATION_VALUE_BYTES: usize = 8 * 1024;
 /// Default cap on all annotations of one alert, names and values, in bytes.
 const DEFAULT_ANNOTATIONS_BYTES_PER_ALERT: usize = 32 * 1024;
 /// Default cap on deliveries in flight at intake, in all.
-const DEFAULT_INTAKE_IN_FLIGHT: usize = 64;
+const DEFAULT_INTAKE_IN_FLIGHT: usize = 256;
 /// Default cap on one tenant's deliveries in flight at intake.
-const DEFAULT_INTAKE_IN_FLIGHT_PER_TENANT: usize = 16;
+const DEFAULT_INTAKE_IN_FLIGHT_PER_TENANT: usize = 64;
 
 /// `[limits]`: caps on what one alert may carry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -50,9 +50,9 @@ pub struct LimitsSection {
     #[serde(deserialize_with = "de_bytes")]
     pub annotations_bytes_per_alert: usize,
     /// Deliveries (webhook requests) in flight at intake, in all (default
-    /// 64); more answer 503 with `Retry-After`.
+    /// 256); more answer 503 with `Retry-After`.
     pub intake_in_flight: usize,
-    /// One tenant's deliveries in flight at intake (default 16); keep it
+    /// One tenant's deliveries in flight at intake (default 64); keep it
     /// below `intake_in_flight` so one tenant's flood cannot take every
     /// permit.
     pub intake_in_flight_per_tenant: usize,
