@@ -13,7 +13,16 @@
 //!   restart the operation is INTERRUPTED (never resumed) and the fake
 //!   Kubernetes API server saw the action at most once;
 //! * two replicas on one Postgres and one Redis receiving every delivery
-//!   twice: each remediation executed exactly once.
+//!   twice: each remediation executed exactly once;
+//! * three replicas under an alert storm, a global stop (`auto_healing`
+//!   off, or the `execution` freeze) sent to one: no write at the fake API
+//!   server from any replica after the stop's answer plus one second;
+//! * three replicas, one failed healing each: the tenant is dormant on all
+//!   of them (the threshold counts the cluster), and a resume on another
+//!   replica wakes all three within a second.
+//!
+//! One measurement is an ignored test (`scripts/chaos.sh --measure`): how
+//! long a switch flipped on one replica takes to reach another.
 //!
 //! The pieces here: the `hale-server` binary as a process ([`server`]), a
 //! private Redis ([`redis`]) and Postgres ([`postgres`]) for the tests that
