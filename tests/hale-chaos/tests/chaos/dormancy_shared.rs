@@ -58,8 +58,10 @@ async fn dormancy_counts_failures_across_three_replicas_and_a_resume_on_one_wake
     let schema = fresh_schema(&admin).await;
     let mut world = World::new(&schema, &redis, 8).await;
     // The tenant sleeps after THRESHOLD failed healings; the breaker and
-    // the backoff stay out of the way (refused writes are `invalid_action`,
-    // which the breaker ignores, and the backoff is a few milliseconds).
+    // the backoff stay out of the way (its thresholds well above three
+    // failures, a backoff of a few milliseconds). The failures are
+    // `transient` (a 500): a refusal (`invalid_action`, `target_gone`)
+    // says nothing about the system and does not count toward dormancy.
     world.config.tenant_extra = format!(
         "dormancy_threshold = {THRESHOLD}\n\
          [tenants.breaker]\nfailure_threshold = 50\npermanent_open_threshold = 100\n\
@@ -70,11 +72,11 @@ async fn dormancy_counts_failures_across_three_replicas_and_a_resume_on_one_wake
         .await;
     let t0 = unix_now() - 600;
 
-    // Every restart is refused by the API server.
+    // Every restart fails at the API server.
     world.fake.inject(Fault {
         method: Some("PATCH".into()),
         path: format!("/apis/apps/v1/namespaces/{NAMESPACE}/deployments/*"),
-        status: Some(422),
+        status: Some(500),
         times: None,
         latency_ms: 0,
     });
