@@ -4,6 +4,8 @@
 #
 #   scripts/chaos.sh             all of them
 #   scripts/chaos.sh redis       only those whose name contains "redis"
+#   scripts/chaos.sh --measure   the measurements instead (ignored tests:
+#                                the switch propagation between replicas)
 #
 # Starts Postgres and Redis with scripts/services.sh in a private state
 # directory (HALE_SERVICES_DIR, default /tmp/hale-chaos-services), runs the
@@ -11,6 +13,12 @@
 # Each test prints one line starting with its fault's name; the exit status
 # is the tests' verdict. CI runs the same tests inside scripts/test.sh.
 set -euo pipefail
+
+IGNORED=()
+if [[ "${1:-}" == "--measure" ]]; then
+    IGNORED=(--ignored)
+    shift
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -27,7 +35,11 @@ printf 'machine: %s CPUs, %s, load average %s\n' "$(nproc)" \
     "$(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run -p hale-chaos --no-capture ${1:+"$1"}
+    if ((${#IGNORED[@]})); then
+        cargo nextest run -p hale-chaos --no-capture --run-ignored only ${1:+"$1"}
+    else
+        cargo nextest run -p hale-chaos --no-capture ${1:+"$1"}
+    fi
 else
-    cargo test -p hale-chaos -- --nocapture --test-threads 1 ${1:+"$1"}
+    cargo test -p hale-chaos -- --nocapture --test-threads 1 ${IGNORED[@]+"${IGNORED[@]}"} ${1:+"$1"}
 fi

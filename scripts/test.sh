@@ -3,7 +3,7 @@
 # test, against real Postgres and Redis started by scripts/services.sh.
 #
 #   scripts/test.sh                  everything (what CI runs)
-#   scripts/test.sh --fast           skip clippy and cargo-deny
+#   scripts/test.sh --fast           skip clippy, cargo doc and cargo-deny
 #   scripts/test.sh -- <args>        extra args for the test runner, e.g.
 #                                    `scripts/test.sh --fast -- breaker`
 #                                    (a filter; nextest and cargo test both
@@ -170,9 +170,11 @@ ensure_cargo_deny() {
 step "cargo fmt" cargo fmt --all -- --check
 
 if ((FAST)); then
-    printf '\n--fast: skipping clippy and cargo-deny\n'
+    printf '\n--fast: skipping clippy, cargo doc and cargo-deny\n'
 else
     step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+    # Broken intra-doc links (a renamed item, a link to a private one).
+    step "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
     step "install cargo-deny" ensure_cargo_deny
     step "cargo deny" cargo deny --locked check bans licenses sources
 fi

@@ -210,7 +210,10 @@ fn status_renders_the_tenants_state() {
         .assert()
         .success()
         .stdout(predicate::str::contains("scope:").and(predicate::str::contains("tenant:shop")))
-        .stdout(predicate::str::contains("healing enabled:"));
+        .stdout(predicate::str::contains("healing enabled:"))
+        .stdout(predicate::str::contains(
+            "safety state:         tenant version ",
+        ));
     let v = s.json(VIEWER, &["status"]);
     assert_eq!(v["selfHealing"]["isDormant"], false, "{v}");
     // A platform token without --tenant sees the global status.

@@ -62,6 +62,10 @@ pub struct ServerConfig {
     /// TOML appended after the tenant's strategy (more
     /// `[[tenants.strategies]]`, for tests that need them); empty by default.
     pub extra_toml: String,
+    /// TOML added to the tenant's `[[tenants]]` table before its strategy
+    /// (keys such as `dormancy_threshold = 3`, then tables such as
+    /// `[tenants.breaker]`); empty by default.
+    pub tenant_extra: String,
 }
 
 impl ServerConfig {
@@ -93,6 +97,7 @@ impl ServerConfig {
             ingest_token: "load-ingest-token-0123456789abcdef".into(),
             admin_token: "load-admin-token-0123456789abcdef".into(),
             extra_toml: String::new(),
+            tenant_extra: String::new(),
         }
     }
 
@@ -155,7 +160,7 @@ sha256 = "{admin_sha}"
 [[tenants]]
 id = "{tenant}"
 namespaces = ["{NAMESPACE}"]
-
+{tenant_extra}
 [[tenants.strategies]]
 id = "{STRATEGY_ID}"
 name = "Restart a deployment whose error rate is high"
@@ -185,6 +190,7 @@ cooldown = "{cooldown}"
             ingest_sha = sha256_hex(&self.ingest_token),
             admin_sha = sha256_hex(&self.admin_token),
             cooldown = self.cooldown,
+            tenant_extra = self.tenant_extra,
         );
         out.push_str(&self.extra_toml);
         out
@@ -243,6 +249,18 @@ mod tests {
         assert_eq!(parsed.tenants.len(), 1);
         assert_eq!(parsed.tokens.len(), 2);
         assert_eq!(parsed.tenants[0].strategies[0].id.as_str(), STRATEGY_ID);
+    }
+
+    #[test]
+    fn tenant_extra_lands_in_the_tenant_table() {
+        let mut c = ServerConfig::new("pg-app", "pg-mig", "s", "redis://r", "http://k");
+        c.tenant_extra =
+            "dormancy_threshold = 3\n[tenants.breaker]\nfailure_threshold = 5\n".into();
+        let parsed = hale_server::config::parse_str(&c.render(), "generated.toml")
+            .unwrap_or_else(|e| panic!("{e}\n{}", c.render()));
+        assert_eq!(parsed.tenants[0].dormancy_threshold, 3);
+        assert_eq!(parsed.tenants[0].breaker.failure_threshold, 5);
+        assert_eq!(parsed.tenants[0].strategies.len(), 1);
     }
 
     #[test]

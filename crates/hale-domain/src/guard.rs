@@ -45,7 +45,7 @@
 //!
 //! The anti-pattern stage is last, so a caller may gather the remembered
 //! failures only when every other stage allows
-//! ([`prop_anti_patterns_only_matter_when_everything_else_allows`]).
+//! (`prop_anti_patterns_only_matter_when_everything_else_allows`).
 
 use std::fmt;
 

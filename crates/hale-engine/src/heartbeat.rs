@@ -13,7 +13,7 @@
 //!
 //! The same extension is the proof of life the recovery sweep reads: a
 //! lock still held by an operation belongs to a live run, and the sweep
-//! leaves it alone ([`crate::recovery`]).
+//! leaves it alone (`recovery`).
 
 use std::future::Future;
 use std::time::Duration;

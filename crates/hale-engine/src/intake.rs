@@ -1,5 +1,5 @@
 //! Intake: a tenant's batch of alerts -> idempotency -> convergence ->
-//! incident, then [`crate::evaluate`] (strategy match -> guards ->
+//! incident, then `evaluate` (strategy match -> guards ->
 //! coordination -> start or propose).
 //!
 //! Every alert gets an [`AlertDecision`]; every skip, block and deferral is
@@ -66,9 +66,10 @@ impl Engine {
     /// alerts with the same fingerprint in order, different fingerprints
     /// concurrently up to [`crate::EngineConfig::intake_concurrency`]. The
     /// decisions come back in input order. On a store failure the call
-    /// returns [`EngineError::StoreUnavailable`], and the alerts already
-    /// processed are recognised as duplicates when the sender retries the
-    /// batch.
+    /// returns [`EngineError::Store`] with
+    /// [`StoreError::Unavailable`](crate::ports::StoreError::Unavailable),
+    /// and the alerts already processed are recognised as duplicates when
+    /// the sender retries the batch.
     pub async fn ingest(
         &self,
         tenant: &TenantId,

@@ -13,7 +13,16 @@
 //!   restart the operation is INTERRUPTED (never resumed) and the fake
 //!   Kubernetes API server saw the action at most once;
 //! * two replicas on one Postgres and one Redis receiving every delivery
-//!   twice: each remediation executed exactly once.
+//!   twice: each remediation executed exactly once;
+//! * three replicas under an alert storm, a global stop (`auto_healing`
+//!   off, or the `execution` freeze) sent to one: no write at the fake API
+//!   server from any replica after the stop's answer plus one second;
+//! * three replicas, one failed healing each: the tenant is dormant on all
+//!   of them (the threshold counts the cluster), and a resume on another
+//!   replica wakes all three within a second.
+//!
+//! One measurement is an ignored test (`scripts/chaos.sh --measure`): how
+//! long a switch flipped on one replica takes to reach another.
 //!
 //! The pieces here: the `hale-server` binary as a process ([`server`]), a
 //! private Redis ([`redis`]) and Postgres ([`postgres`]) for the tests that
@@ -197,6 +206,11 @@ impl World {
         ServerProc::start(&path, &self.dir.path().join(format!("{name}.log"))).await
     }
 
+    /// Starts one server per name at once (replicas of one cluster).
+    pub async fn start_servers(&self, names: &[&str]) -> Vec<ServerProc> {
+        futures::future::join_all(names.iter().map(|name| self.start_server(name))).await
+    }
+
     /// The read API of `server`, as the platform admin.
     pub fn api(&self, server: &ServerProc) -> HaleApi {
         HaleApi::new(
@@ -236,6 +250,54 @@ impl World {
             retry_after,
             body,
         }
+    }
+
+    /// A request as the platform admin (`method` on `path`, which carries
+    /// its own query, with an optional JSON body): the status and the JSON
+    /// answer (`Null` if none).
+    pub async fn admin(
+        &self,
+        server: &ServerProc,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, server.at(path))
+            .bearer_auth(&self.config.admin_token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("an admin request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `PUT /v1/switches` of a global feature (`auto_healing`,
+    /// `execution`) as the platform admin; panics unless it answers 200.
+    pub async fn set_global_switch(&self, server: &ServerProc, key: &str, state: &str) {
+        let body = serde_json::json!({
+            "layer": "global", "key": key, "state": state,
+            "reason": format!("chaos: global {key} {state}"),
+        });
+        let (status, answer) = self
+            .admin(server, reqwest::Method::PUT, "/v1/switches", Some(body))
+            .await;
+        assert_eq!(status, 200, "PUT /v1/switches {key} {state}: {answer}");
+    }
+
+    /// `GET /v1/status` of `server`: the world's tenant's, or with
+    /// `tenant` false the global one.
+    pub async fn status(&self, server: &ServerProc, tenant: bool) -> Value {
+        let path = if tenant {
+            format!("/v1/status?tenant={}", self.config.tenant)
+        } else {
+            "/v1/status".to_owned()
+        };
+        let (status, body) = self.admin(server, reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
     }
 
     /// Restarts applied to `svc-NNNN` by the fake API server (PATCHes that

@@ -335,6 +335,32 @@ fn bullet_list(title: &str, v: Option<&Value>) -> String {
     out
 }
 
+/// The shared safety state as the server's copy has it (docs/reliability.md,
+/// "What replicas share"): each scope's version and how long ago the copy
+/// was confirmed against the store.
+fn safety_state(v: &Value) -> String {
+    let Some(ss) = v.get("safetyState") else {
+        return "-".into();
+    };
+    let scope = |name: &str, version: &str, age: &str| {
+        let age = ss.get(age).and_then(Value::as_u64).map_or_else(
+            || "not confirmed yet".into(),
+            |ms| format!("confirmed {ms} ms ago"),
+        );
+        format!("{name} version {} ({age})", at(ss, version))
+    };
+    let mut parts = Vec::new();
+    if ss.get("tenantVersion").is_some_and(|t| !t.is_null()) {
+        parts.push(scope("tenant", "tenantVersion", "tenantViewAgeMs"));
+    }
+    parts.push(scope("platform", "platformVersion", "platformViewAgeMs"));
+    format!(
+        "{}; checked every {} ms",
+        parts.join(", "),
+        at(ss, "syncIntervalMs")
+    )
+}
+
 /// `hale status`.
 pub fn status(v: &Value) -> String {
     let sh = v.get("selfHealing").cloned().unwrap_or(Value::Null);
@@ -365,6 +391,7 @@ pub fn status(v: &Value) -> String {
             ),
         ),
         ("deferred alerts", at(&sh, "deferredAlerts")),
+        ("safety state", safety_state(v)),
     ]);
     if let Some(bs) = v.get("circuitBreakers").and_then(Value::as_array)
         && !bs.is_empty()
@@ -391,13 +418,22 @@ pub fn status(v: &Value) -> String {
     if let Some(ts) = v.get("tenants").and_then(Value::as_array)
         && !ts.is_empty()
     {
-        let mut t = Table::new(&["TENANT", "DORMANT", "FAILURES", "OPEN BREAKERS"]);
+        let mut t = Table::new(&[
+            "TENANT",
+            "DORMANT",
+            "FAILURES",
+            "OPEN BREAKERS",
+            "STATE VERSION",
+            "VIEW AGE (ms)",
+        ]);
         for x in ts {
             t.row(vec![
                 at(x, "tenant"),
                 at(x, "isDormant"),
                 at(x, "consecutiveFailures"),
                 at(x, "openBreakers"),
+                at(x, "stateVersion"),
+                at(x, "viewAgeMs"),
             ]);
         }
         out.push_str("\ntenants:\n");
@@ -507,7 +543,9 @@ mod tests {
                 "consecutiveFailures": 10, "backoffDelay": 600000, "totalAttempts": 10,
                 "successfulHealings": 0, "failedHealings": 10, "deferredAlerts": 0},
             "circuitBreakers": [], "backgroundTasks": {"tasks": []},
-            "issues": ["tenant team-a is dormant"], "recommendations": ["hale dormant resume"]
+            "issues": ["tenant team-a is dormant"], "recommendations": ["hale dormant resume"],
+            "safetyState": {"platformVersion": 3, "platformViewAgeMs": 120,
+                "tenantVersion": 12, "tenantViewAgeMs": 80, "syncIntervalMs": 250}
         });
         let out = status(&v);
         assert!(
@@ -520,5 +558,35 @@ mod tests {
             out.contains("recommendations:\n  - hale dormant resume"),
             "{out}"
         );
+        assert!(
+            out.contains(
+                "safety state:         tenant version 12 (confirmed 80 ms ago), \
+                 platform version 3 (confirmed 120 ms ago); checked every 250 ms"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn global_status_shows_each_tenants_state_version_and_view_age() {
+        let v = json!({
+            "scope": "global", "generatedAt": "2026-11-25T00:00:00.000000Z",
+            "selfHealing": {"enabled": true, "isDormant": false},
+            "circuitBreakers": [], "backgroundTasks": {"tasks": []}, "issues": [],
+            "recommendations": [],
+            "tenants": [{"tenant": "team-a", "isDormant": false, "consecutiveFailures": 0,
+                "openBreakers": 0, "stateVersion": 7, "viewAgeMs": 40}],
+            "safetyState": {"platformVersion": 2, "platformViewAgeMs": null, "syncIntervalMs": 250}
+        });
+        let out = status(&v);
+        assert!(
+            out.contains(
+                "safety state:         platform version 2 (not confirmed yet); checked every 250 ms"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("STATE VERSION  VIEW AGE (ms)"), "{out}");
+        let row = out.lines().find(|l| l.starts_with("team-a")).unwrap();
+        assert!(row.trim_end().ends_with("7              40"), "{out}");
     }
 }

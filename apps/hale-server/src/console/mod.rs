@@ -5,7 +5,7 @@
 //! self-refreshing parts) and one stylesheet, no build step. Every page
 //! works without the script, in UTC and with whole-page refreshes.
 //!
-//! Sign-in takes an API token ([`signin`]); the session keeps the token's
+//! Sign-in takes an API token (`signin`); the session keeps the token's
 //! identity (name, role, tenant) and nothing else ([`session`]). Every read
 //! calls the same function in `routes::reads` as the JSON API and every act
 //! the same function in `routes::acts`, with the session's identity: the

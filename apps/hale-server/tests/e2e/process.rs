@@ -1,6 +1,7 @@
 //! The `hale-server` binary as a process: the no-config start, SIGTERM in
 //! the middle of a healing operation, token hygiene in logs, the refusal
-//! to expose itself without tokens, and `hash-token`.
+//! to expose itself without tokens, the refusal of a second process on one
+//! SQLite data directory, and `hash-token`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
@@ -179,6 +180,66 @@ shutdown_grace = "20s"
     assert_eq!(op.actions_run.len(), 1, "{op:?}");
     assert!(output.contains("stopped"), "{output}");
     store.close().await;
+}
+
+/// The two-process probe of issue 13: SQLite serves one process, so a
+/// second `hale-server` on the same data directory must refuse to start,
+/// naming the holder and the way out, rather than run on a second copy of
+/// the safety state (docs/stores.md, docs/reliability.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_sqlite_data_directory_refuses_to_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let env = [
+        ("HALE_LISTEN", "127.0.0.1:0"),
+        ("HALE_DATA_DIR", data.to_str().unwrap()),
+    ];
+    let first = Proc::spawn(tmp.path(), &[], &env).await;
+    let second = || async {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            Command::new(BIN)
+                .current_dir(tmp.path())
+                .env_remove("HALE_CONFIG")
+                .envs(env)
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("the second server neither refused nor exited within 60 s")
+        .unwrap()
+    };
+    let out = second().await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let db = data.join("hale.db");
+    for needle in [
+        format!(
+            "the database {} is in use by process {}",
+            db.display(),
+            first.pid()
+        ),
+        "SQLite serves one hale-server process".to_owned(),
+        "run replicas on Postgres and Redis".to_owned(),
+    ] {
+        assert!(err.contains(&needle), "{needle:?} missing from:\n{err}");
+    }
+    let healthz = |p: &Proc| {
+        let url = p.url("/healthz");
+        async move { client().get(url).send().await.unwrap().status() }
+    };
+    // The first one is untouched by the attempt.
+    assert_eq!(healthz(&first).await, 200);
+    let (code, output) = first.terminate().await;
+    assert_eq!(code, Some(0), "{output}");
+    // The lock goes with the process: now a server starts there again.
+    let again = Proc::spawn(tmp.path(), &[], &env).await;
+    // The banner is printed just before serving starts, and with it the
+    // SIGTERM handler; a request answered means both are in place.
+    assert_eq!(healthz(&again).await, 200);
+    let (code, output) = again.terminate().await;
+    assert_eq!(code, Some(0), "{output}");
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //!
 //! # Running it against an adapter
 //!
-//! In the adapter's `tests/` directory, call [`store_conformance_tests!`]
+//! In the adapter's `tests/` directory, call [`crate::store_conformance_tests!`]
 //! with an expression that evaluates to a future of a fresh store. The
 //! future's output is an `Arc<S>` (always run) or an `Option<Arc<S>>`
 //! (`None` skips every check, e.g. when the database is not configured):

@@ -1,10 +1,13 @@
 //! The chaos tests: real processes, broken on purpose (see the crate docs
 //! of `hale_chaos`). One test binary, one module per fault.
 
+mod dormancy_shared;
+mod emergency_stop;
 mod long_action;
 mod paused_holder;
 mod postgres_stopped;
 mod postgres_stopped_mid_run;
+mod propagation;
 mod redis_frozen;
 mod redis_frozen_verifying;
 mod replicas;
