@@ -352,6 +352,88 @@ mod tests {
         assert!(err.to_string().contains("maybe"));
     }
 
+    /// Each feature's wire name and seed environment variable, exactly;
+    /// the wire name parses back and nothing else does.
+    #[test]
+    fn feature_wire_names_and_env_vars_are_exact() {
+        let table = [
+            (
+                Feature::AutoHealing,
+                "auto_healing",
+                "FEATURE_AUTO_HEALING_ENABLED",
+            ),
+            (
+                Feature::AutoDetection,
+                "auto_detection",
+                "FEATURE_AUTO_DETECTION_MONITORING",
+            ),
+            (
+                Feature::PreventiveHealing,
+                "preventive_healing",
+                "FEATURE_PREVENTIVE_HEALING_ENABLED",
+            ),
+            (
+                Feature::ProcessMonitoring,
+                "process_monitoring",
+                "FEATURE_PROCESS_MONITORING_ENABLED",
+            ),
+            (Feature::Execution, "execution", "FEATURE_EXECUTION_ENABLED"),
+        ];
+        assert_eq!(table.map(|row| row.0), Feature::ALL);
+        for (feature, name, var) in table {
+            assert_eq!(feature.as_str(), name);
+            assert_eq!(feature.to_string(), name);
+            assert_eq!(feature.env_var(), var);
+            assert_eq!(
+                serde_json::to_value(feature).unwrap(),
+                serde_json::json!(name)
+            );
+            assert_eq!(name.parse::<Feature>(), Ok(feature));
+            let off = GlobalSwitches::from_env([(var, "off")]).unwrap();
+            assert_eq!(off.features, BTreeMap::from([(feature, Switch::Off)]));
+        }
+        assert!("Execution".parse::<Feature>().is_err());
+        assert!("".parse::<Feature>().is_err());
+    }
+
+    #[test]
+    fn switch_spellings() {
+        for on in ["1", "true", "YES", " on ", "Enabled"] {
+            assert_eq!(Switch::parse(on), Some(Switch::On), "{on}");
+        }
+        for off in ["0", "FALSE", "no", "off", " disabled"] {
+            assert_eq!(Switch::parse(off), Some(Switch::Off), "{off}");
+        }
+        for neither in ["", "2", "maybe"] {
+            assert_eq!(Switch::parse(neither), None, "{neither}");
+        }
+    }
+
+    #[test]
+    fn switch_layers_display_their_key() {
+        let kind = ActionKind::new("rollout_restart").unwrap();
+        assert_eq!(
+            SwitchLayer::Global(Feature::Execution).to_string(),
+            "global:execution"
+        );
+        assert_eq!(SwitchLayer::Tenant.to_string(), "tenant");
+        assert_eq!(
+            SwitchLayer::Strategy(StrategyId::new("s1")).to_string(),
+            "strategy:s1"
+        );
+        assert_eq!(
+            SwitchLayer::ActionKind(kind).to_string(),
+            "action_kind:rollout_restart"
+        );
+        assert!(SwitchVerdict::Enabled.is_enabled());
+        assert!(
+            !SwitchVerdict::Disabled {
+                by: SwitchLayer::Tenant
+            }
+            .is_enabled()
+        );
+    }
+
     #[test]
     fn an_on_below_an_off_does_not_reenable() {
         let mut g = GlobalSwitches::default();

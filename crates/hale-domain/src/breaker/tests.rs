@@ -370,3 +370,26 @@ proptest! {
         prop_assert_eq!(r.state(), b.state());
     }
 }
+
+/// The wire names of the states, exactly: the API, the stores and the
+/// audit log spell them this way, and the lock-free `state()` reads back
+/// every state that was stored.
+#[test]
+fn breaker_state_wire_names_are_exact() {
+    let table = [
+        (BreakerState::Closed, "CLOSED"),
+        (BreakerState::Open, "OPEN"),
+        (BreakerState::HalfOpen, "HALF_OPEN"),
+        (BreakerState::PermanentOpen, "PERMANENT_OPEN"),
+    ];
+    for (state, name) in table {
+        assert_eq!(state.as_str(), name);
+        assert_eq!(state.to_string(), name);
+        assert_eq!(
+            serde_json::to_value(state).unwrap(),
+            serde_json::Value::String(name.to_owned())
+        );
+    }
+    let codes: std::collections::BTreeSet<u8> = table.iter().map(|(s, _)| s.to_u8()).collect();
+    assert_eq!(codes.len(), table.len(), "every state has its own code");
+}
