@@ -393,3 +393,62 @@ fn breaker_state_wire_names_are_exact() {
     let codes: std::collections::BTreeSet<u8> = table.iter().map(|(s, _)| s.to_u8()).collect();
     assert_eq!(codes.len(), table.len(), "every state has its own code");
 }
+
+/// A clock that steps back before the opening still gets the true retry
+/// instant: the lock-free fast path's deadline is the opening plus
+/// `open_for`, whether the breaker opened here or was restored open.
+#[test]
+fn a_clock_stepping_back_still_reports_the_true_retry_instant() {
+    let b = seed();
+    for _ in 0..3 {
+        fail(&b, t(0));
+    }
+    let want = Err(Rejection::Open { retry_at: t(60) });
+    assert_eq!(b.admit(|| t(-120)).map(|_| ()), want);
+    let restored = CircuitBreaker::restore(BreakerConfig::default(), b.snapshot()).unwrap();
+    assert_eq!(restored.admit(|| t(-120)).map(|_| ()), want);
+    assert_eq!(restored.admit(|| t(59)).map(|_| ()), want);
+    assert!(restored.admit(|| t(60)).is_ok());
+}
+
+/// Snapshots that could only come from a hand-edited or older record:
+/// OPEN without an opening probes at once; PERMANENT_OPEN without its
+/// record keeps latching with a reason.
+#[test]
+fn odd_snapshots_restore_safely() {
+    let open = BreakerSnapshot {
+        state: BreakerState::Open,
+        opened_at: None,
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), open).unwrap();
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    assert!(b.admit(|| t(0)).unwrap().probe().is_some());
+
+    let latched = BreakerSnapshot {
+        state: BreakerState::PermanentOpen,
+        consecutive_failures: 4,
+        last_failure_at: Some(t(5)),
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), latched).unwrap();
+    assert_eq!(b.state(), BreakerState::PermanentOpen);
+    assert_eq!(
+        b.admit(|| t(10)).unwrap_err(),
+        Rejection::PermanentOpen {
+            reason: "restored from snapshot".into(),
+            since: t(5)
+        }
+    );
+    assert!(b.snapshot().permanent.is_some());
+    // A failed call restored while failures were counted still reports
+    // them: the fast path must not skip the reset of the count.
+    let counted = BreakerSnapshot {
+        consecutive_failures: 2,
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), counted).unwrap();
+    let p = b.admit(no_clock).unwrap();
+    assert_eq!(b.record_success(&p, || t(1)), None);
+    assert_eq!(b.snapshot().consecutive_failures, 0);
+}
