@@ -4,16 +4,18 @@
 //! admissions and rejections agree (and `would_admit` predicts them), every
 //! transition the breaker reports is the model's state change, and a
 //! restore from the snapshot gives the same breaker.
+//!
+//! It drives the breaker through its public API only. It lives inside the
+//! crate (not in `tests/`) so that a mutation run builds the crate once.
 
 use std::time::Duration;
 
-use hale_domain::breaker::{
-    BreakerConfig, BreakerState, CircuitBreaker, Permit, Rejection, Transition,
-};
-use hale_domain::failure::FailureClass;
-use hale_domain::{Actor, Timestamp};
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+
+use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker, Permit, Rejection, Transition};
+use crate::failure::FailureClass;
+use crate::{Actor, Timestamp};
 
 const CFG_OPEN_SECS: u64 = 60;
 const CFG_THRESHOLD: u32 = 3;
