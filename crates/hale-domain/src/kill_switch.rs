@@ -396,6 +396,71 @@ mod tests {
         assert!("".parse::<Feature>().is_err());
     }
 
+    /// Combining tenant layers sets only what a layer sets: unset stays
+    /// unset, an `on` stays `on` unless the other layer says `off`.
+    #[test]
+    fn tenant_layers_combine_without_inventing_switches() {
+        let none = TenantSwitches::default();
+        assert_eq!(TenantSwitches::combine(&none, &none), none);
+        let s = StrategyId::new("s");
+        let on = TenantSwitches {
+            tenant: Some(Switch::On),
+            strategies: BTreeMap::from([(s.clone(), Switch::On)]),
+            ..TenantSwitches::default()
+        };
+        assert_eq!(TenantSwitches::combine(&on, &none), on);
+        assert_eq!(TenantSwitches::combine(&none, &on), on);
+        let off = TenantSwitches {
+            strategies: BTreeMap::from([(s.clone(), Switch::Off)]),
+            ..TenantSwitches::default()
+        };
+        let both = TenantSwitches::combine(&on, &off);
+        assert_eq!(both.tenant, Some(Switch::On));
+        assert_eq!(both.strategies, BTreeMap::from([(s, Switch::Off)]));
+    }
+
+    /// Several global features on a path: the first one that is off is
+    /// reported; none on the path means only the tenant layers count.
+    #[test]
+    fn the_first_feature_off_is_reported() {
+        let mut g = GlobalSwitches::default();
+        g.features.insert(Feature::AutoHealing, Switch::Off);
+        g.features.insert(Feature::Execution, Switch::Off);
+        let t = TenantSwitches::default();
+        let by = |features: &[Feature]| evaluate_features(&g, &t, features, None, &[]);
+        assert_eq!(
+            by(&[Feature::Execution, Feature::AutoHealing]),
+            SwitchVerdict::Disabled {
+                by: SwitchLayer::Global(Feature::Execution)
+            }
+        );
+        assert_eq!(
+            by(&[Feature::AutoDetection, Feature::AutoHealing]),
+            SwitchVerdict::Disabled {
+                by: SwitchLayer::Global(Feature::AutoHealing)
+            }
+        );
+        assert_eq!(by(&[]), SwitchVerdict::Enabled);
+        assert_eq!(by(&[Feature::AutoDetection]), SwitchVerdict::Enabled);
+        let kind = ActionKind::new("evict_pod").unwrap();
+        let other = ActionKind::new("rollout_restart").unwrap();
+        let t = TenantSwitches {
+            action_kinds: BTreeMap::from([(kind.clone(), Switch::Off)]),
+            ..TenantSwitches::default()
+        };
+        let v = evaluate_features(&GlobalSwitches::default(), &t, &[], None, &[&other, &kind]);
+        assert_eq!(
+            v,
+            SwitchVerdict::Disabled {
+                by: SwitchLayer::ActionKind(kind)
+            }
+        );
+        assert_eq!(
+            evaluate_features(&GlobalSwitches::default(), &t, &[], None, &[&other]),
+            SwitchVerdict::Enabled
+        );
+    }
+
     #[test]
     fn switch_spellings() {
         for on in ["1", "true", "YES", " on ", "Enabled"] {
