@@ -452,3 +452,26 @@ fn odd_snapshots_restore_safely() {
     assert_eq!(b.record_success(&p, || t(1)), None);
     assert_eq!(b.snapshot().consecutive_failures, 0);
 }
+
+/// A breaker restored half-open with no failures counted still closes on
+/// a successful probe: the lock-free success path is only for a closed
+/// breaker.
+#[test]
+fn a_probe_success_closes_even_with_no_failures_counted() {
+    let open = BreakerSnapshot {
+        state: BreakerState::Open,
+        opened_at: None,
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), open).unwrap();
+    let probe = b.admit(|| t(0)).unwrap();
+    let closed = b.record_success(&probe, || t(1)).unwrap();
+    assert_eq!(
+        (closed.from, closed.to, closed.cause),
+        (
+            BreakerState::HalfOpen,
+            BreakerState::Closed,
+            TransitionCause::ProbeSucceeded
+        )
+    );
+}
