@@ -475,3 +475,56 @@ fn a_probe_success_closes_even_with_no_failures_counted() {
         )
     );
 }
+
+#[test]
+fn each_invalid_config_is_named_and_the_config_reads_back() {
+    let base = BreakerConfig::default();
+    let refused = |c: BreakerConfig| CircuitBreaker::new(c).unwrap_err();
+    assert_eq!(
+        refused(BreakerConfig {
+            failure_threshold: 0,
+            ..base.clone()
+        }),
+        BreakerConfigError::ZeroFailureThreshold
+    );
+    assert_eq!(
+        refused(BreakerConfig {
+            open_for: Duration::ZERO,
+            ..base.clone()
+        }),
+        BreakerConfigError::ZeroDuration
+    );
+    assert_eq!(
+        refused(BreakerConfig {
+            probe_timeout: Duration::ZERO,
+            ..base.clone()
+        }),
+        BreakerConfigError::ZeroDuration
+    );
+    let equal = BreakerConfig {
+        failure_threshold: 4,
+        permanent_open_threshold: 4,
+        open_for: Duration::from_secs(5),
+        probe_timeout: Duration::from_secs(7),
+        half_open_max_probes: 2,
+    };
+    let b = CircuitBreaker::new(equal.clone()).unwrap();
+    assert_eq!(b.config(), &equal, "thresholds may be equal");
+}
+
+/// `admit` reads the state without the lock; if another thread changed it
+/// before the lock is taken (here: the breaker reopened while this caller
+/// still saw it half-open), the decision under the lock is the truth.
+#[test]
+fn a_stale_state_read_is_decided_again_under_the_lock() {
+    let b = seed();
+    for _ in 0..3 {
+        fail(&b, t(0));
+    }
+    let stale = BreakerState::HalfOpen.to_u8();
+    assert_eq!(
+        b.admit_slow(stale, t(10)).unwrap_err(),
+        Rejection::Open { retry_at: t(60) }
+    );
+    assert!(b.admit_slow(stale, t(60)).unwrap().probe().is_some());
+}
