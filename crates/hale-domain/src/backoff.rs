@@ -325,13 +325,13 @@ mod tests {
         assert!(lo < 5.0 && hi > 95.0 && hi <= 100.0, "full: {lo}..{hi}");
         let (lo, hi) = spread(Jitter::Equal, 100, 100);
         assert!(
-            lo >= 50.0 && lo < 55.0 && hi > 95.0 && hi <= 100.0,
+            (50.0..55.0).contains(&lo) && hi > 95.0 && hi <= 100.0,
             "equal: {lo}..{hi}"
         );
         // Decorrelated: between base and min(max, 3 x previous).
         let (lo, hi) = spread(Jitter::Decorrelated, 10, 100);
         assert!(
-            lo >= 10.0 && lo < 15.0 && hi > 90.0 && hi <= 100.0,
+            (10.0..15.0).contains(&lo) && hi > 90.0 && hi <= 100.0,
             "decorrelated: {lo}..{hi}"
         );
         let p = BackoffPolicy {
