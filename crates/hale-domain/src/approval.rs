@@ -405,12 +405,7 @@ mod tests {
             (ApprovalStatus::Rejected, "rejected"),
             (ApprovalStatus::Expired, "expired"),
         ] {
-            assert_eq!(status.as_str(), name);
-            assert_eq!(status.to_string(), name);
-            assert_eq!(
-                serde_json::to_value(status).unwrap(),
-                serde_json::json!(name)
-            );
+            crate::wire::assert_wire_name(status, status.as_str(), name);
             assert_eq!(name.parse::<ApprovalStatus>(), Ok(status));
         }
         assert!("Pending".parse::<ApprovalStatus>().is_err());

@@ -234,8 +234,7 @@ mod tests {
         ];
         assert_eq!(table.map(|row| row.0), FailureClass::ALL);
         for (class, name, impact, retryable) in table {
-            assert_eq!(class.as_str(), name);
-            assert_eq!(class.to_string(), name);
+            crate::wire::assert_wire_name(class, class.as_str(), name);
             assert_eq!(class.breaker_impact(), impact, "{class}");
             assert_eq!(class.is_retryable(), retryable, "{class}");
         }

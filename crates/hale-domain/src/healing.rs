@@ -401,12 +401,7 @@ mod tests {
         ];
         assert_eq!(table.map(|(s, _)| s), HealingState::ALL);
         for (state, name) in table {
-            assert_eq!(state.as_str(), name);
-            assert_eq!(state.to_string(), name);
-            assert_eq!(
-                serde_json::to_value(state).unwrap(),
-                serde_json::Value::String(name.to_owned())
-            );
+            crate::wire::assert_wire_name(state, state.as_str(), name);
             assert_eq!(name.parse::<HealingState>(), Ok(state));
             assert_eq!(name.to_lowercase().parse::<HealingState>(), Ok(state));
         }

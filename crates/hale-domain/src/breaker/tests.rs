@@ -383,12 +383,7 @@ fn breaker_state_wire_names_are_exact() {
         (BreakerState::PermanentOpen, "PERMANENT_OPEN"),
     ];
     for (state, name) in table {
-        assert_eq!(state.as_str(), name);
-        assert_eq!(state.to_string(), name);
-        assert_eq!(
-            serde_json::to_value(state).unwrap(),
-            serde_json::Value::String(name.to_owned())
-        );
+        crate::wire::assert_wire_name(state, state.as_str(), name);
     }
     let codes: std::collections::BTreeSet<u8> = table.iter().map(|(s, _)| s.to_u8()).collect();
     assert_eq!(codes.len(), table.len(), "every state has its own code");
