@@ -13,7 +13,9 @@ use std::time::Duration;
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 
-use crate::breaker::{BreakerConfig, BreakerState, CircuitBreaker, Permit, Rejection, Transition};
+use crate::breaker::{
+    BreakerConfig, BreakerState, CircuitBreaker, PermanentOpenRecord, Permit, Rejection, Transition,
+};
 use crate::failure::FailureClass;
 use crate::{Actor, Timestamp};
 
@@ -43,6 +45,8 @@ enum Step {
     Fail(usize, FailureClass),
     /// Give the i-th permit (modulo) back without an outcome.
     Abandon(usize),
+    /// The shared record latched (another replica's failures).
+    Latch,
     /// Manual reset.
     Reset,
 }
@@ -138,6 +142,7 @@ impl ReferenceStateMachine for Model {
             3 => any::<usize>().prop_map(Step::Succeed),
             4 => (any::<usize>(), class()).prop_map(|(i, c)| Step::Fail(i, c)),
             1 => any::<usize>().prop_map(Step::Abandon),
+            1 => Just(Step::Latch),
             1 => Just(Step::Reset),
         ]
         .boxed()
@@ -244,6 +249,13 @@ impl ReferenceStateMachine for Model {
                     m.probes.retain(|q| !(q.0 == t.0 && q.1 == t.1));
                 }
             }
+            Step::Latch => {
+                if m.state != BreakerState::PermanentOpen {
+                    m.go(BreakerState::PermanentOpen);
+                    m.probes.clear();
+                    m.generation += 1;
+                }
+            }
             Step::Reset => {
                 m.failures = 0;
                 if m.state != BreakerState::Closed {
@@ -334,6 +346,13 @@ impl StateMachineTest for BreakerTest {
                 real.breaker.abandon(&p);
                 None
             }
+            Step::Latch => real.breaker.latch(
+                PermanentOpenRecord {
+                    reason: "latched by the cluster".into(),
+                    since: at(real.now),
+                },
+                at(real.now),
+            ),
             Step::Reset => real
                 .breaker
                 .manual_reset("model", &Actor::new("op"), at(real.now))

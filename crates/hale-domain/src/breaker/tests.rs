@@ -523,3 +523,49 @@ fn a_stale_state_read_is_decided_again_under_the_lock() {
     );
     assert!(b.admit_slow(stale, t(60)).unwrap().probe().is_some());
 }
+
+/// The shared record latched: the local breaker latches with that record,
+/// once, and stale probe tickets stay stale after the reset.
+#[test]
+fn a_shared_latch_latches_once_with_its_record() {
+    let b = seed();
+    for _ in 0..3 {
+        fail(&b, t(0));
+    }
+    let probe = b.admit(|| t(60)).unwrap();
+    let generation = b.snapshot().generation;
+    let record = PermanentOpenRecord {
+        reason: "10 consecutive failures".into(),
+        since: t(61),
+    };
+    let tr = b.latch(record.clone(), t(62)).unwrap();
+    assert_eq!(
+        (tr.from, tr.to, tr.at, tr.cause),
+        (
+            BreakerState::HalfOpen,
+            BreakerState::PermanentOpen,
+            t(62),
+            TransitionCause::SharedLatch
+        )
+    );
+    assert_eq!(b.state(), BreakerState::PermanentOpen);
+    assert_eq!(b.probes_in_flight(), 0);
+    assert_eq!(b.snapshot().generation, generation + 1);
+    assert_eq!(b.snapshot().permanent, Some(record.clone()));
+    assert_eq!(
+        b.admit(|| t(1_000)).unwrap_err(),
+        Rejection::PermanentOpen {
+            reason: record.reason.clone(),
+            since: t(61)
+        }
+    );
+    let other = PermanentOpenRecord {
+        reason: "later".into(),
+        since: t(70),
+    };
+    assert_eq!(b.latch(other, t(70)), None, "already latched");
+    assert_eq!(b.snapshot().permanent, Some(record));
+    b.manual_reset("fixed", &Actor::new("op"), t(80)).unwrap();
+    assert_eq!(b.record_success(&probe, || t(81)), None, "a stale probe");
+    assert_eq!(b.state(), BreakerState::Closed);
+}
