@@ -172,3 +172,17 @@ fn fingerprints_print_in_full_and_debug_shortly() {
     );
     assert_eq!(d.fingerprint, rule.fingerprint(&a));
 }
+
+#[test]
+fn only_a_new_episode_or_an_unclaimed_duplicate_may_start_healing() {
+    use ConvergenceVerdict::*;
+    for (verdict, may) in [
+        (NewEpisode, true),
+        (Duplicate { claimed: false }, true),
+        (Duplicate { claimed: true }, false),
+        (Resolved, false),
+        (DuplicateResolved, false),
+    ] {
+        assert_eq!(verdict.may_start_healing(), may, "{verdict:?}");
+    }
+}
