@@ -8,6 +8,10 @@
 #                                    `scripts/test.sh --fast -- breaker`
 #                                    (a filter; nextest and cargo test both
 #                                    take one) or nextest flags like `-j 1`
+#   HALE_MUTANTS=1 scripts/test.sh   also mutation-test the lines of
+#                                    hale-domain changed since main
+#                                    (scripts/mutants.sh --in-diff; off by
+#                                    default: minutes, not seconds)
 #
 # Steps run in order and a failing step does not stop the later ones (so one
 # run reports fmt, clippy and test failures together); the script exits
@@ -191,6 +195,12 @@ else
 fi
 # nextest does not run doctests.
 step "doctests" cargo test --workspace --doc --locked --no-fail-fast
+
+# Opt-in: do hale-domain's tests kill the mutants of the lines this change
+# touched? (docs/ARCHITECTURE.md, "Testing: mutation score").
+if [[ "${HALE_MUTANTS:-0}" == 1 ]]; then
+    step "mutants (in-diff)" "$ROOT/scripts/mutants.sh" --in-diff
+fi
 
 # on_exit prints the summary and turns FAILED into the exit status.
 exit 0

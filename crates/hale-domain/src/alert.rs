@@ -89,3 +89,31 @@ impl Alert {
         self.label("alertname")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_wire_names_and_label_lookups() {
+        for (status, name) in [
+            (AlertStatus::Firing, "firing"),
+            (AlertStatus::Resolved, "resolved"),
+        ] {
+            assert_eq!(status.to_string(), name);
+            assert_eq!(
+                serde_json::to_value(status).unwrap(),
+                serde_json::json!(name)
+            );
+        }
+        let a = Alert::firing([("alertname", "Down"), ("metric", "up")]);
+        assert_eq!(a.status, AlertStatus::Firing);
+        assert_eq!(a.alertname(), Some("Down"));
+        assert_eq!(a.label("metric"), Some("up"));
+        assert_eq!(a.label("namespace"), None);
+        assert_eq!(Alert::firing([("metric", "up")]).alertname(), None);
+        let r = a.clone().resolved();
+        assert_eq!(r.status, AlertStatus::Resolved);
+        assert_eq!(r.labels, a.labels);
+    }
+}

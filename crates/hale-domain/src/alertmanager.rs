@@ -244,6 +244,74 @@ mod tests {
     }
 
     #[test]
+    fn every_field_converts_and_empty_means_unset() {
+        let resolved = FIRING
+            .replace(
+                "\"status\": \"firing\",\n        \"labels\"",
+                "\"status\": \"resolved\",\n        \"labels\"",
+            )
+            .replace(
+                "\"endsAt\": \"0001-01-01T00:00:00Z\"",
+                "\"endsAt\": \"2026-11-23T17:20:00Z\"",
+            )
+            .replace(
+                "\"fingerprint\": \"32c16fb6eca3387b\"",
+                "\"fingerprint\": \"\"",
+            )
+            .replace("\"http://127.0.0.1:9090/graph?g0.expr=up\"", "\"\"");
+        let a = &parse_alerts(resolved.as_bytes()).unwrap()[0];
+        assert_eq!(a.status, AlertStatus::Resolved);
+        assert_eq!(a.ends_at, Some("2026-11-23T17:20:00Z".parse().unwrap()));
+        assert_eq!(a.source_fingerprint, None, "an empty fingerprint is none");
+        assert_eq!(a.generator_url, None, "an empty URL is none");
+        assert_eq!(a.annotations["runbook"], "restart-deployment");
+        let real = &parse_alerts(FIRING.as_bytes()).unwrap()[0];
+        assert_eq!(
+            real.generator_url.as_deref(),
+            Some("http://127.0.0.1:9090/graph?g0.expr=up")
+        );
+        // Just after Go's zero time is a real instant.
+        let after_zero = FIRING.replace("0001-01-01T00:00:00Z", "0001-01-01T00:00:01Z");
+        assert!(
+            parse_alerts(after_zero.as_bytes()).unwrap()[0]
+                .ends_at
+                .is_some()
+        );
+        let unset = FIRING.replace("\"endsAt\": \"0001-01-01T00:00:00Z\"", "\"endsAt\": \"\"");
+        assert_eq!(parse_alerts(unset.as_bytes()).unwrap()[0].ends_at, None);
+    }
+
+    #[test]
+    fn message_level_checks() {
+        let bad_status = FIRING.replace(
+            "\"receiver\": \"governance-webhook\", \"status\": \"firing\"",
+            "\"receiver\": \"governance-webhook\", \"status\": \"done\"",
+        );
+        let err = parse_alerts(bad_status.as_bytes()).unwrap_err();
+        assert_eq!(err.path(), "status", "{err}");
+        let bad = FIRING.replace(
+            "\"alertname\": \"HighErrorRate\", \"namespace\"",
+            "\"name\": \"HighErrorRate\", \"namespace\"",
+        );
+        let err = parse_alerts(bad.as_bytes()).unwrap_err();
+        assert_eq!(err.path(), "alerts[0].labels", "{err}");
+        let mut msg = parse_webhook(FIRING.as_bytes()).unwrap();
+        let one = msg.alerts[0].clone();
+        msg.alerts = vec![one; MAX_ALERTS_PER_MESSAGE];
+        assert_eq!(
+            msg.clone().into_alerts().unwrap().len(),
+            MAX_ALERTS_PER_MESSAGE
+        );
+        msg.alerts.push(msg.alerts[0].clone());
+        assert_eq!(msg.into_alerts().unwrap_err().path(), "alerts");
+        let err = parse_alerts(b"7").unwrap_err();
+        assert!(matches!(err, PayloadError::Malformed { .. }), "{err}");
+        assert_eq!(err.path(), "$");
+        let err = parse_alerts(b"{\"receiver\": 5}").unwrap_err();
+        assert_eq!(err.path(), "receiver");
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let bad = FIRING.replace(
             "\"status\": \"firing\",\n        \"labels\"",

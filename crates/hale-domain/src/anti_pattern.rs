@@ -105,6 +105,44 @@ mod tests {
         assert_ne!(h, SymptomsHash::of(&a, &r2));
     }
 
+    /// The hash is SHA-256 of `alertname|metric|severity|resource`, first 8
+    /// bytes in hex (checked against Python's hashlib): knowledge entries
+    /// store it, so it must never drift.
+    #[test]
+    fn hash_is_the_stored_sha256_prefix() {
+        let r = ResourceRef::parse("prod:deployment/a").unwrap();
+        let a = Alert::firing([
+            ("alertname", "HighErrorRate"),
+            ("metric", "error_rate"),
+            ("severity", "critical"),
+            ("service", "ignored"),
+        ]);
+        let h = SymptomsHash::of(&a, &r);
+        assert_eq!(h.as_str(), "3ef7b10ec273c71c");
+        assert_eq!(h.to_string(), "3ef7b10ec273c71c");
+        assert_eq!(format!("{h:?}"), "SymptomsHash(3ef7b10ec273c71c)");
+        assert_eq!(SymptomsHash::from_hex("3ef7b10ec273c71c"), h);
+        let bare = SymptomsHash::of(&Alert::firing([("team", "x")]), &r);
+        assert_eq!(bare.as_str(), "22f02daa692e1933");
+    }
+
+    #[test]
+    fn the_first_matching_memory_is_returned() {
+        let h = SymptomsHash::from_hex("aa");
+        let mut first = remembered(&h, "restart");
+        first.knowledge_id = KnowledgeId::new("kn-first");
+        let mem = vec![
+            remembered(&SymptomsHash::from_hex("bb"), "restart"),
+            remembered(&h, "scale"),
+            first,
+            remembered(&h, "restart"),
+        ];
+        let hit = blocking_failure(&h, &StrategyId::new("restart"), &mem).unwrap();
+        assert_eq!(hit.knowledge_id, KnowledgeId::new("kn-first"));
+        assert!(blocking_failure(&h, &StrategyId::new("drain"), &mem).is_none());
+        assert!(blocking_failure(&h, &StrategyId::new("restart"), &[]).is_none());
+    }
+
     proptest! {
         /// A remembered failed fix blocks exactly that fix for exactly those
         /// symptoms.

@@ -397,6 +397,113 @@ mod tests {
         assert!(!r.expire(t));
     }
 
+    #[test]
+    fn approval_status_wire_names_are_exact() {
+        for (status, name) in [
+            (ApprovalStatus::Pending, "pending"),
+            (ApprovalStatus::Approved, "approved"),
+            (ApprovalStatus::Rejected, "rejected"),
+            (ApprovalStatus::Expired, "expired"),
+        ] {
+            crate::wire::assert_wire_name(status, status.as_str(), name);
+            assert_eq!(name.parse::<ApprovalStatus>(), Ok(status));
+        }
+        assert!("Pending".parse::<ApprovalStatus>().is_err());
+    }
+
+    #[test]
+    fn each_risk_needs_its_own_count_and_never_zero() {
+        let p = SignaturePolicy {
+            low: 0,
+            medium: 2,
+            high: 3,
+            critical: 4,
+            expires_after: Duration::from_secs(60),
+        };
+        assert_eq!(p.required(RiskLevel::Low), 1, "at least one signature");
+        assert_eq!(p.required(RiskLevel::Medium), 2);
+        assert_eq!(p.required(RiskLevel::High), 3);
+        assert_eq!(p.required(RiskLevel::Critical), 4);
+        let mut r = request(RiskLevel::Critical, &p);
+        let t = Timestamp::from_unix_secs(1_001);
+        assert_eq!(r.current_signatures(), 0);
+        assert_eq!(
+            r.sign(&Actor::new("a"), Some("looks right".into()), t),
+            Ok(SignOutcome::NeedsMore { remaining: 3 })
+        );
+        assert_eq!(r.current_signatures(), 1);
+        assert_eq!(r.signatures[0].comment.as_deref(), Some("looks right"));
+        assert_eq!(
+            r.sign(&Actor::new("b"), None, t),
+            Ok(SignOutcome::NeedsMore { remaining: 2 })
+        );
+        assert_eq!(r.current_signatures(), 2);
+        assert_eq!(r.resolved_at, None);
+    }
+
+    /// Expiry is due exactly at `expires_at`, for pending requests only; a
+    /// decision at or after it expires the request instead.
+    #[test]
+    fn expiry_is_due_at_the_instant_and_only_while_pending() {
+        let p = SignaturePolicy::default();
+        let r = request(RiskLevel::Low, &p);
+        let at = r.expires_at;
+        let before = at - Duration::from_secs(1);
+        assert!(!r.is_due_to_expire(before));
+        assert!(r.is_due_to_expire(at));
+        assert!(r.is_due_to_expire(at + Duration::from_secs(1)));
+        let mut approved = r.clone();
+        approved.sign(&Actor::new("a"), None, before).unwrap();
+        assert_eq!(approved.status, ApprovalStatus::Approved);
+        assert_eq!(approved.resolved_at, Some(before));
+        assert!(!approved.is_due_to_expire(at));
+        assert!(!approved.expire(at), "only a pending request expires");
+        assert_eq!(approved.status, ApprovalStatus::Approved);
+
+        let mut late = r.clone();
+        assert_eq!(
+            late.reject(&Actor::new("a"), "no", at),
+            Err(ApprovalError::Expired(at))
+        );
+        assert_eq!(late.status, ApprovalStatus::Expired);
+        assert_eq!(late.rejection_reason, None);
+
+        let mut pending = r.clone();
+        assert!(pending.expire(at));
+        assert_eq!(pending.status, ApprovalStatus::Expired);
+        assert_eq!((pending.updated_at, pending.resolved_at), (at, Some(at)));
+        assert!(!pending.expire(at), "already expired");
+
+        let mut rejected = r;
+        rejected
+            .reject(&Actor::new("a"), " wrong ", before)
+            .unwrap();
+        assert_eq!(rejected.rejected_by, Some(Actor::new("a")));
+        assert_eq!(rejected.rejection_reason.as_deref(), Some("wrong"));
+        assert_eq!(
+            rejected.reject(&Actor::new("b"), "again", before),
+            Err(ApprovalError::NotPending(ApprovalStatus::Rejected))
+        );
+    }
+
+    #[test]
+    fn a_hit_counts_the_delivery_and_keeps_the_latest_sighting() {
+        let mut r = request(RiskLevel::Low, &SignaturePolicy::default());
+        let first = r.last_seen_at;
+        let later = first + Duration::from_secs(5);
+        r.record_hit(later);
+        assert_eq!(
+            (r.hit_count, r.last_seen_at, r.updated_at),
+            (2, later, later)
+        );
+        r.record_hit(first);
+        assert_eq!(r.hit_count, 3);
+        assert_eq!(
+            r.last_seen_at, later,
+            "an older delivery does not move it back"
+        );
+    }
+
     proptest! {
         /// An approval is granted exactly when the required number of
         /// distinct identities signed before expiry.

@@ -231,6 +231,131 @@ mod tests {
         }
     }
 
+    #[test]
+    fn validation_boundaries() {
+        let ok = |base: u64, max: u64, multiplier: f64| {
+            BackoffPolicy {
+                base: Duration::from_secs(base),
+                max: Duration::from_secs(max),
+                multiplier,
+                jitter: Jitter::None,
+            }
+            .validate()
+        };
+        assert_eq!(
+            ok(5, 5, 1.0),
+            Ok(()),
+            "base may equal max; a multiplier of 1 is constant"
+        );
+        assert_eq!(
+            ok(6, 5, 2.0),
+            Err(BackoffPolicyError::BaseOutOfRange {
+                base: Duration::from_secs(6),
+                max: Duration::from_secs(5)
+            })
+        );
+        assert!(matches!(
+            ok(0, 5, 2.0),
+            Err(BackoffPolicyError::BaseOutOfRange { .. })
+        ));
+        for bad in [0.99, f64::NAN, f64::INFINITY] {
+            assert!(
+                matches!(ok(1, 5, bad), Err(BackoffPolicyError::BadMultiplier(_))),
+                "{bad}"
+            );
+        }
+        assert_eq!(ok(1, 5, 1.5), Ok(()));
+    }
+
+    #[test]
+    fn ceiling_caps_even_when_the_growth_overflows() {
+        let p = BackoffPolicy {
+            multiplier: 4.0,
+            ..BackoffPolicy::default()
+        };
+        assert_eq!(p.ceiling(0), Duration::ZERO);
+        assert_eq!(p.ceiling(1), Duration::from_secs(5));
+        assert_eq!(p.ceiling(3), Duration::from_secs(80));
+        assert_eq!(
+            p.ceiling(600),
+            p.max,
+            "4^599 is finite in f64 but no Duration"
+        );
+        assert_eq!(p.ceiling(u32::MAX), p.max, "infinite growth caps too");
+    }
+
+    #[test]
+    fn state_accessors() {
+        let p = BackoffPolicy {
+            base: Duration::from_secs(2),
+            ..BackoffPolicy::default()
+        };
+        let mut b = Backoff::new(p.clone(), 1).unwrap();
+        assert_eq!(b.policy(), &p);
+        assert_eq!((b.failures(), b.current_delay()), (0, Duration::ZERO));
+        b.on_failure();
+        b.on_failure();
+        assert_eq!(
+            (b.failures(), b.current_delay()),
+            (2, Duration::from_secs(4))
+        );
+        b.reset();
+        assert_eq!((b.failures(), b.current_delay()), (0, Duration::ZERO));
+    }
+
+    /// With the ceiling pinned (base = max), each jitter draws over its
+    /// whole interval: the smallest and largest of many draws lie near the
+    /// interval's ends.
+    #[test]
+    fn each_jitter_spans_its_interval() {
+        let spread = |jitter: Jitter, base: u64, max: u64| {
+            let p = BackoffPolicy {
+                base: Duration::from_secs(base),
+                max: Duration::from_secs(max),
+                multiplier: 2.0,
+                jitter,
+            };
+            let mut b = Backoff::new(p, 11).unwrap();
+            let draws: Vec<f64> = (0..400).map(|_| b.on_failure().as_secs_f64()).collect();
+            let lo = draws.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = draws.iter().copied().fold(0.0, f64::max);
+            (lo, hi)
+        };
+        let (lo, hi) = spread(Jitter::Full, 100, 100);
+        assert!(lo < 5.0 && hi > 95.0 && hi <= 100.0, "full: {lo}..{hi}");
+        let (lo, hi) = spread(Jitter::Equal, 100, 100);
+        assert!(
+            (50.0..55.0).contains(&lo) && hi > 95.0 && hi <= 100.0,
+            "equal: {lo}..{hi}"
+        );
+        // Decorrelated: between base and min(max, 3 x previous).
+        let (lo, hi) = spread(Jitter::Decorrelated, 10, 100);
+        assert!(
+            (10.0..15.0).contains(&lo) && hi > 90.0 && hi <= 100.0,
+            "decorrelated: {lo}..{hi}"
+        );
+        let p = BackoffPolicy {
+            base: Duration::from_secs(10),
+            max: Duration::from_secs(1000),
+            multiplier: 2.0,
+            jitter: Jitter::Decorrelated,
+        };
+        let mut b = Backoff::new(p, 5).unwrap();
+        let first = b.on_failure();
+        assert!(
+            first >= Duration::from_secs(10) && first <= Duration::from_secs(30),
+            "{first:?}"
+        );
+        for _ in 0..100 {
+            let prev = b.current_delay();
+            let d = b.on_failure();
+            assert!(
+                d >= Duration::from_secs(10) && d <= prev * 3,
+                "{d:?} after {prev:?}"
+            );
+        }
+    }
+
     fn jitter() -> impl Strategy<Value = Jitter> {
         prop_oneof![
             Just(Jitter::None),

@@ -791,4 +791,6 @@ impl Default for CircuitBreaker {
 }
 
 #[cfg(test)]
+mod model;
+#[cfg(test)]
 mod tests;

@@ -120,6 +120,42 @@ mod tests {
     }
 
     #[test]
+    fn boundaries_cooldown_ends_at_the_instant_and_max_is_at_least_one() {
+        let t0 = Timestamp::from_unix_secs(100);
+        let cooldown = Duration::from_secs(60);
+        let mut l = AttemptLedger::default();
+        l.on_start(t0);
+        assert_eq!((l.total_attempts, l.last_started_at), (1, Some(t0)));
+        let until = t0 + cooldown;
+        assert_eq!(
+            l.check(3, cooldown, until - Duration::from_micros(1)),
+            BudgetVerdict::Cooldown { until }
+        );
+        assert_eq!(
+            l.check(3, cooldown, until),
+            BudgetVerdict::Allowed { attempt_number: 1 }
+        );
+        l.on_finish(false);
+        l.on_finish(false);
+        assert_eq!(
+            l.check(3, cooldown, until),
+            BudgetVerdict::Allowed { attempt_number: 3 }
+        );
+        l.on_finish(true);
+        assert_eq!(l.consecutive_failures, 0);
+        l.on_finish(false);
+        assert_eq!(
+            l.check(0, Duration::ZERO, t0),
+            BudgetVerdict::MaxAttemptsReached { failures: 1 },
+            "a maximum of zero means one"
+        );
+        assert_eq!(
+            AttemptLedger::default().check(0, Duration::ZERO, t0),
+            BudgetVerdict::Allowed { attempt_number: 1 }
+        );
+    }
+
+    #[test]
     fn verdicts() {
         let mut l = AttemptLedger::default();
         let t0 = Timestamp::from_unix_secs(100);

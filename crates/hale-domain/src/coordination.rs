@@ -216,6 +216,133 @@ mod tests {
         );
     }
 
+    #[test]
+    fn lock_priority_wire_names_and_sources_are_exact() {
+        for (priority, name) in [
+            (LockPriority::Automatic, "automatic"),
+            (LockPriority::Decision, "decision"),
+        ] {
+            assert_eq!(priority.as_str(), name);
+            assert_eq!(
+                serde_json::to_value(priority).unwrap(),
+                serde_json::json!(name)
+            );
+        }
+        assert_eq!(
+            LockPriority::of(SourceSystem::FailureWatcher),
+            LockPriority::Automatic
+        );
+        assert_eq!(
+            LockPriority::of(SourceSystem::DecisionManager),
+            LockPriority::Decision
+        );
+        assert_eq!(LockPriority::of(SourceSystem::Api), LockPriority::Decision);
+        assert!(
+            LockPriority::Decision > LockPriority::Automatic,
+            "the decision path outranks"
+        );
+    }
+
+    const LOCKS: [LockObservation; 4] = [
+        LockObservation::Free,
+        LockObservation::Held {
+            priority: LockPriority::Automatic,
+        },
+        LockObservation::Held {
+            priority: LockPriority::Decision,
+        },
+        LockObservation::BackendUnavailable,
+    ];
+
+    /// ADR-043 written out as a table, row by row, independent of the
+    /// rule's code: the failure watcher (LOW risk only) and the decision
+    /// path (any risk) against every lock observation, with and without a
+    /// pending approval.
+    fn expected(input: CoordinationInput) -> CoordinationDecision {
+        use CoordinationDecision::*;
+        use LockObservation::*;
+        use LockPriority::{Automatic, Decision};
+        let watcher = input.source == SourceSystem::FailureWatcher;
+        let low = input.risk == RiskLevel::Low;
+        let pending = input.pending_approval;
+        match (watcher, low, input.lock, pending) {
+            (true, false, _, _) => Skip(SkipReason::RiskTooHighForAutoRepair),
+            (_, _, BackendUnavailable, _) => Skip(SkipReason::LockBackendUnavailable),
+            (true, true, Held { priority: Decision }, _) => {
+                Deferred(DeferralReason::DeferredToDecisionManager)
+            }
+            (
+                true,
+                true,
+                Held {
+                    priority: Automatic,
+                },
+                _,
+            ) => Deferred(DeferralReason::ResourceBusy),
+            (true, true, Free, true) => AwaitExistingApproval,
+            (true, true, Free, false) => Proceed,
+            (false, _, _, true) => AwaitExistingApproval,
+            (
+                false,
+                _,
+                Held {
+                    priority: Automatic,
+                },
+                false,
+            ) => Preempt,
+            (false, _, Held { priority: Decision }, false) => {
+                Deferred(DeferralReason::ResourceBusy)
+            }
+            (false, _, Free, false) => Proceed,
+        }
+    }
+
+    /// Every input (3 sources x 4 risks x 4 lock observations x pending or
+    /// not): the rule agrees with the table, and `reason()` names the
+    /// decision's reason (none for Proceed and Preempt).
+    #[test]
+    fn decide_matches_the_adr_043_table_for_every_input() {
+        let sources = [
+            SourceSystem::FailureWatcher,
+            SourceSystem::DecisionManager,
+            SourceSystem::Api,
+        ];
+        let risks = [
+            RiskLevel::Low,
+            RiskLevel::Medium,
+            RiskLevel::High,
+            RiskLevel::Critical,
+        ];
+        let mut seen = 0;
+        for source in sources {
+            for risk in risks {
+                for lock in LOCKS {
+                    for pending_approval in [false, true] {
+                        let input = CoordinationInput {
+                            source,
+                            risk,
+                            lock,
+                            pending_approval,
+                        };
+                        let d = decide(input);
+                        assert_eq!(d, expected(input), "{input:?}");
+                        let reason = match d {
+                            CoordinationDecision::Proceed | CoordinationDecision::Preempt => None,
+                            CoordinationDecision::Deferred(r) => Some(NotActed::Deferred(r)),
+                            CoordinationDecision::Skip(r) => Some(NotActed::Skipped(r)),
+                            CoordinationDecision::AwaitExistingApproval => {
+                                Some(NotActed::Deferred(DeferralReason::AwaitingExistingApproval))
+                            }
+                        };
+                        assert_eq!(d.reason(), reason, "{input:?}");
+                        seen += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(seen, 3 * 4 * 4 * 2);
+    }
+
     proptest! {
         /// The failure watcher never proceeds while a lock or a pending
         /// approval exists, while the lock backend is unavailable, or for

@@ -153,6 +153,66 @@ mod tests {
     use super::*;
 
     #[test]
+    fn thresholds_are_strict_and_values_come_from_a_label_or_annotation() {
+        let rules = DiagnosisRules::default();
+        let at = |v: &str| Alert::firing([("metric", "cpu"), ("value", v)]);
+        assert_eq!(
+            rules.diagnose(&at("90"), "api").root_cause,
+            "threshold_breach_cpu"
+        );
+        let d = rules.diagnose(&at(" 90.5 "), "api");
+        assert_eq!(
+            d,
+            Diagnosis {
+                component: "api".into(),
+                metric: "cpu".into(),
+                root_cause: "cpu_saturation".into(),
+                confidence: 0.8,
+                suggested_fix: "check for runaway goroutines".into(),
+            }
+        );
+        let mut by_annotation = Alert::firing([("alertname", "CPU")]);
+        by_annotation
+            .annotations
+            .insert("value".into(), "99".into());
+        assert_eq!(value_of(&by_annotation), Some(99.0));
+        assert_eq!(metric_of(&by_annotation), "CPU");
+        assert_eq!(
+            rules.diagnose(&by_annotation, "api").root_cause,
+            "cpu_saturation",
+            "metric names match case-insensitively"
+        );
+        assert_eq!(value_of(&at("NaN")), None);
+        assert_eq!(value_of(&at("-2.5")), Some(-2.5));
+        assert_eq!(value_of(&at("0")), Some(0.0));
+        assert_eq!(value_of(&at("1")), Some(1.0));
+        assert_eq!(value_of(&at("high")), None);
+        assert_eq!(metric_of(&Alert::firing([("team", "x")])), "unknown");
+        let d = rules.diagnose(&Alert::firing([("team", "x")]), "db");
+        assert_eq!(
+            (
+                d.metric.as_str(),
+                d.root_cause.as_str(),
+                d.suggested_fix.as_str()
+            ),
+            (
+                "unknown",
+                "threshold_breach_unknown",
+                "investigate manually"
+            )
+        );
+        let capped = DiagnosisRules {
+            rules: vec![rule("x", None, "c", 7.0, "f")],
+        };
+        let x = Alert::firing([("alertname", "x")]);
+        assert_eq!(
+            capped.diagnose(&x, "y").confidence,
+            1.0,
+            "confidence is clamped"
+        );
+    }
+
+    #[test]
     fn seed_table() {
         let rules = DiagnosisRules::default();
         let mem = Alert::firing([

@@ -279,6 +279,74 @@ mod tests {
         assert_eq!(d.record().unwrap().triggered_by, DormantTrigger::Manual);
     }
 
+    #[test]
+    fn a_success_resets_the_failure_streak() {
+        let mut d = Dormancy::new(3);
+        assert!(d.on_healing_failure(t(0)).is_none());
+        assert!(d.on_healing_failure(t(1)).is_none());
+        assert_eq!(d.consecutive_failures(), 2);
+        d.on_healing_success();
+        assert_eq!(d.consecutive_failures(), 0);
+        assert!(d.on_healing_failure(t(2)).is_none());
+        assert!(d.on_healing_failure(t(3)).is_none());
+        assert!(
+            !d.is_dormant(),
+            "two failures after a success are not three in a row"
+        );
+        let rec = d.on_healing_failure(t(4)).unwrap();
+        assert_eq!(rec.since, t(4));
+        assert_eq!(rec.reason, "exceeded max consecutive healing failures (3)");
+        assert!(d.is_dormant());
+        assert_eq!(d.record().unwrap().since, t(4));
+        assert!(
+            d.on_healing_failure(t(5)).is_none(),
+            "already dormant: no second record"
+        );
+        assert_eq!(d.record().unwrap().since, t(4));
+    }
+
+    #[test]
+    fn the_threshold_is_at_least_one_and_can_change_keeping_the_state() {
+        assert_eq!(Dormancy::new(0).max_consecutive_failures(), 1);
+        assert_eq!(Dormancy::default().max_consecutive_failures(), 10);
+        let mut d = Dormancy::new(5);
+        d.on_healing_failure(t(0));
+        d.on_healing_failure(t(1));
+        d.set_max_consecutive_failures(0);
+        assert_eq!(d.max_consecutive_failures(), 1);
+        d.set_max_consecutive_failures(3);
+        assert_eq!(d.max_consecutive_failures(), 3);
+        assert_eq!(d.consecutive_failures(), 2);
+        assert!(
+            d.on_healing_failure(t(2)).is_some(),
+            "the new threshold applies"
+        );
+    }
+
+    #[test]
+    fn safe_mode_and_manual_entries_only_from_awake() {
+        let mut d = Dormancy::default();
+        assert!(d.record().is_none());
+        assert!(d.last_resume().is_none());
+        assert!(d.enter_safe_mode("verification failed", t(1)));
+        let rec = d.record().unwrap().clone();
+        assert_eq!(
+            (rec.reason.as_str(), rec.since, rec.triggered_by),
+            ("verification failed", t(1), DormantTrigger::Automatic)
+        );
+        assert!(rec.manual_reset_required);
+        assert!(!d.enter_safe_mode("again", t(2)));
+        assert!(d.on_breaker_permanent_open("k", "x", t(2)).is_none());
+        assert_eq!(d.record().unwrap().since, t(1), "the first record is kept");
+        let resumed = d.resume(" checked ", &Actor::new("ann"), t(3)).unwrap();
+        assert_eq!(resumed.reason, "checked");
+        assert_eq!(resumed.ended, rec);
+        assert_eq!(d.last_resume().unwrap().at, t(3));
+        assert!(d.enter_manual("maintenance", &Actor::new("ann"), t(4)));
+        assert_eq!(d.record().unwrap().actor, Some(Actor::new("ann")));
+        assert!(!d.enter_safe_mode("later", t(5)));
+    }
+
     #[derive(Debug, Clone)]
     enum Ev {
         Fail,

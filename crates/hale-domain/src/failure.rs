@@ -232,6 +232,46 @@ mod tests {
         }
     }
 
+    /// Each class's wire name, its Display, its breaker impact and whether it
+    /// is retried, written out for every class.
+    #[test]
+    fn every_class_has_its_exact_wire_name_impact_and_retry_rule() {
+        use BreakerImpact::{Count, Ignore, Latch};
+        let table = [
+            (FailureClass::Transient, "transient", Count, true),
+            (FailureClass::Timeout, "timeout", Count, true),
+            (FailureClass::Conflict, "conflict", Count, true),
+            (FailureClass::BudgetBlocked, "budget_blocked", Count, true),
+            (FailureClass::TargetGone, "target_gone", Ignore, false),
+            (FailureClass::InvalidAction, "invalid_action", Ignore, false),
+            (FailureClass::Fatal, "fatal", Latch, false),
+            (FailureClass::Fenced, "fenced", Ignore, false),
+        ];
+        assert_eq!(table.map(|row| row.0), FailureClass::ALL);
+        for (class, name, impact, retryable) in table {
+            crate::wire::assert_wire_name(class, class.as_str(), name);
+            assert_eq!(class.breaker_impact(), impact, "{class}");
+            assert_eq!(class.is_retryable(), retryable, "{class}");
+        }
+    }
+
+    #[test]
+    fn the_first_matching_rule_wins_and_rules_keep_their_order() {
+        let c = PatternClassifier::empty()
+            .with_rule("Gone", FailureClass::TargetGone)
+            .with_rule("gone for good", FailureClass::Fatal);
+        assert_eq!(
+            c.rules(),
+            [
+                ("gone".to_owned(), FailureClass::TargetGone),
+                ("gone for good".to_owned(), FailureClass::Fatal),
+            ]
+        );
+        assert_eq!(c.classify("GONE FOR GOOD"), Some(FailureClass::TargetGone));
+        assert_eq!(PatternClassifier::empty().classify("unauthorized"), None);
+        assert_eq!(PatternClassifier::empty().rules(), []);
+    }
+
     #[test]
     fn wire_names_match_serde_for_every_class() {
         for class in FailureClass::ALL {

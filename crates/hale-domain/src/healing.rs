@@ -386,6 +386,111 @@ mod tests {
         );
     }
 
+    /// The wire names of the states, exactly, and their parse back (any
+    /// case); an unknown name is refused.
+    #[test]
+    fn healing_state_wire_names_are_exact() {
+        let table = [
+            (HealingState::Idle, "IDLE"),
+            (HealingState::Diagnosing, "DIAGNOSING"),
+            (HealingState::Healing, "HEALING"),
+            (HealingState::Verifying, "VERIFYING"),
+            (HealingState::Completed, "COMPLETED"),
+            (HealingState::Failed, "FAILED"),
+            (HealingState::Interrupted, "INTERRUPTED"),
+        ];
+        assert_eq!(table.map(|(s, _)| s), HealingState::ALL);
+        for (state, name) in table {
+            crate::wire::assert_wire_name(state, state.as_str(), name);
+            assert_eq!(name.parse::<HealingState>(), Ok(state));
+            assert_eq!(name.to_lowercase().parse::<HealingState>(), Ok(state));
+        }
+        assert!("RUNNING".parse::<HealingState>().is_err());
+    }
+
+    /// Every (from, to) pair: the table, the terminal states, and what a
+    /// transition writes (the result of each terminal state, the times).
+    #[test]
+    fn every_transition_follows_the_table_and_terminal_states_set_the_result() {
+        let t0 = Timestamp::UNIX_EPOCH;
+        let t1 = Timestamp::from_unix_secs(7);
+        for from in HealingState::ALL {
+            assert_eq!(
+                from.is_terminal(),
+                matches!(
+                    from,
+                    HealingState::Completed | HealingState::Failed | HealingState::Interrupted
+                ),
+                "{from}"
+            );
+            for to in HealingState::ALL {
+                assert_eq!(
+                    from.can_transition_to(to),
+                    allowed(from, to),
+                    "{from} -> {to}"
+                );
+                let mut o = op();
+                o.state = from;
+                let res = o.transition(to, t1);
+                if !allowed(from, to) {
+                    assert_eq!(res, Err(IllegalTransition { from, to }));
+                    assert_eq!((o.state, o.updated_at, o.result), (from, t0, None));
+                    continue;
+                }
+                assert_eq!(res, Ok(from));
+                assert_eq!((o.state, o.updated_at), (to, t1));
+                let expected = match to {
+                    HealingState::Completed => Some(HealingResult::Success),
+                    HealingState::Failed => Some(HealingResult::Failed),
+                    HealingState::Interrupted => Some(HealingResult::Skipped),
+                    _ => None,
+                };
+                assert_eq!(o.result, expected, "{from} -> {to}");
+                assert_eq!(o.completed_at, expected.map(|_| t1));
+            }
+        }
+    }
+
+    #[test]
+    fn fail_records_the_error_and_its_class_and_refuses_a_terminal_operation() {
+        let mut o = op();
+        let t = Timestamp::from_unix_secs(3);
+        assert_eq!(
+            o.fail("boom", Some(FailureClass::Timeout), t),
+            Ok(HealingState::Idle)
+        );
+        assert_eq!(o.state, HealingState::Failed);
+        assert_eq!(o.result, Some(HealingResult::Failed));
+        assert_eq!(o.error.as_deref(), Some("boom"));
+        assert_eq!(o.failure_class, Some(FailureClass::Timeout));
+        assert!(o.fail("again", None, t).is_err());
+        assert_eq!(
+            o.error.as_deref(),
+            Some("boom"),
+            "a refused fail writes nothing"
+        );
+    }
+
+    #[test]
+    fn logging_an_action_moves_updated_at_to_its_end_never_back() {
+        let mut o = op();
+        let log = |start: i64, secs: u64| ActionLog {
+            action: ActionKind::new("restart").unwrap(),
+            phase: ActionPhase::Heal,
+            started_at: Timestamp::from_unix_secs(start),
+            duration: Duration::from_secs(secs),
+            success: true,
+            dry_run: false,
+            failure: None,
+            message: None,
+        };
+        o.log_action(log(10, 5));
+        assert_eq!(o.updated_at, Timestamp::from_unix_secs(15));
+        o.log_action(log(2, 3));
+        assert_eq!(o.updated_at, Timestamp::from_unix_secs(15));
+        assert_eq!(o.actions_run.len(), 2);
+    }
+
     #[test]
     fn on_error_rule() {
         let failed = Err(FailureClass::Transient);

@@ -352,6 +352,148 @@ mod tests {
         assert!(err.to_string().contains("maybe"));
     }
 
+    /// Each feature's wire name and seed environment variable, exactly;
+    /// the wire name parses back and nothing else does.
+    #[test]
+    fn feature_wire_names_and_env_vars_are_exact() {
+        let table = [
+            (
+                Feature::AutoHealing,
+                "auto_healing",
+                "FEATURE_AUTO_HEALING_ENABLED",
+            ),
+            (
+                Feature::AutoDetection,
+                "auto_detection",
+                "FEATURE_AUTO_DETECTION_MONITORING",
+            ),
+            (
+                Feature::PreventiveHealing,
+                "preventive_healing",
+                "FEATURE_PREVENTIVE_HEALING_ENABLED",
+            ),
+            (
+                Feature::ProcessMonitoring,
+                "process_monitoring",
+                "FEATURE_PROCESS_MONITORING_ENABLED",
+            ),
+            (Feature::Execution, "execution", "FEATURE_EXECUTION_ENABLED"),
+        ];
+        assert_eq!(table.map(|row| row.0), Feature::ALL);
+        for (feature, name, var) in table {
+            crate::wire::assert_wire_name(feature, feature.as_str(), name);
+            assert_eq!(feature.env_var(), var);
+            assert_eq!(name.parse::<Feature>(), Ok(feature));
+            let off = GlobalSwitches::from_env([(var, "off")]).unwrap();
+            assert_eq!(off.features, BTreeMap::from([(feature, Switch::Off)]));
+        }
+        assert!("Execution".parse::<Feature>().is_err());
+        assert!("".parse::<Feature>().is_err());
+    }
+
+    /// Combining tenant layers sets only what a layer sets: unset stays
+    /// unset, an `on` stays `on` unless the other layer says `off`.
+    #[test]
+    fn tenant_layers_combine_without_inventing_switches() {
+        let none = TenantSwitches::default();
+        assert_eq!(TenantSwitches::combine(&none, &none), none);
+        let s = StrategyId::new("s");
+        let on = TenantSwitches {
+            tenant: Some(Switch::On),
+            strategies: BTreeMap::from([(s.clone(), Switch::On)]),
+            ..TenantSwitches::default()
+        };
+        assert_eq!(TenantSwitches::combine(&on, &none), on);
+        assert_eq!(TenantSwitches::combine(&none, &on), on);
+        let off = TenantSwitches {
+            strategies: BTreeMap::from([(s.clone(), Switch::Off)]),
+            ..TenantSwitches::default()
+        };
+        let both = TenantSwitches::combine(&on, &off);
+        assert_eq!(both.tenant, Some(Switch::On));
+        assert_eq!(both.strategies, BTreeMap::from([(s, Switch::Off)]));
+    }
+
+    /// Several global features on a path: the first one that is off is
+    /// reported; none on the path means only the tenant layers count.
+    #[test]
+    fn the_first_feature_off_is_reported() {
+        let mut g = GlobalSwitches::default();
+        g.features.insert(Feature::AutoHealing, Switch::Off);
+        g.features.insert(Feature::Execution, Switch::Off);
+        let t = TenantSwitches::default();
+        let by = |features: &[Feature]| evaluate_features(&g, &t, features, None, &[]);
+        assert_eq!(
+            by(&[Feature::Execution, Feature::AutoHealing]),
+            SwitchVerdict::Disabled {
+                by: SwitchLayer::Global(Feature::Execution)
+            }
+        );
+        assert_eq!(
+            by(&[Feature::AutoDetection, Feature::AutoHealing]),
+            SwitchVerdict::Disabled {
+                by: SwitchLayer::Global(Feature::AutoHealing)
+            }
+        );
+        assert_eq!(by(&[]), SwitchVerdict::Enabled);
+        assert_eq!(by(&[Feature::AutoDetection]), SwitchVerdict::Enabled);
+        let kind = ActionKind::new("evict_pod").unwrap();
+        let other = ActionKind::new("rollout_restart").unwrap();
+        let t = TenantSwitches {
+            action_kinds: BTreeMap::from([(kind.clone(), Switch::Off)]),
+            ..TenantSwitches::default()
+        };
+        let v = evaluate_features(&GlobalSwitches::default(), &t, &[], None, &[&other, &kind]);
+        assert_eq!(
+            v,
+            SwitchVerdict::Disabled {
+                by: SwitchLayer::ActionKind(kind)
+            }
+        );
+        assert_eq!(
+            evaluate_features(&GlobalSwitches::default(), &t, &[], None, &[&other]),
+            SwitchVerdict::Enabled
+        );
+    }
+
+    #[test]
+    fn switch_spellings() {
+        for on in ["1", "true", "YES", " on ", "Enabled"] {
+            assert_eq!(Switch::parse(on), Some(Switch::On), "{on}");
+        }
+        for off in ["0", "FALSE", "no", "off", " disabled"] {
+            assert_eq!(Switch::parse(off), Some(Switch::Off), "{off}");
+        }
+        for neither in ["", "2", "maybe"] {
+            assert_eq!(Switch::parse(neither), None, "{neither}");
+        }
+    }
+
+    #[test]
+    fn switch_layers_display_their_key() {
+        let kind = ActionKind::new("rollout_restart").unwrap();
+        assert_eq!(
+            SwitchLayer::Global(Feature::Execution).to_string(),
+            "global:execution"
+        );
+        assert_eq!(SwitchLayer::Tenant.to_string(), "tenant");
+        assert_eq!(
+            SwitchLayer::Strategy(StrategyId::new("s1")).to_string(),
+            "strategy:s1"
+        );
+        assert_eq!(
+            SwitchLayer::ActionKind(kind).to_string(),
+            "action_kind:rollout_restart"
+        );
+        assert!(SwitchVerdict::Enabled.is_enabled());
+        assert!(
+            !SwitchVerdict::Disabled {
+                by: SwitchLayer::Tenant
+            }
+            .is_enabled()
+        );
+    }
+
     #[test]
     fn an_on_below_an_off_does_not_reenable() {
         let mut g = GlobalSwitches::default();

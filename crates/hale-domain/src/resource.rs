@@ -103,6 +103,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn display_debug_and_key_are_the_canonical_form() {
+        let r = ResourceRef::new("prod", "StatefulSet", "db-0").unwrap();
+        assert_eq!(r.key(), "prod:statefulset/db-0");
+        assert_eq!(r.to_string(), "prod:statefulset/db-0");
+        assert_eq!(format!("{r:?}"), "ResourceRef(prod:statefulset/db-0)");
+        assert_eq!(ResourceRef::parse("prod:statefulset/db-0"), Ok(r));
+        assert!(ResourceRef::parse("prod:deployment").is_err());
+        assert!(ResourceRef::new("a", "b", "x".repeat(253)).is_ok());
+        assert!(ResourceRef::new("a", "b", "x".repeat(254)).is_err());
+        assert!(ResourceRef::new("a", "", "c").is_err());
+        assert!(ResourceRef::new("a", "b", "").is_err());
+    }
+
+    #[test]
     fn parses_and_prints_the_canonical_form() {
         let r = ResourceRef::parse("prod:Deployment/checkout").unwrap();
         assert_eq!(r.kind, "deployment");

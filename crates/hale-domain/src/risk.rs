@@ -233,6 +233,59 @@ mod tests {
     }
 
     #[test]
+    fn every_severity_spelling_maps() {
+        let table = [
+            (["critical", "PAGE", "p0", "emergency"], Severity::P0),
+            (["error", "high", "Major", "p1"], Severity::P1),
+            (["warning", "warn", "medium", "P2"], Severity::P2),
+            (["info", "low", "", "p3"], Severity::P3),
+        ];
+        for (labels, severity) in table {
+            for label in labels {
+                assert_eq!(Severity::from_label(Some(label)), severity, "{label}");
+            }
+        }
+    }
+
+    #[test]
+    fn origins_carry_their_actor_system_and_channel() {
+        use crate::ids::Actor;
+        let o = Origin::failure_watcher();
+        assert_eq!(
+            (o.actor.as_str(), o.source_system, o.channel),
+            (
+                "hale:failure_watcher",
+                SourceSystem::FailureWatcher,
+                AuthorizationChannel::AutoRepair
+            )
+        );
+        let o = Origin::decision_manager();
+        assert_eq!(
+            (o.actor.as_str(), o.source_system, o.channel),
+            (
+                "hale:decision_manager",
+                SourceSystem::DecisionManager,
+                AuthorizationChannel::DecisionManager
+            )
+        );
+        let ann = Actor::new("ann");
+        let manual = Origin::manual(ann.clone());
+        assert_eq!(
+            (&manual.actor, manual.source_system, manual.channel),
+            (&ann, SourceSystem::Api, AuthorizationChannel::Manual)
+        );
+        let web = Origin::web(ann.clone());
+        assert_eq!(
+            (&web.actor, web.source_system, web.channel),
+            (&ann, SourceSystem::Api, AuthorizationChannel::Web)
+        );
+        assert_eq!(Origin::from(&ann), manual);
+        assert_eq!(Origin::from(ann), manual);
+        assert_eq!(Origin::from(&web), web);
+        assert_eq!(crate::ids::Actor::system().as_str(), "hale:system");
+    }
+
+    #[test]
     fn severity_labels_map() {
         assert_eq!(Severity::from_label(Some("critical")), Severity::P0);
         assert_eq!(Severity::from_label(Some("Warning")), Severity::P2);

@@ -124,6 +124,21 @@ mod tests {
     }
 
     #[test]
+    fn the_id_reads_back_the_same_every_way() {
+        let t = TenantId::new("team-a").unwrap();
+        assert_eq!(t.as_str(), "team-a");
+        assert_eq!(t.as_ref(), "team-a");
+        assert_eq!(t.to_string(), "team-a");
+        assert_eq!(format!("{t:?}"), "TenantId(team-a)");
+        assert_eq!("team-a".parse::<TenantId>(), Ok(t.clone()));
+        assert!("Team".parse::<TenantId>().is_err());
+        assert_eq!(serde_json::from_str::<TenantId>("\"team-a\"").unwrap(), t);
+        assert!(TenantId::new("x".repeat(63)).is_ok());
+        assert_eq!(Scope::Global.to_string(), "global");
+        assert_eq!(Scope::Tenant(t).to_string(), "tenant:team-a");
+    }
+
+    #[test]
     fn deserializing_validates() {
         assert!(serde_json::from_str::<TenantId>("\"ok\"").is_ok());
         let err = serde_json::from_str::<TenantId>("\"NOT:OK\"").unwrap_err();

@@ -288,6 +288,143 @@ mod tests {
         assert_eq!(duration::format(Duration::from_millis(1500)), "1500ms");
     }
 
+    #[test]
+    fn constructors_and_accessors_agree_on_the_unit() {
+        let t = Timestamp::from_unix_secs(1_800_000_000);
+        assert_eq!(t.unix_micros(), 1_800_000_000_000_000);
+        assert_eq!(t.unix_millis(), 1_800_000_000_000);
+        assert_eq!(Timestamp::from_unix_millis(1_500).unix_micros(), 1_500_000);
+        assert_eq!(
+            Timestamp::from_unix_micros(-1).unix_millis(),
+            -1,
+            "millis round down"
+        );
+        assert_eq!(Timestamp::from_unix_micros(1_999).unix_millis(), 1);
+        assert_eq!(
+            Timestamp::from_datetime(t.to_datetime()),
+            t,
+            "chrono round trip"
+        );
+        assert_eq!(t.to_string(), "2027-01-15T08:00:00.000000Z");
+        assert_eq!(format!("{t:?}"), "Timestamp(2027-01-15T08:00:00.000000Z)");
+        assert_eq!("2027-01-15T08:00:00Z".parse::<Timestamp>(), Ok(t));
+        assert_eq!(
+            serde_json::to_value(t).unwrap(),
+            serde_json::json!("2027-01-15T08:00:00.000000Z")
+        );
+        assert_eq!(
+            serde_json::from_value::<Timestamp>(serde_json::json!("2027-01-15T09:00:00+01:00"))
+                .unwrap(),
+            t
+        );
+    }
+
+    #[test]
+    fn out_of_range_instants_clamp_to_chrono_limits() {
+        assert_eq!(
+            Timestamp::from_unix_micros(i64::MIN).to_datetime(),
+            DateTime::<Utc>::MIN_UTC
+        );
+        assert_eq!(
+            Timestamp::from_unix_micros(i64::MAX).to_datetime(),
+            DateTime::<Utc>::MAX_UTC
+        );
+    }
+
+    #[test]
+    fn arithmetic_saturates_and_durations_since_never_go_negative() {
+        let t = Timestamp::from_unix_secs(100);
+        let d = Duration::from_secs(30);
+        assert_eq!(t + d, Timestamp::from_unix_secs(130));
+        assert_eq!(t - d, Timestamp::from_unix_secs(70));
+        assert_eq!(t.saturating_add(d), t + d);
+        assert_eq!(t.saturating_sub(d), t - d);
+        assert_eq!((t + d).saturating_duration_since(t), d);
+        assert_eq!(t.saturating_duration_since(t + d), Duration::ZERO);
+        assert_eq!(t.saturating_duration_since(t), Duration::ZERO);
+        let far = Timestamp::from_unix_micros(i64::MAX);
+        assert_eq!(far + Duration::MAX, far);
+        assert_eq!(
+            Timestamp::from_unix_micros(i64::MIN) - Duration::MAX,
+            Timestamp::from_unix_micros(i64::MIN)
+        );
+    }
+
+    #[test]
+    fn every_duration_unit_and_its_errors() {
+        let ok = [
+            ("250ms", Duration::from_millis(250)),
+            ("30s", Duration::from_secs(30)),
+            ("30 sec", Duration::from_secs(30)),
+            ("2secs", Duration::from_secs(2)),
+            ("5m", Duration::from_secs(300)),
+            ("5min", Duration::from_secs(300)),
+            ("2mins", Duration::from_secs(120)),
+            ("2h", Duration::from_secs(7_200)),
+            ("1d", Duration::from_secs(86_400)),
+            (" 0.5m ", Duration::from_secs(30)),
+            ("0.25", Duration::from_millis(250)),
+            (
+                "1000000000000000ms",
+                Duration::from_millis(1_000_000_000_000_000),
+            ),
+        ];
+        for (input, want) in ok {
+            assert_eq!(duration::parse(input), Ok(want), "{input}");
+        }
+        for bad in [
+            "",
+            "s",
+            "1.2.3s",
+            "5w",
+            "1000000000000001ms",
+            "1e20",
+            "99999999999999999999d",
+        ] {
+            assert!(duration::parse(bad).is_err(), "{bad}");
+        }
+        assert!(
+            duration::parse("2000000000000000.5s").is_err(),
+            "fraction out of range"
+        );
+        let formats = [
+            (Duration::ZERO, "0ms"),
+            (Duration::from_millis(999), "999ms"),
+            (Duration::from_secs(7), "7s"),
+            (Duration::from_secs(120), "2m"),
+            (Duration::from_secs(7_200), "2h"),
+            (Duration::from_secs(5_400), "90m"),
+        ];
+        for (d, text) in formats {
+            assert_eq!(duration::format(d), text);
+        }
+    }
+
+    #[test]
+    fn durations_serialize_as_text_and_read_text_or_seconds() {
+        #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        struct Holder {
+            #[serde(with = "duration")]
+            d: Duration,
+        }
+        let h = Holder {
+            d: Duration::from_secs(90),
+        };
+        assert_eq!(
+            serde_json::to_value(&h).unwrap(),
+            serde_json::json!({"d": "90s"})
+        );
+        for v in [
+            serde_json::json!("90s"),
+            serde_json::json!(90),
+            serde_json::json!(90.0),
+        ] {
+            let back: Holder = serde_json::from_value(serde_json::json!({ "d": v })).unwrap();
+            assert_eq!(back, h);
+        }
+        assert!(serde_json::from_value::<Holder>(serde_json::json!({"d": "soon"})).is_err());
+    }
+
     proptest! {
         #[test]
         fn prop_timestamp_round_trips_through_rfc3339(micros in -62_135_596_800_000_000i64..253_402_300_799_000_000i64) {

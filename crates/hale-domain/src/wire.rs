@@ -43,3 +43,19 @@ macro_rules! wire_enum {
     };
 }
 pub(crate) use wire_enum;
+
+/// Test support: `value` is spelled `name` everywhere it leaves the crate:
+/// its `as_str` (passed in), its `Display` and its serde form.
+#[cfg(test)]
+pub(crate) fn assert_wire_name<T>(value: T, as_str: &str, name: &str)
+where
+    T: serde::Serialize + std::fmt::Display + std::fmt::Debug,
+{
+    assert_eq!(as_str, name, "as_str of {value:?}");
+    assert_eq!(value.to_string(), name, "Display of {value:?}");
+    assert_eq!(
+        serde_json::to_value(&value).unwrap(),
+        serde_json::Value::String(name.to_owned()),
+        "serde of {value:?}"
+    );
+}

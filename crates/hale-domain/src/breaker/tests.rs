@@ -370,3 +370,202 @@ proptest! {
         prop_assert_eq!(r.state(), b.state());
     }
 }
+
+/// The wire names of the states, exactly: the API, the stores and the
+/// audit log spell them this way, and the lock-free `state()` reads back
+/// every state that was stored.
+#[test]
+fn breaker_state_wire_names_are_exact() {
+    let table = [
+        (BreakerState::Closed, "CLOSED"),
+        (BreakerState::Open, "OPEN"),
+        (BreakerState::HalfOpen, "HALF_OPEN"),
+        (BreakerState::PermanentOpen, "PERMANENT_OPEN"),
+    ];
+    for (state, name) in table {
+        crate::wire::assert_wire_name(state, state.as_str(), name);
+    }
+    let codes: std::collections::BTreeSet<u8> = table.iter().map(|(s, _)| s.to_u8()).collect();
+    assert_eq!(codes.len(), table.len(), "every state has its own code");
+}
+
+/// A clock that steps back before the opening still gets the true retry
+/// instant: the lock-free fast path's deadline is the opening plus
+/// `open_for`, whether the breaker opened here or was restored open.
+#[test]
+fn a_clock_stepping_back_still_reports_the_true_retry_instant() {
+    let b = seed();
+    for _ in 0..3 {
+        fail(&b, t(0));
+    }
+    let want = Err(Rejection::Open { retry_at: t(60) });
+    assert_eq!(b.admit(|| t(-120)).map(|_| ()), want);
+    let restored = CircuitBreaker::restore(BreakerConfig::default(), b.snapshot()).unwrap();
+    assert_eq!(restored.admit(|| t(-120)).map(|_| ()), want);
+    assert_eq!(restored.admit(|| t(59)).map(|_| ()), want);
+    assert!(restored.admit(|| t(60)).is_ok());
+}
+
+/// Snapshots that could only come from a hand-edited or older record:
+/// OPEN without an opening probes at once; PERMANENT_OPEN without its
+/// record keeps latching with a reason.
+#[test]
+fn odd_snapshots_restore_safely() {
+    let open = BreakerSnapshot {
+        state: BreakerState::Open,
+        opened_at: None,
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), open).unwrap();
+    assert_eq!(b.state(), BreakerState::HalfOpen);
+    assert!(b.admit(|| t(0)).unwrap().probe().is_some());
+
+    let latched = BreakerSnapshot {
+        state: BreakerState::PermanentOpen,
+        consecutive_failures: 4,
+        last_failure_at: Some(t(5)),
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), latched).unwrap();
+    assert_eq!(b.state(), BreakerState::PermanentOpen);
+    assert_eq!(
+        b.admit(|| t(10)).unwrap_err(),
+        Rejection::PermanentOpen {
+            reason: "restored from snapshot".into(),
+            since: t(5)
+        }
+    );
+    assert!(b.snapshot().permanent.is_some());
+    // A failed call restored while failures were counted still reports
+    // them: the fast path must not skip the reset of the count.
+    let counted = BreakerSnapshot {
+        consecutive_failures: 2,
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), counted).unwrap();
+    let p = b.admit(no_clock).unwrap();
+    assert_eq!(b.record_success(&p, || t(1)), None);
+    assert_eq!(b.snapshot().consecutive_failures, 0);
+}
+
+/// A breaker restored half-open with no failures counted still closes on
+/// a successful probe: the lock-free success path is only for a closed
+/// breaker.
+#[test]
+fn a_probe_success_closes_even_with_no_failures_counted() {
+    let open = BreakerSnapshot {
+        state: BreakerState::Open,
+        opened_at: None,
+        ..BreakerSnapshot::closed()
+    };
+    let b = CircuitBreaker::restore(BreakerConfig::default(), open).unwrap();
+    let probe = b.admit(|| t(0)).unwrap();
+    let closed = b.record_success(&probe, || t(1)).unwrap();
+    assert_eq!(
+        (closed.from, closed.to, closed.cause),
+        (
+            BreakerState::HalfOpen,
+            BreakerState::Closed,
+            TransitionCause::ProbeSucceeded
+        )
+    );
+}
+
+#[test]
+fn each_invalid_config_is_named_and_the_config_reads_back() {
+    let base = BreakerConfig::default();
+    let refused = |c: BreakerConfig| CircuitBreaker::new(c).unwrap_err();
+    assert_eq!(
+        refused(BreakerConfig {
+            failure_threshold: 0,
+            ..base.clone()
+        }),
+        BreakerConfigError::ZeroFailureThreshold
+    );
+    assert_eq!(
+        refused(BreakerConfig {
+            open_for: Duration::ZERO,
+            ..base.clone()
+        }),
+        BreakerConfigError::ZeroDuration
+    );
+    assert_eq!(
+        refused(BreakerConfig {
+            probe_timeout: Duration::ZERO,
+            ..base.clone()
+        }),
+        BreakerConfigError::ZeroDuration
+    );
+    let equal = BreakerConfig {
+        failure_threshold: 4,
+        permanent_open_threshold: 4,
+        open_for: Duration::from_secs(5),
+        probe_timeout: Duration::from_secs(7),
+        half_open_max_probes: 2,
+    };
+    let b = CircuitBreaker::new(equal.clone()).unwrap();
+    assert_eq!(b.config(), &equal, "thresholds may be equal");
+}
+
+/// `admit` reads the state without the lock; if another thread changed it
+/// before the lock is taken (here: the breaker reopened while this caller
+/// still saw it half-open), the decision under the lock is the truth.
+#[test]
+fn a_stale_state_read_is_decided_again_under_the_lock() {
+    let b = seed();
+    for _ in 0..3 {
+        fail(&b, t(0));
+    }
+    let stale = BreakerState::HalfOpen.to_u8();
+    assert_eq!(
+        b.admit_slow(stale, t(10)).unwrap_err(),
+        Rejection::Open { retry_at: t(60) }
+    );
+    assert!(b.admit_slow(stale, t(60)).unwrap().probe().is_some());
+}
+
+/// The shared record latched: the local breaker latches with that record,
+/// once, and stale probe tickets stay stale after the reset.
+#[test]
+fn a_shared_latch_latches_once_with_its_record() {
+    let b = seed();
+    for _ in 0..3 {
+        fail(&b, t(0));
+    }
+    let probe = b.admit(|| t(60)).unwrap();
+    let generation = b.snapshot().generation;
+    let record = PermanentOpenRecord {
+        reason: "10 consecutive failures".into(),
+        since: t(61),
+    };
+    let tr = b.latch(record.clone(), t(62)).unwrap();
+    assert_eq!(
+        (tr.from, tr.to, tr.at, tr.cause),
+        (
+            BreakerState::HalfOpen,
+            BreakerState::PermanentOpen,
+            t(62),
+            TransitionCause::SharedLatch
+        )
+    );
+    assert_eq!(b.state(), BreakerState::PermanentOpen);
+    assert_eq!(b.probes_in_flight(), 0);
+    assert_eq!(b.snapshot().generation, generation + 1);
+    assert_eq!(b.snapshot().permanent, Some(record.clone()));
+    assert_eq!(
+        b.admit(|| t(1_000)).unwrap_err(),
+        Rejection::PermanentOpen {
+            reason: record.reason.clone(),
+            since: t(61)
+        }
+    );
+    let other = PermanentOpenRecord {
+        reason: "later".into(),
+        since: t(70),
+    };
+    assert_eq!(b.latch(other, t(70)), None, "already latched");
+    assert_eq!(b.snapshot().permanent, Some(record));
+    b.manual_reset("fixed", &Actor::new("op"), t(80)).unwrap();
+    assert_eq!(b.record_success(&probe, || t(81)), None, "a stale probe");
+    assert_eq!(b.state(), BreakerState::Closed);
+}

@@ -144,3 +144,45 @@ proptest! {
         prop_assert_eq!(rule.fingerprint(&a), rule.fingerprint(&b));
     }
 }
+
+#[test]
+fn fingerprints_print_in_full_and_debug_shortly() {
+    let fp = Fingerprint::from_hex("0123456789abcdef0123");
+    assert_eq!(fp.as_str(), "0123456789abcdef0123");
+    assert_eq!(fp.to_string(), "0123456789abcdef0123");
+    assert_eq!(format!("{fp:?}"), "Fingerprint(0123456789ab)");
+    assert_eq!(
+        format!("{:?}", Fingerprint::from_hex("ab")),
+        "Fingerprint(ab)"
+    );
+    let rule = IdentityRule::default();
+    let a = alert("prod", "checkout", "HighErrorRate");
+    assert_eq!(
+        rule.identity(&a),
+        BTreeMap::from([
+            ("namespace".to_owned(), "prod".to_owned()),
+            ("service".to_owned(), "checkout".to_owned()),
+            ("alertname".to_owned(), "HighErrorRate".to_owned()),
+        ])
+    );
+    let d = Delivery::of(&rule, &a, t(0));
+    assert_eq!(
+        (d.alertname.as_str(), d.status, d.received_at),
+        ("HighErrorRate", AlertStatus::Firing, t(0))
+    );
+    assert_eq!(d.fingerprint, rule.fingerprint(&a));
+}
+
+#[test]
+fn only_a_new_episode_or_an_unclaimed_duplicate_may_start_healing() {
+    use ConvergenceVerdict::*;
+    for (verdict, may) in [
+        (NewEpisode, true),
+        (Duplicate { claimed: false }, true),
+        (Duplicate { claimed: true }, false),
+        (Resolved, false),
+        (DuplicateResolved, false),
+    ] {
+        assert_eq!(verdict.may_start_healing(), may, "{verdict:?}");
+    }
+}

@@ -500,3 +500,17 @@ fn blocks_name_their_guard_retry_and_detail() {
         None
     );
 }
+
+#[test]
+fn a_verdict_says_whether_it_allows_and_which_block() {
+    assert!(Verdict::Allow.is_allowed());
+    assert_eq!(Verdict::Allow.block(), None);
+    let block = Block::BackingOff { until: t(5) };
+    let blocked = Verdict::Block(block.clone());
+    assert!(!blocked.is_allowed());
+    assert_eq!(blocked.block(), Some(&block));
+    let calm = World::calm();
+    for path in PATHS {
+        assert!(calm.verdict(path).is_allowed(), "{path:?}");
+    }
+}

@@ -437,6 +437,56 @@ mod tests {
     }
 
     #[test]
+    fn open_statuses_take_signals() {
+        for status in IncidentStatus::ALL.iter().copied() {
+            let open = matches!(
+                status,
+                IncidentStatus::Investigating
+                    | IncidentStatus::Mitigating
+                    | IncidentStatus::Escalated
+            );
+            assert_eq!(status.is_open(), open, "{status}");
+        }
+    }
+
+    #[test]
+    fn signals_are_bounded_and_operations_listed_once() {
+        let t = Timestamp::from_unix_secs(100);
+        let alert = Alert::firing([("alertname", "Down"), ("namespace", "prod")]);
+        let fp = Fingerprint::from_hex("ab");
+        let mut inc = Incident::open(
+            IncidentId::new("i"),
+            TenantId::new("t").unwrap(),
+            fp.clone(),
+            &alert,
+            t,
+        );
+        assert_eq!(inc.title, "Down", "no target label: the alert name alone");
+        for i in 0..(MAX_SIGNALS + 5) {
+            let at = t + std::time::Duration::from_secs(u64::try_from(i).unwrap());
+            inc.push_signal(Signal::of(&alert, &fp, at));
+        }
+        assert_eq!(inc.signals.len(), MAX_SIGNALS);
+        assert_eq!(
+            inc.signals[0].received_at,
+            t + std::time::Duration::from_secs(5)
+        );
+        assert_eq!(inc.updated_at, t + std::time::Duration::from_secs(54));
+        let op = OperationId::new("op-1");
+        let step = DecisionStep::new(t, Stage::Guard, StepDecision::Blocked, "x");
+        inc.operation_started(&op, step.clone());
+        inc.operation_started(&op, step);
+        assert_eq!(inc.status, IncidentStatus::Mitigating);
+        assert_eq!(inc.operation_ids, [op]);
+        assert_eq!(inc.decision_chain.len(), 2);
+        assert_eq!(
+            inc.updated_at,
+            t + std::time::Duration::from_secs(54),
+            "never moves back"
+        );
+    }
+
+    #[test]
     fn id_format() {
         let t = Timestamp::parse_rfc3339("2026-03-22T10:00:00Z").unwrap();
         assert_eq!(incident_id(t, "a1b2c3d4").as_str(), "INC-20260322-B2C3D4");

@@ -102,3 +102,59 @@ impl KnowledgeEntry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(entry_type: EntryType, status: EntryStatus) -> KnowledgeEntry {
+        KnowledgeEntry {
+            id: KnowledgeId::new("kn-1"),
+            tenant: TenantId::new("t").unwrap(),
+            title: "restart did not help".into(),
+            content: String::new(),
+            entry_type,
+            category: "anti_pattern".into(),
+            tags: Vec::new(),
+            source: EntrySource::Human,
+            status,
+            related_incident_id: None,
+            related_playbook_id: None,
+            symptoms_hash: Some(SymptomsHash::from_hex("ab")),
+            failed_strategy_id: Some(StrategyId::new("restart")),
+            view_count: 0,
+            created_by: None,
+            created_at: Timestamp::from_unix_secs(9),
+            updated_at: Timestamp::from_unix_secs(9),
+        }
+    }
+
+    /// Only an anti-pattern entry that is not archived and names both the
+    /// symptoms and the failed fix is remembered.
+    #[test]
+    fn only_active_complete_anti_patterns_are_remembered() {
+        for entry_type in EntryType::ALL.iter().copied() {
+            for status in EntryStatus::ALL.iter().copied() {
+                let got = entry(entry_type, status).as_remembered_failure();
+                let active =
+                    entry_type == EntryType::AntiPattern && status != EntryStatus::Archived;
+                assert_eq!(got.is_some(), active, "{entry_type} {status}");
+            }
+        }
+        let got = entry(EntryType::AntiPattern, EntryStatus::Approved)
+            .as_remembered_failure()
+            .unwrap();
+        assert_eq!(
+            got,
+            RememberedFailure {
+                symptoms_hash: SymptomsHash::from_hex("ab"),
+                strategy_id: StrategyId::new("restart"),
+                knowledge_id: KnowledgeId::new("kn-1"),
+                recorded_at: Timestamp::from_unix_secs(9),
+            }
+        );
+        let mut no_hash = entry(EntryType::AntiPattern, EntryStatus::Approved);
+        no_hash.symptoms_hash = None;
+        assert_eq!(no_hash.as_remembered_failure(), None);
+    }
+}

@@ -319,3 +319,113 @@ fn refused_runs_never_back_off_or_put_the_tenant_to_sleep() {
     assert_eq!(s.backoff.failures(), 0);
     assert_eq!(s.ledger(&key(0)).consecutive_failures, 20);
 }
+
+#[test]
+fn keys_and_targets_name_themselves_as_stored() {
+    let k = LedgerKey::from_stored("restart|prod:deployment/a");
+    assert_eq!(k.as_str(), "restart|prod:deployment/a");
+    assert_eq!(k.to_string(), "restart|prod:deployment/a");
+    assert_eq!(
+        LedgerKey::new(
+            &StrategyId::new("restart"),
+            &ResourceRef::parse("prod:deployment/a").unwrap()
+        ),
+        k
+    );
+    assert_eq!(TenantSwitchTarget::Tenant.to_string(), "switch:tenant");
+    assert_eq!(
+        TenantSwitchTarget::Strategy(StrategyId::new("scale")).to_string(),
+        "switch:strategy:scale"
+    );
+}
+
+/// The platform's records carry its switches and its dormancy (with the
+/// configured threshold), and only a flag's `off` is a floor.
+#[test]
+fn platform_records_round_trip_and_flags_are_a_floor() {
+    let mut p = PlatformSafety::from_records(4, []);
+    assert_eq!(p.dormancy.max_consecutive_failures(), 4);
+    assert!(
+        p.dormancy
+            .enter_manual("maintenance", &Actor::new("op"), t(1))
+    );
+    p.set_switch(
+        Feature::Execution,
+        Some(Switch::Off),
+        &GlobalSwitches::default(),
+    )
+    .unwrap();
+    let again = PlatformSafety::from_records(9, p.records());
+    assert!(again.dormancy.is_dormant(), "the dormancy record is read");
+    assert_eq!(
+        again.dormancy.max_consecutive_failures(),
+        9,
+        "the configured threshold wins"
+    );
+    assert_eq!(again.switches, p.switches);
+    let flags = GlobalSwitches::default();
+    let mut q = again.clone();
+    q.set_switch(Feature::Execution, Some(Switch::On), &flags)
+        .unwrap();
+    assert!(
+        q.switches.is_on(Feature::Execution),
+        "no flag says off: on is allowed"
+    );
+    assert_eq!(
+        q.changes_since(&again),
+        vec![(
+            SafetyKey::Switches,
+            SafetyValue::GlobalSwitches(q.switches.clone())
+        )]
+    );
+    // A record of the wrong shape is ignored.
+    let odd = PlatformSafety::from_records(
+        4,
+        [(
+            SafetyKey::Switches,
+            SafetyValue::Backoff(BackoffRecord::default()),
+        )],
+    );
+    assert_eq!(odd, PlatformSafety::from_records(4, []));
+}
+
+#[test]
+fn tenant_records_are_each_read_back() {
+    let mut s = TenantSafety::new(&settings(5)).unwrap();
+    s.set_switch(&TenantSwitchTarget::Tenant, Some(Switch::Off))
+        .unwrap();
+    s.set_switch(
+        &TenantSwitchTarget::ActionKind(ActionKind::new("evict_pod").unwrap()),
+        Some(Switch::Off),
+    )
+    .unwrap();
+    s.finish_run(key(0), RunOutcome::Failed, t(1));
+    s.on_action_outcome("kubernetes", Err(FailureClass::Transient), t(2));
+    let again = reloaded(&s, 5);
+    assert_eq!(again.switches, s.switches);
+    assert_eq!(again.dormancy, s.dormancy);
+    assert_eq!(again.next_healing_at, s.next_healing_at);
+    assert_eq!(again.backoff.failures(), 1);
+    assert_eq!(again.ledgers, s.ledgers);
+    assert_eq!(again.breakers, s.breakers);
+    // Unsetting a runtime switch removes it.
+    let mut u = again.clone();
+    u.set_switch(
+        &TenantSwitchTarget::ActionKind(ActionKind::new("evict_pod").unwrap()),
+        None,
+    )
+    .unwrap();
+    assert!(u.switches.action_kinds.is_empty());
+    assert_eq!(
+        u.reset_breaker("command", "never used", &Actor::new("op"), t(3)),
+        Ok(false)
+    );
+    let rec = u
+        .enter_safe_mode(&StrategyId::new("undo"), "verification failed", t(4))
+        .unwrap();
+    assert_eq!(
+        rec.reason,
+        "strategy undo failed and asks for safe mode: verification failed"
+    );
+    assert_eq!(u.dormancy.record(), Some(&rec));
+}

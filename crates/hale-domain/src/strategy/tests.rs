@@ -177,3 +177,244 @@ fn parses_from_toml_like_json_with_humane_durations() {
             .contains("bogus")
     );
 }
+
+#[test]
+fn action_kinds_validate_and_read_back() {
+    let k = ActionKind::new("command:restart-nginx.v2_x").unwrap();
+    assert_eq!(k.as_str(), "command:restart-nginx.v2_x");
+    assert_eq!(k.to_string(), "command:restart-nginx.v2_x");
+    assert_eq!(format!("{k:?}"), "ActionKind(command:restart-nginx.v2_x)");
+    assert_eq!(
+        serde_json::from_value::<ActionKind>(serde_json::json!("evict_pod")).unwrap(),
+        ActionKind::new("evict_pod").unwrap()
+    );
+    assert!(serde_json::from_value::<ActionKind>(serde_json::json!("Evict")).is_err());
+    assert!(ActionKind::new("x".repeat(100)).is_ok());
+    for bad in [
+        String::new(),
+        "x".repeat(101),
+        "a b".into(),
+        "A".into(),
+        "a/b".into(),
+    ] {
+        assert!(ActionKind::new(bad.clone()).is_err(), "{bad:?}");
+    }
+}
+
+/// Every criterion must match on its own: the name (or the `metric`
+/// label), the severity (any case) and each exact label.
+#[test]
+fn trigger_criteria_each_apply() {
+    let trigger = |names: &[&str], sevs: &[&str], labels: &[(&str, &str)]| Trigger {
+        alertnames: names.iter().map(|s| (*s).to_owned()).collect(),
+        severities: sevs.iter().map(|s| (*s).to_owned()).collect(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        consecutive_failures: 1,
+        within_window: Duration::ZERO,
+    };
+    let a = Alert::firing([
+        ("alertname", "HighErrorRate"),
+        ("metric", "error_rate"),
+        ("severity", "Critical"),
+        ("team", "pay"),
+    ]);
+    assert!(
+        trigger(&[], &[], &[]).matches(&a),
+        "no criteria: everything"
+    );
+    assert!(trigger(&["HighErrorRate"], &[], &[]).matches(&a));
+    assert!(
+        trigger(&["error_rate"], &[], &[]).matches(&a),
+        "the metric label"
+    );
+    assert!(!trigger(&["Other"], &[], &[]).matches(&a));
+    assert!(trigger(&["Other", "error_rate"], &[], &[]).matches(&a));
+    assert!(trigger(&[], &["critical"], &[]).matches(&a), "any case");
+    assert!(!trigger(&[], &["warning"], &[]).matches(&a));
+    assert!(
+        !trigger(&[], &["critical"], &[]).matches(&Alert::firing([("alertname", "X")])),
+        "no severity label"
+    );
+    assert!(trigger(&[], &[], &[("team", "pay")]).matches(&a));
+    assert!(!trigger(&[], &[], &[("team", "ops")]).matches(&a));
+    assert!(!trigger(&[], &[], &[("zone", "a")]).matches(&a));
+    assert!(!trigger(&["HighErrorRate"], &["critical"], &[("team", "ops")]).matches(&a));
+    assert!(!trigger(&["HighErrorRate"], &["warning"], &[("team", "pay")]).matches(&a));
+    assert!(!trigger(&["Other"], &["critical"], &[("team", "pay")]).matches(&a));
+    assert!(trigger(&["HighErrorRate"], &["critical"], &[("team", "pay")]).matches(&a));
+}
+
+#[test]
+fn the_count_window_includes_both_ends_and_one_firing_always_satisfies() {
+    let at = |s| Timestamp::from_unix_secs(s);
+    let mut t = restart(RiskLevel::Low).trigger;
+    assert!(
+        t.count_satisfied(&[], at(0)),
+        "a count of one needs no history"
+    );
+    t.consecutive_failures = 0;
+    assert!(t.count_satisfied(&[], at(0)));
+    t.consecutive_failures = 2;
+    t.within_window = Duration::from_secs(100);
+    assert!(
+        t.count_satisfied(&[at(100), at(200)], at(200)),
+        "the window's start counts"
+    );
+    assert!(!t.count_satisfied(&[at(99), at(200)], at(200)));
+    assert!(
+        !t.count_satisfied(&[at(150), at(201)], at(200)),
+        "a firing after now does not count"
+    );
+    assert!(t.count_satisfied(&[at(150), at(160), at(170)], at(200)));
+}
+
+#[test]
+fn defaults_of_the_policy_file() {
+    let json = serde_json::json!({
+        "id": "restart", "risk": "medium",
+        "trigger": {"alertnames": ["X"]},
+        "target": {"kind": "deployment"},
+        "actions": [{"kind": "rollout_restart"}],
+    });
+    let s: Strategy = serde_json::from_value(json).unwrap();
+    assert_eq!(s.trigger.consecutive_failures, 1);
+    assert_eq!(s.target.name_labels, ["deployment", "service"]);
+    assert_eq!(s.target.namespace_label, "namespace");
+    assert_eq!(s.actions[0].timeout, Duration::from_secs(30));
+    assert_eq!(s.actions[0].on_error, OnError::Abort);
+    assert_eq!(
+        s.verify,
+        VerifySpec {
+            check: "auto".into(),
+            timeout: Duration::from_secs(30),
+            interval: Duration::from_secs(2),
+        }
+    );
+    assert_eq!(s.verify, VerifySpec::default());
+    assert_eq!(s.max_attempts, 3);
+    assert_eq!(s.cooldown, Duration::from_secs(300));
+    assert_eq!(s.execution_path(), ExecutionPath::Approval);
+    assert_eq!(s.rollback.on_failure, FailurePolicy::Escalate);
+}
+
+#[test]
+fn action_kinds_list_the_plan_then_the_rollback() {
+    let mut s = restart(RiskLevel::Low);
+    s.rollback.actions.push(ActionSpec {
+        kind: ActionKind::new("rollout_undo").unwrap(),
+        params: BTreeMap::new(),
+        timeout: Duration::from_secs(30),
+        on_error: OnError::Continue,
+    });
+    let kinds: Vec<&str> = s.action_kinds().iter().map(|k| k.as_str()).collect();
+    assert_eq!(kinds, ["rollout_restart", "rollout_undo"]);
+    assert!(s.validate("s").is_empty(), "{:?}", s.validate("s"));
+}
+
+/// Each check of `validate` on its own, with its exact path, so no check
+/// can be dropped or inverted unnoticed.
+#[test]
+fn validation_checks_one_by_one() {
+    let problems = |f: &dyn Fn(&mut Strategy)| {
+        let mut s = restart(RiskLevel::Low);
+        f(&mut s);
+        s.validate("s")
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(problems(&|_| {}), Vec::<String>::new());
+    assert_eq!(
+        problems(&|s| s.id = StrategyId::new("")),
+        ["s.id: must not be empty"]
+    );
+    assert_eq!(
+        problems(&|s| s.trigger.alertnames.clear()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems(&|s| {
+            s.trigger.alertnames.clear();
+            s.trigger.severities.clear();
+            s.trigger.labels.insert("team".into(), "pay".into());
+        }),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems(&|s| s.trigger.consecutive_failures = 0),
+        ["s.trigger.consecutive_failures: must be at least 1"]
+    );
+    assert_eq!(
+        problems(&|s| s.trigger.consecutive_failures = 2),
+        ["s.trigger.within_window: must be set when consecutive_failures > 1"]
+    );
+    assert_eq!(
+        problems(&|s| {
+            s.trigger.consecutive_failures = 2;
+            s.trigger.within_window = Duration::from_secs(60);
+        }),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        problems(&|s| s.target.kind = " ".into()),
+        ["s.target.kind: must not be empty"]
+    );
+    assert_eq!(
+        problems(&|s| s.target.name_labels.clear()),
+        ["s.target.name_labels: must name at least one label"]
+    );
+    assert_eq!(
+        problems(&|s| s.actions.clear()),
+        ["s.actions: a strategy needs at least one action"]
+    );
+    assert_eq!(
+        problems(&|s| s.actions[0].timeout = Duration::ZERO),
+        ["s.actions[0].timeout: must be positive"]
+    );
+    assert_eq!(
+        problems(&|s| {
+            let mut undo = s.actions[0].clone();
+            undo.timeout = Duration::ZERO;
+            s.rollback.actions.push(undo);
+        }),
+        ["s.rollback.actions[0].timeout: must be positive"]
+    );
+    assert_eq!(
+        problems(&|s| s.verify.timeout = Duration::ZERO),
+        ["s.verify: timeout and interval must be positive"]
+    );
+    assert_eq!(
+        problems(&|s| s.verify.interval = Duration::ZERO),
+        ["s.verify: timeout and interval must be positive"]
+    );
+    assert_eq!(
+        problems(&|s| s.actions[0].on_error = OnError::Continue),
+        Vec::<String>::new()
+    );
+    let mut approval = restart(RiskLevel::High);
+    approval.path = Some(ExecutionPath::Approval);
+    assert!(approval.validate("s").is_empty());
+    let mut low_by_approval = restart(RiskLevel::Low);
+    low_by_approval.path = Some(ExecutionPath::Approval);
+    assert!(low_by_approval.validate("s").is_empty());
+}
+
+#[test]
+fn the_first_matching_strategy_wins_and_duplicates_name_the_first() {
+    let mut first = restart(RiskLevel::Low);
+    first.id = StrategyId::new("first");
+    let second = restart(RiskLevel::Low);
+    let list = [first, second];
+    assert_eq!(
+        find_strategy(&list, &alert()).unwrap().id,
+        StrategyId::new("first")
+    );
+    let dup = validate_strategies(&[list[1].clone(), list[0].clone(), list[1].clone()], "st");
+    assert_eq!(
+        dup.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ["st[2].id: duplicate strategy id \"restart-on-errors\" (also at index 0)"]
+    );
+}

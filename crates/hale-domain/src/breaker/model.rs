@@ -1,14 +1,23 @@
 //! The circuit breaker against a simple reference model
-//! (proptest-state-machine): after every step the real breaker's state and
-//! failure count equal the model's, and admissions agree.
+//! (proptest-state-machine): after every step the real breaker's state,
+//! failure count, generation, probes and last failure equal the model's,
+//! admissions and rejections agree (and `would_admit` predicts them), every
+//! transition the breaker reports is the model's state change, and a
+//! restore from the snapshot gives the same breaker.
+//!
+//! It drives the breaker through its public API only. It lives inside the
+//! crate (not in `tests/`) so that a mutation run builds the crate once.
 
 use std::time::Duration;
 
-use hale_domain::breaker::{BreakerConfig, BreakerState, CircuitBreaker, Permit};
-use hale_domain::failure::FailureClass;
-use hale_domain::{Actor, Timestamp};
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+
+use crate::breaker::{
+    BreakerConfig, BreakerState, CircuitBreaker, PermanentOpenRecord, Permit, Rejection, Transition,
+};
+use crate::failure::FailureClass;
+use crate::{Actor, Timestamp};
 
 const CFG_OPEN_SECS: u64 = 60;
 const CFG_THRESHOLD: u32 = 3;
@@ -34,8 +43,20 @@ enum Step {
     Succeed(usize),
     /// Report the i-th permit (modulo) as a failure of a class.
     Fail(usize, FailureClass),
+    /// Give the i-th permit (modulo) back without an outcome.
+    Abandon(usize),
+    /// The shared record latched (another replica's failures).
+    Latch,
     /// Manual reset.
     Reset,
+}
+
+/// Why the model refused the last admission.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Refusal {
+    Open { retry_at: u64 },
+    ProbesExhausted,
+    PermanentOpen,
 }
 
 /// A permit as the model sees it.
@@ -58,6 +79,12 @@ struct Model {
     probes: Vec<(u64, u64, u64)>,
     permits: Vec<ModelPermit>,
     last_admitted: bool,
+    /// Why the last admission was refused.
+    last_refusal: Option<Refusal>,
+    /// The state change the last step caused.
+    last_transition: Option<(BreakerState, BreakerState)>,
+    /// When and of which class the last counted failure was.
+    last_failure: Option<(u64, FailureClass)>,
 }
 
 impl Model {
@@ -65,8 +92,13 @@ impl Model {
         self.probes.iter().any(|q| q.0 == p.0 && q.1 == p.1)
     }
 
+    fn go(&mut self, to: BreakerState) {
+        self.last_transition = Some((self.state, to));
+        self.state = to;
+    }
+
     fn open(&mut self) {
-        self.state = BreakerState::Open;
+        self.go(BreakerState::Open);
         self.opened_at = self.now;
         self.probes.clear();
     }
@@ -97,6 +129,9 @@ impl ReferenceStateMachine for Model {
             probes: Vec::new(),
             permits: Vec::new(),
             last_admitted: false,
+            last_refusal: None,
+            last_transition: None,
+            last_failure: None,
         })
         .boxed()
     }
@@ -106,12 +141,16 @@ impl ReferenceStateMachine for Model {
             6 => (0u64..90).prop_map(Step::Admit),
             3 => any::<usize>().prop_map(Step::Succeed),
             4 => (any::<usize>(), class()).prop_map(|(i, c)| Step::Fail(i, c)),
+            1 => any::<usize>().prop_map(Step::Abandon),
+            1 => Just(Step::Latch),
             1 => Just(Step::Reset),
         ]
         .boxed()
     }
 
     fn apply(mut m: Self::State, step: &Self::Transition) -> Self::State {
+        m.last_refusal = None;
+        m.last_transition = None;
         match *step {
             Step::Admit(secs) => {
                 m.now += secs;
@@ -124,13 +163,16 @@ impl ReferenceStateMachine for Model {
                         });
                         m.last_admitted = true;
                     }
-                    BreakerState::PermanentOpen => {}
+                    BreakerState::PermanentOpen => m.last_refusal = Some(Refusal::PermanentOpen),
                     BreakerState::Open | BreakerState::HalfOpen => {
                         if m.state == BreakerState::Open {
                             if m.now < m.opened_at + CFG_OPEN_SECS {
+                                m.last_refusal = Some(Refusal::Open {
+                                    retry_at: m.opened_at + CFG_OPEN_SECS,
+                                });
                                 return m;
                             }
-                            m.state = BreakerState::HalfOpen;
+                            m.go(BreakerState::HalfOpen);
                             m.generation += 1;
                             m.probes.clear();
                         }
@@ -145,11 +187,13 @@ impl ReferenceStateMachine for Model {
                                 reported: false,
                             });
                             m.last_admitted = true;
+                        } else {
+                            m.last_refusal = Some(Refusal::ProbesExhausted);
                         }
                     }
                 }
             }
-            Step::Succeed(i) | Step::Fail(i, _) if m.permits.is_empty() => {
+            Step::Succeed(i) | Step::Fail(i, _) | Step::Abandon(i) if m.permits.is_empty() => {
                 let _ = i;
             }
             Step::Succeed(i) => {
@@ -162,7 +206,7 @@ impl ReferenceStateMachine for Model {
                         m.failures = 0;
                         m.probes.clear();
                         m.generation += 1;
-                        m.state = BreakerState::Closed;
+                        m.go(BreakerState::Closed);
                     }
                     _ => {}
                 }
@@ -182,11 +226,12 @@ impl ReferenceStateMachine for Model {
                     return m;
                 }
                 m.failures += 1;
+                m.last_failure = Some((m.now, class));
                 if m.state == BreakerState::PermanentOpen {
                     return m;
                 }
                 if class == FailureClass::Fatal || m.failures >= CFG_PERMANENT {
-                    m.state = BreakerState::PermanentOpen;
+                    m.go(BreakerState::PermanentOpen);
                     return m;
                 }
                 match m.state {
@@ -198,10 +243,23 @@ impl ReferenceStateMachine for Model {
                     _ => {}
                 }
             }
+            Step::Abandon(i) => {
+                let idx = i % m.permits.len();
+                if let Some(t) = m.permits[idx].probe {
+                    m.probes.retain(|q| !(q.0 == t.0 && q.1 == t.1));
+                }
+            }
+            Step::Latch => {
+                if m.state != BreakerState::PermanentOpen {
+                    m.go(BreakerState::PermanentOpen);
+                    m.probes.clear();
+                    m.generation += 1;
+                }
+            }
             Step::Reset => {
                 m.failures = 0;
                 if m.state != BreakerState::Closed {
-                    m.state = BreakerState::Closed;
+                    m.go(BreakerState::Closed);
                     m.probes.clear();
                     m.generation += 1;
                 }
@@ -236,10 +294,11 @@ impl StateMachineTest for BreakerTest {
     }
 
     fn apply(mut real: Real, model: &Model, step: Step) -> Real {
-        match step {
+        let transition = match step {
             Step::Admit(secs) => {
                 real.now += secs;
                 let now = at(real.now);
+                let predicted = real.breaker.would_admit(now);
                 let res = real.breaker.admit(|| now);
                 assert_eq!(
                     res.is_ok(),
@@ -247,25 +306,66 @@ impl StateMachineTest for BreakerTest {
                     "admission disagrees at t+{}",
                     real.now
                 );
+                assert_eq!(
+                    predicted,
+                    res.as_ref().map(|_| ()).map_err(Clone::clone),
+                    "would_admit predicts admit"
+                );
+                let refusal = res.as_ref().err().map(|r| match r {
+                    Rejection::Open { retry_at } => Refusal::Open {
+                        retry_at: u64::try_from(
+                            (retry_at.unix_micros() - at(0).unix_micros()) / 1_000_000,
+                        )
+                        .unwrap(),
+                    },
+                    Rejection::ProbesExhausted { max_probes } => {
+                        assert_eq!(*max_probes as usize, CFG_PROBES);
+                        Refusal::ProbesExhausted
+                    }
+                    Rejection::PermanentOpen { .. } => Refusal::PermanentOpen,
+                });
+                assert_eq!(refusal, model.last_refusal);
+                let transition = res.as_ref().ok().and_then(|p| p.transition);
                 if let Ok(p) = res {
+                    assert_eq!(p.probe().is_some(), model.state == BreakerState::HalfOpen);
                     real.permits.push(p);
                 }
+                transition
             }
             Step::Succeed(i) if !real.permits.is_empty() => {
                 let p = real.permits[i % real.permits.len()];
                 let now = at(real.now);
-                real.breaker.record_success(&p, || now);
+                real.breaker.record_success(&p, || now)
             }
             Step::Fail(i, class) if !real.permits.is_empty() => {
                 let p = real.permits[i % real.permits.len()];
-                real.breaker.record_failure(&p, class, at(real.now));
+                real.breaker.record_failure(&p, class, at(real.now))
             }
-            Step::Reset => {
-                real.breaker
-                    .manual_reset("model", &Actor::new("op"), at(real.now))
-                    .unwrap();
+            Step::Abandon(i) if !real.permits.is_empty() => {
+                let p = real.permits[i % real.permits.len()];
+                real.breaker.abandon(&p);
+                None
             }
-            _ => {}
+            Step::Latch => real.breaker.latch(
+                PermanentOpenRecord {
+                    reason: "latched by the cluster".into(),
+                    since: at(real.now),
+                },
+                at(real.now),
+            ),
+            Step::Reset => real
+                .breaker
+                .manual_reset("model", &Actor::new("op"), at(real.now))
+                .unwrap(),
+            _ => None,
+        };
+        assert_eq!(
+            transition.map(|t: Transition| (t.from, t.to)),
+            model.last_transition,
+            "the reported transition is the model's state change ({step:?})"
+        );
+        if let Some(t) = transition {
+            assert_eq!(t.at, at(real.now));
         }
         real
     }
@@ -273,8 +373,34 @@ impl StateMachineTest for BreakerTest {
     fn check_invariants(real: &Real, model: &Model) {
         let snap = real.breaker.snapshot();
         assert_eq!(snap.state, model.state);
+        assert_eq!(
+            real.breaker.state(),
+            model.state,
+            "the lock-free read agrees"
+        );
         assert_eq!(snap.consecutive_failures, model.failures);
-        assert!(real.breaker.probes_in_flight() <= CFG_PROBES);
+        assert_eq!(snap.generation, model.generation);
+        assert_eq!(real.breaker.probes_in_flight(), model.probes.len());
+        assert_eq!(
+            snap.last_failure_at.zip(snap.last_failure_class),
+            model.last_failure.map(|(t, c)| (at(t), c))
+        );
+        assert_eq!(
+            snap.permanent.is_some(),
+            model.state == BreakerState::PermanentOpen
+        );
+        if model.state == BreakerState::Open {
+            assert_eq!(snap.opened_at, Some(at(model.opened_at)));
+        }
+        let restored = CircuitBreaker::restore(config(), snap.clone()).unwrap();
+        assert_eq!(restored.snapshot(), snap, "a restore keeps every field");
+        assert_eq!(restored.state(), model.state);
+        if model.state != BreakerState::HalfOpen {
+            // Half-open restores with no probes in flight; every other
+            // state admits exactly as the original would.
+            let now = at(real.now);
+            assert_eq!(restored.would_admit(now), real.breaker.would_admit(now));
+        }
     }
 }
 
