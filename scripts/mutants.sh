@@ -14,7 +14,8 @@
 #                                      --file crates/hale-domain/src/breaker.rs
 #   scripts/mutants.sh --iterate       re-test only the previous run's
 #                                      survivors and new mutants
-#   scripts/mutants.sh -j N            parallel jobs (default 2)
+#   scripts/mutants.sh -j N            parallel jobs for a whole-crate run
+#                                      (default 2; small runs use one)
 #   scripts/mutants.sh -- ARGS         extra arguments for cargo-mutants
 #
 # Exit status: 0 when the score is at least HALE_MUTANTS_MIN percent
@@ -22,8 +23,8 @@
 # error. A diff that touches no mutable line of hale-domain passes at once.
 #
 # Output goes to target/mutants/mutants.out (outcomes.json, caught.txt,
-# missed.txt, ...). Builds go to target/mutants/build, kept between runs so
-# only the first run compiles the dependencies.
+# missed.txt, ...). Small runs build in target/mutants/build, kept between
+# runs so only the first one compiles the dependencies.
 #
 # Speed: each mutant rebuilds the crate's unit tests and runs them with
 # nextest (only `--lib`: every domain test is a unit test, so a mutant costs
@@ -100,11 +101,20 @@ fi
 
 OUT="$ROOT/target/mutants"
 mkdir -p "$OUT"
-# A build directory of its own, kept between runs: cargo-mutants builds in
-# a copy of the tree, and without it every run would compile every
-# dependency again. Debug info is useless here and slows each build.
-export CARGO_TARGET_DIR="${HALE_MUTANTS_TARGET_DIR:-$OUT/build}"
+# Debug info is useless here and slows each build.
 export CARGO_PROFILE_TEST_DEBUG=0 CARGO_PROFILE_DEV_DEBUG=0
+# cargo-mutants builds in a copy of the tree, by default with a target
+# directory per copy, so every run compiles the dependencies first (2-4
+# minutes on two busy cores). A small run (--in-diff, --file, --iterate)
+# shares one kept between runs instead, and runs one job: the copies of
+# the crate would build the same artifact names there (cargo hashes a path
+# package by its place in the workspace, not on disk), and two jobs would
+# test each other's binaries. A whole-crate run keeps a directory per job so
+# its builds run in parallel.
+if [[ -n "$IN_DIFF" || ${#FILES[@]} -gt 0 || "$ITERATE" -eq 1 ]]; then
+    export CARGO_TARGET_DIR="${HALE_MUTANTS_TARGET_DIR:-$OUT/build}"
+    JOBS=1
+fi
 
 ARGS=(--package hale-domain --jobs "$JOBS" --output "$OUT" --cargo-arg=--lib)
 if cargo nextest --version >/dev/null 2>&1; then
