@@ -127,6 +127,11 @@ if ((ITERATE)); then
     ARGS+=(--iterate)
 fi
 if [[ -n "$IN_DIFF" ]]; then
+    if ! git rev-parse --verify --quiet "$IN_DIFF^{commit}" >/dev/null; then
+        printf 'no commit %s to diff against (fetch it, or name one: --in-diff REF)\n' \
+            "$IN_DIFF" >&2
+        exit 2
+    fi
     DIFF="$OUT/in-diff.patch"
     git diff "$IN_DIFF" -- "$CRATE_DIR" >"$DIFF"
     if [[ ! -s "$DIFF" ]]; then
