@@ -300,6 +300,24 @@ impl World {
         body
     }
 
+    /// Operation `id` as `server` answers for it (platform admin), or
+    /// `None` while it cannot say.
+    pub async fn operation(&self, server: &ServerProc, id: &str) -> Option<Value> {
+        let url = server.at(&format!(
+            "/v1/operations/{id}?tenant={}",
+            self.config.tenant
+        ));
+        self.http
+            .get(&url)
+            .bearer_auth(&self.config.admin_token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+
     /// Restarts applied to `svc-NNNN` by the fake API server (PATCHes that
     /// changed it, dry runs excluded).
     pub fn restarts(&self, service: u32) -> u64 {

@@ -49,29 +49,14 @@ async fn a_paused_holder_never_writes_over_the_next_holders_work() {
         .to_owned();
     // A is reading the deployment (its first request, held at the fake):
     // pause it there, between its read and its write.
-    let a_url = a.at(&format!(
-        "/v1/operations/{a_op}?tenant={}",
-        world.config.tenant
-    ));
-    eventually(Duration::from_secs(20), "A's run to start healing", || {
-        let (http, url, token) = (
-            world.http.clone(),
-            a_url.clone(),
-            world.config.admin_token.clone(),
-        );
-        async move {
-            let op: serde_json::Value = http
-                .get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+    eventually(
+        Duration::from_secs(20),
+        "A's run to start healing",
+        || async {
+            let op = world.operation(&a, &a_op).await?;
             (op["state"] == "HEALING").then_some(())
-        }
-    })
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     signal(a.pid(), Signal::STOP);
@@ -98,24 +83,9 @@ async fn a_paused_holder_never_writes_over_the_next_holders_work() {
 
     // A wakes up: its lease is gone, and it writes nothing.
     signal(a.pid(), Signal::CONT);
-    let op: serde_json::Value = eventually(Duration::from_secs(20), "A's run to stop", || {
-        let (http, url, token) = (
-            world.http.clone(),
-            a_url.clone(),
-            world.config.admin_token.clone(),
-        );
-        async move {
-            let op: serde_json::Value = http
-                .get(&url)
-                .bearer_auth(&token)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (op["state"] == "INTERRUPTED").then_some(op)
-        }
+    let op = eventually(Duration::from_secs(20), "A's run to stop", || async {
+        let op = world.operation(&a, &a_op).await?;
+        (op["state"] == "INTERRUPTED").then_some(op)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;

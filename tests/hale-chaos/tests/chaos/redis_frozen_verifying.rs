@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hale_chaos::postgres::fresh_schema;
 use hale_chaos::redis::PrivateRedis;
+use hale_chaos::server::ServerProc;
 use hale_chaos::{World, eventually};
 use hale_fake_kube::{FakeConfig, FakeKube};
 
@@ -24,18 +25,9 @@ rollback = { on_failure = "escalate", actions = [{ kind = "rollout_undo", timeou
 cooldown = "15m"
 "#;
 
-/// The operation's state and error, read from `url` as the admin.
-async fn state(world: &World, url: &str) -> Option<(String, String)> {
-    let op: serde_json::Value = world
-        .http
-        .get(url)
-        .bearer_auth(&world.config.admin_token)
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+/// The operation's state and error, as `server` answers for it.
+async fn state(world: &World, server: &ServerProc, id: &str) -> Option<(String, String)> {
+    let op = world.operation(server, id).await?;
     Some((
         op["state"].as_str()?.to_owned(),
         op["error"].as_str().unwrap_or_default().to_owned(),
@@ -80,12 +72,8 @@ async fn redis_frozen_during_verification_stops_the_run_without_a_rollback() {
         .as_str()
         .expect("an operation id")
         .to_owned();
-    let url = server.at(&format!(
-        "/v1/operations/{op_id}?tenant={}",
-        world.config.tenant
-    ));
     eventually(Duration::from_secs(20), "the run to verify", || async {
-        let (s, _) = state(&world, &url).await?;
+        let (s, _) = state(&world, &server, &op_id).await?;
         (s == "VERIFYING").then_some(())
     })
     .await;
@@ -93,7 +81,7 @@ async fn redis_frozen_during_verification_stops_the_run_without_a_rollback() {
 
     redis.freeze();
     let (s, error) = eventually(Duration::from_secs(15), "the run to stop", || async {
-        let (s, e) = state(&world, &url).await?;
+        let (s, e) = state(&world, &server, &op_id).await?;
         (s != "VERIFYING").then_some((s, e))
     })
     .await;
