@@ -1,12 +1,12 @@
 //! `hale policy check`: the server's own configuration loader, run offline.
 //!
-//! The file is read by [`hale_server::config::load_file`], the function the
+//! The file is read by [`hale_config::load_file`], the function the
 //! server starts with, so a file this command accepts is a file the server
 //! accepts, and `hale replay` runs exactly the policies the server would.
 
 use std::path::Path;
 
-use hale_server::config::{Config, ConfigErrors, ExecutorKind, load_file};
+use hale_config::{Config, ConfigErrors, ExecutorKind, load_file};
 use serde::Serialize;
 
 use crate::Done;

@@ -244,7 +244,7 @@ mod tests {
             "redis://127.0.0.1:6379",
             "http://127.0.0.1:8001",
         );
-        let parsed = hale_server::config::parse_str(&c.render(), "generated.toml")
+        let parsed = hale_config::parse_str(&c.render(), "generated.toml")
             .unwrap_or_else(|e| panic!("{e}\n{}", c.render()));
         assert_eq!(parsed.tenants.len(), 1);
         assert_eq!(parsed.tokens.len(), 2);
@@ -256,7 +256,7 @@ mod tests {
         let mut c = ServerConfig::new("pg-app", "pg-mig", "s", "redis://r", "http://k");
         c.tenant_extra =
             "dormancy_threshold = 3\n[tenants.breaker]\nfailure_threshold = 5\n".into();
-        let parsed = hale_server::config::parse_str(&c.render(), "generated.toml")
+        let parsed = hale_config::parse_str(&c.render(), "generated.toml")
             .unwrap_or_else(|e| panic!("{e}\n{}", c.render()));
         assert_eq!(parsed.tenants[0].dormancy_threshold, 3);
         assert_eq!(parsed.tenants[0].breaker.failure_threshold, 5);

@@ -13,62 +13,13 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use hale_domain::{Actor, TenantId};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::TokenConfig;
 use crate::error::ApiError;
 use crate::routes::AppState;
-
-/// What a token may do (docs/api.md "Authentication and tenancy").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Post alerts only (give this to Alertmanager).
-    Ingest,
-    /// Read.
-    Viewer,
-    /// Read, post alerts, approve and reject, tenant-level acts.
-    Operator,
-    /// Everything, including the global switches and global dormancy.
-    Admin,
-}
-
-/// A kind of request, checked against the caller's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    /// Post alerts.
-    Ingest,
-    /// Read anything of the tenant.
-    Read,
-    /// Tenant-level acts.
-    Operate,
-    /// Platform-level acts.
-    Administer,
-}
-
-impl Role {
-    /// Whether the role grants `p`.
-    pub fn may(self, p: Permission) -> bool {
-        match p {
-            Permission::Ingest => matches!(self, Role::Ingest | Role::Operator | Role::Admin),
-            Permission::Read => matches!(self, Role::Viewer | Role::Operator | Role::Admin),
-            Permission::Operate => matches!(self, Role::Operator | Role::Admin),
-            Permission::Administer => self == Role::Admin,
-        }
-    }
-
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Ingest => "ingest",
-            Role::Viewer => "viewer",
-            Role::Operator => "operator",
-            Role::Admin => "admin",
-        }
-    }
-}
+use hale_config::TokenConfig;
+pub use hale_config::{Permission, Role};
 
 /// Which tenants a token acts for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,7 +49,7 @@
 pub mod admission;
 pub mod auth;
 pub mod bootstrap;
-pub mod config;
+pub use hale_config as config;
 pub mod console;
 pub mod error;
 pub mod extract;

@@ -329,6 +329,21 @@ mod tests {
         }
     }
 
+    /// check-config judges a lease against the Redis adapter's default
+    /// timeouts through hale-config's copies (the config crate links no
+    /// Redis client): the copies must be the values that run.
+    #[test]
+    fn config_knows_the_redis_adapters_default_timeouts() {
+        assert_eq!(
+            crate::config::REDIS_COMMAND_TIMEOUT,
+            hale_redis::DEFAULT_COMMAND_TIMEOUT
+        );
+        assert_eq!(
+            crate::config::REDIS_CONNECT_TIMEOUT,
+            hale_redis::DEFAULT_CONNECT_TIMEOUT
+        );
+    }
+
     #[tokio::test]
     async fn any_off_wins_whichever_side_says_it() {
         let config = switches(&[

@@ -34,10 +34,14 @@ const FORBIDDEN: &[&str] = &[
     "hale-engine",
 ];
 
-#[test]
-fn hale_domain_depends_on_no_io_crate() {
+/// `cargo metadata` of the whole workspace, resolved.
+fn metadata(no_deps: bool) -> serde_json::Value {
+    let mut args = vec!["metadata", "--format-version", "1"];
+    if no_deps {
+        args.push("--no-deps");
+    }
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1"])
+        .args(&args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
@@ -46,8 +50,12 @@ fn hale_domain_depends_on_no_io_crate() {
         "cargo metadata failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
+    serde_json::from_slice(&out.stdout).expect("metadata is JSON")
+}
 
+/// The names of every package in `root`'s normal (non-dev, non-build)
+/// dependency graph, `root` included.
+fn normal_dependencies(meta: &serde_json::Value, root: &str) -> BTreeSet<String> {
     let names: BTreeMap<&str, &str> = meta["packages"]
         .as_array()
         .unwrap()
@@ -62,11 +70,9 @@ fn hale_domain_depends_on_no_io_crate() {
         .collect();
     let root = names
         .iter()
-        .find(|(_, n)| **n == "hale-domain")
+        .find(|(_, n)| **n == root)
         .map(|(id, _)| *id)
-        .expect("hale-domain is in the workspace");
-
-    // Walk normal (non-dev, non-build) dependency edges only.
+        .unwrap_or_else(|| panic!("{root} is in the workspace"));
     let mut seen = BTreeSet::new();
     let mut stack = vec![root];
     while let Some(id) = stack.pop() {
@@ -84,10 +90,15 @@ fn hale_domain_depends_on_no_io_crate() {
             }
         }
     }
-    let bad: Vec<&str> = seen
+    seen.iter().map(|id| names[id].to_owned()).collect()
+}
+
+#[test]
+fn hale_domain_depends_on_no_io_crate() {
+    let seen = normal_dependencies(&metadata(false), "hale-domain");
+    let bad: Vec<&String> = seen
         .iter()
-        .map(|id| names[id])
-        .filter(|n| FORBIDDEN.contains(n))
+        .filter(|n| FORBIDDEN.contains(&n.as_str()))
         .collect();
     assert!(
         bad.is_empty(),
@@ -96,21 +107,38 @@ fn hale_domain_depends_on_no_io_crate() {
     assert!(seen.len() > 1, "the walk found hale-domain's dependencies");
 }
 
+/// Architecture invariant: the `hale` CLI is an HTTP client and an offline
+/// policy tool; it links no HTTP server, Kubernetes client or Redis client
+/// (it reads the server's configuration through `hale-config`, not
+/// `hale-server`).
+#[test]
+fn the_cli_links_no_server_kubernetes_or_redis_stack() {
+    let seen = normal_dependencies(&metadata(false), "hale-cli");
+    let server_stack = [
+        "axum",
+        "kube",
+        "kube-client",
+        "k8s-openapi",
+        "redis",
+        "deadpool-redis",
+        "hale-server",
+        "hale-kube",
+        "hale-redis",
+        "maud",
+    ];
+    let bad: Vec<&String> = seen
+        .iter()
+        .filter(|n| server_stack.contains(&n.as_str()))
+        .collect();
+    assert!(bad.is_empty(), "hale-cli links {bad:?}");
+    assert!(seen.contains("hale-config"), "the walk found hale-config");
+}
+
 /// Architecture invariant: dependencies between our crates point inward
 /// (apps -> adapters -> engine -> domain). Read from `cargo metadata`.
 #[test]
 fn workspace_dependencies_point_inward() {
-    let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("cargo metadata runs");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
+    let meta = metadata(true);
     // Layer of each crate by the folder it lives in.
     let layer = |manifest: &str| -> u8 {
         if manifest.contains("/crates/hale-domain/") {
@@ -128,11 +156,20 @@ fn workspace_dependencies_point_inward() {
         }
     };
     let mut by_name = BTreeMap::new();
+    // Packages with a binary: an app is a program, never a library of
+    // another app (hale-config, the app layer's one library, has none).
+    let mut programs = BTreeSet::new();
     for p in meta["packages"].as_array().unwrap() {
-        by_name.insert(
-            p["name"].as_str().unwrap().to_owned(),
-            layer(p["manifest_path"].as_str().unwrap()),
-        );
+        let name = p["name"].as_str().unwrap().to_owned();
+        by_name.insert(name.clone(), layer(p["manifest_path"].as_str().unwrap()));
+        let has_bin = p["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"));
+        if has_bin {
+            programs.insert(name);
+        }
     }
     let mut violations = Vec::new();
     for p in meta["packages"].as_array().unwrap() {
@@ -149,8 +186,11 @@ fn workspace_dependencies_point_inward() {
             if dev && (dep == "hale-testkit" || to == 4) {
                 continue;
             }
-            // Apps may use adapters' test fakes (hale-fake-kube) and each other only as dev-deps.
-            if to > from || (to == from && from < 3 && !dev && from != 1) {
+            // Apps may use adapters' test fakes (hale-fake-kube) and each
+            // other only as dev-deps; an app's normal dependency within its
+            // layer is a library without a program (hale-config).
+            let app_on_program = from == 3 && to == 3 && !dev && programs.contains(dep);
+            if to > from || (to == from && from < 3 && !dev && from != 1) || app_on_program {
                 violations.push(format!("{name} -> {dep}"));
             }
         }

@@ -246,10 +246,10 @@ pub(crate) fn lease_too_short(ttl: Duration, locks: &LocksSection) -> Option<Str
         LocksKind::Redis => {
             locks
                 .command_timeout
-                .unwrap_or(hale_redis::DEFAULT_COMMAND_TIMEOUT)
+                .unwrap_or(super::REDIS_COMMAND_TIMEOUT)
                 + locks
                     .connect_timeout
-                    .unwrap_or(hale_redis::DEFAULT_CONNECT_TIMEOUT)
+                    .unwrap_or(super::REDIS_CONNECT_TIMEOUT)
         }
         LocksKind::Local => Duration::ZERO,
     };

@@ -34,13 +34,13 @@ fn errors(text: &str) -> Vec<String> {
 fn both_shipped_examples_parse() {
     let minimal = load_file(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/config/minimal.toml"
+        "/../hale-server/examples/config/minimal.toml"
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(minimal.tenants.len(), 1);
     let prod = load_file(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/config/production.toml"
+        "/../hale-server/examples/config/production.toml"
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(prod.store.kind, StoreKind::Postgres);
@@ -87,7 +87,7 @@ fn the_builtin_config_is_the_documented_default() {
 fn the_demo_strategy_matches_the_example_alert() {
     let body = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/alerts/alertmanager-webhook.json"
+        "/../hale-server/examples/alerts/alertmanager-webhook.json"
     ))
     .unwrap();
     let alerts = hale_domain::alertmanager::parse_alerts(&body).unwrap();
@@ -195,7 +195,7 @@ fn tokens_are_checked() {
     let ok = format!("{}{}", minimal_tenant(), tok("a", TOKEN_HASH));
     assert_eq!(
         parse_str(&ok, "x").unwrap().tokens[0].role,
-        crate::auth::Role::Viewer
+        crate::role::Role::Viewer
     );
     let dup = format!("{ok}{}", tok("a", &TOKEN_HASH.replace('2', "3")));
     assert!(errors(&dup)[0].contains("used twice"));

@@ -23,6 +23,15 @@ pub const DEFAULT_DATA_DIR: &str = ".hale-data";
 /// The request body limit without configuration (1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// The Redis adapter's command timeout when `[locks] command_timeout` is
+/// not set (`hale_redis::DEFAULT_COMMAND_TIMEOUT`; a server test keeps the
+/// two equal, so check-config judges the lease with the value that runs).
+pub const REDIS_COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// The Redis adapter's connect timeout when `[locks] connect_timeout` is
+/// not set (`hale_redis::DEFAULT_CONNECT_TIMEOUT`, kept equal the same way).
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
+
 // === [server] ===
 
 /// `[server]`: the HTTP edge.
@@ -170,11 +179,11 @@ impl fmt::Debug for StoreSection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoreSection")
             .field("kind", &self.kind)
-            .field("url", &self.url.as_deref().map(hale_postgres::redact))
+            .field("url", &self.url.as_deref().map(hale_redact::redact_url))
             .field("path", &self.path)
             .field(
                 "migrate_url",
-                &self.migrate_url.as_deref().map(hale_postgres::redact),
+                &self.migrate_url.as_deref().map(hale_redact::redact_url),
             )
             .field("schema", &self.schema)
             .finish_non_exhaustive()
@@ -219,7 +228,7 @@ impl fmt::Debug for LocksSection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocksSection")
             .field("kind", &self.kind)
-            .field("url", &self.url.as_deref().map(hale_postgres::redact))
+            .field("url", &self.url.as_deref().map(hale_redact::redact_url))
             .field("ca_file", &self.ca_file)
             .finish_non_exhaustive()
     }

@@ -16,7 +16,7 @@ use hale_engine::TenantPolicy;
 use hale_engine::ports::NamespacePolicy;
 use serde::Deserialize;
 
-use crate::auth::Role;
+use crate::role::Role;
 
 /// `[[tokens]]`: one API token, configured by its SHA-256 (never the token
 /// itself; `hale-server hash-token` prints the hash).

@@ -1,6 +1,11 @@
 //! The server's configuration: one TOML file, typed, strict, with every
 //! problem reported at its file, line and column.
 //!
+//! A library of the app layer, shared by `hale-server` (which re-exports it
+//! as `hale_server::config`), the `hale` CLI and `hale-load`. It knows the
+//! engine's and the command executor's config types but links no HTTP
+//! server, Kubernetes or Redis client, so the CLI does not either.
+//!
 //! ```
 //! let text = r#"
 //! [[tenants]]
@@ -14,7 +19,7 @@
 //! target = { kind = "deployment" }
 //! actions = [{ kind = "rollout_restart", timeout = "0s" }]
 //! "#;
-//! let errors = hale_server::config::parse_str(text, "hale.toml").unwrap_err();
+//! let errors = hale_config::parse_str(text, "hale.toml").unwrap_err();
 //! assert_eq!(
 //!     errors.to_string(),
 //!     "hale.toml:11:50: tenants[0].strategies[0].actions[0].timeout: must be positive"
@@ -30,11 +35,12 @@
 //! ([`Config::apply_env`]: `HALE_LISTEN`, `HALE_DATA_DIR`,
 //! `HALE_DATABASE_URL`, `HALE_REDIS_URL`, `HALE_EXECUTOR`). The seed's
 //! `FEATURE_*` variables are not read here: they are combined with
-//! `[flags]` at run time by [`crate::wiring::ConfigFlagSource`] (any "off"
+//! `[flags]` at run time by `hale_server`'s `wiring::ConfigFlagSource` (any "off"
 //! wins), so they can change without a restart.
 
 mod errors;
 mod limits;
+mod role;
 mod sections;
 pub mod span;
 mod tenants;
@@ -49,18 +55,19 @@ use serde::Deserialize;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use limits::LimitsSection;
+pub use role::{Permission, Role};
 pub use sections::{
     DEFAULT_BODY_LIMIT, DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSection, ExecutorKind,
-    ExecutorSection, FlagsSection, LocksKind, LocksSection, ServerSection, StoreKind, StoreSection,
-    parse_bytes,
+    ExecutorSection, FlagsSection, LocksKind, LocksSection, REDIS_COMMAND_TIMEOUT,
+    REDIS_CONNECT_TIMEOUT, ServerSection, StoreKind, StoreSection, parse_bytes,
 };
 pub use tenants::{SwitchesConfig, TenantConfig, TokenConfig};
 
 /// The configuration Hale runs with when given no file: loopback, SQLite in
 /// `./.hale-data`, in-process locks, the dry-run executor and one tenant
 /// `default` with a demo strategy. It is also shipped as
-/// `examples/config/minimal.toml`.
-pub const BUILTIN_CONFIG: &str = include_str!("../../examples/config/minimal.toml");
+/// `apps/hale-server/examples/config/minimal.toml`.
+pub const BUILTIN_CONFIG: &str = include_str!("../../hale-server/examples/config/minimal.toml");
 
 /// The name errors in [`BUILTIN_CONFIG`] are reported under.
 pub const BUILTIN_ORIGIN: &str = "<built-in defaults>";
