@@ -75,14 +75,16 @@ impl LoadAlert {
         out.push('}');
     }
 
-    fn write_annotations(&self, out: &mut String) {
+    fn write_annotations(&self, out: &mut String, padding: usize) {
         let _ = write!(
             out,
-            r#"{{"summary":"{} on {}","runbook":"https://runbooks.example/{}"}}"#,
+            r#"{{"summary":"{} on {}","runbook":"https://runbooks.example/{}""#,
             self.name(),
             service_name(self.service),
             self.name(),
         );
+        write_padding(out, padding);
+        out.push('}');
     }
 
     /// A stand-in for Alertmanager's fingerprint of the label set (16 hex
@@ -97,6 +99,25 @@ impl LoadAlert {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
         format!("{h:016x}")
+    }
+}
+
+/// The longest padding annotation value: under the server's default cap on
+/// one annotation value (8 KiB), so padded alerts are accepted as sent.
+const PADDING_VALUE_BYTES: usize = 8000;
+
+/// About `bytes` bytes of extra annotations (`detail_0`, `detail_1`, ...,
+/// each value at most [`PADDING_VALUE_BYTES`]): the long descriptions and
+/// pasted log lines real rules carry.
+fn write_padding(out: &mut String, mut bytes: usize) {
+    let mut i = 0;
+    while bytes > 0 {
+        let n = bytes.min(PADDING_VALUE_BYTES);
+        let _ = write!(out, r#","detail_{i}":""#);
+        out.extend(std::iter::repeat_n('x', n));
+        out.push('"');
+        bytes -= n;
+        i += 1;
     }
 }
 
@@ -118,7 +139,13 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// An Alertmanager webhook body (version 4) carrying `alerts`, as the
 /// Alertmanager at `external_url` would post it.
 pub fn webhook_body(alerts: &[LoadAlert], external_url: &str) -> Vec<u8> {
-    let mut out = String::with_capacity(160 + alerts.len() * 420);
+    webhook_body_padded(alerts, external_url, 0)
+}
+
+/// [`webhook_body`] with about `padding` bytes of extra annotations on every
+/// alert.
+pub fn webhook_body_padded(alerts: &[LoadAlert], external_url: &str, padding: usize) -> Vec<u8> {
+    let mut out = String::with_capacity(160 + alerts.len() * (420 + padding));
     let firing = alerts.iter().any(|a| !a.resolved());
     let status = if firing { "firing" } else { "resolved" };
     let _ = write!(
@@ -133,7 +160,7 @@ pub fn webhook_body(alerts: &[LoadAlert], external_url: &str) -> Vec<u8> {
         let _ = write!(out, r#"{{"status":"{status}","labels":"#);
         a.write_labels(&mut out);
         out.push_str(r#","annotations":"#);
-        a.write_annotations(&mut out);
+        a.write_annotations(&mut out, padding);
         let ends = a.ends_at.map_or_else(|| ZERO_TIME.to_owned(), rfc3339);
         let _ = write!(
             out,
@@ -159,7 +186,7 @@ pub fn v2_body(alerts: &[LoadAlert]) -> Vec<u8> {
         out.push_str(r#"{"labels":"#);
         a.write_labels(&mut out);
         out.push_str(r#","annotations":"#);
-        a.write_annotations(&mut out);
+        a.write_annotations(&mut out, 0);
         let _ = write!(out, r#","startsAt":"{}""#, rfc3339(a.starts_at));
         if let Some(end) = a.ends_at {
             let _ = write!(out, r#","endsAt":"{}""#, rfc3339(end));
@@ -229,6 +256,23 @@ mod tests {
         alerts.remove(0);
         let v: Value = serde_json::from_slice(&webhook_body(&alerts, "x")).unwrap();
         assert_eq!(v["status"], "resolved");
+    }
+
+    #[test]
+    fn padded_bodies_carry_the_padding_in_values_under_the_default_cap() {
+        let body = webhook_body_padded(&sample(), "http://am:9093", 16 * 1024);
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        for a in v["alerts"].as_array().unwrap() {
+            let ann = a["annotations"].as_object().unwrap();
+            let padding: usize = ann
+                .iter()
+                .filter(|(k, _)| k.starts_with("detail_"))
+                .map(|(_, v)| v.as_str().unwrap().len())
+                .inspect(|n| assert!(*n <= 8 * 1024))
+                .sum();
+            assert_eq!(padding, 16 * 1024);
+            assert!(ann.contains_key("summary"));
+        }
     }
 
     #[test]

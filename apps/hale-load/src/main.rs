@@ -162,6 +162,15 @@ struct StormArgs {
     alerts: u64,
     #[arg(long, default_value_t = 1000)]
     resources: u32,
+    /// Distinct alerts per deployment (a `pod` label); 0: one, no `pod`.
+    #[arg(long, default_value_t = 0)]
+    pods_per_resource: u32,
+    /// Bytes of extra annotations on every alert.
+    #[arg(long, default_value_t = 0)]
+    annotation_bytes: usize,
+    /// The peak RSS goal, in MiB (checked when `--pid` is given).
+    #[arg(long, default_value_t = 100.0)]
+    rss_limit_mib: f64,
     #[arg(long, default_value_t = 10)]
     epochs: u64,
     #[arg(long, default_value_t = 10)]
@@ -397,6 +406,8 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
         seed: a.seed,
         alerts: a.alerts,
         resources: a.resources,
+        pods_per_resource: a.pods_per_resource,
+        annotation_bytes: a.annotation_bytes,
         epochs: a.epochs,
         resolved_pct: a.resolved_pct,
         batch: a.batch,
@@ -405,11 +416,19 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
     let client = driver::client(a.connections);
     let api = a.hale.api(&client);
     println!(
-        "storm: {} alerts over {} resources, {} epochs, {} % resolutions, {} alerts per request, {} connections",
-        a.alerts, a.resources, a.epochs, a.resolved_pct, a.batch, a.connections
+        "storm: {} alerts over {} resources ({} fingerprints, {} bytes of extra annotations each), {} epochs, {} % resolutions, {} alerts per request, {} connections",
+        a.alerts,
+        a.resources,
+        storm.fingerprints(),
+        a.annotation_bytes,
+        a.epochs,
+        a.resolved_pct,
+        a.batch,
+        a.connections
     );
     println!("machine: {}", machine());
     let target = a.hale.target();
+    let sampler = a.pid.map(procfs::Sampler::start);
     let posted = hale_load::storm::post(&client, &target, storm, a.connections).await;
     let lat = posted.per_request.summary();
     println!(
@@ -449,14 +468,22 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
     let mut ok = ops.total <= u64::from(a.resources) && patches.max_per_path <= 1;
     if let Some(pid) = a.pid {
         let mem = procfs::memory(pid).with_context(|| format!("reading /proc/{pid}/status"))?;
-        let goal = mem.peak_mib() < 100.0;
+        let goal = mem.peak_mib() < a.rss_limit_mib;
         println!(
-            "hale-server peak RSS (VmHWM): {:.1} MiB, now {:.1} MiB; goal < 100 MB: {}",
+            "hale-server peak RSS (VmHWM): {:.1} MiB, now {:.1} MiB; goal < {} MiB: {}",
             mem.peak_mib(),
             mem.current_mib(),
+            a.rss_limit_mib,
             verdict(goal)
         );
         ok &= goal;
+    }
+    if let Some(s) = sampler {
+        let timeline = s.stop().await;
+        println!(
+            "{}",
+            timeline.report(Duration::from_secs(60), Duration::from_secs(30))
+        );
     }
     if posted.lost_batches > 0 {
         ok = false;

@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::alerts::{LoadAlert, webhook_body};
+use crate::alerts::{LoadAlert, webhook_body_padded};
 use crate::driver::Target;
 use crate::rng::mix64;
 use crate::stats::Samples;
@@ -32,6 +32,11 @@ pub struct Storm {
     pub alerts: u64,
     /// Distinct deployments (`svc-0000`..).
     pub resources: u32,
+    /// Distinct alerts (fingerprints) per deployment, told apart by a `pod`
+    /// label; 0: one alert per deployment, without a `pod` label.
+    pub pods_per_resource: u32,
+    /// Bytes of extra annotations on every alert (0: none).
+    pub annotation_bytes: usize,
     /// Episodes per resource over the storm.
     pub epochs: u64,
     /// Percent of deliveries that are resolutions.
@@ -43,16 +48,25 @@ pub struct Storm {
 }
 
 impl Storm {
-    /// Alert `j`: resource `j % resources`, in epoch `j * epochs / alerts`.
+    /// Distinct alerts (fingerprints) in the storm.
+    pub fn fingerprints(&self) -> u64 {
+        u64::from(self.resources.max(1)) * u64::from(self.pods_per_resource.max(1))
+    }
+
+    /// Alert `j`: fingerprint `j % fingerprints`, on resource `fingerprint %
+    /// resources`, in epoch `j * epochs / alerts`.
     pub fn alert(&self, j: u64) -> LoadAlert {
-        let service = u32::try_from(j % u64::from(self.resources.max(1))).unwrap_or(0);
+        let fingerprint = j % self.fingerprints();
+        let resources = u64::from(self.resources.max(1));
+        let service = u32::try_from(fingerprint % resources).unwrap_or(0);
+        let pod = (self.pods_per_resource > 0).then_some(fingerprint / resources);
         let epoch = i64::try_from(j * self.epochs.max(1) / self.alerts.max(1)).unwrap_or(0);
         let starts_at = self.base - 3600 + 60 * epoch;
         let resolved = (mix64(self.seed ^ j) % 100) < u64::from(self.resolved_pct);
         LoadAlert {
             alertname: 0,
             service,
-            pod: None,
+            pod,
             starts_at,
             ends_at: resolved.then_some(starts_at + 30),
         }
@@ -125,7 +139,11 @@ pub async fn post(
                     break;
                 }
                 let alerts = storm.batch(i);
-                let body = webhook_body(&alerts, "http://alertmanager-storm:9093");
+                let body = webhook_body_padded(
+                    &alerts,
+                    "http://alertmanager-storm:9093",
+                    storm.annotation_bytes,
+                );
                 post_one(&client, &target, body, alerts.len(), &mut out).await;
             }
             out
@@ -193,6 +211,8 @@ mod tests {
             seed: 1,
             alerts: 100_000,
             resources: 1000,
+            pods_per_resource: 0,
+            annotation_bytes: 0,
             epochs: 10,
             resolved_pct: 10,
             batch: 100,
@@ -227,6 +247,21 @@ mod tests {
         let n: usize = (0..s.batches()).map(|i| s.batch(i).len()).sum();
         assert_eq!(n, 1050);
         assert_eq!(s.batch(10).len(), 50);
+    }
+
+    #[test]
+    fn pods_per_resource_multiply_the_fingerprints_over_the_same_deployments() {
+        let s = Storm {
+            alerts: 1_000_000,
+            pods_per_resource: 100,
+            ..storm()
+        };
+        assert_eq!(s.fingerprints(), 100_000);
+        let prints: BTreeSet<String> = (0..200_000).map(|j| s.alert(j).fingerprint()).collect();
+        assert_eq!(prints.len(), 100_000);
+        let services: BTreeSet<u32> = (0..200_000).map(|j| s.alert(j).service).collect();
+        assert_eq!(services.len(), 1000);
+        assert_eq!(s.alert(7).fingerprint(), s.alert(7 + 100_000).fingerprint());
     }
 
     #[test]
