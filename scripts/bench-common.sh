@@ -16,8 +16,10 @@
 # keep it, with the server's log).
 #
 # Inputs: HALE_BENCH_DEPLOYMENTS (default 1000), HALE_BENCH_PG_CONNECTIONS
-# (the server's pool, default 20), HALE_SERVICES_DIR (default: inside the
-# scratch directory, so CI's /tmp/hale-services is never touched).
+# (the server's pool, default 20), HALE_BENCH_SECOND_TENANT (a second
+# tenant in the generated config, for scripts/fairness.sh), HALE_SERVICES_DIR
+# (default: inside the scratch directory, so CI's /tmp/hale-services is never
+# touched).
 
 # shellcheck shell=bash
 
@@ -106,7 +108,8 @@ bench_start() {
     "$HALE_LOAD" config --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema" \
         --redis-url "$HALE_TEST_REDIS_URL" --kube-url "$KUBE_URL" \
         --data-dir "$BENCH_DIR/data" \
-        --max-connections "${HALE_BENCH_PG_CONNECTIONS:-20}" >"$BENCH_DIR/hale.toml"
+        --max-connections "${HALE_BENCH_PG_CONNECTIONS:-20}" \
+        ${HALE_BENCH_SECOND_TENANT:+--second-tenant "$HALE_BENCH_SECOND_TENANT"} >"$BENCH_DIR/hale.toml"
     "$TARGET_DIR/release/hale-server" check-config --config "$BENCH_DIR/hale.toml" >&2
 
     RUST_LOG="${RUST_LOG:-warn}" "$TARGET_DIR/release/hale-server" --config "$BENCH_DIR/hale.toml" \

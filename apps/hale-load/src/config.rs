@@ -66,6 +66,10 @@ pub struct ServerConfig {
     /// (keys such as `dormancy_threshold = 3`, then tables such as
     /// `[tenants.breaker]`); empty by default.
     pub tenant_extra: String,
+    /// A second tenant with the same namespace and strategy and no token of
+    /// its own (the admin token posts for it with `?tenant=`): the quiet
+    /// neighbour of the fairness benchmark. None by default.
+    pub second_tenant: Option<String>,
 }
 
 impl ServerConfig {
@@ -98,6 +102,7 @@ impl ServerConfig {
             admin_token: "load-admin-token-0123456789abcdef".into(),
             extra_toml: String::new(),
             tenant_extra: String::new(),
+            second_tenant: None,
         }
     }
 
@@ -161,17 +166,7 @@ sha256 = "{admin_sha}"
 id = "{tenant}"
 namespaces = ["{NAMESPACE}"]
 {tenant_extra}
-[[tenants.strategies]]
-id = "{STRATEGY_ID}"
-name = "Restart a deployment whose error rate is high"
-risk = "low"
-trigger = {{ alertnames = ["HighErrorRate"] }}
-target = {{ kind = "deployment", name_labels = ["deployment", "service"] }}
-actions = [{{ kind = "rollout_restart", timeout = "30s" }}]
-verify = {{ check = "rollout_complete", timeout = "30s", interval = "500ms" }}
-max_attempts = 3
-cooldown = "{cooldown}"
-"#,
+{strategy}"#,
             listen = self.listen,
             data_dir = self.data_dir.display(),
             retry_after = self.retry_after,
@@ -189,11 +184,36 @@ cooldown = "{cooldown}"
             tenant = self.tenant,
             ingest_sha = sha256_hex(&self.ingest_token),
             admin_sha = sha256_hex(&self.admin_token),
-            cooldown = self.cooldown,
+            strategy = self.strategy(),
             tenant_extra = self.tenant_extra,
         );
         out.push_str(&self.extra_toml);
+        if let Some(second) = &self.second_tenant {
+            let _ = write!(
+                out,
+                "\n[[tenants]]\nid = \"{second}\"\nnamespaces = [\"{NAMESPACE}\"]\n\n{}",
+                self.strategy()
+            );
+        }
         out
+    }
+
+    /// The restart strategy every generated tenant carries.
+    fn strategy(&self) -> String {
+        format!(
+            r#"[[tenants.strategies]]
+id = "{STRATEGY_ID}"
+name = "Restart a deployment whose error rate is high"
+risk = "low"
+trigger = {{ alertnames = ["HighErrorRate"] }}
+target = {{ kind = "deployment", name_labels = ["deployment", "service"] }}
+actions = [{{ kind = "rollout_restart", timeout = "30s" }}]
+verify = {{ check = "rollout_complete", timeout = "30s", interval = "500ms" }}
+max_attempts = 3
+cooldown = "{cooldown}"
+"#,
+            cooldown = self.cooldown
+        )
     }
 }
 
@@ -261,6 +281,18 @@ mod tests {
         assert_eq!(parsed.tenants[0].dormancy_threshold, 3);
         assert_eq!(parsed.tenants[0].breaker.failure_threshold, 5);
         assert_eq!(parsed.tenants[0].strategies.len(), 1);
+    }
+
+    #[test]
+    fn a_second_tenant_gets_the_same_strategy_and_no_token() {
+        let mut c = ServerConfig::new("pg-app", "pg-mig", "s", "redis://r", "http://k");
+        c.second_tenant = Some("quiet".into());
+        let parsed = hale_config::parse_str(&c.render(), "generated.toml")
+            .unwrap_or_else(|e| panic!("{e}\n{}", c.render()));
+        assert_eq!(parsed.tenants.len(), 2);
+        assert_eq!(parsed.tenants[1].id.as_str(), "quiet");
+        assert_eq!(parsed.tenants[1].strategies[0].id.as_str(), STRATEGY_ID);
+        assert_eq!(parsed.tokens.len(), 2);
     }
 
     #[test]

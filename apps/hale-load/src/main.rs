@@ -58,6 +58,9 @@ enum Command {
     /// The alert storm: posts it, waits for healing to settle, counts
     /// operations and executor actions, reports the server's peak RSS.
     Storm(StormArgs),
+    /// Fairness: a quiet tenant's intake latency alone, then while another
+    /// tenant floods the server; the quiet tenant must never be refused.
+    Fairness(FairnessArgs),
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +87,9 @@ struct ConfigArgs {
     /// `[store] max_connections`.
     #[arg(long, default_value_t = 20)]
     max_connections: u32,
+    /// A second tenant (same strategy, posted to with the admin token).
+    #[arg(long)]
+    second_tenant: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -146,6 +152,33 @@ struct IntakeArgs {
     /// The mix as repeat,refire,new,resolved percentages.
     #[arg(long, default_value = "60,15,10,15")]
     mix: String,
+}
+
+#[derive(Debug, Args)]
+struct FairnessArgs {
+    #[command(flatten)]
+    hale: Tokens,
+    /// The quiet tenant (posted to with the admin token and `?tenant=`).
+    #[arg(long, default_value = "quiet")]
+    quiet_tenant: String,
+    /// The flooding tenant's concurrent connections (full speed).
+    #[arg(long, default_value_t = 128)]
+    flood_connections: usize,
+    /// The quiet tenant's concurrent connections.
+    #[arg(long, default_value_t = 2)]
+    quiet_connections: usize,
+    /// Measured seconds per phase.
+    #[arg(long, default_value_t = 20)]
+    duration: u64,
+    /// Unmeasured seconds before each phase.
+    #[arg(long, default_value_t = 3)]
+    warmup: u64,
+    /// Alerts per request.
+    #[arg(long, default_value_t = 10)]
+    batch: usize,
+    /// Distinct services with a standing alert.
+    #[arg(long, default_value_t = 1000)]
+    services: u32,
 }
 
 #[derive(Debug, Args)]
@@ -237,6 +270,7 @@ fn config(a: &ConfigArgs) -> String {
     c.ingest_token.clone_from(&a.ingest_token);
     c.admin_token.clone_from(&a.admin_token);
     c.max_connections = a.max_connections;
+    c.second_tenant.clone_from(&a.second_tenant);
     c.render()
 }
 
@@ -495,6 +529,97 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn fairness(a: FairnessArgs) -> anyhow::Result<()> {
+    let workload = |seed: u64| {
+        let w = Workload {
+            seed,
+            services: a.services,
+            batch: a.batch,
+            mix: parse_mix("60,15,10,15").unwrap_or_default(),
+            base: unix_now(),
+            epoch_alerts: 5000,
+        };
+        let bodies: driver::BodyFn = Arc::new(move |i| {
+            let alerts = w.batch(i);
+            (
+                webhook_body(&alerts, "http://alertmanager-load:9093"),
+                alerts.len(),
+            )
+        });
+        bodies
+    };
+    let phase = |connections: usize| RunConfig {
+        connections,
+        duration: Duration::from_secs(a.duration),
+        warmup: Duration::from_secs(a.warmup),
+    };
+    let client = driver::client(a.flood_connections + a.quiet_connections);
+    let flood = a.hale.target();
+    let quiet = Target {
+        name: a.quiet_tenant.clone(),
+        url: format!(
+            "{}/v1/alerts/alertmanager?tenant={}",
+            a.hale.hale.trim_end_matches('/'),
+            a.quiet_tenant
+        ),
+        bearer: Some(a.hale.admin_token.clone()),
+    };
+    println!(
+        "fairness: tenant {} floods with {} connections, tenant {} posts on {}; {} s measured after {} s warm-up per phase, {} alerts per request",
+        a.hale.tenant,
+        a.flood_connections,
+        a.quiet_tenant,
+        a.quiet_connections,
+        a.duration,
+        a.warmup,
+        a.batch
+    );
+    println!("machine: {}", machine());
+    let alone = driver::run(&client, &quiet, phase(a.quiet_connections), workload(11)).await;
+    println!("load average after the quiet phase: {}", load_average());
+    let (flooding, beside) = tokio::join!(
+        driver::run(&client, &flood, phase(a.flood_connections), workload(12)),
+        driver::run(&client, &quiet, phase(a.quiet_connections), workload(13)),
+    );
+    println!("load average after the flood: {}", load_average());
+    let (q0, q1, f) = (
+        alone.per_request.summary(),
+        beside.per_request.summary(),
+        flooding.per_request.summary(),
+    );
+    println!(
+        "{}: alone {:.0} alerts/s, request p50 {} ms, p99 {} ms; beside the flood {:.0} alerts/s, p50 {} ms, p99 {} ms; answers {:?}",
+        a.quiet_tenant,
+        alone.alerts_per_sec(),
+        stats::ms(q0.p50),
+        stats::ms(q0.p99),
+        beside.alerts_per_sec(),
+        stats::ms(q1.p50),
+        stats::ms(q1.p99),
+        beside.statuses
+    );
+    println!(
+        "{} (flood): {:.0} alerts/s, request p50 {} ms, p99 {} ms; answers {:?}; transport errors {}",
+        a.hale.tenant,
+        flooding.alerts_per_sec(),
+        stats::ms(f.p50),
+        stats::ms(f.p99),
+        flooding.statuses,
+        flooding.transport_errors
+    );
+    let ratio = q1.p99.as_secs_f64() / q0.p99.as_secs_f64().max(1e-9);
+    let refused = beside.failures() + alone.failures();
+    println!(
+        "quiet tenant's p99 beside the flood / alone: {ratio:.2} (goal <= 2: {}); quiet requests refused or failed: {refused} (goal 0: {})",
+        verdict(ratio <= 2.0),
+        verdict(refused == 0)
+    );
+    if refused > 0 {
+        bail!("the quiet tenant was refused {refused} times");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -517,5 +642,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Intake(a) => intake(a).await,
         Command::Storm(a) => storm(a).await,
+        Command::Fairness(a) => fairness(a).await,
     }
 }
