@@ -173,12 +173,16 @@ ensure_cargo_deny() {
 
 step "cargo fmt" cargo fmt --all -- --check
 
+# The simulator behind `hale replay` is an opt-in feature (it needs tokio's
+# test-util, kept out of default builds); lint, document and test it too.
+FEATURES=(--features hale-cli/simulate)
+
 if ((FAST)); then
     printf '\n--fast: skipping clippy, cargo doc and cargo-deny\n'
 else
-    step "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+    step "cargo clippy" cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
     # Broken intra-doc links (a renamed item, a link to a private one).
-    step "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+    step "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked "${FEATURES[@]}"
     step "install cargo-deny" ensure_cargo_deny
     step "cargo deny" cargo deny --locked check bans licenses sources
 fi
@@ -186,15 +190,15 @@ fi
 # === Tests ===================================================================
 
 if cargo nextest --version >/dev/null 2>&1; then
-    step "tests (nextest)" cargo nextest run --workspace --locked --no-fail-fast \
+    step "tests (nextest)" cargo nextest run --workspace --locked --no-fail-fast "${FEATURES[@]}" \
         ${RUNNER_ARGS[@]+"${RUNNER_ARGS[@]}"}
 else
     printf 'cargo-nextest not found; using cargo test\n'
-    step "tests (cargo test)" cargo test --workspace --locked --no-fail-fast \
+    step "tests (cargo test)" cargo test --workspace --locked --no-fail-fast "${FEATURES[@]}" \
         ${RUNNER_ARGS[@]+"${RUNNER_ARGS[@]}"}
 fi
 # nextest does not run doctests.
-step "doctests" cargo test --workspace --doc --locked --no-fail-fast
+step "doctests" cargo test --workspace --doc --locked --no-fail-fast "${FEATURES[@]}"
 
 # Opt-in: do hale-domain's tests kill the mutants of the lines this change
 # touched? (docs/ARCHITECTURE.md, "Testing: mutation score").

@@ -12,7 +12,8 @@
 //! * **Replay recorded alerts offline**: `hale replay --policy FILE --alerts
 //!   FILE` feeds them through the same engine the server runs, on in-memory
 //!   ports and simulated time, and shows what it would have decided
-//!   ([`replay`]).
+//!   (`replay`, built with the `simulate` feature: it needs tokio's paused
+//!   clock, which release builds of the server must not carry).
 //!
 //! Plus `hale migrate` (the Postgres schema) and `hale completions SHELL`.
 //!
@@ -27,16 +28,20 @@ pub mod connection;
 pub mod exit;
 pub mod out;
 pub mod policy;
+#[cfg(feature = "simulate")]
 pub mod replay;
 pub mod table;
 
+#[cfg(feature = "simulate")]
 use std::collections::BTreeMap;
+#[cfg(feature = "simulate")]
 use std::io::IsTerminal;
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, Command, MigrateArgs, Output, PolicyCommand, ReplayArgs};
 use crate::exit::{CliError, Exit};
+#[cfg(feature = "simulate")]
 use crate::replay::{ReplayInput, parse_alerts_file};
 
 /// A command's result: what to print on stdout, and the exit code.
@@ -127,6 +132,23 @@ fn migrate(args: &MigrateArgs, output: Output) -> Result<String, CliError> {
     })
 }
 
+/// What `hale replay` says when this `hale` was built without the
+/// simulator.
+pub const NO_SIMULATOR: &str = "this `hale` was built without the simulator that `hale replay` runs on \
+(it needs tokio's paused clock, kept out of default builds); install it with \
+`cargo install --path apps/hale-cli --features simulate` or run \
+`cargo run -p hale-cli --features simulate -- replay ...`";
+
+#[cfg(not(feature = "simulate"))]
+fn replay_command(
+    _args: &ReplayArgs,
+    _tenant: Option<String>,
+    _output: Output,
+) -> Result<String, CliError> {
+    Err(CliError::Usage(NO_SIMULATOR.to_owned()))
+}
+
+#[cfg(feature = "simulate")]
 fn replay_command(
     args: &ReplayArgs,
     tenant: Option<String>,
@@ -178,6 +200,7 @@ fn replay_command(
     })
 }
 
+#[cfg(feature = "simulate")]
 fn progress_bar(total: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::with_draw_target(
         Some(total as u64),

@@ -2,8 +2,10 @@
 //! outputs, the accepted input shapes, and bad input.
 //!
 //! Regenerate the golden files after an intended change with
-//! `HALE_UPDATE_GOLDEN=1 cargo test -p hale-cli --test replay`, then read
+//! `HALE_UPDATE_GOLDEN=1 cargo test -p hale-cli --features simulate --test replay`, then read
 //! the diff: it is the change in what the engine decides.
+
+#![cfg(feature = "simulate")]
 
 use std::path::{Path, PathBuf};
 

@@ -201,3 +201,43 @@ fn workspace_dependencies_point_inward() {
     );
     assert_eq!(by_name.get("hale-domain"), Some(&0));
 }
+
+/// Architecture invariant: tokio's `test-util` (the paused clock) is in no
+/// release build of the programs, alone or built together: it lives behind
+/// hale-cli's opt-in `simulate` feature and in dev-dependencies. Were it
+/// in one program's normal dependencies, `cargo build --release -p
+/// hale-server -p hale-cli` followed by `-p hale-server` alone would build
+/// tokio, and everything above it, twice.
+#[test]
+fn tokio_test_util_is_in_no_default_build_of_the_programs() {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "hale-server",
+            "-p",
+            "hale-cli",
+            "-p",
+            "hale-load",
+            "-e",
+            "normal,features",
+            "-i",
+            "tokio",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(tree.contains("tokio v1"), "the tree shows tokio: {tree}");
+    assert!(
+        !tree.contains("feature \"test-util\""),
+        "tokio's test-util is in a default build of the programs:\n{tree}"
+    );
+}
