@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
-use hale_domain::safety::{SafetyKey, SafetyValue};
+use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 use hale_engine::ports::{
     Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
     SafetyView, StoreError, StoreHealth,
@@ -252,6 +252,51 @@ impl SafetyStore for PgStore {
                 written,
                 epoch: now,
             })
+        })
+        .await
+    }
+
+    async fn prune_ledgers(
+        &self,
+        tenant: &TenantId,
+        spent: &[(LedgerKey, u64)],
+    ) -> Result<Vec<LedgerKey>, StoreError> {
+        if spent.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut names = Vec::with_capacity(spent.len());
+        let mut versions = Vec::with_capacity(spent.len());
+        for (key, version) in spent {
+            names.push(key.as_str().to_owned());
+            versions.push(int("version", *version)?);
+        }
+        self.timed(async {
+            let mut tx = self.begin(tenant).await?;
+            // Hold the tenant's epoch row as an update does, so a prune and
+            // an update of the tenant run one after the other (the version
+            // condition alone would do; the lock keeps the argument short).
+            if epoch_of(&mut tx, tenant.as_str(), "FOR UPDATE")
+                .await?
+                .is_none()
+            {
+                commit(tx).await?;
+                return Ok(Vec::new());
+            }
+            let deleted: Vec<String> = sqlx::query_scalar(
+                "DELETE FROM safety_records AS r \
+                 USING unnest($2::text[], $3::bigint[]) AS u(name, version) \
+                 WHERE r.tenant = $1 AND r.kind = 'ledger' \
+                   AND r.name = u.name AND r.version = u.version \
+                 RETURNING r.name",
+            )
+            .bind(tenant.as_str())
+            .bind(&names)
+            .bind(&versions)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error::db)?;
+            commit(tx).await?;
+            Ok(deleted.into_iter().map(LedgerKey::from_stored).collect())
         })
         .await
     }

@@ -4,7 +4,8 @@
 //! the records and the store writes what it returns.
 
 use async_trait::async_trait;
-use hale_domain::safety::{SafetyKey, SafetyValue};
+use hale_domain::TenantId;
+use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 use hale_engine::ports::{
     Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
     SafetyView, StoreError, StoreHealth,
@@ -101,7 +102,7 @@ impl SafetyStore for SqliteStore {
             let scope = if scope == "*" {
                 SafetyScope::Platform
             } else {
-                match hale_domain::TenantId::new(scope) {
+                match TenantId::new(scope) {
                     Ok(t) => SafetyScope::Tenant(t),
                     Err(_) => continue,
                 }
@@ -181,6 +182,40 @@ impl SafetyStore for SqliteStore {
             written,
             epoch,
         })
+    }
+
+    async fn prune_ledgers(
+        &self,
+        tenant: &TenantId,
+        spent: &[(LedgerKey, u64)],
+    ) -> Result<Vec<LedgerKey>, StoreError> {
+        if spent.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One write transaction: no update of any scope runs meanwhile.
+        let mut tx = self.write().await?;
+        let mut deleted = Vec::new();
+        for (key, version) in spent {
+            let Ok(version) = i64::try_from(*version) else {
+                continue;
+            };
+            let gone = sqlx::query(
+                "DELETE FROM safety_records \
+                 WHERE scope = ?1 AND kind = 'ledger' AND name = ?2 AND version = ?3",
+            )
+            .bind(tenant.as_str())
+            .bind(key.as_str())
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(error::db)?
+            .rows_affected();
+            if gone > 0 {
+                deleted.push(key.clone());
+            }
+        }
+        commit(tx).await?;
+        Ok(deleted)
     }
 }
 

@@ -354,6 +354,9 @@ pub struct EngineSection {
     /// Approval expiry sweep interval.
     #[serde(with = "duration")]
     pub approval_sweep_interval: Duration,
+    /// How often spent attempt ledgers are pruned (default 10 min).
+    #[serde(with = "duration")]
+    pub ledger_prune_interval: Duration,
     /// Most background tasks (seed 002: 10).
     pub max_background_tasks: usize,
     /// Global dormancy threshold (seed 002: 10).
@@ -383,6 +386,7 @@ impl Default for EngineSection {
             detection_interval: d.detection_interval,
             preventive_interval: d.preventive_interval,
             approval_sweep_interval: d.approval_sweep_interval,
+            ledger_prune_interval: d.ledger_prune_interval,
             max_background_tasks: d.max_background_tasks,
             global_dormancy_threshold: d.global_dormancy_threshold,
             max_deferred_per_tenant: d.max_deferred_per_tenant,
@@ -406,6 +410,7 @@ impl EngineSection {
             detection_interval: self.detection_interval,
             preventive_interval: self.preventive_interval,
             approval_sweep_interval: self.approval_sweep_interval,
+            ledger_prune_interval: self.ledger_prune_interval,
             max_background_tasks: self.max_background_tasks,
             global_dormancy_threshold: self.global_dormancy_threshold,
             max_deferred_per_tenant: self.max_deferred_per_tenant,

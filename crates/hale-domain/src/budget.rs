@@ -81,6 +81,22 @@ impl AttemptLedger {
     pub fn reset(&mut self) {
         self.consecutive_failures = 0;
     }
+
+    /// Whether the ledger is spent at `now` under `cooldown`: it carries no
+    /// failure streak and its cooldown has passed (or it never started).
+    ///
+    /// A spent ledger decides what an empty one decides, at `now` and at
+    /// every later time, for every maximum and every later event
+    /// (`prop_spent_ledger_decides_like_an_empty_one`), so it can be
+    /// forgotten: that is how ledgers are pruned. A ledger with a failure
+    /// streak is never spent (it may carry a max-attempts block) until a
+    /// success, a reset or a resume clears the streak.
+    pub fn is_spent(&self, cooldown: Duration, now: Timestamp) -> bool {
+        self.consecutive_failures == 0
+            && self
+                .last_started_at
+                .is_none_or(|last| last + cooldown <= now)
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +133,93 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The events a ledger sees after the pruning decision.
+    #[derive(Debug, Clone)]
+    enum Later {
+        Start,
+        Finish(bool),
+        Reset,
+    }
+
+    fn later() -> impl Strategy<Value = Later> {
+        prop_oneof![
+            Just(Later::Start),
+            any::<bool>().prop_map(Later::Finish),
+            Just(Later::Reset),
+        ]
+    }
+
+    fn any_ledger() -> impl Strategy<Value = AttemptLedger> {
+        (0u32..4, 0u32..50, proptest::option::of(0i64..2_000)).prop_map(
+            |(consecutive_failures, total_attempts, last)| AttemptLedger {
+                consecutive_failures,
+                total_attempts,
+                last_started_at: last.map(Timestamp::from_unix_secs),
+            },
+        )
+    }
+
+    proptest! {
+        /// Pruning forgets nothing that decides: a ledger spent at `now`
+        /// decides exactly what an empty ledger decides at every later time,
+        /// for every maximum, and keeps doing so through any later events
+        /// applied to both. And only spent ledgers do: a ledger that is not
+        /// spent decides differently from an empty one at `now` for some
+        /// maximum.
+        #[test]
+        fn prop_spent_ledger_decides_like_an_empty_one(
+            ledger in any_ledger(), cooldown_s in 0u64..600, now_s in 0i64..2_500,
+            steps in prop::collection::vec((0u64..700, later(), 1u32..6), 0..40),
+        ) {
+            let cooldown = Duration::from_secs(cooldown_s);
+            let now = Timestamp::from_unix_secs(now_s);
+            if !ledger.is_spent(cooldown, now) {
+                let max = ledger.consecutive_failures.max(1);
+                prop_assert_ne!(
+                    ledger.check(max, cooldown, now),
+                    AttemptLedger::default().check(max, cooldown, now),
+                    "a ledger that is not spent must differ from an empty one"
+                );
+                return Ok(());
+            }
+            let (mut spent, mut empty) = (ledger, AttemptLedger::default());
+            let mut at = now;
+            for (advance, event, max) in steps {
+                at = at + Duration::from_secs(advance);
+                prop_assert_eq!(spent.check(max, cooldown, at), empty.check(max, cooldown, at));
+                for l in [&mut spent, &mut empty] {
+                    match event {
+                        Later::Start => l.on_start(at),
+                        Later::Finish(ok) => l.on_finish(ok),
+                        Later::Reset => l.reset(),
+                    }
+                }
+            }
+            prop_assert_eq!(spent.check(1, cooldown, at), empty.check(1, cooldown, at));
+        }
+    }
+
+    #[test]
+    fn spent_needs_no_streak_and_a_passed_cooldown() {
+        let t0 = Timestamp::from_unix_secs(100);
+        let cooldown = Duration::from_secs(60);
+        let mut l = AttemptLedger::default();
+        assert!(l.is_spent(cooldown, t0), "a ledger never started is spent");
+        l.on_start(t0);
+        assert!(!l.is_spent(cooldown, t0 + cooldown - Duration::from_micros(1)));
+        assert!(
+            l.is_spent(cooldown, t0 + cooldown),
+            "the cooldown ends at the instant"
+        );
+        l.on_finish(false);
+        assert!(
+            !l.is_spent(cooldown, t0 + Duration::from_secs(1_000_000)),
+            "a failure streak keeps the ledger"
+        );
+        l.reset();
+        assert!(l.is_spent(cooldown, t0 + cooldown));
     }
 
     #[test]

@@ -27,6 +27,9 @@
 //! * **A resume** ([`TenantSafety::resume`]) is the only way out of dormancy
 //!   and starts healing afresh: the backoff and every target's failure streak
 //!   are cleared with it.
+//! * **Pruning** ([`ledger_prunable`]): a ledger without a failure streak
+//!   whose cooldown has passed decides what an empty one decides, so it may
+//!   be deleted; one with a streak is kept.
 //! * **Records** come back with the configured policy: the configured
 //!   thresholds and backoff policy win, the counts carry over.
 
@@ -49,8 +52,10 @@ use crate::resource::ResourceRef;
 use crate::strategy::ActionKind;
 use crate::time::Timestamp;
 
+mod pruning;
 mod records;
 
+pub use pruning::{ledger_cooldown, ledger_prunable};
 pub use records::{BackoffRecord, SafetyKey, SafetyValue};
 
 /// The attempt ledger key of a strategy on a target

@@ -41,6 +41,9 @@ pub struct EngineConfig {
     pub preventive_interval: Duration,
     /// Approval expiry sweep interval.
     pub approval_sweep_interval: Duration,
+    /// How often spent attempt ledgers (no failure streak, cooldown passed)
+    /// are deleted from the store and this replica's copy.
+    pub ledger_prune_interval: Duration,
     /// Maximum background tasks (seed 002: 10).
     pub max_background_tasks: usize,
     /// Dormancy threshold for the global scope (seed 002: 10).
@@ -71,6 +74,7 @@ impl Default for EngineConfig {
             detection_interval: Duration::from_secs(300),
             preventive_interval: Duration::from_secs(600),
             approval_sweep_interval: Duration::from_secs(30),
+            ledger_prune_interval: Duration::from_secs(600),
             max_background_tasks: 10,
             global_dormancy_threshold: 10,
             max_deferred_per_tenant: 10_000,

@@ -1,7 +1,7 @@
 //! The periodic jobs, all registered with the background task manager:
 //! flag refresh, approval expiry, tenant eviction, auto-detection (re-drives
-//! deferred alerts), preventive checks of recently healed targets, and the
-//! crash-recovery sweep.
+//! deferred alerts), preventive checks of recently healed targets, the
+//! crash-recovery sweep, safety-state sync and ledger pruning.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +37,8 @@ pub mod task_id {
     pub const RECOVERY: &str = "operation-recovery";
     /// Brings this replica's copy of the shared safety state up to date.
     pub const SAFETY_SYNC: &str = "safety-sync";
+    /// Deletes spent attempt ledgers ([`crate::ledger_pruning`]).
+    pub const LEDGER_PRUNING: &str = "ledger-pruning";
 }
 
 fn job<F, Fut>(inner: &Arc<Inner>, f: F) -> Job
@@ -105,6 +107,14 @@ impl Engine {
             opts,
         )?;
         inner.tasks.register_interval(
+            task_id::LEDGER_PRUNING,
+            cfg.ledger_prune_interval,
+            job(inner, |i| async move {
+                i.prune_ledgers().await.map(drop).map_err(|e| e.to_string())
+            }),
+            opts,
+        )?;
+        inner.tasks.register_interval(
             task_id::AUTO_DETECTION,
             cfg.detection_interval,
             job(inner, |i| async move {
@@ -142,6 +152,22 @@ impl Engine {
     /// Runs the auto-detection job once (tests and replays call it).
     pub async fn run_detection(&self) -> Result<(), EngineError> {
         self.inner.redrive_deferred().await
+    }
+
+    /// Runs the ledger-pruning job once (tests call it); returns how many
+    /// ledgers the store deleted.
+    pub async fn prune_spent_ledgers(&self) -> Result<usize, EngineError> {
+        self.inner.prune_ledgers().await.map(|p| p.deleted)
+    }
+
+    /// How many attempt ledgers this replica holds in memory for `tenant`
+    /// (`None` when the tenant is not loaded): the number the pruning job
+    /// keeps bounded.
+    pub fn cached_ledgers(&self, tenant: &hale_domain::TenantId) -> Option<usize> {
+        self.inner
+            .tenants
+            .loaded(tenant)
+            .map(|rt| rt.cached_ledgers())
     }
 
     /// The background task statistics.

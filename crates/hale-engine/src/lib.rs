@@ -65,6 +65,7 @@ pub mod heartbeat;
 pub mod ids;
 pub mod intake;
 mod jobs;
+mod ledger_pruning;
 pub mod local_locks;
 pub mod metrics;
 mod not_acted;

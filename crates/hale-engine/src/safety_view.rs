@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hale_domain::Timestamp;
+use hale_domain::budget::AttemptLedger;
 use hale_domain::guard::{self, HealingPath, ScopeState, Verdict};
-use hale_domain::safety::{PlatformSafety, SafetyKey, SafetyValue, TenantSafety};
+use hale_domain::safety::{LedgerKey, PlatformSafety, SafetyKey, SafetyValue, TenantSafety};
 use hale_domain::strategy::Strategy;
 
 use crate::engine::Inner;
@@ -75,6 +76,31 @@ impl ScopeView {
 
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// The attempt ledgers in the copy, with their versions.
+    pub(crate) fn ledgers(&self) -> impl Iterator<Item = (&LedgerKey, u64, &AttemptLedger)> + '_ {
+        self.records
+            .iter()
+            .filter_map(|(k, (version, v))| match (k, v) {
+                (SafetyKey::Ledger(key), SafetyValue::Ledger(l)) => Some((key, *version, l)),
+                _ => None,
+            })
+    }
+
+    /// Drops pruned ledgers from the copy, each only if the copy still holds
+    /// the version pruned (a newer one it took meanwhile stays). Returns the
+    /// keys dropped.
+    pub(crate) fn forget_ledgers(&mut self, pruned: &[(LedgerKey, u64)]) -> Vec<LedgerKey> {
+        let mut dropped = Vec::new();
+        for (key, version) in pruned {
+            let record = SafetyKey::Ledger(key.clone());
+            if self.records.get(&record).is_some_and(|(v, _)| v == version) {
+                self.records.remove(&record);
+                dropped.push(key.clone());
+            }
+        }
+        dropped
     }
 
     pub(crate) fn confirmed_at(&self) -> Option<Timestamp> {

@@ -14,7 +14,7 @@ use hale_domain::breaker::{
 };
 use hale_domain::convergence::Fingerprint;
 use hale_domain::reason::NotActed;
-use hale_domain::safety::{SafetySettings, TenantSafety};
+use hale_domain::safety::{LedgerKey, SafetySettings, TenantSafety};
 use hale_domain::{TenantId, Timestamp};
 
 use crate::config::TenantPolicy;
@@ -110,6 +110,27 @@ impl TenantRuntime {
             epoch: v.epoch(),
             confirmed_at: v.confirmed_at(),
         }
+    }
+
+    /// Drops ledgers the store pruned from the copy and from the safety
+    /// state built from it (only where the copy still holds the pruned
+    /// version). The view stays locked while the state changes, so a merge
+    /// cannot bring a newer ledger in between.
+    pub(crate) fn forget_ledgers(&self, pruned: &[(LedgerKey, u64)]) -> usize {
+        let mut view = self.view();
+        let dropped = view.forget_ledgers(pruned);
+        let mut safety = self.safety();
+        for key in &dropped {
+            safety.ledgers.remove(key);
+        }
+        dropped.len()
+    }
+
+    /// Attempt ledgers held in memory (the copy's records and the state
+    /// built from them; the larger count, should they ever differ).
+    pub(crate) fn cached_ledgers(&self) -> usize {
+        let in_view = self.view().ledgers().count();
+        in_view.max(self.safety().ledgers.len())
     }
 
     /// Takes records read from the store into the copy; when anything

@@ -40,7 +40,7 @@ async fn scenario_1_healthy_start() {
     assert!(!s.self_healing.is_dormant);
     assert_eq!(s.self_healing.consecutive_failures, 0);
     assert!(s.issues.is_empty(), "{:?}", s.issues);
-    assert_eq!(s.background_tasks.total_tasks, 7);
+    assert_eq!(s.background_tasks.total_tasks, 8);
     let op = started(&ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await);
     e.wait_idle().await;
     assert_eq!(op_state(&kit, &t, &op).await, HealingState::Completed);
@@ -203,7 +203,7 @@ async fn scenario_6_no_duplicate_background_tasks() {
     e.start_background_tasks().unwrap();
     e.start_background_tasks().unwrap();
     let ids: Vec<String> = e.background_tasks().into_iter().map(|s| s.id).collect();
-    assert_eq!(ids.len(), 7, "{ids:?}");
+    assert_eq!(ids.len(), 8, "{ids:?}");
     assert!(ids.contains(&task_id::AUTO_DETECTION.to_owned()));
     // Sleeping (rather than jumping the clock) lets every tick run.
     tokio::time::sleep(Duration::from_secs(601)).await;
@@ -215,6 +215,11 @@ async fn scenario_6_no_duplicate_background_tasks() {
     assert_eq!(detection.execution_count, 2, "every 5 minutes");
     let preventive = stats.iter().find(|s| s.id == task_id::PREVENTIVE).unwrap();
     assert_eq!(preventive.execution_count, 1, "every 10 minutes");
+    let pruning = stats
+        .iter()
+        .find(|s| s.id == task_id::LEDGER_PRUNING)
+        .unwrap();
+    assert_eq!(pruning.execution_count, 1, "every 10 minutes");
     e.shutdown().await;
     assert!(e.background_tasks().is_empty());
 }

@@ -22,8 +22,22 @@
 //!   updates wait for it). N concurrent updates that each add one to a
 //!   counter end at N. `update` is called once per successful update; an
 //!   update that writes nothing leaves the epoch alone.
+//! * **Pruning spent ledgers.** [`SafetyStore::prune_ledgers`] deletes a
+//!   tenant's attempt ledgers, each only while its version is still the one
+//!   the caller read: a ledger rewritten meanwhile (a new attempt on the
+//!   target) survives. It touches ledgers only (never switches, dormancy,
+//!   backoff or breakers), only the tenant's, and does not move the epoch:
+//!   the caller deletes only *spent* ledgers
+//!   ([`hale_domain::safety::ledger_prunable`]), which decide what an absent
+//!   ledger decides, so no replica has anything to learn from the deletion
+//!   and `safety_records(since)` never reports it. A replica that still
+//!   holds a deleted ledger in its copy decides as it would without it; a
+//!   later write of the same key carries a version above the scope's epoch
+//!   at the deletion, so every replica takes it. Deleting is idempotent: a
+//!   deleted ledger is absent, and an absent ledger matches no version.
 //! * **Errors.** `Unavailable` when the backend cannot be reached or times
-//!   out: then nothing was written.
+//!   out: then nothing was written (for a prune: nothing was deleted, or
+//!   everything it reports; a retry is safe).
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
@@ -145,4 +159,14 @@ pub trait SafetyStore: Send + Sync {
         ledgers: Ledgers<'_>,
         update: SafetyUpdate<'_>,
     ) -> Result<SafetyUpdated, StoreError>;
+
+    /// Deletes the tenant's attempt ledgers `spent` names, each only if its
+    /// stored version is still the one given, in one transaction, without
+    /// moving the tenant's epoch. Returns the keys it deleted (a ledger
+    /// rewritten since, or already gone, is not among them).
+    async fn prune_ledgers(
+        &self,
+        tenant: &TenantId,
+        spent: &[(LedgerKey, u64)],
+    ) -> Result<Vec<LedgerKey>, StoreError>;
 }

@@ -210,6 +210,8 @@ macro_rules! store_conformance_tests {
             safety_tenant_isolation,
             safety_platform_scope_is_seen_by_tenant_updates,
             concurrent_safety_updates_lose_nothing,
+            safety_prune_deletes_only_ledgers_at_the_given_version,
+            safety_prune_touches_only_the_tenants_ledgers,
             ping_answers,
             // Concurrency.
             concurrent_converge_counts_every_delivery,

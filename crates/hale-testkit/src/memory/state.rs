@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use hale_domain::safety::{SafetyKey, SafetyValue};
+use hale_domain::TenantId;
+use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 use hale_engine::ports::{
     Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
     SafetyView, StoreError, StoreHealth,
@@ -117,6 +118,30 @@ impl SafetyStore for MemoryStore {
             tenant: tenant.unwrap_or_default(),
             written,
         })
+    }
+
+    async fn prune_ledgers(
+        &self,
+        tenant: &TenantId,
+        spent: &[(LedgerKey, u64)],
+    ) -> Result<Vec<LedgerKey>, StoreError> {
+        let mut tables = self.tables()?;
+        let Some(target) = tables.safety.get_mut(&SafetyScope::Tenant(tenant.clone())) else {
+            return Ok(Vec::new());
+        };
+        let mut deleted = Vec::new();
+        for (key, version) in spent {
+            let record = SafetyKey::Ledger(key.clone());
+            if target
+                .records
+                .get(&record)
+                .is_some_and(|(v, _)| v == version)
+            {
+                target.records.remove(&record);
+                deleted.push(key.clone());
+            }
+        }
+        Ok(deleted)
     }
 }
 

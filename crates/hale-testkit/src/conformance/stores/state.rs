@@ -279,6 +279,140 @@ pub async fn safety_tenant_isolation<S: StoreAdapter>(store: Arc<S>) {
     );
 }
 
+fn ledger_write(n: usize, attempts: u32) -> (SafetyKey, SafetyValue) {
+    (
+        SafetyKey::Ledger(ledger_key(n)),
+        SafetyValue::Ledger(AttemptLedger {
+            total_attempts: attempts,
+            ..AttemptLedger::default()
+        }),
+    )
+}
+
+async fn write<S: StoreAdapter>(
+    store: &S,
+    scope: &SafetyScope,
+    writes: Vec<(SafetyKey, SafetyValue)>,
+) -> u64 {
+    let mut writes = Some(writes);
+    ok(
+        store
+            .update_safety(scope, Ledgers::All, &mut move |_| {
+                writes.take().unwrap_or_default()
+            })
+            .await,
+        "update_safety",
+    )
+    .epoch
+}
+
+/// Pruning deletes a ledger only while its version is the one given: a
+/// ledger rewritten since survives, an absent one is no error, a second
+/// prune deletes nothing; the epoch does not move, and a later write of a
+/// pruned key is seen by `safety_records(since)` as any write is.
+pub async fn safety_prune_deletes_only_ledgers_at_the_given_version<S: StoreAdapter>(
+    store: Arc<S>,
+) {
+    let t = unique_tenant();
+    let scope = SafetyScope::Tenant(t.clone());
+    let mut first: Vec<_> = (0..3).map(|n| ledger_write(n, 1)).collect();
+    first.push((SafetyKey::Dormancy, SafetyValue::Dormancy(Dormancy::new(3))));
+    write(store.as_ref(), &scope, first).await;
+    let epoch = write(store.as_ref(), &scope, vec![ledger_write(2, 2)]).await;
+    same(&epoch, &2, "two writing updates");
+    let spent = [
+        (ledger_key(0), 1),
+        (ledger_key(1), 1),
+        (ledger_key(2), 1),
+        (ledger_key(9), 1),
+    ];
+    let mut deleted = ok(store.prune_ledgers(&t, &spent).await, "prune_ledgers");
+    deleted.sort();
+    same(
+        &deleted,
+        &vec![ledger_key(0), ledger_key(1)],
+        "prune deletes the ledgers still at the given version and reports them",
+    );
+    let read = ok(store.safety_records(&scope, 0).await, "safety_records");
+    same(&read.epoch, &2, "a prune leaves the epoch alone");
+    same(
+        &read
+            .records
+            .iter()
+            .map(|r| (r.key.clone(), r.version))
+            .collect::<BTreeMap<_, _>>(),
+        &BTreeMap::from([
+            (SafetyKey::Dormancy, 1),
+            (SafetyKey::Ledger(ledger_key(2)), 2),
+        ]),
+        "a ledger rewritten since the version given survives, and so does every other record",
+    );
+    same(
+        &ok(store.prune_ledgers(&t, &spent).await, "prune_ledgers"),
+        &Vec::new(),
+        "pruning again deletes nothing",
+    );
+    let epoch = write(store.as_ref(), &scope, vec![ledger_write(0, 7)]).await;
+    let since = ok(store.safety_records(&scope, 2).await, "safety_records");
+    same(
+        &since
+            .records
+            .iter()
+            .map(|r| (r.key.clone(), r.version))
+            .collect::<Vec<_>>(),
+        &vec![(SafetyKey::Ledger(ledger_key(0)), epoch)],
+        "a pruned key written again is a change like any other",
+    );
+}
+
+/// Pruning names ledgers of one tenant: another tenant's ledger under the
+/// same key and version survives, and so does a record of another kind
+/// whose name is the one given.
+pub async fn safety_prune_touches_only_the_tenants_ledgers<S: StoreAdapter>(store: Arc<S>) {
+    let (a, b) = (unique_tenant(), unique_tenant());
+    let (sa, sb) = (
+        SafetyScope::Tenant(a.clone()),
+        SafetyScope::Tenant(b.clone()),
+    );
+    write(store.as_ref(), &sa, tenant_records()).await;
+    write(store.as_ref(), &sb, tenant_records()).await;
+    let spent = [
+        (ledger_key(1), 1),
+        (LedgerKey::from_stored("kubernetes"), 1),
+        (LedgerKey::from_stored(""), 1),
+    ];
+    same(
+        &ok(store.prune_ledgers(&b, &spent).await, "prune_ledgers"),
+        &vec![ledger_key(1)],
+        "prune deletes the tenant's ledger, not its breaker or switches of the same name",
+    );
+    let theirs = ok(store.safety_records(&sb, 0).await, "safety_records");
+    same(
+        &theirs
+            .records
+            .iter()
+            .map(|r| r.key.clone())
+            .collect::<Vec<_>>()
+            .len(),
+        &(tenant_records().len() - 1),
+        "only the ledger is gone",
+    );
+    holds(
+        theirs
+            .records
+            .iter()
+            .any(|r| r.key == SafetyKey::Breaker("kubernetes".into()))
+            && theirs.records.iter().any(|r| r.key == SafetyKey::Switches),
+        "records of other kinds are never pruned",
+    );
+    let mine = ok(store.safety_records(&sa, 0).await, "safety_records");
+    same(
+        &as_map(&mine).len(),
+        &tenant_records().len(),
+        "another tenant's ledger under the same key and version survives",
+    );
+}
+
 /// The platform's records are the platform's own scope, and every tenant
 /// update sees them as they are. (Writes the platform scope: run no other
 /// platform writer against the same database at the same time.)
