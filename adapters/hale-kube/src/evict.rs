@@ -1,5 +1,11 @@
 //! `evict_pod`: the Eviction API, so PodDisruptionBudgets hold.
 //!
+//! A workload target's pods are picked by the strategy's label selector,
+//! and only pods whose controller chain leads to the target may go: a
+//! selector that also matches another owner's pods (or bare pods) is
+//! refused whole as `invalid_action`, naming them, before anything is
+//! written ([`crate::ownership`]).
+//!
 //! An eviction is a POST of a `policy/v1` `Eviction` to the pod's
 //! `eviction` subresource. The API server refuses it with 429 when a
 //! PodDisruptionBudget would be violated, which surfaces as
@@ -26,6 +32,7 @@ use crate::errors::CallKind;
 use crate::executor::Ctx;
 use crate::fence::{Attempt, Fence, WRITE_ATTEMPTS, attempt, retry_changed};
 use crate::ops::patch_workload;
+use crate::ownership;
 use crate::write::{PatchKind, patch_once};
 
 /// Evicts (or deletes) the target pod, or the pods of the workload
@@ -54,8 +61,8 @@ pub(crate) async fn evict_pods(
                 .await?;
             let names: Vec<String> = list
                 .items
-                .into_iter()
-                .filter_map(|p| p.metadata.name)
+                .iter()
+                .filter_map(|p| p.metadata.name.clone())
                 .collect();
             if names.is_empty() {
                 return Err(ExecError::new(
@@ -76,6 +83,19 @@ pub(crate) async fn evict_pods(
                         names.len()
                     ),
                 ));
+            }
+            // Only pods of the alert's target go; a selector that also
+            // matches another owner's pods is refused whole.
+            if let Some(workload) = owner {
+                let selector = sel.to_string();
+                let foreign =
+                    ownership::foreign_pods(ctx, &selector, ns, target, workload, &list.items)
+                        .await?;
+                if !foreign.is_empty() {
+                    return Err(ownership::refusal(
+                        &selector, ns, target, workload, &foreign,
+                    ));
+                }
             }
             names
         }

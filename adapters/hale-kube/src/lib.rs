@@ -40,7 +40,10 @@
 //!   `["*"]` or [`KubeExecutorConfig::allow_node_actions`].
 //! * **Selector guard.** `evict_pod` selectors must contain a positive
 //!   `key=value` or `key in (...)` requirement; empty and negation-only
-//!   selectors are refused.
+//!   selectors are refused. A selector eviction touches only the target's
+//!   pods: if any matched pod's controller chain does not lead to the
+//!   target workload, the whole eviction is refused as `invalid_action`
+//!   before anything is written (`src/ownership.rs`).
 //! * **Honest failure classes** for the breaker: 401/403 `fatal`, 404
 //!   `target_gone`, 409 `conflict`, 429 from an eviction `budget_blocked`,
 //!   5xx, timeouts and connection errors `transient`, 400/422
@@ -91,6 +94,7 @@ mod evict;
 mod executor;
 pub mod fence;
 mod ops;
+mod ownership;
 mod probe;
 mod scope;
 pub mod selector;

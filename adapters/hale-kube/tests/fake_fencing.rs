@@ -11,7 +11,7 @@ use hale_domain::failure::FailureClass;
 use hale_engine::ports::{ExecMode, FencingToken};
 use hale_fake_kube::{FENCING_TENANT, FENCING_TOKEN, FakeConfig, Fault, Resource, WriteRecord};
 use serde_json::{Value, json};
-use support::objects::pod;
+use support::objects::{current_replicaset, pod};
 use support::world::{World, checkout, stored, world};
 use support::{TENANT, prod, run_with_token};
 
@@ -98,6 +98,7 @@ async fn a_stale_holder_never_writes_after_a_newer_one() {
 async fn an_eviction_checks_and_records_the_token_on_its_target_first() {
     let seed = json!([
         checkout(),
+        current_replicaset("prod", "checkout"),
         pod("prod", "checkout-a", "checkout", true),
         pod("prod", "checkout-b", "checkout", true),
     ]);

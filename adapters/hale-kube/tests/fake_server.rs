@@ -11,7 +11,7 @@ use hale_engine::ports::{ExecMode, Health, NamespacePolicy};
 use hale_fake_kube::{FENCING_TOKEN, FakeConfig, FakeKube, Fault, Resource};
 use hale_kube::{KubeConnection, KubeExecutor, KubeExecutorConfig, connect};
 use serde_json::{Value, json};
-use support::objects::{node, pod};
+use support::objects::{current_replicaset, node, pod};
 use support::world::{checkout, stored, world, world_with};
 use support::{TOKEN, executor_with, probe, prod, run};
 
@@ -188,6 +188,7 @@ async fn selector_evictions_pick_only_matching_pods() {
     canary["metadata"]["labels"]["track"] = json!("canary");
     let seed = json!([
         checkout(),
+        current_replicaset("prod", "checkout"),
         pod("prod", "checkout-a", "checkout", true),
         canary,
         pod("prod", "search-a", "search", true),
@@ -216,6 +217,45 @@ async fn selector_evictions_pick_only_matching_pods() {
     assert_eq!(
         d["metadata"]["annotations"][FENCING_TOKEN],
         TOKEN.to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_selector_matching_pods_of_another_workload_evicts_nothing_end_to_end() {
+    // `tier=web` matches checkout's pod and a pod of the `search`
+    // deployment: the eviction is refused whole, the pods stay, and the
+    // target records no token (nothing was written).
+    let mut mine = pod("prod", "checkout-a", "checkout", true);
+    mine["metadata"]["labels"]["tier"] = json!("web");
+    let mut theirs = pod("prod", "search-a", "search", true);
+    theirs["metadata"]["labels"]["tier"] = json!("web");
+    let mut search_rs = current_replicaset("prod", "search");
+    search_rs["metadata"]["labels"]["tier"] = json!("web");
+    let mut checkout_rs = current_replicaset("prod", "checkout");
+    checkout_rs["metadata"]["labels"]["tier"] = json!("web");
+    let seed = json!([checkout(), checkout_rs, search_rs, mine, theirs]);
+    let w = world(FakeConfig::default(), seed).await;
+    for mode in [ExecMode::DryRun, ExecMode::Apply] {
+        let err = run(
+            &w.exec,
+            "evict_pod",
+            "prod:deployment/checkout",
+            json!({"selector": "tier=web", "max_pods": 2}),
+            mode,
+            &prod(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.class, FailureClass::InvalidAction, "{err}");
+        assert!(
+            err.message.contains("search-a (owner Deployment/search"),
+            "{err}"
+        );
+    }
+    assert_eq!(w.fake.objects(Resource::Pod, "prod").len(), 2);
+    assert!(
+        w.fake.writes_to("deployments/prod/checkout").is_empty(),
+        "the target was not written"
     );
 }
 

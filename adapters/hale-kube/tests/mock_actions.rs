@@ -200,6 +200,13 @@ async fn evict_pod_with_a_selector_lists_then_evicts_each_match() {
                         pod("prod", "checkout-b", "checkout", false),
                     ]),
                 ),
+            // The pods' ReplicaSet, to check that they are the target's.
+            Expect::get("/apis/apps/v1/namespaces/prod/replicasets")
+                .query(&[("labelSelector", "app=checkout,track!=canary")])
+                .reply(
+                    200,
+                    replicaset_list(vec![current_replicaset("prod", "checkout")]),
+                ),
         ];
         // Applied: the owning workload (the target) records our token
         // before any pod goes.

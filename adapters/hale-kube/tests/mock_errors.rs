@@ -143,6 +143,10 @@ async fn a_budget_block_midway_reports_what_was_already_evicted() {
     ]);
     let script = vec![
         Expect::get("/api/v1/namespaces/prod/pods").reply(200, pods),
+        Expect::get("/apis/apps/v1/namespaces/prod/replicasets").reply(
+            200,
+            replicaset_list(vec![current_replicaset("prod", "checkout")]),
+        ),
         read_deployment(),
         Expect::patch(DEPLOY).reply(200, deployment_ready("prod", "checkout")),
         Expect::post("/api/v1/namespaces/prod/pods/checkout-a/eviction")

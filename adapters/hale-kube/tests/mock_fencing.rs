@@ -100,6 +100,10 @@ async fn a_newer_token_on_the_object_fences_each_action_before_it_writes() {
             json!({"selector": "app=checkout"}),
             vec![
                 Expect::get("/api/v1/namespaces/prod/pods").reply(200, pods),
+                Expect::get("/apis/apps/v1/namespaces/prod/replicasets").reply(
+                    200,
+                    replicaset_list(vec![current_replicaset("prod", "checkout")]),
+                ),
                 Expect::get(DEPLOY).reply(200, deploy_at("7", newer)),
             ],
         ),

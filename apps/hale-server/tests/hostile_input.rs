@@ -53,8 +53,9 @@ fn tenant(id: &str) -> TenantId {
     TenantId::new(id).unwrap()
 }
 
-/// A LOW-risk restart for `HighErrorRate` and a command that leaks for
-/// `LeakyCommand`, both automatic.
+/// A LOW-risk restart for `HighErrorRate`, an eviction of the target's
+/// `tier=web` pods for `PodStuck`, and a command that leaks for
+/// `LeakyCommand`, all automatic.
 fn policy(id: &str) -> TenantPolicy {
     let strategies = serde_json::from_value(json!([
         {
@@ -62,6 +63,15 @@ fn policy(id: &str) -> TenantPolicy {
             "trigger": {"alertnames": ["HighErrorRate"]},
             "target": {"kind": "deployment"},
             "actions": [{"kind": "rollout_restart", "timeout": "10s"}],
+            "verify": {"check": "none"},
+            "cooldown": "0s"
+        },
+        {
+            "id": "evict", "risk": "low",
+            "trigger": {"alertnames": ["PodStuck"]},
+            "target": {"kind": "deployment"},
+            "actions": [{"kind": "evict_pod", "timeout": "10s",
+                "params": {"selector": "tier=web", "max_pods": 5}}],
             "verify": {"check": "none"},
             "cooldown": "0s"
         },
@@ -151,6 +161,17 @@ async fn world_with(first: Vec<Arc<dyn ActionExecutor>>) -> World {
         state,
         heals: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
     }
+}
+
+/// The world with the Kubernetes executor on `fake` tried first.
+async fn kube_world(fake: &FakeKube) -> World {
+    let kube = KubeExecutor::connect(
+        &KubeConnection::Url(fake.url()),
+        KubeExecutorConfig::default(),
+    )
+    .await
+    .unwrap();
+    world_with(vec![Arc::new(kube), leaky_command()]).await
 }
 
 async fn world() -> World {
@@ -610,13 +631,7 @@ async fn kubernetes_objects_are_recorded_by_allow_list() {
         }))
         .unwrap();
     }
-    let kube = KubeExecutor::connect(
-        &KubeConnection::Url(fake.url()),
-        KubeExecutorConfig::default(),
-    )
-    .await
-    .unwrap();
-    let w = world_with(vec![Arc::new(kube), leaky_command()]).await;
+    let w = kube_world(&fake).await;
     hostile_in(&w, |w| async move {
         let audit = w.a_heals_then_audit("HighErrorRate", "checkout").await;
         assert!(
@@ -632,6 +647,77 @@ async fn kubernetes_objects_are_recorded_by_allow_list() {
         );
     })
     .await;
+    fake.stop().await;
+}
+
+/// A Deployment in `prod`, its ReplicaSet and `pods` pods labelled
+/// `tier=web`, as the controllers would leave them.
+fn web_deployment(name: &str, pods: usize) -> Vec<Value> {
+    let labels = json!({"app": name, "tier": "web"});
+    let rs = format!("{name}-6b7f");
+    let mut out = vec![
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "prod", "uid": format!("d-{name}")},
+            "spec": {"replicas": pods, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "app", "image": "app:1"}]}}}}),
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": rs, "namespace": "prod", "uid": format!("rs-{name}"),
+                "labels": labels,
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                    "name": name, "uid": format!("d-{name}"), "controller": true}]},
+            "spec": {"replicas": pods, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "app", "image": "app:1"}]}}}}),
+    ];
+    for n in 0..pods {
+        out.push(json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{name}-{n}"), "namespace": "prod", "labels": labels,
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "name": rs, "uid": format!("rs-{name}"), "controller": true}]},
+            "spec": {"containers": [{"name": "app", "image": "app:1"}]}}));
+    }
+    out
+}
+
+/// An alert names `checkout` while the strategy's selector also matches
+/// the pods of another deployment (`search`): the executor refuses the
+/// whole eviction as `invalid_action`, naming the foreign pods; no pod goes,
+/// the refusal counts toward no breaker, backoff or dormancy, and the next
+/// alert heals at once.
+#[tokio::test]
+async fn selector_matching_foreign_pods_evicts_nothing_foreign() {
+    let fake = FakeKube::start("127.0.0.1:0", FakeConfig::default())
+        .await
+        .unwrap();
+    let bystanders = ["bystander-0", "bystander-1"].map(|b| web_deployment(b, 0));
+    for obj in web_deployment("checkout", 1)
+        .into_iter()
+        .chain(web_deployment("search", 2))
+        .chain(bystanders.into_iter().flatten())
+    {
+        fake.seed(obj).unwrap();
+    }
+    let w = kube_world(&fake).await;
+    let pods = |fake: &FakeKube| fake.objects(hale_fake_kube::Resource::Pod, "prod").len();
+    hostile_in(&w, |w| async move {
+        let body = alert(&[("alertname", "PodStuck"), ("service", "checkout")]);
+        let r = w.post("/v1/alerts", A_INGEST, &body).await;
+        let outcome = &r.body["decisions"][0]["outcome"];
+        assert_eq!(outcome["decision"], "operation_started", "{}", r.text);
+        w.engine.wait_idle().await;
+        let id = outcome["operation_id"].as_str().unwrap();
+        let op = w.get(&format!("/v1/operations/{id}"), Some(A_VIEWER)).await;
+        assert_eq!(op.body["state"], "FAILED", "{}", op.text);
+        assert!(op.text.contains("invalid_action"), "{}", op.text);
+        assert!(op.text.contains("search-0"), "{}", op.text);
+        assert!(op.text.contains("nothing was evicted"), "{}", op.text);
+        w.a_is_awake_and_closed().await;
+        // No backoff: the refusal said nothing about the target's health.
+        w.a_heals_then_audit("HighErrorRate", "checkout").await;
+    })
+    .await;
+    assert_eq!(pods(&fake), 3, "no pod was evicted, foreign or not");
     fake.stop().await;
 }
 

@@ -153,14 +153,39 @@ pub(crate) fn replicaset(ns: &str, app: &str, revision: i64, image: &str, hash: 
     })
 }
 
+/// The pod template hash of the pods [`pod`] makes.
+pub(crate) const POD_TEMPLATE_HASH: &str = "7d4b9c8f6d";
+/// The uid of the ReplicaSet that controls them ([`current_replicaset`]).
+const CURRENT_RS_UID: &str = "aaaa0003-0000-4000-8000-000000000000";
+
+/// The ReplicaSet of the deployment `app` (revision 3) that controls the
+/// pods [`pod`] makes for `app`, as a seedable object.
+pub(crate) fn current_replicaset(ns: &str, app: &str) -> Value {
+    let mut rs = replicaset(
+        ns,
+        app,
+        3,
+        "registry.example/checkout:1.4.2",
+        POD_TEMPLATE_HASH,
+    );
+    rs["apiVersion"] = json!("apps/v1");
+    rs["kind"] = json!("ReplicaSet");
+    rs
+}
+
+/// A running pod of the deployment `app`, controlled by its current
+/// ReplicaSet ([`current_replicaset`]).
 pub(crate) fn pod(ns: &str, name: &str, app: &str, ready: bool) -> Value {
     let ready = if ready { "True" } else { "False" };
     json!({
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "namespace": ns, "uid": format!("p-{name}"), "resourceVersion": "5001",
-                     "labels": {"app": app, "pod-template-hash": "7d4b9c8f6d"},
-                     "creationTimestamp": "2026-11-23T17:18:33Z"},
+                     "labels": {"app": app, "pod-template-hash": POD_TEMPLATE_HASH},
+                     "creationTimestamp": "2026-11-23T17:18:33Z",
+                     "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                         "name": format!("{app}-{POD_TEMPLATE_HASH}"), "uid": CURRENT_RS_UID,
+                         "controller": true, "blockOwnerDeletion": true}]},
         "spec": {"containers": [container("registry.example/checkout:1.4.2")], "nodeName": "node-a",
                  "restartPolicy": "Always"},
         "status": {"phase": "Running", "podIP": "10.244.1.17", "startTime": "2026-11-23T17:18:33Z",
