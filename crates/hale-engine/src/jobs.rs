@@ -37,7 +37,7 @@ pub mod task_id {
     pub const RECOVERY: &str = "operation-recovery";
     /// Brings this replica's copy of the shared safety state up to date.
     pub const SAFETY_SYNC: &str = "safety-sync";
-    /// Deletes spent attempt ledgers ([`crate::ledger_pruning`]).
+    /// Deletes spent attempt ledgers (no failure streak, cooldown passed).
     pub const LEDGER_PRUNING: &str = "ledger-pruning";
 }
 
