@@ -429,7 +429,10 @@ pub async fn outbox_platform_scope_and_backlog<S: StoreAdapter>(store: Arc<S>) {
         "both are new",
     );
     same(
-        &ok(store.enqueue_notices(std::slice::from_ref(&p)).await, "enqueue_notices"),
+        &ok(
+            store.enqueue_notices(std::slice::from_ref(&p)).await,
+            "enqueue_notices",
+        ),
         &0,
         "an id already there is skipped",
     );
