@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use hale_domain::approval::ApprovalRequest;
 use hale_domain::convergence::Fingerprint;
+use hale_domain::notification::Notice;
 use hale_domain::record::timeline::TimelineEvent;
 use hale_domain::{ApprovalId, ResourceRef, TenantId, Timestamp};
 use hale_engine::ports::{ApprovalFilter, ApprovalStore, Page, StoreError};
@@ -13,6 +14,7 @@ use sqlx::query::Query;
 
 use crate::codec::{Cols, int, json, ts, ts_opt, wire};
 use crate::error;
+use crate::outbox::carry;
 use crate::store::{PgStore, cas_update, commit, list_query, same_tenant};
 use crate::timeline::insert_timeline;
 
@@ -148,6 +150,7 @@ impl ApprovalStore for PgStore {
             let mut tx = self.begin(&approval.tenant).await?;
             insert.execute(&mut *tx).await.map_err(error::db)?;
             insert_timeline(&mut tx, event).await?;
+            carry(&mut tx, Notice::for_approval(approval, true)).await?;
             commit(tx).await
         })
         .await
@@ -215,6 +218,7 @@ impl ApprovalStore for PgStore {
             if let Some(event) = event {
                 insert_timeline(&mut tx, event).await?;
             }
+            carry(&mut tx, Notice::for_approval(approval, false)).await?;
             commit(tx).await?;
             Ok(approval.revision + 1)
         })

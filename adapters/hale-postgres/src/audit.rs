@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
+use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
 use hale_engine::ports::{AuditFilter, AuditLog, Page, StoreError};
 use sqlx::postgres::PgRow;
@@ -10,6 +11,7 @@ use sqlx::{Postgres, Transaction};
 
 use crate::codec::{Cols, int_opt, json_opt, ts, wire, wire_opt};
 use crate::error;
+use crate::outbox::carry;
 use crate::store::{PgStore, commit, list_query, push_time_range};
 
 macro_rules! columns {
@@ -59,7 +61,7 @@ fn from_row(row: &PgRow) -> Result<AuditEntry, StoreError> {
 }
 
 /// Inserts an entry inside the caller's transaction (used on its own and
-/// together with operation writes).
+/// together with operation writes), with the notice it carries.
 pub(crate) async fn insert_audit(
     tx: &mut Transaction<'static, Postgres>,
     e: &AuditEntry,
@@ -91,6 +93,7 @@ pub(crate) async fn insert_audit(
         .execute(&mut **tx)
         .await
         .map_err(error::db)?;
+    carry(tx, Notice::for_audit(e)).await?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use hale_domain::convergence::Fingerprint;
+use hale_domain::notification::Notice;
 use hale_domain::record::incident::Incident;
 use hale_domain::{IncidentId, TenantId};
 use hale_engine::ports::{IncidentFilter, IncidentStore, Page, StoreError};
@@ -10,6 +11,8 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 
 use crate::codec::{Cols, int, json, json_opt, ts, ts_opt, wire};
+use crate::error;
+use crate::outbox::carry;
 use crate::store::{PgStore, cas_update, commit, list_query, push_time_range};
 
 macro_rules! columns {
@@ -105,7 +108,13 @@ impl IncidentStore for PgStore {
             incident,
             int("revision", incident.revision)?,
         )?;
-        self.execute(&incident.tenant, insert).await.map(drop)
+        self.timed(async {
+            let mut tx = self.begin(&incident.tenant).await?;
+            insert.execute(&mut *tx).await.map_err(error::db)?;
+            carry(&mut tx, Notice::for_incident(incident)).await?;
+            commit(tx).await
+        })
+        .await
     }
 
     async fn get_incident(
@@ -161,6 +170,7 @@ impl IncidentStore for PgStore {
         self.timed(async {
             let mut tx = self.begin(tenant).await?;
             cas_update(&mut tx, update, "incidents", tenant, id).await?;
+            carry(&mut tx, Notice::for_incident(incident)).await?;
             commit(tx).await?;
             Ok(incident.revision + 1)
         })

@@ -45,6 +45,7 @@ mod incidents;
 mod knowledge;
 mod migrate;
 mod operations;
+mod outbox;
 mod roles;
 mod state;
 mod store;

@@ -2,10 +2,12 @@
 
 use async_trait::async_trait;
 use hale_domain::approval::{ApprovalRequest, ApprovalStatus};
+use hale_domain::notification::Notice;
 use hale_domain::record::timeline::TimelineEvent;
 use hale_domain::{ApprovalId, ResourceRef, TenantId, Timestamp};
 use hale_engine::ports::{ApprovalFilter, ApprovalStore, Page, StoreError};
 
+use crate::outbox::carry;
 use crate::store::{SqliteStore, Table, commit, next_revision, same_tenant, to_doc, ts_text};
 
 const T: Table = Table::APPROVALS;
@@ -25,6 +27,7 @@ impl ApprovalStore for SqliteStore {
         Table::TIMELINE
             .insert(&mut tx, &event.tenant, &event.id, event_doc)
             .await?;
+        carry(&mut tx, Notice::for_approval(approval, true)).await?;
         commit(tx).await
     }
 
@@ -92,6 +95,7 @@ impl ApprovalStore for SqliteStore {
                 .insert(&mut tx, &event.tenant, &event.id, event_doc)
                 .await?;
         }
+        carry(&mut tx, Notice::for_approval(approval, false)).await?;
         commit(tx).await?;
         Ok(next)
     }

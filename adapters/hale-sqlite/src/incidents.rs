@@ -2,10 +2,12 @@
 
 use async_trait::async_trait;
 use hale_domain::convergence::Fingerprint;
+use hale_domain::notification::Notice;
 use hale_domain::record::incident::Incident;
 use hale_domain::{IncidentId, TenantId};
 use hale_engine::ports::{IncidentFilter, IncidentStore, Page, StoreError};
 
+use crate::outbox::carry;
 use crate::store::{SqliteStore, Table, commit, next_revision, push_time_range, to_doc};
 
 const T: Table = Table::INCIDENTS;
@@ -13,8 +15,12 @@ const T: Table = Table::INCIDENTS;
 #[async_trait]
 impl IncidentStore for SqliteStore {
     async fn create_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        self.insert_one(T, &incident.tenant, incident.id.as_str(), incident)
-            .await
+        let doc = to_doc(incident)?;
+        let mut tx = self.write().await?;
+        T.insert(&mut tx, &incident.tenant, incident.id.as_str(), doc)
+            .await?;
+        carry(&mut tx, Notice::for_incident(incident)).await?;
+        commit(tx).await
     }
 
     async fn get_incident(
@@ -65,6 +71,7 @@ impl IncidentStore for SqliteStore {
         let (tenant, id) = (&incident.tenant, incident.id.as_str());
         T.replace(&mut tx, tenant, id, doc, Some(incident.revision))
             .await?;
+        carry(&mut tx, Notice::for_incident(incident)).await?;
         commit(tx).await?;
         Ok(next)
     }

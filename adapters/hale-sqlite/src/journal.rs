@@ -3,17 +3,24 @@
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
+use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::timeline::TimelineEvent;
 use hale_engine::ports::{AuditFilter, AuditLog, Page, StoreError, TimelineFilter, TimelineStore};
 
-use crate::store::{SqliteStore, Table, push_time_range};
+use crate::outbox::carry;
+use crate::store::{SqliteStore, Table, commit, push_time_range, to_doc};
 
 #[async_trait]
 impl AuditLog for SqliteStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.insert_one(Table::AUDIT, &entry.tenant, &entry.id, entry)
-            .await
+        let doc = to_doc(entry)?;
+        let mut tx = self.write().await?;
+        Table::AUDIT
+            .insert(&mut tx, &entry.tenant, &entry.id, doc)
+            .await?;
+        carry(&mut tx, Notice::for_audit(entry)).await?;
+        commit(tx).await
     }
 
     async fn list_audit(

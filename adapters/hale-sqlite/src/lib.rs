@@ -39,6 +39,7 @@ mod incidents;
 mod journal;
 mod knowledge;
 mod operations;
+mod outbox;
 mod state;
 mod store;
 

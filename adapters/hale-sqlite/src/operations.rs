@@ -3,10 +3,12 @@
 
 use async_trait::async_trait;
 use hale_domain::healing::HealingOperation;
+use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, TenantId};
 use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 
+use crate::outbox::carry;
 use crate::store::{
     SqliteStore, Table, commit, next_revision, push_time_range, same_tenant, to_doc,
 };
@@ -27,6 +29,7 @@ impl OperationStore for SqliteStore {
         Table::AUDIT
             .insert(&mut tx, &audit.tenant, &audit.id, audit_doc)
             .await?;
+        carry(&mut tx, Notice::for_audit(audit)).await?;
         commit(tx).await
     }
 
@@ -80,6 +83,7 @@ impl OperationStore for SqliteStore {
             Table::AUDIT
                 .insert(&mut tx, &audit.tenant, &audit.id, audit_doc)
                 .await?;
+            carry(&mut tx, Notice::for_audit(audit)).await?;
         }
         commit(tx).await?;
         Ok(next)

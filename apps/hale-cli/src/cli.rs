@@ -90,6 +90,10 @@ pub enum Command {
     Attempts(AttemptsCommand),
     /// The audit log, newest first.
     Audit(AuditArgs),
+    /// Notification deliveries (notice, channel, attempts, last error,
+    /// delivered at), newest first; a platform token without --tenant shows
+    /// the platform-wide notices.
+    Notifications(NotificationsArgs),
     /// Apply the Postgres schema migrations.
     Migrate(MigrateArgs),
     /// Print a shell completion script.
@@ -335,6 +339,23 @@ pub struct AuditArgs {
     /// Time range.
     #[command(flatten)]
     pub range: TimeRange,
+    /// Paging.
+    #[command(flatten)]
+    pub paging: Paging,
+}
+
+/// `hale notifications` filters.
+#[derive(Debug, Args)]
+pub struct NotificationsArgs {
+    /// Only this channel.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Only this notice kind, e.g. approval_requested, healing_escalated.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only deliveries still pending (true) or finished (false).
+    #[arg(long)]
+    pub pending: Option<bool>,
     /// Paging.
     #[command(flatten)]
     pub paging: Paging,

@@ -43,6 +43,20 @@ tenant = "*"
 role = "admin"
 sha256 = "{admin}"
 
+[notifications]
+interval = "1s"
+
+# Nobody listens on the discard port: every attempt fails and stays visible.
+[[notifications.channels]]
+name = "ops-webhook"
+kind = "webhook"
+url = "http://127.0.0.1:9/hale"
+secret_file = "{secret}"
+
+[[notifications.routes]]
+tenant = "shop"
+channel = "ops-webhook"
+
 [[tenants]]
 id = "shop"
 namespaces = ["prod"]
@@ -72,6 +86,11 @@ actions = [{{ kind = "rollout_undo" }}]
 verify = {{ check = "none" }}
 "#,
         dir = data_dir.display().to_string().replace('\\', "\\\\"),
+        secret = data_dir
+            .with_file_name("webhook.secret")
+            .display()
+            .to_string()
+            .replace('\\', "\\\\"),
         op = hash(OPERATOR),
         viewer = hash(VIEWER),
         admin = hash(ADMIN),
@@ -112,6 +131,11 @@ fn alert(name: &str, deployment: &str) -> Alert {
 /// db).
 fn start() -> TestServer {
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("webhook.secret"),
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+    )
+    .unwrap();
     let text = config(&dir.path().join("data"));
     let config = hale_server::config::parse_str(&text, "test.toml").unwrap();
     let (addr_tx, addr_rx) = mpsc::channel();
@@ -567,4 +591,40 @@ fn switches_dormancy_breakers_and_the_audit_trail() {
         text.contains("maintenance over") && text.contains("alice"),
         "{text}"
     );
+}
+
+#[test]
+fn notifications_show_each_delivery_and_why_it_failed() {
+    let s = start();
+    let mut items = Vec::new();
+    for _ in 0..100 {
+        let v = s.json(VIEWER, &["notifications", "--kind", "approval_requested"]);
+        items = v["items"].as_array().cloned().unwrap_or_default();
+        if items.len() == 3 && items.iter().all(|d| d["attempts"].as_u64() >= Some(1)) {
+            break;
+        }
+        // A real server on its own runtime: its delivery task runs on
+        // wall time, so this test waits on wall time too.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(items.len(), 3, "three approval requests: {items:#?}");
+    for d in &items {
+        assert_eq!(d["channel"], "ops-webhook");
+        assert!(d["delivered_at"].is_null());
+        assert!(
+            d["last_error"]
+                .as_str()
+                .unwrap()
+                .starts_with("request failed"),
+            "{d}"
+        );
+    }
+    s.hale(VIEWER)
+        .args(["notifications", "--pending", "true"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("approval_requested"))
+        .stdout(predicate::str::contains("ops-webhook"))
+        .stdout(predicate::str::contains("LAST ERROR"));
 }

@@ -40,6 +40,7 @@
 
 mod errors;
 mod limits;
+mod notifications;
 mod role;
 mod sections;
 pub mod span;
@@ -55,6 +56,7 @@ use serde::Deserialize;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use limits::LimitsSection;
+pub use notifications::{ChannelConfig, ChannelKind, NotificationsSection, RouteConfig, SecretRef};
 pub use role::{Permission, Role};
 pub use sections::{
     DEFAULT_BODY_LIMIT, DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSection, ExecutorKind,
@@ -97,6 +99,9 @@ pub struct Config {
     /// `[limits]`: caps on what one alert may carry.
     #[serde(default)]
     pub limits: LimitsSection,
+    /// `[notifications]`: channels and routes.
+    #[serde(default)]
+    pub notifications: NotificationsSection,
     /// `[[tokens]]`.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,

@@ -229,6 +229,14 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
         out.push(ConfigError::at_path(origin, text, at, why));
     }
 
+    // [notifications]
+    out.extend(super::notifications::validate(
+        &config.notifications,
+        &tenant_ids,
+        text,
+        origin,
+    ));
+
     // [limits]
     out.extend(super::limits::validate(&config.limits, text, origin));
     out

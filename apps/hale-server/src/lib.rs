@@ -54,6 +54,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod notifications;
 pub mod openapi;
 pub mod routes;
 mod server;

@@ -133,6 +133,43 @@ pub fn render(
         "to",
         "Circuit breaker transitions, by target state.",
     );
+    o.family(
+        m,
+        family::NOTIFICATIONS_SENT,
+        "hale_notifications_sent_total",
+        "channel",
+        "Notifications a channel took, by channel.",
+    );
+    o.family(
+        m,
+        family::NOTIFICATIONS_FAILED,
+        "hale_notifications_failed_total",
+        "channel",
+        "Notification attempts that failed (retried with backoff), by channel.",
+    );
+    o.family(
+        m,
+        family::NOTIFICATIONS_GIVEN_UP,
+        "hale_notifications_given_up_total",
+        "channel",
+        "Notifications given up after the configured attempts, by channel.",
+    );
+    o.header(
+        "hale_notifications_pending",
+        "gauge",
+        "Notifications not delivered yet (all scopes), as the last delivery pass saw them.",
+    );
+    o.sample("hale_notifications_pending", &[], m.outbox_pending);
+    o.header(
+        "hale_notifications_oldest_pending_seconds",
+        "gauge",
+        "Age of the oldest notification not delivered yet (0 when none).",
+    );
+    o.sample(
+        "hale_notifications_oldest_pending_seconds",
+        &[],
+        m.outbox_oldest_pending_seconds,
+    );
 
     o.header(
         "hale_status_up",

@@ -52,7 +52,7 @@ fn list_params(filters: &[(&str, &str)]) -> Value {
         ),
     ];
     for (name, description) in filters {
-        let schema = if *name == "success" {
+        let schema = if *name == "success" || *name == "pending" {
             json!({ "type": "boolean" })
         } else {
             string()
@@ -231,6 +231,11 @@ fn paths() -> Value {
             "parameters": [tenant_param(), tz_param()],
             "responses": responses(ok_json("The breakers.", json!({ "type": "object", "properties": { "items": { "type": "array", "items": schema_ref("Object") } } })), READ_ERRORS)
         } },
+        "/v1/notifications": { "get": list_op("Notification deliveries (notice, channel, attempts, last error, delivered at); a platform token without tenant reads the platform-wide notices", "Object", &[
+            ("channel", "Channel name."),
+            ("kind", "Notice kind, e.g. approval_requested, healing_escalated, dormancy_entered."),
+            ("pending", "true: not delivered or given up yet; false: finished."),
+        ]) },
         "/v1/approvals/{id}/approve": { "post": act_op("Sign an approval request", vec![path("id", "The approval id."), tenant_param()], "ApproveRequest", "operator") },
         "/v1/approvals/{id}/reject": { "post": act_op("Reject an approval request", vec![path("id", "The approval id."), tenant_param()], "ReasonRequest", "operator") },
         "/v1/dormancy/resume": { "post": act_op("Wake a dormant scope (the only way out of dormant mode)", vec![tenant_param()], "DormancyRequest", "operator (tenant), admin (global)") },

@@ -108,8 +108,12 @@ impl Server {
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Listen { addr, source })?;
+        let delivery = crate::notifications::delivery_setup(&config, backends.ports.clock.clone())?;
         engine
             .start_background_tasks()
+            .map_err(|e| ServerError::Tasks(e.to_string()))?;
+        engine
+            .start_outbox_delivery(delivery)
             .map_err(|e| ServerError::Tasks(e.to_string()))?;
         let state = AppState::new(engine, tokens, HttpSettings::from_full_config(&config));
         Ok(Server {

@@ -41,6 +41,9 @@ pub enum WiringError {
     /// The engine refused the policy or could not load its state.
     #[error("engine: {0}")]
     Engine(#[from] EngineError),
+    /// A notification channel could not be set up (its secret is missing).
+    #[error("notifications: {0}")]
+    Notifications(String),
 }
 
 /// The global flag layer: `[flags]` from the file combined with the seed's

@@ -25,6 +25,7 @@
 //! | tenancy | [`tenant`] | 001 |
 //! | where a tenant may act | [`namespaces`] | 001 |
 //! | failure classes, never from the alert's own words | [`failure`] | 002 |
+//! | what humans hear about, and through which channel | [`notification`] | 002, issue 17 |
 //!
 //! ## Example
 //!
@@ -87,6 +88,7 @@ pub mod healing;
 pub mod ids;
 pub mod kill_switch;
 pub mod namespaces;
+pub mod notification;
 pub mod reason;
 pub mod record;
 pub mod resource;

@@ -146,13 +146,16 @@ impl Inner {
                 // A rollback acts: only on a recorded failure, and only
                 // while the lease holds (each rollback action runs under
                 // the heartbeat and stops the rollback if the lease goes).
-                if *rollback && durable {
-                    self.roll_back(&mut run).await;
-                }
+                let rollback_result = if *rollback && durable {
+                    self.roll_back(&mut run).await
+                } else {
+                    "no rollback ran".to_owned()
+                };
                 if *verification_failed {
                     self.remember_anti_pattern(&run, now).await;
                 }
-                self.escalate_failure(&mut run, error, now).await;
+                self.escalate_failure(&mut run, error, &rollback_result, now)
+                    .await;
             }
             RunEnd::Interrupted(reason) => {
                 if run.op.transition(HealingState::Interrupted, now).is_ok() {
@@ -199,8 +202,13 @@ impl Inner {
         tracing::info!(tenant = %tenant, op = %run.op.id, state = %run.op.state, "healing operation finished");
     }
 
-    async fn roll_back(&self, run: &mut Run) {
+    /// Runs the rollback plan; returns what it did, for the escalation.
+    async fn roll_back(&self, run: &mut Run) -> String {
         let actions = run.strategy.rollback.actions.clone();
+        if actions.is_empty() {
+            return "no rollback actions".to_owned();
+        }
+        let mut undone = 0usize;
         for action in &actions {
             // Rollback runs even if earlier rollback actions failed: each one
             // undoes something different.
@@ -214,14 +222,35 @@ impl Inner {
                 .await;
             // Without the lease, or without a record of this step, the
             // rest of the rollback does not run.
+            if result.outcome.is_ok() {
+                undone += 1;
+            }
             if !durable || result.class() == Some(FailureClass::Fenced) {
                 tracing::warn!(op = %run.op.id, "rollback stopped: {}", result.message);
-                break;
+                return format!(
+                    "rollback stopped after {undone} of {} actions: {}",
+                    actions.len(),
+                    result.message
+                );
             }
+        }
+        if undone == actions.len() {
+            format!("rollback succeeded ({undone} actions)")
+        } else {
+            format!(
+                "rollback failed ({undone} of {} actions succeeded)",
+                actions.len()
+            )
         }
     }
 
-    async fn escalate_failure(&self, run: &mut Run, error: &str, now: Timestamp) {
+    async fn escalate_failure(
+        &self,
+        run: &mut Run,
+        error: &str,
+        rollback_result: &str,
+        now: Timestamp,
+    ) {
         let policy = run.strategy.rollback.on_failure;
         if policy == FailurePolicy::EnterSafeMode {
             let strategy = run.strategy.id.clone();
@@ -236,7 +265,7 @@ impl Inner {
             }
         }
         run.op.escalated = true;
-        let reason = format!("{policy:?}: {error}");
+        let reason = format!("{policy:?}: {error}; {rollback_result}");
         let _ = self
             .save(run, AuditKind::HealingEscalated, reason, None)
             .await;

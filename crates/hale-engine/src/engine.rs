@@ -112,6 +112,9 @@ pub(crate) struct Inner {
     pub running: Mutex<std::collections::HashSet<hale_domain::OperationId>>,
     pub stopping: CancellationToken,
     pub shutting_down: AtomicBool,
+    /// Whether this process's last lock call found the backend unavailable
+    /// (a change is a notice).
+    pub lock_backend_down: AtomicBool,
 }
 
 /// The healing engine. Cheap to clone; clones share everything.
@@ -205,6 +208,7 @@ impl EngineBuilder {
                 running: Mutex::new(std::collections::HashSet::new()),
                 stopping: CancellationToken::new(),
                 shutting_down: AtomicBool::new(false),
+                lock_backend_down: AtomicBool::new(false),
             }),
         };
         let now = engine.inner.now();

@@ -71,6 +71,8 @@ pub struct Metrics {
     duplicate_deliveries: AtomicU64,
     labelled: Mutex<BTreeMap<(&'static str, String), u64>>,
     lock_latency: Histogram,
+    outbox_pending: AtomicU64,
+    outbox_oldest_ms: AtomicU64,
 }
 
 /// Labelled counter families.
@@ -87,6 +89,12 @@ pub mod family {
     pub const BREAKER_TRANSITIONS: &str = "breaker_transitions";
     /// Alerts deduplicated by kind (`delivery`, `episode`, `resolved`).
     pub const DEDUPLICATED: &str = "deduplicated";
+    /// Notifications a channel took, by channel.
+    pub const NOTIFICATIONS_SENT: &str = "notifications_sent";
+    /// Notification attempts that failed, by channel.
+    pub const NOTIFICATIONS_FAILED: &str = "notifications_failed";
+    /// Notifications given up after too many failures, by channel.
+    pub const NOTIFICATIONS_GIVEN_UP: &str = "notifications_given_up";
 }
 
 impl Metrics {
@@ -105,6 +113,15 @@ impl Metrics {
     pub fn inc(&self, family: &'static str, label: &str) {
         let mut map = self.labelled.lock().unwrap_or_else(|p| p.into_inner());
         *map.entry((family, label.to_owned())).or_default() += 1;
+    }
+
+    /// The outbox's backlog as the last delivery pass saw it.
+    pub fn outbox_backlog(&self, pending: u64, oldest_age: Duration) {
+        self.outbox_pending.store(pending, Ordering::Relaxed);
+        self.outbox_oldest_ms.store(
+            u64::try_from(oldest_age.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
     }
 
     /// Records a lock round trip.
@@ -127,6 +144,9 @@ impl Metrics {
             duplicate_deliveries: self.duplicate_deliveries.load(Ordering::Relaxed),
             labelled,
             lock_latency: self.lock_latency.snapshot(),
+            outbox_pending: self.outbox_pending.load(Ordering::Relaxed),
+            outbox_oldest_pending_seconds: self.outbox_oldest_ms.load(Ordering::Relaxed) as f64
+                / 1e3,
         }
     }
 }
@@ -142,6 +162,10 @@ pub struct MetricsSnapshot {
     pub labelled: BTreeMap<String, BTreeMap<String, u64>>,
     /// Lock acquire latency.
     pub lock_latency: HistogramSnapshot,
+    /// Notifications not yet delivered (routing or deliveries pending).
+    pub outbox_pending: u64,
+    /// Age of the oldest of them, in seconds (0 when none).
+    pub outbox_oldest_pending_seconds: f64,
 }
 
 impl MetricsSnapshot {

@@ -48,7 +48,33 @@ impl Inner {
         let t0 = tokio::time::Instant::now();
         let res = self.ports.locks.acquire(req).await;
         self.metrics.lock_latency(t0.elapsed());
+        match &res {
+            Ok(_) => self.lock_backend_seen(true, "").await,
+            Err(LockError::Unavailable(why)) => self.lock_backend_seen(false, why).await,
+            Err(_) => {}
+        }
         res
+    }
+
+    /// Tells people when this process finds the lock backend gone or back
+    /// (a platform-wide notice on each change; none while it stays so).
+    async fn lock_backend_seen(&self, available: bool, why: &str) {
+        let was_down = self
+            .lock_backend_down
+            .swap(!available, std::sync::atomic::Ordering::SeqCst);
+        if was_down != available {
+            return;
+        }
+        let notice = hale_domain::notification::Notice::lock_backend(
+            self.ports.ids.next_id("ntc"),
+            &format!("process {}", std::process::id()),
+            available,
+            why,
+            self.now(),
+        );
+        if let Err(e) = self.ports.stores.outbox.enqueue_notices(&[notice]).await {
+            tracing::warn!(error = %e, "could not record a lock backend notice");
+        }
     }
 
     /// Asks for the lock and reads the answer as the coordination rule's

@@ -43,6 +43,18 @@ pub async fn run(client: &ApiClient, output: Output, cmd: Command) -> Result<Str
             client.get("/v1/audit", &audit_query(&a)?).await?,
             render::audit,
         ),
+        Command::Notifications(n) => {
+            let q = Query::new()
+                .opt("channel", n.channel.as_deref())
+                .opt("kind", n.kind.as_deref())
+                .opt("pending", n.pending);
+            (
+                client
+                    .get("/v1/notifications", &paging(q, &n.paging))
+                    .await?,
+                render::notifications,
+            )
+        }
         Command::Migrate(_)
         | Command::Completions { .. }
         | Command::Policy(_)

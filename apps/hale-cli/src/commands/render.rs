@@ -257,6 +257,25 @@ pub fn audit(v: &Value) -> String {
     )
 }
 
+/// `hale notifications`.
+pub fn notifications(v: &Value) -> String {
+    list(
+        v,
+        &[
+            ("TIME", "notice/at"),
+            ("KIND", "notice/kind"),
+            ("SEV", "notice/severity"),
+            ("CHANNEL", "channel"),
+            ("ATTEMPTS", "attempts"),
+            ("DELIVERED", "delivered_at"),
+            ("NEXT", "next_attempt_at"),
+            ("ID", "notice/id"),
+            ("LAST ERROR", "last_error"),
+        ],
+        60,
+    )
+}
+
 /// `hale breakers list`.
 pub fn breakers(v: &Value) -> String {
     let rows: &[Value] = match v {

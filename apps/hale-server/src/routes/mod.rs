@@ -13,6 +13,7 @@
 pub(crate) mod acts;
 mod intake;
 mod limits;
+mod notifications;
 mod ops;
 pub(crate) mod reads;
 
@@ -236,6 +237,7 @@ fn routes() -> Routes {
     .get("/v1/timeline", reads::timeline_json)
     .get("/v1/switches", reads::switches_json)
     .get("/v1/breakers", reads::breakers_json)
+    .get("/v1/notifications", notifications::notifications_json)
     // Acts.
     .post("/v1/approvals/{id}/approve", acts::approve_json)
     .post("/v1/approvals/{id}/reject", acts::reject_json)

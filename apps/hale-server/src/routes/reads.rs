@@ -31,7 +31,7 @@ use crate::extract::QueryArgs;
 // === Parsing filter values ===
 
 /// A page from `?limit=` (1..=1000, default 50) and `?offset=`.
-fn page(limit: Option<u32>, offset: Option<u64>) -> Result<PageRequest, ApiError> {
+pub(super) fn page(limit: Option<u32>, offset: Option<u64>) -> Result<PageRequest, ApiError> {
     let limit = limit.unwrap_or(50);
     if !(1..=PageRequest::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::Invalid(format!(
@@ -44,7 +44,10 @@ fn page(limit: Option<u32>, offset: Option<u64>) -> Result<PageRequest, ApiError
 
 /// An enum value by its wire name, in any letter case
 /// (`state=completed` and `state=COMPLETED` both work).
-fn wire<T: DeserializeOwned>(name: &str, value: Option<&str>) -> Result<Option<T>, ApiError> {
+pub(super) fn wire<T: DeserializeOwned>(
+    name: &str,
+    value: Option<&str>,
+) -> Result<Option<T>, ApiError> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };

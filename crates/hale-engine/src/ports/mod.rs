@@ -7,14 +7,17 @@
 //! implementation of every port and a conformance suite per store and lock
 //! port that every adapter must pass unchanged.
 
+pub mod channel;
 pub mod clock;
 pub mod executor;
 pub mod flags;
 pub mod locks;
 pub mod notifier;
+pub mod outbox;
 pub mod safety;
 pub mod store;
 
+pub use channel::{ChannelError, NotificationChannel};
 pub use clock::{Clock, SystemClock};
 pub use executor::{
     ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, Health, HealthProbe,
@@ -26,6 +29,10 @@ pub use locks::{
     ResourceLocks,
 };
 pub use notifier::{Escalation, EscalationKind, LogNotifier, Notifier, NotifyError};
+pub use outbox::{
+    AttemptOutcome, DeliveryClaim, DeliveryFilter, NoticeDelivery, NotificationOutbox,
+    OutboxBacklog,
+};
 pub use safety::{
     Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
     SafetyView,

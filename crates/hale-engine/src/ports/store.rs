@@ -10,7 +10,9 @@
 //!   process and of the connection.
 //! * **Atomic pairs.** Writes that belong together take both records and
 //!   commit them together or not at all: an operation's state change and its
-//!   audit entry; an approval decision and its timeline event.
+//!   audit entry; an approval decision and its timeline event; an approval,
+//!   incident or audit entry and the notice it carries (see
+//!   [`super::outbox`]).
 //! * **Optimistic concurrency.** Approvals, incidents and operations carry a
 //!   `revision`. `update` succeeds only if the stored revision equals the
 //!   record's, stores `revision + 1`, and returns it; otherwise `Conflict`.
@@ -41,7 +43,7 @@ use hale_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::SafetyStore;
+use super::{NotificationOutbox, SafetyStore};
 
 // === Errors and paging ===
 
@@ -490,6 +492,8 @@ pub struct Stores {
     pub fingerprints: Arc<dyn FingerprintStore>,
     /// The shared safety state.
     pub safety: Arc<dyn SafetyStore>,
+    /// The notification outbox.
+    pub outbox: Arc<dyn NotificationOutbox>,
     /// Readiness.
     pub health: Arc<dyn StoreHealth>,
 }
@@ -504,6 +508,7 @@ pub trait StoreAdapter:
     + OperationStore
     + FingerprintStore
     + SafetyStore
+    + NotificationOutbox
     + StoreHealth
     + 'static
 {
@@ -518,6 +523,7 @@ impl<T> StoreAdapter for T where
         + OperationStore
         + FingerprintStore
         + SafetyStore
+        + NotificationOutbox
         + StoreHealth
         + 'static
 {
@@ -535,6 +541,7 @@ impl Stores {
             operations: adapter.clone(),
             fingerprints: adapter.clone(),
             safety: adapter.clone(),
+            outbox: adapter.clone(),
             health: adapter,
         }
     }

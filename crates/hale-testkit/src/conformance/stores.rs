@@ -49,6 +49,7 @@ mod fingerprints;
 mod incidents;
 mod knowledge;
 mod operations;
+mod outbox;
 mod state;
 mod support;
 
@@ -64,6 +65,7 @@ pub use fingerprints::*;
 pub use incidents::*;
 pub use knowledge::*;
 pub use operations::*;
+pub use outbox::*;
 pub use state::*;
 
 /// What a conformance factory may produce: a store, or `None` to skip.
@@ -218,6 +220,12 @@ macro_rules! store_conformance_tests {
             concurrent_claims_have_one_winner,
             concurrent_approval_updates_have_one_winner,
             concurrent_operation_updates_have_one_winner,
+            // The notification outbox.
+            outbox_notices_are_written_with_their_records,
+            outbox_notice_is_atomic_with_its_record,
+            outbox_routing_makes_one_delivery_per_channel,
+            outbox_claims_are_disjoint_and_attempts_need_the_claim,
+            outbox_platform_scope_and_backlog,
         );
     };
     (@expand $module:ident ($factory:expr) $($check:ident),+ $(,)?) => {
@@ -276,6 +284,7 @@ mod tests {
             ("incidents.rs", include_str!("stores/incidents.rs")),
             ("knowledge.rs", include_str!("stores/knowledge.rs")),
             ("operations.rs", include_str!("stores/operations.rs")),
+            ("outbox.rs", include_str!("stores/outbox.rs")),
             ("state.rs", include_str!("stores/state.rs")),
         ];
         files

@@ -13,6 +13,7 @@
 
 mod fingerprints;
 mod operations;
+mod outbox;
 mod records;
 mod state;
 
@@ -66,6 +67,8 @@ struct Tables {
     /// The shared safety state by scope (a tenant's scope is keyed by its
     /// tenant, so reads stay apart).
     safety: BTreeMap<SafetyScope, state::ScopeRecords>,
+    /// The notification outbox by scope (`None`: the platform's).
+    outbox: HashMap<Option<TenantId>, outbox::ScopeOutbox>,
 }
 
 #[derive(Default)]

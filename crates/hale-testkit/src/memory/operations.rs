@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use hale_domain::healing::{HealingOperation, HealingState};
+use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, TenantId};
 use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
@@ -29,6 +30,7 @@ impl OperationStore for MemoryStore {
         }
         t.operations.insert(op.id.clone(), op.clone());
         t.audit.insert(audit.id.clone(), audit.clone());
+        tables.carry(Notice::for_audit(audit));
         Ok(())
     }
 
@@ -99,6 +101,7 @@ impl OperationStore for MemoryStore {
         t.operations.insert(row.id.clone(), row);
         if let Some(audit) = audit {
             t.audit.insert(audit.id.clone(), audit.clone());
+            tables.carry(Notice::for_audit(audit));
         }
         Ok(revision)
     }

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::approval::{ApprovalRequest, ApprovalStatus};
 use hale_domain::convergence::Fingerprint;
+use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::Incident;
 use hale_domain::record::knowledge::{EntryStatus, EntryType, KnowledgeEntry};
@@ -43,6 +44,7 @@ impl ApprovalStore for MemoryStore {
         }
         t.approvals.insert(approval.id.clone(), approval.clone());
         t.timeline.insert(event.id.clone(), event.clone());
+        tables.carry(Notice::for_approval(approval, true));
         Ok(())
     }
 
@@ -126,6 +128,7 @@ impl ApprovalStore for MemoryStore {
         if let Some(event) = event {
             t.timeline.insert(event.id.clone(), event.clone());
         }
+        tables.carry(Notice::for_approval(approval, false));
         Ok(revision)
     }
 
@@ -163,6 +166,7 @@ impl AuditLog for MemoryStore {
             return Err(duplicate("audit entry", &entry.id, &entry.tenant));
         }
         t.audit.insert(entry.id.clone(), entry.clone());
+        tables.carry(Notice::for_audit(entry));
         Ok(())
     }
 
@@ -212,6 +216,7 @@ impl IncidentStore for MemoryStore {
             ));
         }
         t.incidents.insert(incident.id.clone(), incident.clone());
+        tables.carry(Notice::for_incident(incident));
         Ok(())
     }
 
@@ -282,6 +287,7 @@ impl IncidentStore for MemoryStore {
         let mut row = incident.clone();
         row.revision = revision;
         t.incidents.insert(row.id.clone(), row);
+        tables.carry(Notice::for_incident(incident));
         Ok(revision)
     }
 }

@@ -4,6 +4,7 @@
 mod dormancy_shared;
 mod emergency_stop;
 mod long_action;
+mod notifications;
 mod paused_holder;
 mod postgres_stopped;
 mod postgres_stopped_mid_run;

@@ -1,0 +1,320 @@
+//! Issue 17: what people must hear about reaches them through the outbox,
+//! at least once per notice and channel, whatever a channel does, and
+//! without a channel ever holding up healing.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hale_domain::notification::routing::{Route, Routes};
+use hale_domain::notification::{Notice, NoticeKind};
+use hale_domain::{Actor, Scope, Severity};
+use hale_engine::metrics::family;
+use hale_engine::ports::{
+    ChannelError, DeliveryFilter, NotificationChannel, NotificationOutbox, PageRequest,
+};
+use hale_engine::{DeliverySetup, Engine, Outcome, TenantPolicy};
+use hale_testkit::Kit;
+use support::*;
+
+/// A channel that refuses the first `fail_first` sends, then records.
+struct Recorder {
+    name: String,
+    fail_first: Mutex<u32>,
+    got: Mutex<Vec<Notice>>,
+}
+
+impl Recorder {
+    fn new(name: &str, fail_first: u32) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            name: name.to_owned(),
+            fail_first: Mutex::new(fail_first),
+            got: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn kinds(&self) -> Vec<NoticeKind> {
+        self.got.lock().unwrap().iter().map(|n| n.kind).collect()
+    }
+
+    /// How often each notice id arrived.
+    fn counts(&self) -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for n in self.got.lock().unwrap().iter() {
+            *m.entry(n.id.clone()).or_default() += 1;
+        }
+        m
+    }
+}
+
+#[async_trait]
+impl NotificationChannel for Recorder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send(&self, notice: &Notice) -> Result<(), ChannelError> {
+        let mut fail = self.fail_first.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            return Err(ChannelError("receiver down (503)".into()));
+        }
+        self.got.lock().unwrap().push(notice.clone());
+        Ok(())
+    }
+}
+
+fn route(tenant: Option<&str>, kinds: &[NoticeKind], min: Severity, channel: &str) -> Route {
+    Route {
+        tenant: tenant.map(|t| hale_domain::TenantId::new(t).unwrap()),
+        kinds: kinds.to_vec(),
+        min_severity: min,
+        channel: channel.to_owned(),
+    }
+}
+
+fn setup(
+    channels: Vec<Arc<dyn NotificationChannel>>,
+    routes: Vec<Route>,
+    claimer: &str,
+) -> DeliverySetup {
+    DeliverySetup::new(channels, Routes { routes }, claimer)
+}
+
+fn policy(t: &hale_domain::TenantId) -> TenantPolicy {
+    TenantPolicy::new(
+        t.clone(),
+        vec![approval_restart("HighLatency"), restart("HighErrorRate")],
+    )
+}
+
+/// An approval request and its P0 incident reach the tenant's channels,
+/// through a receiver that is down for the first attempts: retried with
+/// backoff, delivered once each, the failures visible until then.
+#[tokio::test(start_paused = true)]
+async fn notices_reach_their_channels_once_after_the_receiver_comes_back() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let e = engine(&kit, vec![policy(&t)]).await;
+    let hook = Recorder::new("hook", 3);
+    let pager = Recorder::new("pager", 0);
+    let delivery = e.outbox_delivery(setup(
+        vec![hook.clone(), pager.clone()],
+        vec![
+            route(Some("shop"), &[], Severity::P3, "hook"),
+            route(
+                Some("shop"),
+                &[NoticeKind::IncidentOpened],
+                Severity::P1,
+                "pager",
+            ),
+            route(Some("other"), &[], Severity::P3, "pager"),
+        ],
+        "replica-a",
+    ));
+    let o = ingest_one(&e, &t, alert("HighLatency", "checkout")).await;
+    assert!(matches!(o, Outcome::ApprovalRequested { .. }), "{o:?}");
+
+    let first = delivery.run_once().await.unwrap();
+    assert_eq!(first.routed, 2, "the approval and the P0 incident");
+    assert_eq!(
+        (first.sent, first.failed),
+        (1, 2),
+        "the pager took its one; the hook is down"
+    );
+    let pending = kit
+        .store
+        .list_deliveries(
+            Some(&t),
+            &DeliveryFilter {
+                channel: Some("hook".into()),
+                ..DeliveryFilter::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|d| d.attempts == 1
+        && d.delivered_at.is_none()
+        && d.last_error.as_deref() == Some("receiver down (503)")));
+
+    // Not due again before the backoff (5 s) has passed.
+    assert_eq!(delivery.run_once().await.unwrap().failed, 0);
+    for _ in 0..4 {
+        advance(Duration::from_secs(11)).await;
+        delivery.run_once().await.unwrap();
+    }
+    assert_eq!(
+        hook.counts().into_values().collect::<Vec<_>>(),
+        vec![1, 1],
+        "each notice arrived once"
+    );
+    assert_eq!(pager.kinds(), vec![NoticeKind::IncidentOpened]);
+    let done = kit
+        .store
+        .list_deliveries(Some(&t), &DeliveryFilter::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(done.len(), 3, "one delivery per notice and channel");
+    assert!(
+        done.iter()
+            .all(|d| d.delivered_at.is_some() && !d.is_pending())
+    );
+    let m = e.metrics();
+    assert_eq!(m.get(family::NOTIFICATIONS_SENT, "hook"), 2);
+    assert_eq!(m.get(family::NOTIFICATIONS_FAILED, "hook"), 3);
+    assert_eq!(m.outbox_pending, 0);
+}
+
+/// Dormancy entered by hand and the lock backend lost and found again are
+/// heard: the tenant's route gets the dormancy, the platform route the
+/// lock backend (once per change, not once per alert).
+#[tokio::test(start_paused = true)]
+async fn dormancy_and_the_lock_backend_are_heard_in_their_scopes() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let e = engine(&kit, vec![policy(&t)]).await;
+    let tenant_ch = Recorder::new("tenant", 0);
+    let platform_ch = Recorder::new("platform", 0);
+    let delivery = e.outbox_delivery(setup(
+        vec![tenant_ch.clone(), platform_ch.clone()],
+        vec![
+            route(
+                Some("shop"),
+                &[NoticeKind::DormancyEntered],
+                Severity::P3,
+                "tenant",
+            ),
+            route(None, &[], Severity::P3, "platform"),
+        ],
+        "replica-a",
+    ));
+    kit.locks.set_unavailable(true);
+    for i in 0..3 {
+        ingest_one(&e, &t, alert("HighErrorRate", &format!("svc-{i}"))).await;
+    }
+    kit.locks.set_unavailable(false);
+    ingest_one(&e, &t, alert("HighErrorRate", "svc-9")).await;
+    e.enter_dormant(
+        &Scope::Tenant(t.clone()),
+        "db migration",
+        &Actor::new("alice"),
+    )
+    .await
+    .unwrap();
+    delivery.run_once().await.unwrap();
+    assert_eq!(tenant_ch.kinds(), vec![NoticeKind::DormancyEntered]);
+    assert_eq!(
+        platform_ch.kinds(),
+        vec![
+            NoticeKind::LockBackendUnavailable,
+            NoticeKind::LockBackendRecovered
+        ]
+    );
+    assert!(
+        platform_ch
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|n| n.tenant.is_none())
+    );
+}
+
+/// A failed healing is escalated with its rollback result, and a channel
+/// that never answers neither blocks healing nor loses the notice.
+#[tokio::test(start_paused = true)]
+async fn escalations_carry_the_rollback_result_and_a_dead_channel_blocks_nothing() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let failing = strategy(serde_json::json!({
+        "id": "restart-errors",
+        "risk": "low",
+        "trigger": {"alertnames": ["HighErrorRate"]},
+        "target": {"kind": "deployment"},
+        "actions": [{"kind": "rollout_restart", "timeout": "30s"}],
+        "rollback": {"actions": [{"kind": "rollout_undo"}]},
+        "verify": {"check": "rollout_complete", "timeout": "10s", "interval": "2s"},
+        "cooldown": "1s",
+        "max_attempts": 100
+    }));
+    let e = engine(&kit, vec![TenantPolicy::new(t.clone(), vec![failing])]).await;
+    kit.probe.set_default(hale_engine::ports::Health::Unhealthy(
+        "still failing".into(),
+    ));
+    let dead = Recorder::new("dead", u32::MAX);
+    let delivery = e.outbox_delivery(setup(
+        vec![dead.clone()],
+        vec![route(Some("shop"), &[], Severity::P3, "dead")],
+        "replica-a",
+    ));
+    let o = ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await;
+    assert!(matches!(o, Outcome::OperationStarted { .. }), "{o:?}");
+    for _ in 0..10 {
+        delivery.run_once().await.unwrap();
+        advance(Duration::from_secs(5)).await;
+    }
+    let notices = kit
+        .store
+        .list_notices(Some(&t), PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let esc = notices
+        .iter()
+        .find(|n| n.kind == NoticeKind::HealingEscalated)
+        .unwrap_or_else(|| panic!("no escalation among {notices:#?}"));
+    assert!(
+        esc.summary.contains("rollback succeeded"),
+        "{}",
+        esc.summary
+    );
+    // Healing goes on while the channel fails.
+    let again = ingest_one(&e, &t, alert("HighErrorRate", "payments")).await;
+    assert!(
+        matches!(again, Outcome::OperationStarted { .. }),
+        "{again:?}"
+    );
+    let backlog = kit.store.outbox_backlog(Some(&t)).await.unwrap();
+    assert!(backlog.pending >= 1, "the undelivered notices stay pending");
+    assert!(dead.kinds().is_empty());
+}
+
+/// Two replicas over one store, passes interleaved and concurrent: each
+/// notice reaches each channel exactly once.
+#[tokio::test(start_paused = true)]
+async fn two_replicas_deliver_each_notice_once_per_channel() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let a = engine(&kit, vec![policy(&t)]).await;
+    let b: Engine = engine(&kit, vec![policy(&t)]).await;
+    let hook = Recorder::new("hook", 0);
+    let slack = Recorder::new("slack", 0);
+    let channels: Vec<Arc<dyn NotificationChannel>> = vec![hook.clone(), slack.clone()];
+    let routes = vec![
+        route(Some("shop"), &[], Severity::P3, "hook"),
+        route(Some("shop"), &[], Severity::P3, "slack"),
+    ];
+    let da = a.outbox_delivery(setup(channels.clone(), routes.clone(), "replica-a"));
+    let db = b.outbox_delivery(setup(channels, routes, "replica-b"));
+    for i in 0..8 {
+        ingest_one(&a, &t, alert("HighLatency", &format!("svc-{i}"))).await;
+        let (ra, rb) = tokio::join!(da.run_once(), db.run_once());
+        ra.unwrap();
+        rb.unwrap();
+    }
+    advance(Duration::from_secs(120)).await;
+    let (ra, rb) = tokio::join!(da.run_once(), db.run_once());
+    ra.unwrap();
+    rb.unwrap();
+    for ch in [&hook, &slack] {
+        let counts = ch.counts();
+        assert_eq!(counts.len(), 16, "8 approvals and 8 P0 incidents");
+        assert!(counts.values().all(|c| *c == 1), "{counts:?}");
+    }
+}
