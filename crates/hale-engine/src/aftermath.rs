@@ -325,7 +325,10 @@ impl Inner {
         let step = DecisionStep::new(now, Stage::Heal, decision, format!("operation {op_id}"));
         let res = self
             .update_incident(&run.op.tenant, &incident, |inc| {
-                if let Some(s) = status {
+                // A person who closed the incident meanwhile keeps it closed.
+                if let Some(s) = status
+                    && inc.status != IncidentStatus::Closed
+                {
                     inc.status = s;
                 }
                 inc.outcome = Some(outcome.clone());

@@ -9,6 +9,7 @@ mod console;
 mod console_acts;
 mod console_support;
 mod intake;
+mod knowledge;
 mod ops;
 mod reads;
 mod support;

@@ -89,6 +89,18 @@ pub struct KnowledgeEntry {
 }
 
 impl KnowledgeEntry {
+    /// A person archives the entry: `false` (and no change) when it already
+    /// was. Archiving is how an anti-pattern block is lifted: an archived
+    /// entry is no longer remembered ([`KnowledgeEntry::as_remembered_failure`]).
+    pub fn archive(&mut self, at: Timestamp) -> bool {
+        if self.status == EntryStatus::Archived {
+            return false;
+        }
+        self.status = EntryStatus::Archived;
+        self.updated_at = self.updated_at.max(at);
+        true
+    }
+
     /// The anti-pattern this entry remembers, if it is an active one.
     pub fn as_remembered_failure(&self) -> Option<RememberedFailure> {
         if self.entry_type != EntryType::AntiPattern || self.status == EntryStatus::Archived {
@@ -127,6 +139,20 @@ mod tests {
             created_at: Timestamp::from_unix_secs(9),
             updated_at: Timestamp::from_unix_secs(9),
         }
+    }
+
+    /// Archiving lifts an anti-pattern, once.
+    #[test]
+    fn archiving_forgets_an_anti_pattern_once() {
+        let mut e = entry(EntryType::AntiPattern, EntryStatus::Approved);
+        assert!(e.as_remembered_failure().is_some());
+        assert!(e.archive(Timestamp::from_unix_secs(20)));
+        assert_eq!(e.status, EntryStatus::Archived);
+        assert_eq!(e.updated_at, Timestamp::from_unix_secs(20));
+        assert_eq!(e.as_remembered_failure(), None);
+        let before = e.clone();
+        assert!(!e.archive(Timestamp::from_unix_secs(30)));
+        assert_eq!(e, before);
     }
 
     /// Only an anti-pattern entry that is not archived and names both the
