@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::wire_enum;
-use crate::anti_pattern::{RememberedFailure, SymptomsHash};
+use crate::anti_pattern::{MemoryCause, RememberedFailure, SymptomsHash};
+
+/// The category of the anti-pattern entries the engine writes when a
+/// strategy was ineffective too often on one target.
+pub const INEFFECTIVE_CHAIN_CATEGORY: &str = "ineffective_chain";
 use crate::ids::{Actor, IncidentId, KnowledgeId, StrategyId};
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
@@ -111,6 +115,11 @@ impl KnowledgeEntry {
             strategy_id: self.failed_strategy_id.clone()?,
             knowledge_id: self.id.clone(),
             recorded_at: self.created_at,
+            cause: if self.category == INEFFECTIVE_CHAIN_CATEGORY {
+                MemoryCause::IneffectiveChain
+            } else {
+                MemoryCause::VerificationFailed
+            },
         })
     }
 }
@@ -177,7 +186,14 @@ mod tests {
                 strategy_id: StrategyId::new("restart"),
                 knowledge_id: KnowledgeId::new("kn-1"),
                 recorded_at: Timestamp::from_unix_secs(9),
+                cause: MemoryCause::VerificationFailed,
             }
+        );
+        let mut chain = entry(EntryType::AntiPattern, EntryStatus::Approved);
+        chain.category = INEFFECTIVE_CHAIN_CATEGORY.into();
+        assert_eq!(
+            chain.as_remembered_failure().map(|r| r.cause),
+            Some(MemoryCause::IneffectiveChain)
         );
         let mut no_hash = entry(EntryType::AntiPattern, EntryStatus::Approved);
         no_hash.symptoms_hash = None;
