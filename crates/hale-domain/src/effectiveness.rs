@@ -34,13 +34,14 @@ wire_enum!(
     }
 );
 
-/// Defaults: resolve within 10 minutes, stay resolved for 5; 3 ineffective
-/// runs of one strategy on one target within an hour block that pair.
+/// Defaults: resolve within 10 minutes, stay resolved for 5. Chains are off
+/// by default (threshold 0), so a policy that does not ask for them decides
+/// exactly as before; `chain_threshold = 3` within an hour is a good start.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(600);
 /// See [`DEFAULT_WINDOW`].
 pub const DEFAULT_STABILIZATION: Duration = Duration::from_secs(300);
 /// See [`DEFAULT_WINDOW`].
-pub const DEFAULT_CHAIN_THRESHOLD: u32 = 3;
+pub const DEFAULT_CHAIN_THRESHOLD: u32 = 0;
 /// See [`DEFAULT_WINDOW`].
 pub const DEFAULT_CHAIN_WINDOW: Duration = Duration::from_secs(3600);
 

@@ -37,7 +37,12 @@ pub mod task_id {
     pub const RECOVERY: &str = "operation-recovery";
     /// Brings this replica's copy of the shared safety state up to date.
     pub const SAFETY_SYNC: &str = "safety-sync";
+    /// Settles the effectiveness of completed operations whose time is up.
+    pub const EFFECTIVENESS: &str = "effectiveness";
 }
+
+/// How often the effectiveness job runs: a verdict is at most this late.
+pub(crate) const EFFECTIVENESS_INTERVAL: Duration = Duration::from_secs(30);
 
 fn job<F, Fut>(inner: &Arc<Inner>, f: F) -> Job
 where
@@ -120,6 +125,14 @@ impl Engine {
             }),
             opts,
         )?;
+        inner.tasks.register_interval(
+            task_id::EFFECTIVENESS,
+            EFFECTIVENESS_INTERVAL,
+            job(inner, |i| async move {
+                i.settle_all_due().await.map_err(|e| e.to_string())
+            }),
+            opts,
+        )?;
         let engine = self.clone();
         inner.tasks.register_interval(
             task_id::RECOVERY,
@@ -137,6 +150,11 @@ impl Engine {
             opts,
         )?;
         Ok(())
+    }
+
+    /// Runs the effectiveness job once (tests call it).
+    pub async fn settle_effectiveness(&self) -> Result<(), EngineError> {
+        self.inner.settle_all_due().await
     }
 
     /// Runs the auto-detection job once (tests and replays call it).

@@ -57,6 +57,7 @@ pub mod control;
 pub mod decision;
 mod deferred;
 pub mod dry_run;
+pub mod effectiveness;
 mod engine;
 pub mod error;
 mod evaluate;

@@ -87,6 +87,9 @@ pub mod family {
     pub const BREAKER_TRANSITIONS: &str = "breaker_transitions";
     /// Alerts deduplicated by kind (`delivery`, `episode`, `resolved`).
     pub const DEDUPLICATED: &str = "deduplicated";
+    /// Effectiveness verdicts, labelled `<verdict>:<strategy>`
+    /// ([`crate::effectiveness::metric_label`]).
+    pub const EFFECTIVENESS: &str = "effectiveness";
 }
 
 impl Metrics {

@@ -69,7 +69,14 @@ fn the_worked_example_settles_as_documented() {
 
 #[test]
 fn chains_count_only_recent_verdicts_after_the_last_lift() {
-    let p = policy();
+    let p = EffectivenessPolicy {
+        chain_threshold: 3,
+        ..policy()
+    };
+    assert!(
+        !chain_reached(&policy(), &[t(0); 9], None, t(0)),
+        "chains are off by default"
+    );
     let v = [t(0), t(1000), t(2000)];
     assert!(chain_reached(&p, &v, None, t(2000)));
     assert!(

@@ -58,6 +58,9 @@ wire_enum!(
         HealingStarted => "healing.started",
         /// An operation completed (healed and verified).
         OperationCompleted => "operation.completed",
+        /// A completed operation's effectiveness was settled (success:
+        /// effective).
+        OperationEffectiveness => "operation.effectiveness",
         /// An operation failed.
         OperationFailed => "operation.failed",
         /// An operation was interrupted.

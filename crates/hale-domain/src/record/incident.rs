@@ -55,6 +55,8 @@ wire_enum!(
         Decision => "decision",
         /// A healing run.
         Heal => "heal",
+        /// Whether the completed fix fixed (`effective`, `ineffective`).
+        Effectiveness => "effectiveness",
     }
 );
 
@@ -85,6 +87,10 @@ wire_enum!(
         Failed => "failed",
         /// The run was interrupted.
         Interrupted => "interrupted",
+        /// The alert resolved in time and stayed resolved.
+        Effective => "effective",
+        /// The alert came back, or never resolved, after the fix.
+        Ineffective => "ineffective",
     }
 );
 
