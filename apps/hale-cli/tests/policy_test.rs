@@ -41,6 +41,21 @@ fn the_bundled_storm_test_passes() {
         );
 }
 
+/// The effectiveness example: three restarts that do not hold block the
+/// fourth (guard `ineffective_chain`), on that deployment only.
+#[test]
+fn the_effectiveness_example_blocks_a_chain_of_ineffective_restarts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/effectiveness");
+    hale()
+        .args(["policy", "test"])
+        .arg(dir.join("chain.test.toml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::ends_with(
+            "ok: 8 alerts, 8 passed, 0 failed\n",
+        ));
+}
+
 const TWO_FIRINGS: &str = r#"
 policy = "policy.toml"
 start = "2026-11-25T10:00:00Z"
