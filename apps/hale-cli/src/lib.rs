@@ -151,10 +151,9 @@ fn policy_test_command(
     _tenant: Option<String>,
     _output: Output,
 ) -> Result<Done, CliError> {
-    Err(CliError::Usage(NO_SIMULATOR.replace(
-        "-- replay ...",
-        "-- policy test ...",
-    )))
+    Err(CliError::Usage(
+        NO_SIMULATOR.replace("-- replay ...", "-- policy test ..."),
+    ))
 }
 
 #[cfg(feature = "simulate")]
