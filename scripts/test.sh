@@ -203,7 +203,7 @@ step "doctests" cargo test --workspace --doc --locked --no-fail-fast "${FEATURES
 # policy change that alters one fails here with a diff.
 step "policy tests" cargo run --quiet --locked -p hale-cli --features simulate --bin hale -- \
     policy test examples/replay/storm.test.toml
-step "policy tests (effectiveness)" cargo run --quiet --locked -p hale-cli --bin hale -- \
+step "policy tests (effectiveness)" cargo run --quiet --locked -p hale-cli --features simulate --bin hale -- \
     policy test examples/effectiveness/chain.test.toml
 
 # Opt-in: do hale-domain's tests kill the mutants of the lines this change
