@@ -199,6 +199,12 @@ else
 fi
 # nextest does not run doctests.
 step "doctests" cargo test --workspace --doc --locked --no-fail-fast "${FEATURES[@]}"
+# The bundled policies' expected decisions (docs/policy-testing.md): a
+# policy change that alters one fails here with a diff.
+step "policy tests" cargo run --quiet --locked -p hale-cli --features simulate --bin hale -- \
+    policy test examples/replay/storm.test.toml
+step "policy tests (effectiveness)" cargo run --quiet --locked -p hale-cli --features simulate --bin hale -- \
+    policy test examples/effectiveness/chain.test.toml
 
 # Opt-in: do hale-domain's tests kill the mutants of the lines this change
 # touched? (docs/ARCHITECTURE.md, "Testing: mutation score").

@@ -22,7 +22,8 @@ macro_rules! columns {
         "tenant, id, strategy_id, resource, fingerprint, incident_id, approval_id, \
          source_system, authorization_channel, risk, state, diagnosis, actions_run, result, \
          error, failure_class, attempt_number, fencing_token, escalated, dry_run, revision, \
-         started_at, updated_at, completed_at"
+         started_at, updated_at, completed_at, effectiveness, alert_resolved_at, \
+         effectiveness_settled_at"
     };
 }
 
@@ -30,16 +31,17 @@ const INSERT: &str = concat!(
     "INSERT INTO healing_operations (",
     columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19, $20, $21, $22, $23, $24)"
+     $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
 );
 
-/// Replaces every column but the key, if the row is still at revision $25.
+/// Replaces every column but the key, if the row is still at revision $28.
 const UPDATE: &str = "UPDATE healing_operations SET (strategy_id, resource, fingerprint, \
     incident_id, approval_id, source_system, authorization_channel, risk, state, diagnosis, \
     actions_run, result, error, failure_class, attempt_number, fencing_token, escalated, \
-    dry_run, revision, started_at, updated_at, completed_at) = ($3, $4, $5, $6, $7, $8, $9, \
-    $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
-    WHERE tenant = $1 AND id = $2 AND revision = $25";
+    dry_run, revision, started_at, updated_at, completed_at, effectiveness, alert_resolved_at, \
+    effectiveness_settled_at) = ($3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+    $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) \
+    WHERE tenant = $1 AND id = $2 AND revision = $28";
 
 const SELECT_ONE: &str = concat!(
     "SELECT ",
@@ -53,6 +55,13 @@ const SELECT_UNFINISHED: &str = concat!(
     " FROM healing_operations WHERE tenant = $1 \
      AND state NOT IN ('COMPLETED', 'FAILED', 'INTERRUPTED') \
      ORDER BY started_at ASC, id ASC"
+);
+
+const SELECT_PENDING_EFFECTIVENESS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM healing_operations WHERE tenant = $1 AND effectiveness = 'pending' \
+     ORDER BY completed_at ASC, id ASC"
 );
 
 fn from_row(row: &PgRow) -> Result<HealingOperation, StoreError> {
@@ -82,6 +91,9 @@ fn from_row(row: &PgRow) -> Result<HealingOperation, StoreError> {
         started_at: c.ts("started_at")?,
         updated_at: c.ts("updated_at")?,
         completed_at: c.ts_opt("completed_at")?,
+        effectiveness: c.parse_opt("effectiveness")?,
+        alert_resolved_at: c.ts_opt("alert_resolved_at")?,
+        effectiveness_settled_at: c.ts_opt("effectiveness_settled_at")?,
     })
 }
 
@@ -113,7 +125,10 @@ fn bind<'q>(
         .bind(revision)
         .bind(ts(o.started_at)?)
         .bind(ts(o.updated_at)?)
-        .bind(ts_opt(o.completed_at)?))
+        .bind(ts_opt(o.completed_at)?)
+        .bind(wire_opt(o.effectiveness.as_ref())?)
+        .bind(ts_opt(o.alert_resolved_at)?)
+        .bind(ts_opt(o.effectiveness_settled_at)?))
 }
 
 #[async_trait]
@@ -226,6 +241,14 @@ impl OperationStore for PgStore {
         tenant: &TenantId,
     ) -> Result<Vec<HealingOperation>, StoreError> {
         let query = sqlx::query(SELECT_UNFINISHED).bind(tenant.as_str());
+        self.fetch_all(tenant, query, from_row).await
+    }
+
+    async fn pending_effectiveness(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<HealingOperation>, StoreError> {
+        let query = sqlx::query(SELECT_PENDING_EFFECTIVENESS).bind(tenant.as_str());
         self.fetch_all(tenant, query, from_row).await
     }
 }

@@ -122,4 +122,14 @@ impl OperationStore for SqliteStore {
             .push(" ORDER BY started_at ASC, id ASC");
         self.all(T, qb).await
     }
+
+    async fn pending_effectiveness(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<HealingOperation>, StoreError> {
+        let mut qb = T.list(tenant);
+        qb.push(" AND doc ->> '$.effectiveness' = 'pending'")
+            .push(" ORDER BY completed_at ASC, id ASC");
+        self.all(T, qb).await
+    }
 }

@@ -73,6 +73,10 @@ pub enum Command {
     /// Incidents.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
+    /// Knowledge entries: list, read, write a runbook, archive (archiving an
+    /// anti-pattern lifts its block).
+    #[command(subcommand)]
+    Knowledge(KnowledgeCommand),
     /// Approval requests: list, inspect, approve, reject.
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
@@ -183,6 +187,64 @@ pub enum IncidentsCommand {
     Show {
         /// The incident id.
         id: String,
+    },
+    /// Close an incident (audited; its next alert opens a new one).
+    Close {
+        /// The incident id.
+        id: String,
+        /// Why (required, audited).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `hale knowledge ...`
+#[derive(Debug, Subcommand)]
+pub enum KnowledgeCommand {
+    /// List knowledge entries, newest first.
+    List {
+        /// Only this type (incident_case, runbook, best_practice,
+        /// postmortem, anti_pattern).
+        #[arg(long = "type")]
+        entry_type: Option<String>,
+        /// Only this status (draft, review, approved, archived).
+        #[arg(long)]
+        status: Option<String>,
+        /// Paging.
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Show one entry with its body (counts as a view).
+    Show {
+        /// The entry id.
+        id: String,
+    },
+    /// Write a runbook entry.
+    Create {
+        /// The title.
+        #[arg(long)]
+        title: String,
+        /// The body; `@FILE` reads it from a file, `-` from stdin.
+        #[arg(long)]
+        content: String,
+        /// The category (default runbook).
+        #[arg(long)]
+        category: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// The incident it was written for.
+        #[arg(long)]
+        incident: Option<String>,
+    },
+    /// Archive an entry: an archived anti-pattern no longer blocks its
+    /// strategy (audited with who and why).
+    Archive {
+        /// The entry id.
+        id: String,
+        /// What was fixed, or why the entry no longer holds (required).
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -379,6 +441,15 @@ pub enum PolicyCommand {
     /// FILE:LINE:COL: message.
     Check {
         /// The file.
+        file: PathBuf,
+    },
+    /// Replay the timed alerts of a test file through the engine (as
+    /// `hale replay`) and compare each decision with the expected one;
+    /// prints every mismatch and exits 1 if there is any.
+    Test {
+        /// The test file (TOML: `policy`, then `[[alert]]` items with
+        /// `at`, `name`, `labels` and `expect = { decision, guard, reason,
+        /// strategy }`).
         file: PathBuf,
     },
 }

@@ -9,6 +9,9 @@
 //! * **Check a policy offline**: `hale policy check FILE` runs the server's
 //!   own configuration loader and reports every problem as
 //!   `FILE:LINE:COL: message`.
+//! * **Test a policy offline**: `hale policy test FILE` replays the timed
+//!   alerts of a test file and exits 1 when a decision differs from the
+//!   expected one (`policy_test`, with the `simulate` feature).
 //! * **Replay recorded alerts offline**: `hale replay --policy FILE --alerts
 //!   FILE` feeds them through the same engine the server runs, on in-memory
 //!   ports and simulated time, and shows what it would have decided
@@ -29,11 +32,11 @@ pub mod exit;
 pub mod out;
 pub mod policy;
 #[cfg(feature = "simulate")]
+pub mod policy_test;
+#[cfg(feature = "simulate")]
 pub mod replay;
 pub mod table;
 
-#[cfg(feature = "simulate")]
-use std::collections::BTreeMap;
 #[cfg(feature = "simulate")]
 use std::io::IsTerminal;
 
@@ -92,6 +95,9 @@ fn dispatch(cli: Cli) -> Result<Done, CliError> {
             ok(String::from_utf8_lossy(&buf).into_owned())
         }
         Command::Policy(PolicyCommand::Check { file }) => Ok(policy::check(&file, output)),
+        Command::Policy(PolicyCommand::Test { file }) => {
+            policy_test_command(&file, cli.server.tenant.clone(), output)
+        }
         Command::Replay(args) => ok(replay_command(&args, cli.server.tenant.clone(), output)?),
         Command::Migrate(args) => ok(migrate(&args, output)?),
         command => {
@@ -140,6 +146,26 @@ pub const NO_SIMULATOR: &str = "this `hale` was built without the simulator that
 `cargo run -p hale-cli --features simulate -- replay ...`";
 
 #[cfg(not(feature = "simulate"))]
+fn policy_test_command(
+    _file: &std::path::Path,
+    _tenant: Option<String>,
+    _output: Output,
+) -> Result<Done, CliError> {
+    Err(CliError::Usage(
+        NO_SIMULATOR.replace("-- replay ...", "-- policy test ..."),
+    ))
+}
+
+#[cfg(feature = "simulate")]
+fn policy_test_command(
+    file: &std::path::Path,
+    tenant: Option<String>,
+    output: Output,
+) -> Result<Done, CliError> {
+    policy_test::test(file, tenant, output)
+}
+
+#[cfg(not(feature = "simulate"))]
 fn replay_command(
     _args: &ReplayArgs,
     _tenant: Option<String>,
@@ -162,26 +188,14 @@ fn replay_command(
         .map_err(|e| CliError::file(&path, format!("not UTF-8 text: {e}")))?;
     let deliveries =
         parse_alerts_file(&path, &text).map_err(|e| CliError::Invalid(e.to_string()))?;
-    let mut failing = BTreeMap::new();
-    for spec in &args.fail_actions {
-        let (kind, class) = replay::executor::parse_fail_action(spec).map_err(CliError::Usage)?;
-        failing.insert(kind, class);
-    }
-    // Replays process each delivery strictly in order, so the same input
-    // always prints the same output.
-    let mut engine_config = config.engine_config();
-    engine_config.intake_concurrency = 1;
-    let input = ReplayInput {
-        config: engine_config,
-        policies: config.tenant_policies(),
-        flags: config.global_flags(),
-        executor: policy::executor_name(&config).to_owned(),
+    let input = ReplayInput::from_config(
+        &config,
         deliveries,
-        default_tenant: tenant,
-        failing,
-        unhealthy: args.unhealthy,
-        background: !args.no_background,
-    };
+        tenant,
+        &args.fail_actions,
+        args.unhealthy,
+        !args.no_background,
+    )?;
     let bar = (input.deliveries.len() >= LONG_REPLAY && std::io::stderr().is_terminal())
         .then(|| progress_bar(input.deliveries.len()));
     let tick = |done: usize, _total: usize| {

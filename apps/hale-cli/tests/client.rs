@@ -627,4 +627,73 @@ fn notifications_show_each_delivery_and_why_it_failed() {
         .stdout(predicate::str::contains("approval_requested"))
         .stdout(predicate::str::contains("ops-webhook"))
         .stdout(predicate::str::contains("LAST ERROR"));
+fn knowledge_entries_are_written_read_and_archived_and_incidents_closed() {
+    let s = start();
+    let inc = s.first_id(&["incidents", "list"]);
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("runbook.md");
+    std::fs::write(&body, "1. Check the payment gateway.\n").unwrap();
+    // A viewer may not write; an operator may, with the body from a file.
+    s.hale(VIEWER)
+        .args([
+            "knowledge",
+            "create",
+            "--title",
+            "Checkout 5xx",
+            "--content",
+            "x",
+        ])
+        .assert()
+        .code(4);
+    let v = s.json(
+        OPERATOR,
+        &[
+            "knowledge",
+            "create",
+            "--title",
+            "Checkout 5xx",
+            "--content",
+            &format!("@{}", body.display()),
+            "--tag",
+            "checkout",
+            "--incident",
+            &inc,
+        ],
+    );
+    assert_eq!(v["entry_type"], "runbook", "{v}");
+    assert_eq!(v["created_by"], "alice", "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+
+    s.hale(VIEWER)
+        .args(["knowledge", "list", "--type", "runbook"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&id).and(predicate::str::contains("Checkout 5xx")));
+    s.hale(VIEWER)
+        .args(["knowledge", "show", &id])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("payment gateway"))
+        .stdout(predicate::str::contains("views:"));
+    let v = s.json(VIEWER, &["knowledge", "show", &id]);
+    assert_eq!(v["view_count"], 2, "{v}");
+
+    s.hale(OPERATOR)
+        .args(["knowledge", "archive", &id, "--reason", " "])
+        .assert()
+        .code(2);
+    let v = s.json(
+        OPERATOR,
+        &["knowledge", "archive", &id, "--reason", "superseded"],
+    );
+    assert_eq!(v["status"], "archived", "{v}");
+
+    s.hale(OPERATOR)
+        .args(["incidents", "close", &inc, "--reason", "handled by hand"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("closed"));
+    let v = s.json(VIEWER, &["audit", "--operation-type", "incident.closed"]);
+    assert_eq!(v["items"][0]["reason"], "handled by hand", "{v}");
+    assert_eq!(v["items"][0]["executed_by"], "alice", "{v}");
 }

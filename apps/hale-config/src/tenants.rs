@@ -8,6 +8,7 @@ use hale_domain::TenantId;
 use hale_domain::approval::SignaturePolicy;
 use hale_domain::backoff::BackoffPolicy;
 use hale_domain::breaker::BreakerConfig;
+use hale_domain::effectiveness::EffectivenessPolicy;
 use hale_domain::failure::{FailureClass, PatternClassifier};
 use hale_domain::ids::StrategyId;
 use hale_domain::kill_switch::{Switch, TenantSwitches};
@@ -90,6 +91,9 @@ pub struct TenantConfig {
     /// Kill switches at start (runtime changes are persisted and win).
     #[serde(default)]
     pub switches: SwitchesConfig,
+    /// When a completed fix counts as effective (docs/effectiveness.md).
+    #[serde(default)]
+    pub effectiveness: EffectivenessPolicy,
     /// Strategies in priority order.
     #[serde(default)]
     pub strategies: Vec<Strategy>,
@@ -104,6 +108,7 @@ impl TenantConfig {
         policy.backoff = self.backoff.clone();
         policy.dormancy_threshold = self.dormancy_threshold;
         policy.signatures = self.signatures.clone();
+        policy.effectiveness = self.effectiveness;
         policy.switches = TenantSwitches {
             tenant: self.switches.tenant,
             strategies: self.switches.strategies.clone(),

@@ -170,6 +170,22 @@ pub fn render(
         &[],
         m.outbox_oldest_pending_seconds,
     );
+    o.header(
+        "hale_operation_effectiveness_total",
+        "counter",
+        "Effectiveness verdicts of completed operations, by strategy and verdict (effective, ineffective); the effective rate of a strategy is effective / (effective + ineffective).",
+    );
+    if let Some(values) = m.labelled.get(family::EFFECTIVENESS) {
+        for (label, v) in values {
+            if let Some((verdict, strategy)) = label.split_once(':') {
+                o.sample(
+                    "hale_operation_effectiveness_total",
+                    &[("strategy", strategy), ("verdict", verdict)],
+                    v,
+                );
+            }
+        }
+    }
 
     o.header(
         "hale_status_up",
@@ -302,6 +318,8 @@ mod tests {
         metrics.alert_received();
         metrics.inc(family::DEFERRALS, "resource_busy");
         metrics.inc(family::DECISIONS, "weird\"label");
+        metrics.inc(family::EFFECTIVENESS, "effective:restart");
+        metrics.inc(family::EFFECTIVENESS, "ineffective:re:start");
         metrics.lock_latency(std::time::Duration::from_millis(2));
         let http = HttpCounters::default();
         http.record("/v1/alerts", 200);
@@ -315,6 +333,12 @@ mod tests {
         assert!(text.contains("hale_lock_acquire_seconds_count 1\n"));
         assert!(text.contains("hale_http_requests_total{route=\"/v1/alerts\",status=\"200\"} 2\n"));
         assert!(text.contains("hale_status_up 0\n"));
+        assert!(text.contains(
+            "hale_operation_effectiveness_total{strategy=\"restart\",verdict=\"effective\"} 1\n"
+        ));
+        assert!(text.contains(
+            "hale_operation_effectiveness_total{strategy=\"re:start\",verdict=\"ineffective\"} 1\n"
+        ));
         // Every sample line belongs to a family announced by a TYPE line.
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let name = line.split(['{', ' ']).next().unwrap();

@@ -192,6 +192,16 @@ fn paths() -> Value {
             ("until", "RFC 3339."),
         ]) },
         "/v1/incidents/{id}": { "get": one_op("One incident", "Object") },
+        "/v1/incidents/{id}/close": { "post": act_op("Close an incident with a reason (audited as incident.closed)", vec![path("id", "The incident id."), tenant_param()], "ReasonRequest", "operator") },
+        "/v1/knowledge": {
+            "get": list_op("Knowledge entries (runbooks, anti-patterns, ...); listing counts no views", "Object", &[
+                ("type", "incident_case, runbook, best_practice, postmortem or anti_pattern."),
+                ("status", "draft, review, approved or archived."),
+            ]),
+            "post": act_op("Write a runbook entry (answers 201 with the entry; audited as knowledge.created)", vec![tenant_param()], "RunbookRequest", "operator")
+        },
+        "/v1/knowledge/{id}": { "get": one_op("One knowledge entry; each read counts in its view_count", "Object") },
+        "/v1/knowledge/{id}/archive": { "post": act_op("Archive a knowledge entry: lifts an anti-pattern block (audited as knowledge.archived with who and why)", vec![path("id", "The entry id."), tenant_param()], "ReasonRequest", "operator") },
         "/v1/approvals": { "get": list_op("Approval requests", "Object", &[
             ("status", "pending, approved, rejected, expired, ..."),
             ("resource", "namespace:kind/name."),
@@ -379,6 +389,17 @@ fn components() -> Value {
                 "properties": {
                     "reason": { "type": "string", "minLength": 1 },
                     "scope": { "enum": ["tenant", "global"], "default": "tenant" }
+                }
+            },
+            "RunbookRequest": {
+                "type": "object",
+                "required": ["title", "content"],
+                "properties": {
+                    "title": { "type": "string", "minLength": 1, "maxLength": 200 },
+                    "content": { "type": "string", "minLength": 1 },
+                    "category": { "type": "string", "default": "runbook" },
+                    "tags": { "type": "array", "items": string(), "maxItems": 32 },
+                    "related_incident_id": { "type": "string", "description": "An incident of the tenant." }
                 }
             },
             "AttemptsRequest": {

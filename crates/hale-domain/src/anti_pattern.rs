@@ -2,6 +2,12 @@
 //! symptoms, the engine does not try that fix on those symptoms again
 //! automatically. The memory lives in knowledge entries (`symptoms_hash`);
 //! archiving the entry lifts the block.
+//!
+//! A second kind of memory is the ineffective chain (issue 16): a strategy
+//! that completed several times on one target without fixing it
+//! ([`crate::effectiveness`]). Its entry is keyed by the target alone
+//! ([`SymptomsHash::of_target`]) and blocks the pair whatever alert asks
+//! (guard `ineffective_chain`); archiving it lifts that block too.
 
 use std::fmt;
 
@@ -42,6 +48,26 @@ impl SymptomsHash {
         let digest = Sha256::digest(text.as_bytes());
         SymptomsHash(hex::encode(&digest[..8]))
     }
+
+    /// The key of a target alone (`target|<resource>`), under which an
+    /// ineffective chain is remembered for every alert on it.
+    pub fn of_target(resource: &ResourceRef) -> SymptomsHash {
+        let text = format!("target|{}", resource.key());
+        let digest = Sha256::digest(text.as_bytes());
+        SymptomsHash(hex::encode(&digest[..8]))
+    }
+}
+
+/// What a remembered failure remembers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryCause {
+    /// The fix ran and its verification failed (keyed by the symptoms).
+    #[default]
+    VerificationFailed,
+    /// The fix completed but was ineffective too often on the target
+    /// (keyed by [`SymptomsHash::of_target`]).
+    IneffectiveChain,
 }
 
 impl fmt::Display for SymptomsHash {
@@ -67,6 +93,9 @@ pub struct RememberedFailure {
     pub knowledge_id: KnowledgeId,
     /// When it was recorded.
     pub recorded_at: Timestamp,
+    /// What it remembers.
+    #[serde(default)]
+    pub cause: MemoryCause,
 }
 
 /// The rule: the remembered failure that blocks `strategy` for `symptoms`,
@@ -76,9 +105,22 @@ pub fn blocking_failure<'a>(
     strategy: &StrategyId,
     remembered: &'a [RememberedFailure],
 ) -> Option<&'a RememberedFailure> {
+    remembered.iter().find(|r| {
+        r.cause == MemoryCause::VerificationFailed
+            && &r.symptoms_hash == symptoms
+            && &r.strategy_id == strategy
+    })
+}
+
+/// The rule for chains: the remembered ineffective chain that blocks
+/// `strategy` on the target the memories were gathered for, if any.
+pub fn blocking_chain<'a>(
+    strategy: &StrategyId,
+    remembered: &'a [RememberedFailure],
+) -> Option<&'a RememberedFailure> {
     remembered
         .iter()
-        .find(|r| &r.symptoms_hash == symptoms && &r.strategy_id == strategy)
+        .find(|r| r.cause == MemoryCause::IneffectiveChain && &r.strategy_id == strategy)
 }
 
 #[cfg(test)]
@@ -92,7 +134,27 @@ mod tests {
             strategy_id: StrategyId::new(s),
             knowledge_id: KnowledgeId::new("kn-1"),
             recorded_at: Timestamp::UNIX_EPOCH,
+            cause: MemoryCause::VerificationFailed,
         }
+    }
+
+    #[test]
+    fn chains_and_symptoms_are_separate_memories() {
+        let r = ResourceRef::parse("prod:deployment/a").unwrap();
+        let target = SymptomsHash::of_target(&r);
+        assert_ne!(target, SymptomsHash::of(&Alert::firing([("a", "b")]), &r));
+        assert_ne!(
+            target,
+            SymptomsHash::of_target(&ResourceRef::parse("prod:deployment/b").unwrap())
+        );
+        let mut chain = remembered(&target, "restart");
+        chain.cause = MemoryCause::IneffectiveChain;
+        let mem = [chain.clone(), remembered(&target, "scale")];
+        let restart = StrategyId::new("restart");
+        assert_eq!(blocking_chain(&restart, &mem), Some(&chain));
+        assert_eq!(blocking_chain(&StrategyId::new("scale"), &mem), None);
+        // A chain never answers for the symptoms rule, even on its own key.
+        assert_eq!(blocking_failure(&target, &restart, &mem[..1]), None);
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | backoff | `backoff` | yes | no | no |
 //! | breakers | `circuit_open` | yes | yes | yes |
 //! | attempt budget | `cooldown`, `max_attempts` | yes | yes | no |
+//! | ineffective chain | `ineffective_chain` | yes | no | no |
 //! | anti-patterns | `anti_pattern` | yes | no | no |
 //!
 //! The target's scope comes first on every path: an alert that names a
@@ -43,15 +44,19 @@
 //!   action-kind layers), and so do open breakers and missing executors,
 //!   which say the action cannot work now.
 //!
-//! The anti-pattern stage is last, so a caller may gather the remembered
-//! failures only when every other stage allows
-//! (`prop_anti_patterns_only_matter_when_everything_else_allows`).
+//! The ineffective-chain and anti-pattern stages are last and both read the
+//! remembered failures (the chains for the target, the failed fixes for the
+//! symptoms), so a caller may gather them only when every other stage
+//! allows (`prop_anti_patterns_only_matter_when_everything_else_allows`).
+//! A chain blocks a strategy on one target after it completed there
+//! several times without fixing the alert ([`crate::effectiveness`]); like
+//! an anti-pattern it is lifted by archiving its knowledge entry.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::anti_pattern::{RememberedFailure, SymptomsHash, blocking_failure};
+use crate::anti_pattern::{RememberedFailure, SymptomsHash, blocking_chain, blocking_failure};
 use crate::breaker::Rejection;
 use crate::budget::{AttemptLedger, BudgetVerdict};
 use crate::dormancy::DormantRecord;
@@ -98,6 +103,8 @@ wire_enum!(
         MaxAttempts => "max_attempts",
         /// This fix already failed for these symptoms.
         AntiPattern => "anti_pattern",
+        /// This fix completed on the target several times without fixing it.
+        IneffectiveChain => "ineffective_chain",
     }
 );
 
@@ -176,6 +183,13 @@ pub enum Block {
         /// The maximum.
         max: u32,
     },
+    /// The fix was ineffective on the target too often.
+    IneffectiveChain {
+        /// The strategy.
+        strategy: StrategyId,
+        /// The knowledge entry remembering the chain.
+        knowledge_id: KnowledgeId,
+    },
     /// The fix already failed for these symptoms.
     KnownFailure {
         /// The strategy.
@@ -200,6 +214,7 @@ impl Block {
             Block::CoolingDown { .. } => Guard::Cooldown,
             Block::MaxAttemptsReached { .. } => Guard::MaxAttempts,
             Block::KnownFailure { .. } => Guard::AntiPattern,
+            Block::IneffectiveChain { .. } => Guard::IneffectiveChain,
         }
     }
 
@@ -218,6 +233,7 @@ impl Block {
             | Block::PlatformDormant { .. }
             | Block::TenantDormant { .. }
             | Block::MaxAttemptsReached { .. }
+            | Block::IneffectiveChain { .. }
             | Block::KnownFailure { .. } => Retry::Never,
         }
     }
@@ -256,6 +272,13 @@ impl fmt::Display for Block {
             Block::MaxAttemptsReached { failures, max } => write!(
                 f,
                 "{failures} consecutive failed attempts (max {max}); fix the cause, then reset"
+            ),
+            Block::IneffectiveChain {
+                strategy,
+                knowledge_id,
+            } => write!(
+                f,
+                "strategy {strategy} was ineffective on this target too often; see knowledge entry {knowledge_id} (archive it to allow the strategy again)"
             ),
             Block::KnownFailure {
                 strategy,
@@ -370,8 +393,9 @@ pub struct GuardInput<'a> {
     pub budget: AttemptBudget<'a>,
     /// The symptoms of the alert on the target.
     pub symptoms: &'a SymptomsHash,
-    /// Remembered failed fixes for those symptoms (may be left empty when
-    /// the path does not read them, or until every other stage allows).
+    /// Remembered failed fixes for those symptoms and ineffective chains on
+    /// the target (may be left empty when the path does not read them, or
+    /// until every other stage allows).
     pub anti_patterns: &'a [RememberedFailure],
 }
 
@@ -446,6 +470,14 @@ fn check(input: &GuardInput<'_>) -> Result<(), Block> {
         if let Some(b) = Block::of_budget(verdict, budget.max_attempts) {
             return Err(b);
         }
+    }
+    if path == HealingPath::Automatic
+        && let Some(hit) = blocking_chain(input.strategy, input.anti_patterns)
+    {
+        return Err(Block::IneffectiveChain {
+            strategy: input.strategy.clone(),
+            knowledge_id: hit.knowledge_id.clone(),
+        });
     }
     if path == HealingPath::Automatic
         && let Some(hit) = blocking_failure(input.symptoms, input.strategy, input.anti_patterns)

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::convergence::Fingerprint;
 use crate::diagnosis::Diagnosis;
+use crate::effectiveness::Effectiveness;
 use crate::failure::FailureClass;
 use crate::ids::{ApprovalId, IncidentId, OperationId, StrategyId};
 use crate::resource::ResourceRef;
@@ -240,6 +241,17 @@ pub struct HealingOperation {
     pub updated_at: Timestamp,
     /// When it reached a terminal state.
     pub completed_at: Option<Timestamp>,
+    /// Whether the fix fixed what the alert was about
+    /// ([`crate::effectiveness`]); `None` when not tracked (not completed,
+    /// or no alert to watch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effectiveness: Option<Effectiveness>,
+    /// When the operation's alert resolved after it completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_resolved_at: Option<Timestamp>,
+    /// When the effectiveness verdict was reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effectiveness_settled_at: Option<Timestamp>,
 }
 
 /// Fields that identify a new operation.
@@ -291,6 +303,9 @@ impl HealingOperation {
             started_at: now,
             updated_at: now,
             completed_at: None,
+            effectiveness: None,
+            alert_resolved_at: None,
+            effectiveness_settled_at: None,
         }
     }
 

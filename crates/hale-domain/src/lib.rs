@@ -22,6 +22,7 @@
 //! | approvals and signatures | [`approval`] | 003 |
 //! | anti-pattern memory | [`anti_pattern`] | 003 |
 //! | cooldown and max attempts | [`budget`] | 004 |
+//! | did a completed fix fix: effectiveness, ineffective chains | [`effectiveness`] | issue 16 |
 //! | tenancy | [`tenant`] | 001 |
 //! | where a tenant may act | [`namespaces`] | 001 |
 //! | failure classes, never from the alert's own words | [`failure`] | 002 |
@@ -82,6 +83,7 @@ pub mod convergence;
 pub mod coordination;
 pub mod diagnosis;
 pub mod dormancy;
+pub mod effectiveness;
 pub mod failure;
 pub mod guard;
 pub mod healing;

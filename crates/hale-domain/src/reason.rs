@@ -100,6 +100,7 @@ mod tests {
                 "cooldown",
                 "max_attempts",
                 "anti_pattern",
+                "ineffective_chain",
             ]
         );
         assert_eq!(

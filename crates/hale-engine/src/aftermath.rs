@@ -6,9 +6,11 @@
 
 use std::time::Duration;
 
+use hale_domain::alert::AlertStatus;
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::breaker::{BreakerState, Transition};
 use hale_domain::dormancy::DormantRecord;
+use hale_domain::effectiveness::Effectiveness;
 use hale_domain::failure::FailureClass;
 use hale_domain::healing::{ActionPhase, HealingState};
 use hale_domain::record::audit::AuditKind;
@@ -126,6 +128,7 @@ impl Inner {
         match &end {
             RunEnd::Healed => {
                 if run.op.transition(HealingState::Completed, now).is_ok() {
+                    self.start_watching(&mut run).await;
                     let reason = "healed and verified".to_owned();
                     // Not durable: the sweep finds it later and interrupts it.
                     let _ = self
@@ -277,6 +280,36 @@ impl Inner {
         self.escalate(e).await;
     }
 
+    /// A completed run on a firing alert waits for its effectiveness
+    /// verdict ([`hale_domain::effectiveness`]). An alert that already
+    /// resolved while the run verified counts as resolved then.
+    async fn start_watching(&self, run: &mut Run) {
+        let Some(fp) = run.op.fingerprint.clone() else {
+            return;
+        };
+        if run.alert.status != AlertStatus::Firing {
+            return;
+        }
+        run.op.effectiveness = Some(Effectiveness::Pending);
+        match self
+            .ports
+            .stores
+            .fingerprints
+            .get_fingerprint(&run.op.tenant, &fp)
+            .await
+        {
+            Ok(Some(rec))
+                if rec.status == AlertStatus::Resolved && rec.last_seen_at >= run.op.started_at =>
+            {
+                run.op.alert_resolved_at = Some(rec.last_seen_at);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the alert's state for effectiveness")
+            }
+        }
+    }
+
     /// The fix ran but did not fix: remember it so it is not tried again
     /// automatically on the same symptoms.
     async fn remember_anti_pattern(&self, run: &Run, now: Timestamp) {
@@ -354,7 +387,10 @@ impl Inner {
         let step = DecisionStep::new(now, Stage::Heal, decision, format!("operation {op_id}"));
         let res = self
             .update_incident(&run.op.tenant, &incident, |inc| {
-                if let Some(s) = status {
+                // A person who closed the incident meanwhile keeps it closed.
+                if let Some(s) = status
+                    && inc.status != IncidentStatus::Closed
+                {
                     inc.status = s;
                 }
                 inc.outcome = Some(outcome.clone());

@@ -8,6 +8,7 @@ use hale_domain::backoff::BackoffPolicy;
 use hale_domain::breaker::BreakerConfig;
 use hale_domain::convergence::IdentityRule;
 use hale_domain::diagnosis::DiagnosisRules;
+use hale_domain::effectiveness::EffectivenessPolicy;
 use hale_domain::failure::PatternClassifier;
 use hale_domain::kill_switch::TenantSwitches;
 use hale_domain::strategy::{PolicyProblem, Strategy, validate_strategies};
@@ -111,6 +112,9 @@ pub struct TenantPolicy {
     /// Kill switches configured at start: a floor that switches set at run
     /// time can add to, never lift.
     pub switches: TenantSwitches,
+    /// When a completed fix counts as effective, and how many ineffective
+    /// runs block a strategy on a target.
+    pub effectiveness: EffectivenessPolicy,
 }
 
 impl TenantPolicy {
@@ -128,12 +132,27 @@ impl TenantPolicy {
             diagnosis: DiagnosisRules::default(),
             classifier: PatternClassifier::default(),
             switches: TenantSwitches::default(),
+            effectiveness: EffectivenessPolicy::default(),
         }
     }
 
     /// Every problem with the policy (empty when valid).
     pub fn validate(&self) -> Vec<PolicyProblem> {
         let mut out = validate_strategies(&self.strategies, "strategies");
+        for (name, d) in [
+            ("effectiveness.window", self.effectiveness.window),
+            (
+                "effectiveness.chain_window",
+                self.effectiveness.chain_window,
+            ),
+        ] {
+            if d.is_zero() {
+                out.push(PolicyProblem {
+                    path: name.into(),
+                    message: "must be positive".into(),
+                });
+            }
+        }
         if let Err(e) = self.breaker.validate() {
             out.push(PolicyProblem {
                 path: "breaker".into(),

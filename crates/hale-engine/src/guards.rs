@@ -41,12 +41,17 @@ impl Inner {
         if path != HealingPath::Automatic || !verdict.is_allowed() {
             return Ok(verdict);
         }
-        let entries = self
-            .ports
-            .stores
-            .knowledge
+        // The failed fixes for these symptoms, and the ineffective chains
+        // remembered for the target whatever the alert.
+        let knowledge = &self.ports.stores.knowledge;
+        let mut entries = knowledge
             .active_anti_patterns(rt.tenant(), &symptoms)
             .await?;
+        entries.extend(
+            knowledge
+                .active_anti_patterns(rt.tenant(), &SymptomsHash::of_target(resource))
+                .await?,
+        );
         let remembered: Vec<RememberedFailure> = entries
             .iter()
             .filter_map(|e| e.as_remembered_failure())

@@ -13,6 +13,7 @@ use futures::stream::{self, StreamExt};
 
 use hale_domain::alert::Alert;
 use hale_domain::convergence::{ConvergenceVerdict, Delivery, Fingerprint, FingerprintRecord};
+use hale_domain::effectiveness::Observation;
 use hale_domain::record::incident::{
     Incident, IncidentOutcome, IncidentResult, IncidentStatus, Signal, incident_id,
 };
@@ -215,6 +216,12 @@ impl Inner {
             }
             v @ (ConvergenceVerdict::NewEpisode
             | ConvergenceVerdict::Duplicate { claimed: false }) => {
+                if v == ConvergenceVerdict::NewEpisode {
+                    // A re-fire settles the fixes that did not hold first,
+                    // so a chain they complete already guards this alert.
+                    self.observe_alert(rt, &record.fingerprint, Observation::Fired(now))
+                        .await;
+                }
                 let incident = self
                     .ensure_incident(rt, alert, &record, now, v == ConvergenceVerdict::NewEpisode)
                     .await?;
@@ -265,6 +272,8 @@ impl Inner {
     ) -> Result<Outcome, EngineError> {
         let tenant = rt.tenant();
         rt.forget_deferred(&record.fingerprint);
+        self.observe_alert(rt, &record.fingerprint, Observation::Resolved(now))
+            .await;
         let Some(open) = self
             .ports
             .stores

@@ -39,7 +39,12 @@ pub mod task_id {
     pub const SAFETY_SYNC: &str = "safety-sync";
     /// Deletes spent attempt ledgers (no failure streak, cooldown passed).
     pub const LEDGER_PRUNING: &str = "ledger-pruning";
+    /// Settles the effectiveness of completed operations whose time is up.
+    pub const EFFECTIVENESS: &str = "effectiveness";
 }
+
+/// How often the effectiveness job runs: a verdict is at most this late.
+pub(crate) const EFFECTIVENESS_INTERVAL: Duration = Duration::from_secs(30);
 
 fn job<F, Fut>(inner: &Arc<Inner>, f: F) -> Job
 where
@@ -130,6 +135,14 @@ impl Engine {
             }),
             opts,
         )?;
+        inner.tasks.register_interval(
+            task_id::EFFECTIVENESS,
+            EFFECTIVENESS_INTERVAL,
+            job(inner, |i| async move {
+                i.settle_all_due().await.map_err(|e| e.to_string())
+            }),
+            opts,
+        )?;
         let engine = self.clone();
         inner.tasks.register_interval(
             task_id::RECOVERY,
@@ -147,6 +160,11 @@ impl Engine {
             opts,
         )?;
         Ok(())
+    }
+
+    /// Runs the effectiveness job once (tests call it).
+    pub async fn settle_effectiveness(&self) -> Result<(), EngineError> {
+        self.inner.settle_all_due().await
     }
 
     /// Runs the auto-detection job once (tests and replays call it).

@@ -95,6 +95,9 @@ pub mod family {
     pub const NOTIFICATIONS_FAILED: &str = "notifications_failed";
     /// Notifications given up after too many failures, by channel.
     pub const NOTIFICATIONS_GIVEN_UP: &str = "notifications_given_up";
+    /// Effectiveness verdicts, labelled `<verdict>:<strategy>`
+    /// ([`crate::effectiveness::metric_label`]).
+    pub const EFFECTIVENESS: &str = "effectiveness";
 }
 
 impl Metrics {

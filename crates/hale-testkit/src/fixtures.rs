@@ -373,6 +373,23 @@ pub fn operation_failed(tenant: &TenantId, id: &str, at: Timestamp) -> HealingOp
     op
 }
 
+/// A completed operation waiting for its effectiveness verdict: its alert
+/// resolved, the stabilization not over yet.
+pub fn operation_pending_effectiveness(
+    tenant: &TenantId,
+    id: &str,
+    at: Timestamp,
+) -> HealingOperation {
+    let mut op = operation(tenant, id, at);
+    op.state = HealingState::Completed;
+    op.result = Some(HealingResult::Success);
+    op.completed_at = Some(at + Duration::from_secs(30));
+    op.updated_at = at + Duration::from_secs(30);
+    op.effectiveness = Some(hale_domain::effectiveness::Effectiveness::Pending);
+    op.alert_resolved_at = Some(at + Duration::from_secs(90));
+    op
+}
+
 /// An approved runbook entry with tags, links and an author.
 pub fn knowledge_entry(tenant: &TenantId, id: &str, at: Timestamp) -> KnowledgeEntry {
     KnowledgeEntry {

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     ApprovalsCommand, AttemptsCommand, AuditArgs, BreakersCommand, Command, DormantCommand,
-    IncidentsCommand, OpsCommand, Output, Paging, SwitchState, SwitchesCommand, TimeRange,
+    IncidentsCommand, KnowledgeCommand, OpsCommand, Output, Paging, SwitchState, SwitchesCommand,
+    TimeRange,
 };
 use crate::client::{ApiClient, Query};
 use crate::exit::CliError;
@@ -23,6 +24,7 @@ pub async fn run(client: &ApiClient, output: Output, cmd: Command) -> Result<Str
         ),
         Command::Ops(c) => ops(client, c).await?,
         Command::Incidents(c) => incidents(client, c).await?,
+        Command::Knowledge(c) => knowledge(client, c).await?,
         Command::Approvals(c) => approvals(client, c).await?,
         Command::Switches(c) => switches(client, c).await?,
         Command::Dormant(c) => dormant(client, c).await?,
@@ -196,6 +198,81 @@ async fn incidents(client: &ApiClient, c: IncidentsCommand) -> Result<Answer, Cl
         IncidentsCommand::Show { id } => {
             let path = format!("/v1/incidents/{}", segment("incident id", &id)?);
             (client.get(&path, &Query::new()).await?, render::incident)
+        }
+        IncidentsCommand::Close { id, reason } => {
+            need_text("--reason", &reason)?;
+            let path = format!("/v1/incidents/{}/close", segment("incident id", &id)?);
+            (
+                client.post(&path, &json!({ "reason": reason })).await?,
+                render::incident,
+            )
+        }
+    })
+}
+
+/// `--content`: the text itself, `@FILE`, or `-` for stdin.
+fn content_arg(value: &str) -> Result<String, CliError> {
+    let text = if value == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| CliError::Usage(format!("--content -: could not read stdin: {e}")))?
+    } else if let Some(file) = value.strip_prefix('@') {
+        std::fs::read_to_string(file)
+            .map_err(|e| CliError::Usage(format!("--content @{file}: {e}")))?
+    } else {
+        value.to_owned()
+    };
+    need_text("--content", &text)?;
+    Ok(text)
+}
+
+async fn knowledge(client: &ApiClient, c: KnowledgeCommand) -> Result<Answer, CliError> {
+    Ok(match c {
+        KnowledgeCommand::List {
+            entry_type,
+            status,
+            paging: p,
+        } => {
+            let q = paging(
+                Query::new().opt("type", entry_type).opt("status", status),
+                &p,
+            );
+            (client.get("/v1/knowledge", &q).await?, render::knowledge)
+        }
+        KnowledgeCommand::Show { id } => {
+            let path = format!("/v1/knowledge/{}", segment("knowledge id", &id)?);
+            (
+                client.get(&path, &Query::new()).await?,
+                render::knowledge_entry,
+            )
+        }
+        KnowledgeCommand::Create {
+            title,
+            content,
+            category,
+            tags,
+            incident,
+        } => {
+            need_text("--title", &title)?;
+            let mut body =
+                json!({ "title": title, "content": content_arg(&content)?, "tags": tags });
+            if let Some(c) = category {
+                body["category"] = Value::String(c);
+            }
+            if let Some(i) = incident {
+                body["related_incident_id"] = Value::String(i);
+            }
+            (
+                client.post("/v1/knowledge", &body).await?,
+                render::knowledge_entry,
+            )
+        }
+        KnowledgeCommand::Archive { id, reason } => {
+            need_text("--reason", &reason)?;
+            let path = format!("/v1/knowledge/{}/archive", segment("knowledge id", &id)?);
+            (
+                client.post(&path, &json!({ "reason": reason })).await?,
+                render::knowledge_entry,
+            )
         }
     })
 }

@@ -137,6 +137,7 @@ pub fn incident(v: &Value) -> String {
         ("summary", at(v, "outcome/summary")),
         ("created", at(v, "created_at")),
         ("resolved", at(v, "resolved_at")),
+        ("closed", at(v, "closed_at")),
     ]);
     let chain = v
         .get("decision_chain")
@@ -529,6 +530,52 @@ pub fn attempts_reset(v: &Value) -> String {
         at(v, "strategy"),
         at(v, "resource")
     )
+}
+
+/// `hale knowledge list`.
+pub fn knowledge(v: &Value) -> String {
+    list(
+        v,
+        &[
+            ("ID", "id"),
+            ("TYPE", "entry_type"),
+            ("STATUS", "status"),
+            ("STRATEGY", "failed_strategy_id"),
+            ("VIEWS", "view_count"),
+            ("CREATED", "created_at"),
+            ("TITLE", "title"),
+        ],
+        80,
+    )
+}
+
+/// `hale knowledge show|create|archive`.
+pub fn knowledge_entry(v: &Value) -> String {
+    let mut out = fields(&[
+        ("id", at(v, "id")),
+        ("title", at(v, "title")),
+        ("type", at(v, "entry_type")),
+        ("status", at(v, "status")),
+        ("category", at(v, "category")),
+        ("tags", at(v, "tags")),
+        ("source", at(v, "source")),
+        ("failed strategy", at(v, "failed_strategy_id")),
+        ("incident", at(v, "related_incident_id")),
+        ("views", at(v, "view_count")),
+        ("created by", at(v, "created_by")),
+        ("created", at(v, "created_at")),
+        ("updated", at(v, "updated_at")),
+    ]);
+    if let Some(body) = v.get("content").and_then(Value::as_str)
+        && !body.is_empty()
+    {
+        out.push('\n');
+        out.push_str(body);
+        if !body.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]

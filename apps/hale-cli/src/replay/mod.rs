@@ -69,6 +69,40 @@ pub struct ReplayInput {
     pub background: bool,
 }
 
+impl ReplayInput {
+    /// The input of a replay of `deliveries` under a loaded policy file, as
+    /// the server would run it: its engine settings (intake one delivery at
+    /// a time, so the same input always decides the same), tenants, flags
+    /// and executor name. `fail_actions` are `KIND[=CLASS]` specs.
+    pub fn from_config(
+        config: &hale_config::Config,
+        deliveries: Vec<Delivery>,
+        default_tenant: Option<String>,
+        fail_actions: &[String],
+        unhealthy: bool,
+        background: bool,
+    ) -> Result<ReplayInput, CliError> {
+        let mut failing = BTreeMap::new();
+        for spec in fail_actions {
+            let (kind, class) = executor::parse_fail_action(spec).map_err(CliError::Usage)?;
+            failing.insert(kind, class);
+        }
+        let mut engine_config = config.engine_config();
+        engine_config.intake_concurrency = 1;
+        Ok(ReplayInput {
+            config: engine_config,
+            policies: config.tenant_policies(),
+            flags: config.global_flags(),
+            executor: crate::policy::executor_name(config).to_owned(),
+            deliveries,
+            default_tenant,
+            failing,
+            unhealthy,
+            background,
+        })
+    }
+}
+
 /// Called after each delivery with (done, total), for a progress bar.
 pub type Progress<'a> = &'a dyn Fn(usize, usize);
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::table::{Table, clip, short_time};
 
 /// Every decision label, in the order the summary lists them.
-const DECISIONS: [&str; 10] = [
+pub(crate) const DECISIONS: [&str; 10] = [
     "operation_started",
     "approval_requested",
     "deduplicated",

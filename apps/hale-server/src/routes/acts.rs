@@ -1,5 +1,6 @@
 //! Acts: approve and reject, kill switches, dormancy, breaker and attempt
-//! resets. Each is carried out and audited by the engine with the caller's
+//! resets, knowledge entries (write a runbook, archive) and closing an
+//! incident. Each is carried out and audited by the engine with the caller's
 //! name as the actor; this layer only checks who may and turns the input
 //! into the engine's arguments.
 //!
@@ -15,11 +16,14 @@ use hale_domain::approval::ApprovalRequest;
 use hale_domain::breaker::Transition;
 use hale_domain::dormancy::ResumeRecord;
 use hale_domain::kill_switch::{Feature, Switch};
+use hale_domain::record::incident::Incident;
+use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::strategy::ActionKind;
 use hale_domain::{
-    ApprovalId, AuthorizationChannel, Origin, ResourceRef, Scope, StrategyId, TenantId,
+    ApprovalId, AuthorizationChannel, IncidentId, KnowledgeId, Origin, ResourceRef, Scope,
+    StrategyId, TenantId,
 };
-use hale_engine::{ApprovalResult, SwitchesView, TenantSwitchTarget};
+use hale_engine::{ApprovalResult, NewRunbook, SwitchesView, TenantSwitchTarget};
 use serde::Deserialize;
 
 use super::{AppState, render};
@@ -448,4 +452,114 @@ pub(crate) async fn reset_attempts_json(
         &serde_json::json!({ "strategy": body.strategy, "resource": resource.key(), "reset": true }),
         None,
     )
+}
+
+// === Knowledge and incidents ===
+
+/// The body of a runbook entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunbookBody {
+    pub(crate) title: String,
+    pub(crate) content: String,
+    #[serde(default)]
+    pub(crate) category: Option<String>,
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
+    #[serde(default)]
+    pub(crate) related_incident_id: Option<String>,
+}
+
+/// Writes a runbook entry in the tenant's knowledge base.
+pub(crate) async fn create_runbook(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    body: RunbookBody,
+) -> Result<KnowledgeEntry, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    by.log("knowledge.create", tenant.as_str());
+    let runbook = NewRunbook {
+        title: body.title,
+        content: body.content,
+        category: body.category,
+        tags: body.tags,
+        related_incident_id: body
+            .related_incident_id
+            .map(|i| i.trim().to_owned())
+            .filter(|i| !i.is_empty())
+            .map(IncidentId::new),
+    };
+    Ok(state
+        .engine()
+        .create_runbook(&tenant, runbook, by.origin())
+        .await?)
+}
+
+pub(crate) async fn create_runbook_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<ActQuery>,
+    JsonBody(body): JsonBody<RunbookBody>,
+) -> Result<Response, ApiError> {
+    let entry = create_runbook(&state, ActBy::api(&caller), q.tenant.as_deref(), body).await?;
+    let mut res = render(&entry, None)?;
+    *res.status_mut() = axum::http::StatusCode::CREATED;
+    Ok(res)
+}
+
+/// Archives knowledge entry `id` (lifts an anti-pattern block).
+pub(crate) async fn archive_knowledge(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    id: &str,
+    body: &ReasonBody,
+) -> Result<KnowledgeEntry, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    by.log("knowledge.archive", tenant.as_str());
+    Ok(state
+        .engine()
+        .archive_knowledge(&tenant, &KnowledgeId::new(id), &body.reason, by.origin())
+        .await?)
+}
+
+pub(crate) async fn archive_knowledge_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<ActQuery>,
+    JsonBody(body): JsonBody<ReasonBody>,
+) -> Result<Response, ApiError> {
+    let entry =
+        archive_knowledge(&state, ActBy::api(&caller), q.tenant.as_deref(), &id, &body).await?;
+    render(&entry, None)
+}
+
+/// Closes incident `id` with a reason.
+pub(crate) async fn close_incident(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    id: &str,
+    body: &ReasonBody,
+) -> Result<Incident, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    by.log("incident.close", tenant.as_str());
+    Ok(state
+        .engine()
+        .close_incident(&tenant, &IncidentId::new(id), &body.reason, by.origin())
+        .await?)
+}
+
+pub(crate) async fn close_incident_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<ActQuery>,
+    JsonBody(body): JsonBody<ReasonBody>,
+) -> Result<Response, ApiError> {
+    let incident =
+        close_incident(&state, ActBy::api(&caller), q.tenant.as_deref(), &id, &body).await?;
+    render(&incident, None)
 }

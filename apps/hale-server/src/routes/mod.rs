@@ -231,6 +231,8 @@ fn routes() -> Routes {
     .get("/v1/operations/{id}", reads::operation_json)
     .get("/v1/incidents", reads::incidents_json)
     .get("/v1/incidents/{id}", reads::incident_json)
+    .get("/v1/knowledge", reads::knowledge_json)
+    .get("/v1/knowledge/{id}", reads::knowledge_entry_json)
     .get("/v1/approvals", reads::approvals_json)
     .get("/v1/approvals/{id}", reads::approval_json)
     .get("/v1/audit", reads::audit_json)
@@ -246,6 +248,9 @@ fn routes() -> Routes {
     .post("/v1/dormancy/enter", acts::enter_dormant_json)
     .post("/v1/breakers/{name}/reset", acts::reset_breaker_json)
     .post("/v1/attempts/reset", acts::reset_attempts_json)
+    .post("/v1/incidents/{id}/close", acts::close_incident_json)
+    .post("/v1/knowledge", acts::create_runbook_json)
+    .post("/v1/knowledge/{id}/archive", acts::archive_knowledge_json)
     // Operations.
     .get("/healthz", ops::healthz)
     .get("/readyz", ops::readyz)

@@ -1,4 +1,4 @@
-//! Reads: status, operations, incidents, approvals, audit log, timeline,
+//! Reads: status, operations, incidents, knowledge entries, approvals, audit log, timeline,
 //! switches and breakers, each for the caller's tenant, with filters and
 //! newest-first pagination. Another tenant's ids read as 404: the stores
 //! only ever look inside the caller's tenant.
@@ -11,13 +11,14 @@ use hale_domain::approval::ApprovalRequest;
 use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::Incident;
+use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::record::timeline::TimelineEvent;
 use hale_domain::{
-    ApprovalId, IncidentId, OperationId, ResourceRef, StrategyId, TenantId, Timestamp,
+    ApprovalId, IncidentId, KnowledgeId, OperationId, ResourceRef, StrategyId, TenantId, Timestamp,
 };
 use hale_engine::ports::{
-    ApprovalFilter, AuditFilter, IncidentFilter, OperationFilter, Page, PageRequest, Stores,
-    TimelineFilter,
+    ApprovalFilter, AuditFilter, IncidentFilter, KnowledgeFilter, OperationFilter, Page,
+    PageRequest, Stores, TimelineFilter,
 };
 use hale_engine::{BreakerView, StatusSnapshot, SwitchesView, TenantPolicy};
 use serde::Deserialize;
@@ -292,6 +293,68 @@ pub(crate) async fn incident_json(
 ) -> Result<Response, ApiError> {
     let inc = incident(&state, &caller, q.tenant.as_deref(), &id).await?;
     render(&inc, q.tz.as_deref())
+}
+
+// === /v1/knowledge ===
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KnowledgeQuery {
+    pub(crate) tenant: Option<String>,
+    pub(crate) tz: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) offset: Option<u64>,
+    #[serde(rename = "type")]
+    pub(crate) entry_type: Option<String>,
+    pub(crate) status: Option<String>,
+}
+
+/// A page of the tenant's knowledge entries (listing counts no views).
+pub(crate) async fn knowledge(
+    state: &AppState,
+    who: &Identity,
+    q: &KnowledgeQuery,
+) -> Result<Page<KnowledgeEntry>, ApiError> {
+    let (tenant, _) = reader(state, who, q.tenant.as_deref())?;
+    let filter = KnowledgeFilter {
+        entry_type: wire("type", q.entry_type.as_deref())?,
+        status: wire("status", q.status.as_deref())?,
+        symptoms_hash: None,
+        page: page(q.limit, q.offset)?,
+    };
+    Ok(state.engine().knowledge(&tenant, &filter).await?)
+}
+
+pub(crate) async fn knowledge_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<KnowledgeQuery>,
+) -> Result<Response, ApiError> {
+    render(&knowledge(&state, &caller, &q).await?, q.tz.as_deref())
+}
+
+/// One knowledge entry of the tenant; the read counts as a view.
+pub(crate) async fn knowledge_entry(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+    id: &str,
+) -> Result<KnowledgeEntry, ApiError> {
+    let (tenant, _) = reader(state, who, tenant)?;
+    Ok(state
+        .engine()
+        .view_knowledge(&tenant, &KnowledgeId::new(id))
+        .await?)
+}
+
+pub(crate) async fn knowledge_entry_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<OneQuery>,
+) -> Result<Response, ApiError> {
+    let entry = knowledge_entry(&state, &caller, q.tenant.as_deref(), &id).await?;
+    render(&entry, q.tz.as_deref())
 }
 
 // === /v1/approvals ===

@@ -8,15 +8,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// The audit entries of one kind, newest first.
-async fn audit(api: &Api, kind: &str) -> Vec<Value> {
-    let r = api
-        .get(&format!("/v1/audit?operation_type={kind}"), A_VIEWER)
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.body["items"].as_array().unwrap().clone()
-}
-
 #[tokio::test(start_paused = true)]
 async fn an_approval_needs_two_distinct_signatures_then_runs() {
     let api = api().await;

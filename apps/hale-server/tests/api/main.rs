@@ -10,6 +10,7 @@ mod console_acts;
 mod console_support;
 mod intake;
 mod notifications;
+mod knowledge;
 mod ops;
 mod reads;
 mod support;

@@ -210,3 +210,12 @@ pub(crate) fn payload(name: &str) -> Vec<u8> {
     ))
     .unwrap()
 }
+
+/// The audit entries of one kind, newest first (read by tenant a's viewer).
+pub(crate) async fn audit(api: &Api, kind: &str) -> Vec<Value> {
+    let r = api
+        .get(&format!("/v1/audit?operation_type={kind}"), A_VIEWER)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["items"].as_array().unwrap().clone()
+}

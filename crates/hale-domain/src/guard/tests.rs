@@ -3,6 +3,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
+use crate::anti_pattern::MemoryCause;
 use crate::dormancy::Dormancy;
 use crate::ids::Actor;
 use crate::kill_switch::Switch;
@@ -29,6 +30,7 @@ struct World {
     max_attempts: u32,
     cooldown_s: u64,
     anti_pattern: bool,
+    ineffective_chain: bool,
     now: i64,
 }
 
@@ -56,6 +58,7 @@ impl World {
             max_attempts: 3,
             cooldown_s: 60,
             anti_pattern: false,
+            ineffective_chain: false,
             now: 1_000,
         }
     }
@@ -108,13 +111,26 @@ impl World {
             }]
         };
         let symptoms = SymptomsHash::from_hex("00112233445566ff");
-        let remembered = [RememberedFailure {
-            symptoms_hash: symptoms.clone(),
-            strategy_id: strategy.clone(),
-            knowledge_id: KnowledgeId::new("kn-1"),
-            recorded_at: t(0),
-        }];
-        let anti_patterns: &[RememberedFailure] = if self.anti_pattern && anti_patterns_gathered {
+        let mut remembered = Vec::new();
+        if self.anti_pattern {
+            remembered.push(RememberedFailure {
+                symptoms_hash: symptoms.clone(),
+                strategy_id: strategy.clone(),
+                knowledge_id: KnowledgeId::new("kn-1"),
+                recorded_at: t(0),
+                cause: MemoryCause::VerificationFailed,
+            });
+        }
+        if self.ineffective_chain {
+            remembered.push(RememberedFailure {
+                symptoms_hash: SymptomsHash::of_target(&resource),
+                strategy_id: strategy.clone(),
+                knowledge_id: KnowledgeId::new("kn-2"),
+                recorded_at: t(0),
+                cause: MemoryCause::IneffectiveChain,
+            });
+        }
+        let anti_patterns: &[RememberedFailure] = if anti_patterns_gathered {
             &remembered
         } else {
             &[]
@@ -176,11 +192,12 @@ prop_compose! {
         backoff_until in proptest::option::of(900i64..1100), breaker in rejection(),
         ledger in ledger(), max_attempts in 1u32..5, cooldown_s in 0u64..200,
         anti_pattern in proptest::bool::weighted(0.2), out_of_scope in proptest::bool::weighted(0.1),
+        ineffective_chain in proptest::bool::weighted(0.2),
     ) -> World {
         World {
             out_of_scope, global_auto_healing, global_execution, tenant, strategy_switch, kind_switch, executor_missing,
             platform_dormant, tenant_dormant, backoff_until, breaker, ledger, max_attempts,
-            cooldown_s, anti_pattern, now: 1_000,
+            cooldown_s, anti_pattern, ineffective_chain, now: 1_000,
         }
     }
 }
@@ -233,6 +250,7 @@ fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
                 false => Guard::Cooldown,
             },
         ),
+        (auto && w.ineffective_chain, Guard::IneffectiveChain),
         (auto && w.anti_pattern, Guard::AntiPattern),
     ];
     stages.into_iter().find(|(hit, _)| *hit).map(|(_, g)| g)
@@ -259,6 +277,7 @@ proptest! {
         calm.backoff_until = None;
         calm.ledger = AttemptLedger::default();
         calm.anti_pattern = false;
+        calm.ineffective_chain = false;
         prop_assert_eq!(w.verdict(HealingPath::Approved), calm.verdict(HealingPath::Approved));
         let off = Some(Switch::Off);
         let any_switch_off = w.tenant == off || w.strategy_switch == off || w.kind_switch == off
@@ -282,7 +301,7 @@ proptest! {
     /// The automatic path is stopped by every fail-safe on its own: turning
     /// any single stage on, in an otherwise calm world, blocks it.
     #[test]
-    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..12) {
+    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..13) {
         let mut w = World::calm();
         let expected = match stage {
             0 => { w.global_auto_healing = Some(Switch::Off); Guard::KillSwitch }
@@ -296,6 +315,7 @@ proptest! {
             8 => { w.ledger.consecutive_failures = w.max_attempts; Guard::MaxAttempts }
             9 => { w.global_execution = Some(Switch::Off); Guard::KillSwitch }
             10 => { w.out_of_scope = true; Guard::OutOfScope }
+            11 => { w.ineffective_chain = true; Guard::IneffectiveChain }
             _ => { w.anti_pattern = true; Guard::AntiPattern }
         };
         prop_assert_eq!(World::calm().verdict(HealingPath::Automatic), Verdict::Allow);
@@ -314,6 +334,7 @@ proptest! {
         calm.global_auto_healing = Some(Switch::Off);
         calm.global_execution = Some(Switch::Off);
         calm.anti_pattern = false;
+        calm.ineffective_chain = false;
         prop_assert_eq!(w.verdict(HealingPath::Proposal), calm.verdict(HealingPath::Proposal));
     }
 
@@ -339,7 +360,10 @@ proptest! {
             let full = w.verdict_with(path, true);
             let partial = w.verdict_with(path, false);
             if partial.is_allowed() {
-                prop_assert!(full.is_allowed() || guard_of(&full) == Some(Guard::AntiPattern));
+                prop_assert!(
+                    full.is_allowed()
+                        || matches!(guard_of(&full), Some(Guard::AntiPattern | Guard::IneffectiveChain))
+                );
             } else {
                 prop_assert_eq!(full, partial);
             }
@@ -482,6 +506,15 @@ fn blocks_name_their_guard_retry_and_detail() {
             Guard::AntiPattern,
             Retry::Never,
             "strategy restart already failed for these symptoms (00112233445566ff); see knowledge entry kn-7",
+        ),
+        (
+            Block::IneffectiveChain {
+                strategy: StrategyId::new("restart"),
+                knowledge_id: KnowledgeId::new("kn-8"),
+            },
+            Guard::IneffectiveChain,
+            Retry::Never,
+            "strategy restart was ineffective on this target too often; see knowledge entry kn-8 (archive it to allow the strategy again)",
         ),
     ];
     for (block, guard, retry, text) in cases {

@@ -39,6 +39,13 @@ wire_enum!(
         DormancyEntered => "dormancy.entered",
         /// A scope was resumed from dormancy.
         DormancyResumed => "dormancy.resumed",
+        /// A person closed an incident, with a reason.
+        IncidentClosed => "incident.closed",
+        /// A person archived a knowledge entry (an archived anti-pattern
+        /// no longer blocks its strategy).
+        KnowledgeArchived => "knowledge.archived",
+        /// A person wrote a knowledge entry (a runbook).
+        KnowledgeCreated => "knowledge.created",
         /// A guard blocked healing.
         HealingBlocked => "healing.blocked",
         /// Coordination deferred healing.
@@ -51,6 +58,9 @@ wire_enum!(
         HealingStarted => "healing.started",
         /// An operation completed (healed and verified).
         OperationCompleted => "operation.completed",
+        /// A completed operation's effectiveness was settled (success:
+        /// effective).
+        OperationEffectiveness => "operation.effectiveness",
         /// An operation failed.
         OperationFailed => "operation.failed",
         /// An operation was interrupted.

@@ -55,6 +55,8 @@ wire_enum!(
         Decision => "decision",
         /// A healing run.
         Heal => "heal",
+        /// Whether the completed fix fixed (`effective`, `ineffective`).
+        Effectiveness => "effectiveness",
     }
 );
 
@@ -85,6 +87,10 @@ wire_enum!(
         Failed => "failed",
         /// The run was interrupted.
         Interrupted => "interrupted",
+        /// The alert resolved in time and stayed resolved.
+        Effective => "effective",
+        /// The alert came back, or never resolved, after the fix.
+        Ineffective => "ineffective",
     }
 );
 
@@ -317,6 +323,19 @@ impl Incident {
         self.push_decision(step);
     }
 
+    /// A person closes the incident: `false` (and no change) when it was
+    /// already closed. A closed incident takes no new signals; the next
+    /// firing of its alert opens a new one.
+    pub fn close(&mut self, at: Timestamp) -> bool {
+        if self.status == IncidentStatus::Closed {
+            return false;
+        }
+        self.status = IncidentStatus::Closed;
+        self.closed_at = Some(at);
+        self.updated_at = self.updated_at.max(at);
+        true
+    }
+
     /// Appends a decision step, keeping at most [`MAX_DECISION_STEPS`].
     pub fn push_decision(&mut self, step: DecisionStep) {
         self.updated_at = self.updated_at.max(step.at);
@@ -388,6 +407,30 @@ mod tests {
         }
         assert_eq!(inc.decision_chain.len(), MAX_DECISION_STEPS);
         assert_eq!(inc.decision_chain[0].reason, "10", "the oldest go first");
+    }
+
+    /// Closing is once: the first close stamps `closed_at` and stops new
+    /// signals; a second changes nothing.
+    #[test]
+    fn an_incident_closes_once() {
+        let t = Timestamp::from_unix_secs(100);
+        let alert = Alert::firing([("alertname", "Down")]);
+        let mut inc = Incident::open(
+            IncidentId::new("INC-1"),
+            TenantId::new("t").unwrap(),
+            Fingerprint::from_hex("ab"),
+            &alert,
+            t,
+        );
+        let at = Timestamp::from_unix_secs(200);
+        assert!(inc.close(at));
+        assert_eq!(inc.status, IncidentStatus::Closed);
+        assert!(!inc.status.is_open());
+        assert_eq!(inc.closed_at, Some(at));
+        assert_eq!(inc.updated_at, at);
+        let before = inc.clone();
+        assert!(!inc.close(Timestamp::from_unix_secs(300)));
+        assert_eq!(inc, before);
     }
 
     #[test]

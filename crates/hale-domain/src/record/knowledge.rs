@@ -4,7 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::wire_enum;
-use crate::anti_pattern::{RememberedFailure, SymptomsHash};
+use crate::anti_pattern::{MemoryCause, RememberedFailure, SymptomsHash};
+
+/// The category of the anti-pattern entries the engine writes when a
+/// strategy was ineffective too often on one target.
+pub const INEFFECTIVE_CHAIN_CATEGORY: &str = "ineffective_chain";
 use crate::ids::{Actor, IncidentId, KnowledgeId, StrategyId};
 use crate::tenant::TenantId;
 use crate::time::Timestamp;
@@ -89,6 +93,18 @@ pub struct KnowledgeEntry {
 }
 
 impl KnowledgeEntry {
+    /// A person archives the entry: `false` (and no change) when it already
+    /// was. Archiving is how an anti-pattern block is lifted: an archived
+    /// entry is no longer remembered ([`KnowledgeEntry::as_remembered_failure`]).
+    pub fn archive(&mut self, at: Timestamp) -> bool {
+        if self.status == EntryStatus::Archived {
+            return false;
+        }
+        self.status = EntryStatus::Archived;
+        self.updated_at = self.updated_at.max(at);
+        true
+    }
+
     /// The anti-pattern this entry remembers, if it is an active one.
     pub fn as_remembered_failure(&self) -> Option<RememberedFailure> {
         if self.entry_type != EntryType::AntiPattern || self.status == EntryStatus::Archived {
@@ -99,6 +115,11 @@ impl KnowledgeEntry {
             strategy_id: self.failed_strategy_id.clone()?,
             knowledge_id: self.id.clone(),
             recorded_at: self.created_at,
+            cause: if self.category == INEFFECTIVE_CHAIN_CATEGORY {
+                MemoryCause::IneffectiveChain
+            } else {
+                MemoryCause::VerificationFailed
+            },
         })
     }
 }
@@ -129,6 +150,20 @@ mod tests {
         }
     }
 
+    /// Archiving lifts an anti-pattern, once.
+    #[test]
+    fn archiving_forgets_an_anti_pattern_once() {
+        let mut e = entry(EntryType::AntiPattern, EntryStatus::Approved);
+        assert!(e.as_remembered_failure().is_some());
+        assert!(e.archive(Timestamp::from_unix_secs(20)));
+        assert_eq!(e.status, EntryStatus::Archived);
+        assert_eq!(e.updated_at, Timestamp::from_unix_secs(20));
+        assert_eq!(e.as_remembered_failure(), None);
+        let before = e.clone();
+        assert!(!e.archive(Timestamp::from_unix_secs(30)));
+        assert_eq!(e, before);
+    }
+
     /// Only an anti-pattern entry that is not archived and names both the
     /// symptoms and the failed fix is remembered.
     #[test]
@@ -151,7 +186,14 @@ mod tests {
                 strategy_id: StrategyId::new("restart"),
                 knowledge_id: KnowledgeId::new("kn-1"),
                 recorded_at: Timestamp::from_unix_secs(9),
+                cause: MemoryCause::VerificationFailed,
             }
+        );
+        let mut chain = entry(EntryType::AntiPattern, EntryStatus::Approved);
+        chain.category = INEFFECTIVE_CHAIN_CATEGORY.into();
+        assert_eq!(
+            chain.as_remembered_failure().map(|r| r.cause),
+            Some(MemoryCause::IneffectiveChain)
         );
         let mut no_hash = entry(EntryType::AntiPattern, EntryStatus::Approved);
         no_hash.symptoms_hash = None;

@@ -18,6 +18,9 @@ pub enum EscalationKind {
     Regression,
     /// An operation was found unfinished after its process ended.
     OperationInterrupted,
+    /// A strategy was ineffective too often on one target and is blocked
+    /// there.
+    IneffectiveChain,
 }
 
 impl EscalationKind {
@@ -28,6 +31,7 @@ impl EscalationKind {
             EscalationKind::Dormant => "dormant",
             EscalationKind::Regression => "regression",
             EscalationKind::OperationInterrupted => "operation_interrupted",
+            EscalationKind::IneffectiveChain => "ineffective_chain",
         }
     }
 }

@@ -413,6 +413,14 @@ pub trait OperationStore: Send + Sync {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<HealingOperation>, StoreError>;
+
+    /// Operations whose effectiveness is still `pending` (completed, waiting
+    /// for their alert to resolve and stay resolved), oldest completion
+    /// first.
+    async fn pending_effectiveness(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<HealingOperation>, StoreError>;
 }
 
 /// Alert fingerprints (storm convergence).

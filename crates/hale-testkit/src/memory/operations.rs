@@ -1,6 +1,7 @@
 //! Healing operations, written together with their audit entries.
 
 use async_trait::async_trait;
+use hale_domain::effectiveness::Effectiveness;
 use hale_domain::healing::{HealingOperation, HealingState};
 use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
@@ -139,6 +140,24 @@ impl OperationStore for MemoryStore {
             .cloned()
             .collect();
         rows.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        Ok(rows)
+    }
+
+    async fn pending_effectiveness(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<HealingOperation>, StoreError> {
+        let tables = self.tables()?;
+        let Some(t) = tables.tenant(tenant) else {
+            return Ok(Vec::new());
+        };
+        let mut rows: Vec<HealingOperation> = t
+            .operations
+            .values()
+            .filter(|o| o.effectiveness == Some(Effectiveness::Pending))
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (a.completed_at, &a.id).cmp(&(b.completed_at, &b.id)));
         Ok(rows)
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hale_domain::effectiveness::Effectiveness;
 use hale_domain::failure::FailureClass;
 use hale_domain::healing::{ActionLog, ActionPhase, HealingOperation, HealingState};
 use hale_domain::record::audit::AuditEntry;
@@ -511,6 +512,76 @@ pub async fn unfinished_operations_are_non_terminal_oldest_first<S: StoreAdapter
         )
         .is_empty(),
         "unfinished_operations never returns another tenant's operations",
+    );
+}
+
+/// Effectiveness fields round-trip, and `pending_effectiveness` returns the
+/// tenant's pending operations, oldest completion first; a verdict takes
+/// an operation off the list.
+pub async fn pending_effectiveness_is_pending_oldest_completion_first<S: StoreAdapter>(
+    store: Arc<S>,
+) {
+    let t = unique_tenant();
+    let later = fixtures::operation_pending_effectiveness(&t, "op-later", at(60));
+    let mut sooner = fixtures::operation_pending_effectiveness(&t, "op-sooner", at(0));
+    sooner.alert_resolved_at = None;
+    let mut settled = fixtures::operation_pending_effectiveness(&t, "op-settled", at(10));
+    settled.effectiveness = Some(Effectiveness::Ineffective);
+    settled.effectiveness_settled_at = Some(at_micros(20_000_001));
+    let untracked = fixtures::operation_failed(&t, "op-failed", at(5));
+    for op in [&later, &sooner, &settled, &untracked] {
+        ok(
+            store
+                .create_operation(op, &audit_for(&t, &format!("aud-{}", op.id), op))
+                .await,
+            "create_operation",
+        );
+        same(
+            &get(&*store, &t, op.id.as_str()).await.as_ref(),
+            &Some(op),
+            "effectiveness, alert_resolved_at and effectiveness_settled_at read back equal (set and unset)",
+        );
+    }
+    let pending = ok(
+        store.pending_effectiveness(&t).await,
+        "pending_effectiveness",
+    );
+    same(
+        &pending,
+        &vec![sooner.clone(), later.clone()],
+        "pending_effectiveness returns whole pending records, oldest completion first",
+    );
+    let mut effective = sooner.clone();
+    effective.effectiveness = Some(Effectiveness::Effective);
+    effective.effectiveness_settled_at = Some(at(400));
+    let rev = ok(
+        store.update_operation(&effective, None).await,
+        "update_operation with a verdict",
+    );
+    effective.revision = rev;
+    same(
+        &get(&*store, &t, "op-sooner").await,
+        &Some(effective),
+        "a verdict reads back",
+    );
+    same(
+        &ids(
+            &ok(
+                store.pending_effectiveness(&t).await,
+                "pending_effectiveness",
+            ),
+            |o| o.id.to_string(),
+        ),
+        &strings(&["op-later"]),
+        "a settled operation is no longer pending",
+    );
+    holds(
+        ok(
+            store.pending_effectiveness(&unique_tenant()).await,
+            "pending_effectiveness",
+        )
+        .is_empty(),
+        "pending_effectiveness never returns another tenant's operations",
     );
 }
 
