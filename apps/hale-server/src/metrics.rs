@@ -133,6 +133,13 @@ pub fn render(
         "to",
         "Circuit breaker transitions, by target state.",
     );
+    o.family(
+        m,
+        family::SILENCE_CHECKS_UNAVAILABLE,
+        "hale_silence_checks_unavailable_total",
+        "on_unreachable",
+        "Silence checks the tenant's Alertmanager could not answer, by what the tenant does then (block, allow).",
+    );
 
     o.header(
         "hale_status_up",

@@ -100,6 +100,10 @@ mod tests {
                 "cooldown",
                 "max_attempts",
                 "anti_pattern",
+                "budget_exhausted",
+                "maintenance_window",
+                "silenced",
+                "silence_check_unavailable",
             ]
         );
         assert_eq!(

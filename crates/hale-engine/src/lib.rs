@@ -52,6 +52,7 @@
 mod aftermath;
 mod approvals;
 mod approved;
+mod budgets;
 pub mod config;
 pub mod control;
 pub mod decision;
@@ -79,9 +80,10 @@ mod start;
 pub mod status;
 pub mod tasks;
 mod tenant;
+pub mod windows;
 
 pub use approvals::ApprovalResult;
-pub use config::{EngineConfig, TenantPolicy};
+pub use config::{EngineConfig, SilencePolicy, TenantPolicy};
 pub use control::{BreakerView, SwitchesView, TenantSwitchTarget};
 pub use decision::{AlertDecision, IngestReport, Outcome};
 pub use engine::{Engine, EngineBuilder, Ports};

@@ -87,6 +87,9 @@ pub mod family {
     pub const BREAKER_TRANSITIONS: &str = "breaker_transitions";
     /// Alerts deduplicated by kind (`delivery`, `episode`, `resolved`).
     pub const DEDUPLICATED: &str = "deduplicated";
+    /// Silence checks the tenant's Alertmanager could not answer, by the
+    /// tenant's `on_unreachable` (`block`, `allow`).
+    pub const SILENCE_CHECKS_UNAVAILABLE: &str = "silence_checks_unavailable";
 }
 
 impl Metrics {

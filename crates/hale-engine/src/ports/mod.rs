@@ -13,6 +13,7 @@ pub mod flags;
 pub mod locks;
 pub mod notifier;
 pub mod safety;
+pub mod silences;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
@@ -30,4 +31,5 @@ pub use safety::{
     Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
     SafetyView,
 };
+pub use silences::{NoSilenceSource, SilenceAnswer, SilenceError, SilenceQuery, SilenceSource};
 pub use store::*;

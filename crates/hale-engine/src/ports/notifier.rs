@@ -18,6 +18,8 @@ pub enum EscalationKind {
     Regression,
     /// An operation was found unfinished after its process ended.
     OperationInterrupted,
+    /// A remediation budget has no room (at most once per budget window).
+    BudgetExhausted,
 }
 
 impl EscalationKind {
@@ -28,6 +30,7 @@ impl EscalationKind {
             EscalationKind::Dormant => "dormant",
             EscalationKind::Regression => "regression",
             EscalationKind::OperationInterrupted => "operation_interrupted",
+            EscalationKind::BudgetExhausted => "budget_exhausted",
         }
     }
 }
