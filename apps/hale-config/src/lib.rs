@@ -40,6 +40,7 @@
 
 mod errors;
 mod limits;
+mod policy;
 mod role;
 mod sections;
 pub mod span;
@@ -55,6 +56,7 @@ use serde::Deserialize;
 
 pub use errors::{ConfigError, ConfigErrors};
 pub use limits::LimitsSection;
+pub use policy::{AlertmanagerConfig, BudgetsConfig, LimitsConfig, WindowConfig};
 pub use role::{Permission, Role};
 pub use sections::{
     DEFAULT_BODY_LIMIT, DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSection, ExecutorKind,

@@ -135,8 +135,8 @@ pub fn render(
     );
     o.family(
         m,
-        family::SILENCE_CHECKS_UNAVAILABLE,
-        "hale_silence_checks_unavailable_total",
+        family::SILENCE_CHECKS_UNANSWERED,
+        "hale_silence_checks_unanswered_total",
         "on_unreachable",
         "Silence checks the tenant's Alertmanager could not answer, by what the tenant does then (block, allow).",
     );

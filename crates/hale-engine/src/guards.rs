@@ -98,7 +98,7 @@ impl Inner {
                 let on_unreachable = policy.on_unreachable;
                 tracing::warn!(tenant = %rt.tenant(), error = %e, %on_unreachable, "could not ask the tenant's Alertmanager about silences");
                 self.metrics.inc(
-                    crate::metrics::family::SILENCE_CHECKS_UNAVAILABLE,
+                    crate::metrics::family::SILENCE_CHECKS_UNANSWERED,
                     on_unreachable.as_str(),
                 );
                 SilenceCheck::Unavailable {

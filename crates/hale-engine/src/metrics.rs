@@ -89,7 +89,7 @@ pub mod family {
     pub const DEDUPLICATED: &str = "deduplicated";
     /// Silence checks the tenant's Alertmanager could not answer, by the
     /// tenant's `on_unreachable` (`block`, `allow`).
-    pub const SILENCE_CHECKS_UNAVAILABLE: &str = "silence_checks_unavailable";
+    pub const SILENCE_CHECKS_UNANSWERED: &str = "silence_checks_unanswered";
 }
 
 impl Metrics {

@@ -42,6 +42,7 @@ pub struct WindowView {
 
 /// A window to open through the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewWindow {
     /// Its id (letters, digits, `-`, `_`; at most 64).
     pub id: String,

@@ -313,7 +313,7 @@ async fn an_unreachable_alertmanager_fails_closed_unless_the_tenant_allows() {
     assert!(matches!(o, Outcome::OperationStarted { .. }), "{o:?}");
     let m = e.metrics();
     assert_eq!(
-        m.labelled.get("silence_checks_unavailable"),
+        m.labelled.get("silence_checks_unanswered"),
         Some(&BTreeMap::from([("allow".into(), 1), ("block".into(), 1)]))
     );
 }

@@ -236,6 +236,7 @@ fn routes() -> Routes {
     .get("/v1/timeline", reads::timeline_json)
     .get("/v1/switches", reads::switches_json)
     .get("/v1/breakers", reads::breakers_json)
+    .get("/v1/maintenance-windows", reads::maintenance_windows_json)
     // Acts.
     .post("/v1/approvals/{id}/approve", acts::approve_json)
     .post("/v1/approvals/{id}/reject", acts::reject_json)
@@ -244,6 +245,8 @@ fn routes() -> Routes {
     .post("/v1/dormancy/enter", acts::enter_dormant_json)
     .post("/v1/breakers/{name}/reset", acts::reset_breaker_json)
     .post("/v1/attempts/reset", acts::reset_attempts_json)
+    .post("/v1/maintenance-windows", acts::open_window_json)
+    .post("/v1/maintenance-windows/{id}/end", acts::end_window_json)
     // Operations.
     .get("/healthz", ops::healthz)
     .get("/readyz", ops::readyz)
