@@ -266,6 +266,7 @@ impl ActionExecutor for CommandExecutor {
                     "argv": shown,
                     "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
                 })),
+                pods_disrupted: 0,
             });
         }
 
@@ -302,6 +303,7 @@ impl ActionExecutor for CommandExecutor {
             Exit::Code(0) => Ok(ActionOutcome {
                 message: format!("{} exited 0", cmd.spec.name),
                 response: Some(response),
+                pods_disrupted: 0,
             }),
             Exit::Code(code) => {
                 let stderr = tail(&self.list.redactor.redact(&out.stderr.text));

@@ -147,6 +147,7 @@ pub(crate) async fn evict_pods(
     Ok(ActionOutcome {
         message: format!("{verb} {} pod(s) in {ns}: {done:?}", done.len()),
         response: Some(json!({ verb: done })),
+        pods_disrupted: u32::try_from(done.len()).unwrap_or(u32::MAX),
     })
 }
 

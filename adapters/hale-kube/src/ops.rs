@@ -42,10 +42,24 @@ pub(crate) async fn rollout_restart(
         restart_patch(now),
     )
     .await?;
+    let pods_disrupted = restarted_pods(response.as_ref());
     Ok(ActionOutcome {
         message: format!("{} {ns}/{name} restarted", workload.as_str()),
         response,
+        pods_disrupted,
     })
+}
+
+/// The pods a rollout restart replaces: the workload's replicas as the
+/// patched object states them (`status.replicas`, else `spec.replicas`;
+/// a DaemonSet's audit record has neither, so it counts as 1: at least one
+/// pod is replaced at a time).
+pub(crate) fn restarted_pods(response: Option<&serde_json::Value>) -> u32 {
+    let Some(r) = response else { return 1 };
+    r["status"]["replicas"]
+        .as_u64()
+        .or_else(|| r["spec"]["replicas"].as_u64())
+        .map_or(1, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// Patches a workload (fenced when applied); returns it for the audit log.
@@ -99,6 +113,7 @@ pub(crate) async fn scale(
             workload.as_str()
         ),
         response,
+        pods_disrupted: 0,
     })
 }
 
@@ -128,12 +143,22 @@ pub(crate) async fn set_unschedulable(
     Ok(ActionOutcome {
         message: format!("node {name} {verb}ed"),
         response: audit_record(&node),
+        pods_disrupted: 0,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restart_reports_the_workloads_replicas_as_disrupted_pods() {
+        let r = json!({"spec": {"replicas": 4}, "status": {"replicas": 3}});
+        assert_eq!(restarted_pods(Some(&r)), 3);
+        assert_eq!(restarted_pods(Some(&json!({"spec": {"replicas": 4}}))), 4);
+        assert_eq!(restarted_pods(Some(&json!({"kind": "DaemonSet"}))), 1);
+        assert_eq!(restarted_pods(None), 1);
+    }
 
     #[test]
     fn the_restart_patch_matches_kubectl() {

@@ -191,6 +191,7 @@ async fn undo_once(
                  revision {rev})"
             ),
             response: None,
+            pods_disrupted: 0,
         }));
     }
 
@@ -226,6 +227,7 @@ async fn undo_once(
     Ok(written.map(|patched| ActionOutcome {
         message: format!("deployment {ns}/{name} rolled back to revision {rev}"),
         response: audit_record(&patched),
+        pods_disrupted: 0,
     }))
 }
 

@@ -92,6 +92,9 @@ pub enum Command {
     /// A strategy's failed-attempt budget on one resource.
     #[command(subcommand)]
     Attempts(AttemptsCommand),
+    /// Maintenance windows: list, open, end.
+    #[command(subcommand)]
+    Windows(WindowsCommand),
     /// The audit log, newest first.
     Audit(AuditArgs),
     /// Notification deliveries (notice, channel, attempts, last error,
@@ -353,6 +356,62 @@ pub enum BreakersCommand {
         #[arg(long)]
         reason: String,
     },
+}
+
+/// `hale windows ...`
+#[derive(Debug, Subcommand)]
+pub enum WindowsCommand {
+    /// List the tenant's maintenance windows (configured and opened here).
+    List,
+    /// Open a maintenance window (one-off with --from/--until, or weekly
+    /// with --days/--start/--duration/--time-zone).
+    Open(Box<OpenWindowArgs>),
+    /// End a window opened through the API.
+    End {
+        /// The window's id.
+        id: String,
+        /// Why (required, audited).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `hale windows open` arguments.
+#[derive(Debug, Args)]
+pub struct OpenWindowArgs {
+    /// The window's id (letters, digits, '-', '_').
+    pub id: String,
+    /// block (nothing acts on its own) or approval_only (automatic runs
+    /// become approval requests).
+    #[arg(long, default_value = "block")]
+    pub mode: String,
+    /// One-off: the start (RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// One-off: the end (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Weekly: the days, e.g. sat,sun.
+    #[arg(long, value_delimiter = ',')]
+    pub days: Vec<String>,
+    /// Weekly: the local start time, HH:MM.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Weekly: how long, e.g. 4h.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Weekly: the IANA time zone, e.g. Europe/Berlin.
+    #[arg(long)]
+    pub time_zone: Option<String>,
+    /// Only these namespaces (repeat or comma-separate; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub namespace: Vec<String>,
+    /// Only these strategies (repeat or comma-separate; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub strategy: Vec<String>,
+    /// Why (required, audited).
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `hale attempts ...`

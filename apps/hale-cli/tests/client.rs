@@ -627,6 +627,9 @@ fn notifications_show_each_delivery_and_why_it_failed() {
         .stdout(predicate::str::contains("approval_requested"))
         .stdout(predicate::str::contains("ops-webhook"))
         .stdout(predicate::str::contains("LAST ERROR"));
+}
+
+#[test]
 fn knowledge_entries_are_written_read_and_archived_and_incidents_closed() {
     let s = start();
     let inc = s.first_id(&["incidents", "list"]);

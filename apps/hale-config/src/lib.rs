@@ -41,6 +41,7 @@
 mod errors;
 mod limits;
 mod notifications;
+mod policy;
 mod role;
 mod sections;
 pub mod span;
@@ -57,6 +58,7 @@ use serde::Deserialize;
 pub use errors::{ConfigError, ConfigErrors};
 pub use limits::LimitsSection;
 pub use notifications::{ChannelConfig, ChannelKind, NotificationsSection, RouteConfig, SecretRef};
+pub use policy::{AlertmanagerConfig, BudgetsConfig, LimitsConfig, WindowConfig};
 pub use role::{Permission, Role};
 pub use sections::{
     DEFAULT_BODY_LIMIT, DEFAULT_DATA_DIR, DEFAULT_LISTEN, EngineSection, ExecutorKind,

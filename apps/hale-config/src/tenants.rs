@@ -17,6 +17,7 @@ use hale_engine::TenantPolicy;
 use hale_engine::ports::NamespacePolicy;
 use serde::Deserialize;
 
+use crate::policy::{AlertmanagerConfig, BudgetsConfig, WindowConfig};
 use crate::role::Role;
 
 /// `[[tokens]]`: one API token, configured by its SHA-256 (never the token
@@ -97,6 +98,16 @@ pub struct TenantConfig {
     /// Strategies in priority order.
     #[serde(default)]
     pub strategies: Vec<Strategy>,
+    /// Remediation budgets (`[tenants.budgets]`; none by default).
+    #[serde(default)]
+    pub budgets: Option<BudgetsConfig>,
+    /// Maintenance windows (`[[tenants.maintenance_windows]]`).
+    #[serde(default)]
+    pub maintenance_windows: Vec<WindowConfig>,
+    /// The tenant's Alertmanager, asked about silences
+    /// (`[tenants.alertmanager]`; none by default).
+    #[serde(default)]
+    pub alertmanager: Option<AlertmanagerConfig>,
 }
 
 impl TenantConfig {
@@ -119,6 +130,18 @@ impl TenantConfig {
             classifier = classifier.with_rule(p.clone(), FailureClass::Fatal);
         }
         policy.classifier = classifier;
+        if let Some(b) = &self.budgets {
+            policy.remediation = b.to_budgets();
+        }
+        policy.windows = self
+            .maintenance_windows
+            .iter()
+            .map(|w| w.0.clone())
+            .collect();
+        policy.silences = self
+            .alertmanager
+            .as_ref()
+            .map(AlertmanagerConfig::to_policy);
         policy
     }
 }

@@ -453,3 +453,96 @@ fn a_per_tenant_intake_limit_above_the_global_one_is_refused() {
             .any(|e| e.contains("limits.intake_in_flight: must be positive"))
     );
 }
+
+#[test]
+fn the_policy_example_sets_budgets_windows_and_an_alertmanager() {
+    let c = load_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/policy/policy.toml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let p = &c.tenant_policies()[0];
+    assert!(p.validate().is_empty(), "{:?}", p.validate());
+    let tenant = p.remediation.tenant.unwrap();
+    assert_eq!(
+        (
+            tenant.max_in_flight,
+            tenant.max_started,
+            tenant.max_pods_disrupted
+        ),
+        (Some(5), Some(10), Some(30))
+    );
+    assert_eq!(
+        p.remediation.namespaces["prod"].window,
+        Duration::from_secs(1_800)
+    );
+    assert_eq!(p.windows.len(), 2);
+    assert_eq!(p.windows[0].id, "weekend-patching");
+    let am = p.silences.as_ref().unwrap();
+    assert_eq!(am.alertmanager, "http://alertmanager.monitoring:9093");
+    assert_eq!(
+        am.on_unreachable,
+        hale_domain::silence::OnUnreachable::Block
+    );
+}
+
+#[test]
+fn policy_sections_are_checked_where_they_are_written() {
+    let text = format!(
+        "{}{}",
+        minimal_tenant(),
+        r#"
+[tenants.budgets]
+max_in_flight = 0
+
+[[tenants.maintenance_windows]]
+name = "w"
+mode = "block"
+reason = "x"
+from = "2026-12-24T00:00:00Z"
+until = "2026-12-23T00:00:00Z"
+
+[[tenants.maintenance_windows]]
+name = "w"
+mode = "block"
+reason = "x"
+days = ["sat"]
+start = "22:00"
+duration = "2h"
+time_zone = "Europe/Berlin"
+
+[tenants.alertmanager]
+url = "alertmanager:9093"
+"#
+    );
+    let errs = errors(&text).join("\n");
+    assert!(errs.contains("a cap of 0"), "{errs}");
+    assert!(errs.contains("is not after start"), "{errs}");
+    assert!(errs.contains("used twice"), "{errs}");
+    assert!(
+        errs.contains("must start with http:// or https://"),
+        "{errs}"
+    );
+    let half = format!(
+        "{}{}",
+        minimal_tenant(),
+        "\n[[tenants.maintenance_windows]]\nname = \"w\"\nmode = \"block\"\nreason = \"x\"\ndays = [\"sat\"]\n"
+    );
+    assert!(
+        errors(&half)
+            .join("\n")
+            .contains("give either `from` and `until`"),
+        "{:?}",
+        errors(&half)
+    );
+    let zone = format!(
+        "{}{}",
+        minimal_tenant(),
+        "\n[[tenants.maintenance_windows]]\nname = \"w\"\nmode = \"block\"\nreason = \"x\"\ndays = [\"sat\"]\nstart = \"22:00\"\nduration = \"2h\"\ntime_zone = \"Mars/Olympus\"\n"
+    );
+    assert!(
+        errors(&zone).join("\n").contains("unknown time zone"),
+        "{:?}",
+        errors(&zone)
+    );
+}

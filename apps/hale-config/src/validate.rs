@@ -173,6 +173,17 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
                 );
             }
         }
+        if let Some(am) = &t.alertmanager
+            && !(am.url.starts_with("http://") || am.url.starts_with("https://"))
+        {
+            bad(
+                format!("tenants[{i}].alertmanager.url"),
+                format!(
+                    "{:?} must start with http:// or https://",
+                    hale_redact::redact_url(&am.url)
+                ),
+            );
+        }
         for problem in t.to_policy().validate() {
             bad(format!("tenants[{i}].{}", problem.path), problem.message);
         }

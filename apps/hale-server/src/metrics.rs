@@ -135,6 +135,13 @@ pub fn render(
     );
     o.family(
         m,
+        family::SILENCE_CHECKS_UNANSWERED,
+        "hale_silence_checks_unanswered_total",
+        "on_unreachable",
+        "Silence checks the tenant's Alertmanager could not answer, by what the tenant does then (block, allow).",
+    );
+    o.family(
+        m,
         family::NOTIFICATIONS_SENT,
         "hale_notifications_sent_total",
         "channel",

@@ -252,6 +252,16 @@ fn paths() -> Value {
         "/v1/dormancy/enter": { "post": act_op("Put a scope to sleep", vec![tenant_param()], "DormancyRequest", "operator (tenant), admin (global)") },
         "/v1/breakers/{name}/reset": { "post": act_op("Reset a breaker (the only way out of PERMANENT_OPEN)", vec![path("name", "The breaker's name (its executor's)."), tenant_param()], "ReasonRequest", "operator") },
         "/v1/attempts/reset": { "post": act_op("Clear a strategy's failure streak on a target", vec![tenant_param()], "AttemptsRequest", "operator") },
+        "/v1/maintenance-windows": {
+            "get": {
+                "summary": "The tenant's maintenance windows: configured and opened through the API, each with source, active and current",
+                "tags": ["reads"],
+                "parameters": [tenant_param(), tz_param()],
+                "responses": responses(ok_json("The windows.", json!({ "type": "object", "properties": { "items": { "type": "array", "items": schema_ref("Object") } } })), READ_ERRORS)
+            },
+            "post": act_op("Open a maintenance window (audited as maintenance_window.opened)", vec![tenant_param()], "WindowRequest", "operator")
+        },
+        "/v1/maintenance-windows/{id}/end": { "post": act_op("End a maintenance window opened through the API (audited as maintenance_window.ended)", vec![path("id", "The window's id."), tenant_param()], "ReasonRequest", "operator") },
         "/healthz": { "get": open_op("Liveness: 200 while the process serves", "application/json", json!({ "type": "object" })) },
         "/readyz": { "get": open_op("Readiness: 200 only when the store and the lock backend answer", "application/json", json!({ "type": "object" })) },
         "/metrics": { "get": metrics_op() },
@@ -400,6 +410,36 @@ fn components() -> Value {
                     "category": { "type": "string", "default": "runbook" },
                     "tags": { "type": "array", "items": string(), "maxItems": 32 },
                     "related_incident_id": { "type": "string", "description": "An incident of the tenant." }
+                }
+            },
+            "WindowRequest": {
+                "type": "object",
+                "required": ["id", "mode", "schedule", "reason"],
+                "properties": {
+                    "id": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" },
+                    "mode": { "enum": ["block", "approval_only"] },
+                    "scope": {
+                        "type": "object",
+                        "description": "Empty lists (the default) cover the whole tenant.",
+                        "properties": {
+                            "namespaces": { "type": "array", "items": string() },
+                            "strategies": { "type": "array", "items": string() }
+                        }
+                    },
+                    "schedule": {
+                        "type": "object",
+                        "required": ["kind"],
+                        "description": "one_off: start, end (RFC 3339). weekly: days (mon..sun), start (HH:MM local), duration (e.g. 2h, at most 7d), time_zone (IANA).",
+                        "properties": {
+                            "kind": { "enum": ["one_off", "weekly"] },
+                            "start": string(),
+                            "end": { "type": "string", "format": "date-time" },
+                            "days": { "type": "array", "items": { "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } },
+                            "duration": string(),
+                            "time_zone": string()
+                        }
+                    },
+                    "reason": { "type": "string", "minLength": 1 }
                 }
             },
             "AttemptsRequest": {

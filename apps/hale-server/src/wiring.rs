@@ -38,6 +38,9 @@ pub enum WiringError {
     /// The executor could not be set up.
     #[error("executor: {0}")]
     Executor(String),
+    /// The Alertmanager client for silences could not be built.
+    #[error("silences: {0}")]
+    Silences(String),
     /// The engine refused the policy or could not load its state.
     #[error("engine: {0}")]
     Engine(#[from] EngineError),
@@ -301,6 +304,15 @@ pub async fn connect(config: &Config) -> Result<Backends, WiringError> {
     let (executor, probe, dry_run) = open_executor(config, clock.clone()).await?;
     let mut ports = Ports::new(clock, stores, locks, idempotency, vec![executor], probe);
     ports.flags = Arc::new(ConfigFlagSource::new(config.global_flags()));
+    // Silences are asked of the tenants that name an Alertmanager; without
+    // one the engine never asks, so no client is built.
+    if config.tenants.iter().any(|t| t.alertmanager.is_some()) {
+        let silences = hale_alertmanager::AlertmanagerSilences::new(
+            hale_alertmanager::AlertmanagerSettings::default(),
+        )
+        .map_err(|e| WiringError::Silences(e.to_string()))?;
+        ports.silences = Arc::new(silences);
+    }
     Ok(Backends {
         ports,
         dry_run,

@@ -15,10 +15,13 @@
 //! | kill switches | `kill_switch` | global `execution` and `auto_healing`, tenant, strategy, action kinds | tenant, strategy, action kinds | global `execution`, tenant, strategy, action kinds |
 //! | executors | `no_executor` | yes | yes | yes |
 //! | dormancy | `dormant` | platform, then tenant | no | no |
+//! | maintenance windows | `maintenance_window` | yes | no | no |
 //! | backoff | `backoff` | yes | no | no |
 //! | breakers | `circuit_open` | yes | yes | yes |
 //! | attempt budget | `cooldown`, `max_attempts` | yes | yes | no |
 //! | ineffective chain | `ineffective_chain` | yes | no | no |
+//! | remediation budgets | `budget_exhausted` | yes | no | no |
+//! | silences | `silenced`, `silence_check_unavailable` | yes | no | no |
 //! | anti-patterns | `anti_pattern` | yes | no | no |
 //!
 //! The target's scope comes first on every path: an alert that names a
@@ -44,13 +47,32 @@
 //!   action-kind layers), and so do open breakers and missing executors,
 //!   which say the action cannot work now.
 //!
-//! The ineffective-chain and anti-pattern stages are last and both read the
-//! remembered failures (the chains for the target, the failed fixes for the
-//! symptoms), so a caller may gather them only when every other stage
-//! allows (`prop_anti_patterns_only_matter_when_everything_else_allows`).
-//! A chain blocks a strategy on one target after it completed there
-//! several times without fixing the alert ([`crate::effectiveness`]); like
-//! an anti-pattern it is lifted by archiving its knowledge entry.
+//! A maintenance window ([`crate::maintenance`]) stops automation only: a
+//! proposal and an approved run are a human's decision already. A window
+//! in `approval_only` mode blocks the automatic path too, and the block
+//! says so ([`Block::asks_for_approval`]): the engine then asks a human
+//! instead (the proposal path's verdict).
+//!
+//! Remediation budgets ([`crate::remediation`]) cap how much automation
+//! disrupts at once; a proposal only asks and an approved run was decided
+//! by humans, so neither is stopped by them (approved runs still count in
+//! the usage automation sees). An exhausted budget is retryable and is
+//! never a failure: it feeds no backoff, breaker or dormancy.
+//!
+//! Silences ([`crate::silence`]) are asked of the tenant's Alertmanager over
+//! the network, so the engine asks only when every earlier stage allows
+//! (`prop_silences_only_matter_when_every_earlier_stage_allows`); an
+//! unreachable Alertmanager blocks (`silence_check_unavailable`) unless the
+//! tenant allows it.
+//!
+//! The ineffective-chain and anti-pattern stages come after the silences
+//! and are last: both read the remembered failures (the chains for the
+//! target, the failed fixes for the symptoms), so a caller may gather them
+//! only when every other stage allows
+//! (`prop_anti_patterns_only_matter_when_everything_else_allows`). A chain
+//! blocks a strategy on one target after it completed there several times
+//! without fixing the alert ([`crate::effectiveness`]); like an
+//! anti-pattern it is lifted by archiving its knowledge entry.
 
 use std::fmt;
 
@@ -64,8 +86,11 @@ use crate::ids::{KnowledgeId, StrategyId};
 use crate::kill_switch::{
     self, Feature, GlobalSwitches, SwitchLayer, SwitchVerdict, TenantSwitches,
 };
+use crate::maintenance::{self, MaintenanceWindow, WindowMode};
 use crate::namespaces::NamespacePolicy;
+use crate::remediation::{BudgetExhausted, RemediationBudgets, RemediationUsage};
 use crate::resource::ResourceRef;
+use crate::silence::{SilenceCheck, SilenceVerdict};
 use crate::strategy::ActionKind;
 use crate::time::Timestamp;
 use crate::wire::wire_enum;
@@ -105,6 +130,16 @@ wire_enum!(
         AntiPattern => "anti_pattern",
         /// This fix completed on the target several times without fixing it.
         IneffectiveChain => "ineffective_chain",
+        /// A remediation budget (runs in flight, started or pods disrupted
+        /// per window) has no room.
+        BudgetExhausted => "budget_exhausted",
+        /// A maintenance window is active: automation does not act.
+        MaintenanceWindow => "maintenance_window",
+        /// A human silenced the alert in the tenant's Alertmanager.
+        Silenced => "silenced",
+        /// The tenant's Alertmanager could not say whether the alert is
+        /// silenced, and the tenant fails closed.
+        SilenceCheckUnavailable => "silence_check_unavailable",
     }
 );
 
@@ -199,6 +234,29 @@ pub enum Block {
         /// The knowledge entry remembering it.
         knowledge_id: KnowledgeId,
     },
+    /// A remediation budget has no room for another automatic run.
+    BudgetExhausted(BudgetExhausted),
+    /// A maintenance window is active.
+    InMaintenance {
+        /// The window's id.
+        window: String,
+        /// Its mode (`approval_only`: ask a human instead).
+        mode: WindowMode,
+        /// When the current occurrence ends.
+        until: Timestamp,
+        /// The window's reason.
+        reason: String,
+    },
+    /// The alert is silenced in the tenant's Alertmanager.
+    Silenced {
+        /// The silences.
+        silences: Vec<String>,
+    },
+    /// The tenant's Alertmanager could not be asked (fail closed).
+    SilenceUnknown {
+        /// Why.
+        error: String,
+    },
 }
 
 impl Block {
@@ -215,18 +273,26 @@ impl Block {
             Block::MaxAttemptsReached { .. } => Guard::MaxAttempts,
             Block::KnownFailure { .. } => Guard::AntiPattern,
             Block::IneffectiveChain { .. } => Guard::IneffectiveChain,
+            Block::BudgetExhausted(_) => Guard::BudgetExhausted,
+            Block::InMaintenance { .. } => Guard::MaintenanceWindow,
+            Block::Silenced { .. } => Guard::Silenced,
+            Block::SilenceUnknown { .. } => Guard::SilenceCheckUnavailable,
         }
     }
 
     /// Whether and when trying again can help without a human.
     pub fn retry(&self) -> Retry {
         match self {
-            Block::BackingOff { until } | Block::CoolingDown { until } => Retry::At(*until),
+            Block::BackingOff { until }
+            | Block::CoolingDown { until }
+            | Block::InMaintenance { until, .. } => Retry::At(*until),
             Block::BreakerRejects { rejection, .. } => match rejection {
                 Rejection::Open { retry_at } => Retry::At(*retry_at),
                 Rejection::ProbesExhausted { .. } => Retry::Soon,
                 Rejection::PermanentOpen { .. } => Retry::Never,
             },
+            Block::BudgetExhausted(e) => e.retry_at.map_or(Retry::Soon, Retry::At),
+            Block::Silenced { .. } | Block::SilenceUnknown { .. } => Retry::Soon,
             Block::OutOfScope { .. }
             | Block::SwitchedOff { .. }
             | Block::NoExecutor { .. }
@@ -236,6 +302,18 @@ impl Block {
             | Block::IneffectiveChain { .. }
             | Block::KnownFailure { .. } => Retry::Never,
         }
+    }
+
+    /// Whether the automatic path should ask a human instead (a window in
+    /// `approval_only` mode).
+    pub fn asks_for_approval(&self) -> bool {
+        matches!(
+            self,
+            Block::InMaintenance {
+                mode: WindowMode::ApprovalOnly,
+                ..
+            }
+        )
     }
 
     /// The block a budget verdict stands for, if it is not `Allowed`.
@@ -287,6 +365,25 @@ impl fmt::Display for Block {
             } => write!(
                 f,
                 "strategy {strategy} already failed for these symptoms ({symptoms}); see knowledge entry {knowledge_id}"
+            ),
+            Block::BudgetExhausted(e) => e.fmt(f),
+            Block::InMaintenance {
+                window,
+                mode,
+                until,
+                reason,
+            } => write!(
+                f,
+                "maintenance window {window} ({mode}) until {until}: {reason}"
+            ),
+            Block::Silenced { silences } => write!(
+                f,
+                "silenced in the tenant's Alertmanager (silence {})",
+                silences.join(", ")
+            ),
+            Block::SilenceUnknown { error } => write!(
+                f,
+                "could not ask the tenant's Alertmanager whether the alert is silenced ({error}); not acting (on_unreachable = \"block\")"
             ),
         }
     }
@@ -346,6 +443,38 @@ pub struct AttemptBudget<'a> {
     pub cooldown: std::time::Duration,
 }
 
+/// The tenant's remediation budgets and their shared usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemediationCheck<'a> {
+    /// The configured budgets.
+    pub budgets: &'a RemediationBudgets,
+    /// The usage every replica shares.
+    pub usage: &'a RemediationUsage,
+}
+
+/// The tenant's maintenance windows: from the configuration and created
+/// through the API (shared by every replica).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Windows<'a> {
+    /// Configured.
+    pub configured: &'a [MaintenanceWindow],
+    /// Created through the API.
+    pub ad_hoc: &'a [MaintenanceWindow],
+}
+
+impl<'a> Windows<'a> {
+    /// The window that decides for `strategy` on `namespace` at `now`.
+    pub fn deciding(
+        &self,
+        namespace: &str,
+        strategy: &StrategyId,
+        now: Timestamp,
+    ) -> Option<maintenance::ActiveWindow<'a>> {
+        let all = self.configured.iter().chain(self.ad_hoc.iter());
+        maintenance::deciding_window(all, namespace, strategy, now)
+    }
+}
+
 /// The fail-safe state of the scope (platform and tenant), which is all the
 /// status page asks about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,6 +520,13 @@ pub struct GuardInput<'a> {
     pub breakers: &'a [BreakerAdmission<'a>],
     /// The attempt budget on the target.
     pub budget: AttemptBudget<'a>,
+    /// The tenant's remediation budgets.
+    pub remediation: RemediationCheck<'a>,
+    /// The tenant's maintenance windows (configured and ad hoc).
+    pub windows: Windows<'a>,
+    /// What the tenant's Alertmanager said about the alert's silences
+    /// (`NotAsked` until every earlier stage allows).
+    pub silence: &'a SilenceCheck,
     /// The symptoms of the alert on the target.
     pub symptoms: &'a SymptomsHash,
     /// Remembered failed fixes for those symptoms and ineffective chains on
@@ -447,6 +583,19 @@ fn check(input: &GuardInput<'_>) -> Result<(), Block> {
     }
     dormancy(path, &input.scope)?;
     if path == HealingPath::Automatic
+        && let Some(active) =
+            input
+                .windows
+                .deciding(&input.target.resource.namespace, input.strategy, input.now)
+    {
+        return Err(Block::InMaintenance {
+            window: active.window.id.clone(),
+            mode: active.window.mode,
+            until: active.occurrence.end,
+            reason: active.window.reason.clone(),
+        });
+    }
+    if path == HealingPath::Automatic
         && let Some(until) = input.next_healing_at
         && input.now < until
     {
@@ -469,6 +618,20 @@ fn check(input: &GuardInput<'_>) -> Result<(), Block> {
             .check(budget.max_attempts, budget.cooldown, input.now);
         if let Some(b) = Block::of_budget(verdict, budget.max_attempts) {
             return Err(b);
+        }
+    }
+    if path == HealingPath::Automatic {
+        let r = input.remediation;
+        let namespace = &input.target.resource.namespace;
+        r.budgets
+            .check(r.usage, namespace, input.now)
+            .map_err(Block::BudgetExhausted)?;
+    }
+    if path == HealingPath::Automatic {
+        match input.silence.verdict() {
+            SilenceVerdict::Proceed => {}
+            SilenceVerdict::Silenced(silences) => return Err(Block::Silenced { silences }),
+            SilenceVerdict::Unavailable(error) => return Err(Block::SilenceUnknown { error }),
         }
     }
     if path == HealingPath::Automatic

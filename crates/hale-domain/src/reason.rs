@@ -101,6 +101,10 @@ mod tests {
                 "max_attempts",
                 "anti_pattern",
                 "ineffective_chain",
+                "budget_exhausted",
+                "maintenance_window",
+                "silenced",
+                "silence_check_unavailable",
             ]
         );
         assert_eq!(

@@ -48,6 +48,8 @@ use crate::failure::FailureClass;
 use crate::guard::Block;
 use crate::ids::{Actor, StrategyId};
 use crate::kill_switch::{Feature, GlobalSwitches, Switch, SwitchLayer, TenantSwitches};
+use crate::maintenance::{EndError, MaintenanceWindow};
+use crate::remediation::RemediationUsage;
 use crate::resource::ResourceRef;
 use crate::strategy::ActionKind;
 use crate::time::Timestamp;
@@ -223,6 +225,11 @@ pub struct TenantSafety {
     pub ledgers: BTreeMap<LedgerKey, AttemptLedger>,
     /// The shared part of each executor's breaker.
     pub breakers: BTreeMap<String, SharedBreaker>,
+    /// The use of the tenant's remediation budgets.
+    pub remediation: RemediationUsage,
+    /// Maintenance windows created through the API (the configured ones
+    /// are policy, not records).
+    pub windows: Vec<MaintenanceWindow>,
 }
 
 impl TenantSafety {
@@ -246,6 +253,8 @@ impl TenantSafety {
             next_healing_at: None,
             ledgers: BTreeMap::new(),
             breakers: BTreeMap::new(),
+            remediation: RemediationUsage::default(),
+            windows: Vec::new(),
         };
         for (key, value) in records {
             match (key, value) {
@@ -266,6 +275,8 @@ impl TenantSafety {
                 (SafetyKey::Breaker(name), SafetyValue::Breaker(b)) => {
                     s.breakers.insert(name, b);
                 }
+                (SafetyKey::Remediation, SafetyValue::Remediation(u)) => s.remediation = u,
+                (SafetyKey::Windows, SafetyValue::Windows(w)) => s.windows = w,
                 // A record whose value does not fit its key (hand-edited or
                 // from another version) is ignored rather than trusted.
                 _ => {}
@@ -302,6 +313,14 @@ impl TenantSafety {
                 SafetyValue::Breaker(b.clone()),
             );
         }
+        out.insert(
+            SafetyKey::Remediation,
+            SafetyValue::Remediation(self.remediation.clone()),
+        );
+        out.insert(
+            SafetyKey::Windows,
+            SafetyValue::Windows(self.windows.clone()),
+        );
         out
     }
 
@@ -482,6 +501,45 @@ impl TenantSafety {
         }
     }
 
+    /// A human opens a maintenance window. Windows over for more than
+    /// [`WINDOW_RETENTION`] are dropped (the audit log keeps them).
+    pub fn open_window(
+        &mut self,
+        window: MaintenanceWindow,
+        now: Timestamp,
+    ) -> Result<(), WindowError> {
+        if let Err(e) = window.schedule.validate() {
+            return Err(WindowError::Invalid(e.to_string()));
+        }
+        self.windows
+            .retain(|w| !w.is_over(now.saturating_sub(WINDOW_RETENTION)));
+        if self.windows.iter().any(|w| w.id == window.id) {
+            return Err(WindowError::Exists(window.id));
+        }
+        if self.windows.iter().filter(|w| !w.is_over(now)).count() >= MAX_OPEN_WINDOWS {
+            return Err(WindowError::TooMany);
+        }
+        self.windows.push(window);
+        Ok(())
+    }
+
+    /// A human ends a window created through the API. Returns it as ended.
+    pub fn end_window(
+        &mut self,
+        id: &str,
+        by: &Actor,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<MaintenanceWindow, WindowError> {
+        let w = self
+            .windows
+            .iter_mut()
+            .find(|w| w.id == id)
+            .ok_or_else(|| WindowError::NotFound(id.to_owned()))?;
+        w.end(by, reason, now).map_err(WindowError::End)?;
+        Ok(w.clone())
+    }
+
     /// Sets (or with `None` unsets) a switch of the runtime layer. Setting
     /// `on` where the configuration says `off` is refused: the configuration
     /// is a floor.
@@ -517,6 +575,33 @@ impl TenantSafety {
         }
         Ok(())
     }
+}
+
+/// How long a window that is over stays listed.
+pub const WINDOW_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
+/// At most this many windows created through the API may be open or
+/// upcoming at once (one record holds them all).
+pub const MAX_OPEN_WINDOWS: usize = 100;
+
+/// A window change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    /// The schedule can never be active.
+    #[error("invalid schedule: {0}")]
+    Invalid(String),
+    /// A window with this id exists.
+    #[error("a window with id {0} exists")]
+    Exists(String),
+    /// No window has this id.
+    #[error("no window with id {0} was created through the API")]
+    NotFound(String),
+    /// Too many open windows.
+    #[error("at most {MAX_OPEN_WINDOWS} windows may be open or upcoming at once")]
+    TooMany,
+    /// It cannot be ended.
+    #[error(transparent)]
+    End(EndError),
 }
 
 fn set<K: Ord>(map: &mut BTreeMap<K, Switch>, key: K, switch: Option<Switch>) {

@@ -192,8 +192,14 @@ impl Inner {
         let key = LedgerKey::new(&run.op.strategy_id, &run.op.resource);
         let outcome = end.outcome();
         let ledgers = [key];
+        // The run's remediation budget slot is freed in the same update.
+        let budgets = &run.rt.policy.remediation;
+        let op_id = &run.op.id;
         let aftermath = self
             .update_with_retries(&run.rt, Ledgers::Only(&ledgers), |_, s| {
+                if !budgets.is_empty() {
+                    s.remediation.finish(budgets, op_id, now);
+                }
                 s.finish_run(ledgers[0].clone(), outcome, now)
             })
             .await;

@@ -16,6 +16,7 @@ use hale_domain::guard::{HealingPath, Verdict};
 use hale_domain::healing::{HealingOperation, NewOperation};
 use hale_domain::record::audit::AuditKind;
 use hale_domain::record::incident::{DecisionStep, Stage, StepDecision};
+use hale_domain::silence::SilenceCheck;
 use hale_domain::strategy::Strategy;
 use hale_domain::{Actor, OperationId, Origin};
 
@@ -196,9 +197,11 @@ impl Inner {
             resource: &a.resource,
             symptoms: &symptoms,
             anti_patterns: &[],
+            silence: &SilenceCheck::NotAsked,
             now,
         };
-        let attempt = match self.begin_confirmed(rt, &gathered, None).await {
+        let op_id = OperationId::new(self.ports.ids.next_id("op"));
+        let attempt = match self.begin_confirmed(rt, &gathered, &op_id, None).await {
             Ok(a) => a,
             Err(e) => {
                 self.release_lock(&lease).await;
@@ -218,7 +221,6 @@ impl Inner {
             actor: approver.clone(),
             ..Origin::decision_manager()
         };
-        let op_id = OperationId::new(self.ports.ids.next_id("op"));
         let mut op = HealingOperation::new(
             NewOperation {
                 id: op_id.clone(),

@@ -11,6 +11,9 @@ use hale_domain::diagnosis::DiagnosisRules;
 use hale_domain::effectiveness::EffectivenessPolicy;
 use hale_domain::failure::PatternClassifier;
 use hale_domain::kill_switch::TenantSwitches;
+use hale_domain::maintenance::MaintenanceWindow;
+use hale_domain::remediation::RemediationBudgets;
+use hale_domain::silence::OnUnreachable;
 use hale_domain::strategy::{PolicyProblem, Strategy, validate_strategies};
 
 use crate::ports::NamespacePolicy;
@@ -115,6 +118,24 @@ pub struct TenantPolicy {
     /// When a completed fix counts as effective, and how many ineffective
     /// runs block a strategy on a target.
     pub effectiveness: EffectivenessPolicy,
+    /// Remediation budgets (empty: none, and no usage is recorded).
+    pub remediation: RemediationBudgets,
+    /// Maintenance windows from the configuration (those created through
+    /// the API are shared safety records).
+    pub windows: Vec<MaintenanceWindow>,
+    /// The tenant's Alertmanager, asked about silences before automatic
+    /// actions (`None`: never asked).
+    pub silences: Option<SilencePolicy>,
+}
+
+/// Where a tenant's silences live and what happens when they cannot be
+/// read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilencePolicy {
+    /// The Alertmanager's base URL.
+    pub alertmanager: String,
+    /// What automation does when it cannot be asked (default: block).
+    pub on_unreachable: OnUnreachable,
 }
 
 impl TenantPolicy {
@@ -133,6 +154,9 @@ impl TenantPolicy {
             classifier: PatternClassifier::default(),
             switches: TenantSwitches::default(),
             effectiveness: EffectivenessPolicy::default(),
+            remediation: RemediationBudgets::default(),
+            windows: Vec::new(),
+            silences: None,
         }
     }
 
@@ -164,6 +188,55 @@ impl TenantPolicy {
                 path: "backoff".into(),
                 message: e.to_string(),
             });
+        }
+        for (path, limits) in self
+            .remediation
+            .tenant
+            .iter()
+            .map(|l| ("budgets".to_owned(), l))
+            .chain(
+                self.remediation
+                    .namespaces
+                    .iter()
+                    .map(|(ns, l)| (format!("budgets.namespaces.{ns}"), l)),
+            )
+        {
+            let needs_window = limits.max_started.is_some() || limits.max_pods_disrupted.is_some();
+            if needs_window && limits.window.is_zero() {
+                out.push(PolicyProblem {
+                    path: format!("{path}.window"),
+                    message: "must be longer than 0s when max_started or max_pods_disrupted is set"
+                        .into(),
+                });
+            }
+            let zero = [
+                limits.max_in_flight,
+                limits.max_started,
+                limits.max_pods_disrupted,
+            ];
+            if zero.contains(&Some(0)) {
+                out.push(PolicyProblem {
+                    path,
+                    message:
+                        "a cap of 0 would stop every automatic run; use a kill switch for that"
+                            .into(),
+                });
+            }
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, w) in self.windows.iter().enumerate() {
+            if let Err(e) = w.schedule.validate() {
+                out.push(PolicyProblem {
+                    path: format!("maintenance_windows[{i}]"),
+                    message: e.to_string(),
+                });
+            }
+            if !ids.insert(w.id.as_str()) {
+                out.push(PolicyProblem {
+                    path: format!("maintenance_windows[{i}].name"),
+                    message: format!("window name {:?} is used twice", w.id),
+                });
+            }
         }
         if self.dormancy_threshold == 0 {
             out.push(PolicyProblem {

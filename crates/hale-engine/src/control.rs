@@ -42,7 +42,7 @@ pub struct BreakerView {
 }
 
 impl Inner {
-    async fn audit_control(
+    pub(crate) async fn audit_control(
         &self,
         scope: &Scope,
         kind: AuditKind,
@@ -64,7 +64,7 @@ impl Inner {
     }
 }
 
-fn need_reason(reason: &str) -> Result<(), EngineError> {
+pub(crate) fn need_reason(reason: &str) -> Result<(), EngineError> {
     if reason.trim().is_empty() {
         Err(EngineError::Invalid("a reason is required".into()))
     } else {

@@ -158,6 +158,7 @@ impl ActionExecutor for DryRunExecutor {
                 req.action.kind, req.resource
             ),
             response,
+            pods_disrupted: 0,
         })
     }
 }

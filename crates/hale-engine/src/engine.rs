@@ -18,7 +18,7 @@ use crate::ids::{IdSource, UuidIds};
 use crate::metrics::Metrics;
 use crate::ports::{
     ActionExecutor, Clock, EnvFlagSource, FlagSource, HealthProbe, IdempotencyKeys, LogNotifier,
-    Notifier, ResourceLocks, SafetyScope, Stores,
+    NoSilenceSource, Notifier, ResourceLocks, SafetyScope, SilenceSource, Stores,
 };
 use crate::safety_view::ScopeView;
 use crate::tasks::BackgroundTasks;
@@ -46,6 +46,9 @@ pub struct Ports {
     pub flags: Arc<dyn FlagSource>,
     /// Id generation.
     pub ids: Arc<dyn IdSource>,
+    /// Silences in the tenants' Alertmanagers (asked only for tenants that
+    /// configure one).
+    pub silences: Arc<dyn SilenceSource>,
 }
 
 impl Ports {
@@ -69,6 +72,7 @@ impl Ports {
             notifier: Arc::new(LogNotifier),
             flags: Arc::new(EnvFlagSource),
             ids: Arc::new(UuidIds),
+            silences: Arc::new(NoSilenceSource),
         }
     }
 

@@ -115,6 +115,24 @@ impl Inner {
             .guard_verdict(ev.rt, path, strategy, &resource, ev.alert, ev.now)
             .await?;
         match verdict {
+            // A maintenance window in `approval_only` mode: the automatic
+            // run becomes a question to a human, on the proposal path's
+            // own verdict.
+            Verdict::Block(block)
+                if path == HealingPath::Automatic && block.asks_for_approval() =>
+            {
+                let detail = format!("{block}; asking for approval instead");
+                self.ev_step(ev, Stage::Guard, StepDecision::Deferred, &detail)
+                    .await?;
+                let proposal = HealingPath::Proposal;
+                let verdict = self
+                    .guard_verdict(ev.rt, proposal, strategy, &resource, ev.alert, ev.now)
+                    .await?;
+                match verdict {
+                    Verdict::Block(block) => self.block(ev, strategy, &resource, block).await,
+                    Verdict::Allow => self.coordinate(ev, strategy, &resource, proposal).await,
+                }
+            }
             Verdict::Block(block) => self.block(ev, strategy, &resource, block).await,
             Verdict::Allow => self.coordinate(ev, strategy, &resource, path).await,
         }

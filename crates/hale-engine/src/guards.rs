@@ -8,16 +8,18 @@ use std::collections::BTreeSet;
 use hale_domain::alert::Alert;
 use hale_domain::anti_pattern::{RememberedFailure, SymptomsHash};
 use hale_domain::guard::{
-    self, AttemptBudget, BreakerAdmission, ExecutorFor, GuardInput, HealingPath, ScopeState,
-    TargetScope, Verdict,
+    self, AttemptBudget, BreakerAdmission, ExecutorFor, GuardInput, HealingPath, RemediationCheck,
+    ScopeState, TargetScope, Verdict, Windows,
 };
 use hale_domain::kill_switch;
 use hale_domain::safety::{LedgerKey, PlatformSafety, TenantSafety};
+use hale_domain::silence::SilenceCheck;
 use hale_domain::strategy::Strategy;
 use hale_domain::{ResourceRef, Timestamp};
 
 use crate::engine::Inner;
 use crate::error::EngineError;
+use crate::ports::{SilenceAnswer, SilenceQuery};
 use crate::tenant::TenantRuntime;
 
 impl Inner {
@@ -37,8 +39,26 @@ impl Inner {
         now: Timestamp,
     ) -> Result<Verdict, EngineError> {
         let symptoms = SymptomsHash::of(alert, resource);
-        let verdict = self.guard_with(rt, path, strategy, resource, &symptoms, &[], now);
+        let not_asked = SilenceCheck::NotAsked;
+        let mut g = Gathered {
+            path,
+            strategy,
+            resource,
+            symptoms: &symptoms,
+            anti_patterns: &[],
+            silence: &not_asked,
+            now,
+        };
+        let verdict = self.guard_with(rt, &g);
         if path != HealingPath::Automatic || !verdict.is_allowed() {
+            return Ok(verdict);
+        }
+        // The tenant's Alertmanager is asked only now: every earlier stage
+        // allows (`prop_silences_only_matter_when_every_earlier_stage_allows`).
+        let silence = self.ask_silences(rt, alert).await;
+        g.silence = &silence;
+        let verdict = self.guard_with(rt, &g);
+        if !verdict.is_allowed() {
             return Ok(verdict);
         }
         // The failed fixes for these symptoms, and the ineffective chains
@@ -59,36 +79,46 @@ impl Inner {
         if remembered.is_empty() {
             return Ok(verdict);
         }
-        Ok(self.guard_with(rt, path, strategy, resource, &symptoms, &remembered, now))
+        g.anti_patterns = &remembered;
+        Ok(self.guard_with(rt, &g))
+    }
+
+    /// What the tenant's Alertmanager says about the alert's silences
+    /// (`NotAsked` when the tenant configures none). An unreachable
+    /// Alertmanager is recorded in the log and the metrics whatever the
+    /// tenant's `on_unreachable` says.
+    async fn ask_silences(&self, rt: &TenantRuntime, alert: &Alert) -> SilenceCheck {
+        let Some(policy) = &rt.policy.silences else {
+            return SilenceCheck::NotAsked;
+        };
+        let query = SilenceQuery {
+            tenant: rt.tenant(),
+            alertmanager: &policy.alertmanager,
+            labels: &alert.labels,
+        };
+        match self.ports.silences.silenced(&query).await {
+            Ok(SilenceAnswer::NotSilenced) => SilenceCheck::NotSilenced,
+            Ok(SilenceAnswer::Silenced(silences)) => SilenceCheck::Silenced { silences },
+            Err(e) => {
+                let on_unreachable = policy.on_unreachable;
+                tracing::warn!(tenant = %rt.tenant(), error = %e, %on_unreachable, "could not ask the tenant's Alertmanager about silences");
+                self.metrics.inc(
+                    crate::metrics::family::SILENCE_CHECKS_UNANSWERED,
+                    on_unreachable.as_str(),
+                );
+                SilenceCheck::Unavailable {
+                    error: e.0,
+                    on_unreachable,
+                }
+            }
+        }
     }
 
     /// The rule over this replica's copy of the safety state (no IO).
-    #[allow(clippy::too_many_arguments)] // The rule's inputs, gathered in one place.
-    fn guard_with(
-        &self,
-        rt: &TenantRuntime,
-        path: HealingPath,
-        strategy: &Strategy,
-        resource: &ResourceRef,
-        symptoms: &SymptomsHash,
-        anti_patterns: &[RememberedFailure],
-        now: Timestamp,
-    ) -> Verdict {
+    fn guard_with(&self, rt: &TenantRuntime, g: &Gathered<'_>) -> Verdict {
         let platform = self.platform().clone();
         let safety = rt.safety().clone();
-        self.guard_on(
-            rt,
-            &Gathered {
-                path,
-                strategy,
-                resource,
-                symptoms,
-                anti_patterns,
-                now,
-            },
-            &platform,
-            &safety,
-        )
+        self.guard_on(rt, g, &platform, &safety)
     }
 
     /// The rule over the given safety state (the store's current records
@@ -146,6 +176,15 @@ impl Inner {
                 max_attempts: g.strategy.max_attempts,
                 cooldown: g.strategy.cooldown,
             },
+            remediation: RemediationCheck {
+                budgets: &rt.policy.remediation,
+                usage: &safety.remediation,
+            },
+            windows: Windows {
+                configured: &rt.policy.windows,
+                ad_hoc: &safety.windows,
+            },
+            silence: g.silence,
             symptoms: g.symptoms,
             anti_patterns: g.anti_patterns,
         })
@@ -159,5 +198,8 @@ pub(crate) struct Gathered<'a> {
     pub resource: &'a ResourceRef,
     pub symptoms: &'a SymptomsHash,
     pub anti_patterns: &'a [RememberedFailure],
+    /// The silence check (`NotAsked` where a start confirms itself: the
+    /// Alertmanager was asked at evaluation).
+    pub silence: &'a SilenceCheck,
     pub now: Timestamp,
 }

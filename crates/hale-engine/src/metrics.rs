@@ -98,6 +98,9 @@ pub mod family {
     /// Effectiveness verdicts, labelled `<verdict>:<strategy>`
     /// ([`crate::effectiveness::metric_label`]).
     pub const EFFECTIVENESS: &str = "effectiveness";
+    /// Silence checks the tenant's Alertmanager could not answer, by the
+    /// tenant's `on_unreachable` (`block`, `allow`).
+    pub const SILENCE_CHECKS_UNANSWERED: &str = "silence_checks_unanswered";
 }
 
 impl Metrics {

@@ -119,6 +119,10 @@ impl Inner {
     ) -> Result<Outcome, EngineError> {
         let guard = block.guard();
         self.metrics.inc(family::BLOCKS, guard.as_str());
+        if let Block::BudgetExhausted(e) = &block {
+            self.on_budget_exhausted(ev.rt, e, Some(resource), ev.now)
+                .await;
+        }
         if block.retry().is_retryable() {
             self.remember(ev, NotActed::Blocked(guard));
         }

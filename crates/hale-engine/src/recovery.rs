@@ -92,6 +92,7 @@ impl Inner {
                 Err(e) => return Err(e.into()),
             }
             marked += 1;
+            self.free_budget_slot(tenant, &op.id, now).await;
             self.metrics.inc(
                 crate::metrics::family::OPERATIONS,
                 HealingState::Interrupted.as_str(),

@@ -103,6 +103,9 @@ pub(crate) struct ActionResult {
     /// The lease was lost while the action ran and the action was
     /// cancelled (its class is `Fenced`).
     pub lease_lost: bool,
+    /// Pods the executor reported restarting or evicting (remediation
+    /// budgets count them).
+    pub pods_disrupted: u32,
 }
 
 impl ActionResult {
@@ -112,6 +115,7 @@ impl ActionResult {
             message,
             response: None,
             lease_lost: false,
+            pods_disrupted: 0,
         }
     }
 
@@ -411,6 +415,7 @@ impl Inner {
                 message: o.message,
                 response: o.response,
                 lease_lost: false,
+                pods_disrupted: o.pods_disrupted,
             },
             Ok(Err(e)) => {
                 // What the target said in its own words may make a
@@ -426,6 +431,7 @@ impl Inner {
                     message: e.message,
                     response: e.response,
                     lease_lost: false,
+                    pods_disrupted: 0,
                 }
             }
             Err(_) => fail(
@@ -446,9 +452,19 @@ impl Inner {
         }
         // The shared record counts the cluster's failures toward
         // PERMANENT_OPEN and latches for every replica.
+        // Pods it disrupted count toward the remediation budgets, in the
+        // same update (only when a budget is configured).
         let (name, outcome) = (exec.name(), result.outcome);
+        let pods = match run.rt.policy.remediation.is_empty() {
+            true => 0,
+            false => result.pods_disrupted,
+        };
+        let op_id = &run.op.id;
         let latched = self
             .update_with_retries(&run.rt, Ledgers::None, |_, s| {
+                if pods > 0 {
+                    s.remediation.add_pods(op_id, pods);
+                }
                 s.on_action_outcome(name, outcome, now)
             })
             .await

@@ -21,6 +21,7 @@ use hale_domain::record::audit::AuditKind;
 use hale_domain::record::incident::{DecisionStep, Stage, StepDecision};
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 use hale_domain::safety::LedgerKey;
+use hale_domain::silence::SilenceCheck;
 use hale_domain::strategy::Strategy;
 use hale_domain::{ApprovalId, OperationId, Origin, ResourceRef, SourceSystem};
 
@@ -213,20 +214,35 @@ impl Inner {
     /// atomic update: the guard rule runs on the current records (the
     /// platform's and the tenant's), and only if it allows is the attempt
     /// recorded (with `budget`, the strategy's max attempts and cooldown,
-    /// re-checked; without, a run humans approved). Returns the attempt's
+    /// re-checked; without, a run humans approved). With remediation
+    /// budgets configured, the run takes its slot in the same update (the
+    /// guard checked the budgets on these records on the automatic path),
+    /// so two replicas never both take the last one. Returns the attempt's
     /// number or the block.
     pub(crate) async fn begin_confirmed(
         &self,
         rt: &TenantRuntime,
         g: &Gathered<'_>,
+        operation: &OperationId,
         budget: Option<(u32, std::time::Duration)>,
     ) -> Result<Result<u32, Block>, EngineError> {
         let key = LedgerKey::new(&g.strategy.id, g.resource);
         let ledgers = Ledgers::Only(std::slice::from_ref(&key));
+        let budgets = &rt.policy.remediation;
         self.update_tenant_safety(rt, ledgers, |platform, safety| {
             match self.guard_on(rt, g, platform, safety) {
                 Verdict::Block(b) => Err(b),
-                Verdict::Allow => safety.begin_attempt(key.clone(), budget, g.now),
+                Verdict::Allow => {
+                    if !budgets.is_empty() {
+                        let check = g.path == HealingPath::Automatic;
+                        let ns = &g.resource.namespace;
+                        safety
+                            .remediation
+                            .start(budgets, check, operation, ns, g.now)
+                            .map_err(Block::BudgetExhausted)?;
+                    }
+                    safety.begin_attempt(key.clone(), budget, g.now)
+                }
             }
         })
         .await
@@ -324,10 +340,11 @@ impl Inner {
             resource,
             symptoms: &symptoms,
             anti_patterns: &[],
+            silence: &SilenceCheck::NotAsked,
             now: ev.now,
         };
         let budget = Some((strategy.max_attempts, strategy.cooldown));
-        let attempt = match self.begin_confirmed(ev.rt, &gathered, budget).await {
+        let attempt = match self.begin_confirmed(ev.rt, &gathered, &op_id, budget).await {
             Ok(a) => a,
             Err(e) => {
                 self.undo_claim(ev, &claim, Some(&lease)).await;

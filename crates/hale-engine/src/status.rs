@@ -5,6 +5,8 @@ use hale_domain::breaker::BreakerState;
 use hale_domain::dormancy::DormantRecord;
 use hale_domain::guard::{self, HealingPath, ScopeState};
 use hale_domain::kill_switch::{Feature, TenantSwitches};
+use hale_domain::maintenance::WindowMode;
+use hale_domain::remediation::RemediationBudgets;
 use hale_domain::{TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -133,6 +135,72 @@ pub struct StatusSnapshot {
     pub tenants: Vec<TenantSummary>,
     /// How current this replica's copy of the shared safety state is.
     pub safety_state: SafetyStateStatus,
+    /// Maintenance windows active now (absent when none is).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintenance_windows: Vec<ActiveWindowStatus>,
+    /// The tenant's remediation budgets and their use (tenant scope, when
+    /// budgets are configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation_budgets: Option<RemediationStatus>,
+}
+
+/// A maintenance window active now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveWindowStatus {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The window's id.
+    pub id: String,
+    /// `block` or `approval_only`.
+    pub mode: WindowMode,
+    /// When the current occurrence ends.
+    pub until: Timestamp,
+    /// Why.
+    pub reason: String,
+}
+
+/// A tenant's remediation budgets and their use now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemediationStatus {
+    /// The configured budgets.
+    pub budgets: RemediationBudgets,
+    /// Runs in flight across the tenant.
+    pub in_flight: usize,
+    /// Runs the usage record still counts (in flight or within a window).
+    pub counted_runs: usize,
+}
+
+fn active_windows(rt: &TenantRuntime, now: Timestamp) -> Vec<ActiveWindowStatus> {
+    let st = rt.safety();
+    rt.policy
+        .windows
+        .iter()
+        .chain(st.windows.iter())
+        .filter_map(|w| {
+            w.occurrence_at(now).map(|o| ActiveWindowStatus {
+                tenant: rt.tenant().clone(),
+                id: w.id.clone(),
+                mode: w.mode,
+                until: o.end,
+                reason: w.reason.clone(),
+            })
+        })
+        .collect()
+}
+
+fn remediation_status(rt: &TenantRuntime, now: Timestamp) -> Option<RemediationStatus> {
+    let budgets = &rt.policy.remediation;
+    if budgets.is_empty() {
+        return None;
+    }
+    let usage = &rt.safety().remediation;
+    Some(RemediationStatus {
+        budgets: budgets.clone(),
+        in_flight: usage.in_flight(budgets, now),
+        counted_runs: usage.runs.len(),
+    })
 }
 
 /// The shared safety state's versions as this replica has them, and how old
@@ -226,6 +294,12 @@ fn derive_tenant(
         out.issues.push(format!(
             "tenant {t} backs off after {} consecutive failures until {at}",
             healing.consecutive_failures
+        ));
+    }
+    for w in active_windows(rt, now) {
+        out.issues.push(format!(
+            "tenant {t} is in maintenance window {} ({}) until {}: {}",
+            w.id, w.mode, w.until, w.reason
         ));
     }
     if healing.deferred_alerts > 0 {
@@ -348,6 +422,8 @@ impl Engine {
             recommendations: d.recommendations,
             tenants: Vec::new(),
             safety_state: self.safety_state(Some(&rt), now),
+            maintenance_windows: active_windows(&rt, now),
+            remediation_budgets: remediation_status(&rt, now),
         })
     }
 
@@ -362,6 +438,7 @@ impl Engine {
         self.global_issues(&mut d);
         let mut tenants = Vec::new();
         let mut all_breakers = Vec::new();
+        let mut windows = Vec::new();
         let platform_dormant = inner.platform().dormancy.record().cloned();
         let enabled = guard::scope_verdict(
             HealingPath::Automatic,
@@ -404,6 +481,7 @@ impl Engine {
                 view_age_ms: view.tenant_view_age_ms,
             });
             all_breakers.extend(b);
+            windows.extend(active_windows(&rt, now));
         }
         Ok(StatusSnapshot {
             scope: "global".into(),
@@ -415,6 +493,8 @@ impl Engine {
             recommendations: d.recommendations,
             tenants,
             safety_state: self.safety_state(None, now),
+            maintenance_windows: windows,
+            remediation_budgets: None,
         })
     }
 

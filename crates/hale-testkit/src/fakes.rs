@@ -13,7 +13,8 @@ use hale_domain::{ResourceRef, TenantId};
 use hale_engine::ports::{
     Acquire, ActionExecutor, ActionOutcome, ActionRequest, Escalation, EscalationKind, ExecError,
     ExecMode, FencingToken, Health, HealthProbe, IdempotencyKeys, Lease, LockError, LockHolder,
-    LockRequest, Notifier, NotifyError, ProbeError, ProbeRequest, ResourceLocks,
+    LockRequest, Notifier, NotifyError, ProbeError, ProbeRequest, ResourceLocks, SilenceAnswer,
+    SilenceError, SilenceQuery, SilenceSource,
 };
 use parking_lot::Mutex;
 
@@ -57,6 +58,7 @@ pub struct ScriptedExecutor {
     scripts: Mutex<HashMap<String, VecDeque<Scripted>>>,
     default: Mutex<Scripted>,
     calls: Mutex<Vec<ExecCall>>,
+    pods_per_action: std::sync::atomic::AtomicU32,
 }
 
 impl ScriptedExecutor {
@@ -67,7 +69,15 @@ impl ScriptedExecutor {
             scripts: Mutex::new(HashMap::new()),
             default: Mutex::new(Scripted::Ok),
             calls: Mutex::new(Vec::new()),
+            pods_per_action: std::sync::atomic::AtomicU32::new(0),
         }
+    }
+
+    /// Every successful applied action reports disrupting this many pods
+    /// (default 0).
+    pub fn set_pods_per_action(&self, pods: u32) {
+        self.pods_per_action
+            .store(pods, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Queues an outcome for the next applied call of `kind`.
@@ -137,6 +147,7 @@ impl ActionExecutor for ScriptedExecutor {
             return Ok(ActionOutcome {
                 message: format!("dry run: would {} {}", req.action.kind, req.resource),
                 response: None,
+                pods_disrupted: 0,
             });
         }
         let next = {
@@ -166,6 +177,9 @@ impl ActionExecutor for ScriptedExecutor {
             response: Some(
                 serde_json::json!({"kind": req.action.kind.as_str(), "target": req.resource.key()}),
             ),
+            pods_disrupted: self
+                .pods_per_action
+                .load(std::sync::atomic::Ordering::SeqCst),
         })
     }
 }
@@ -334,5 +348,61 @@ impl IdempotencyKeys for FaultyLocks {
     async fn release_claim(&self, tenant: &TenantId, key: &str) -> Result<(), LockError> {
         self.check()?;
         self.idem.release_claim(tenant, key).await
+    }
+}
+
+/// A silence source answering from a script: silenced label sets, or
+/// unreachable. Counts the questions.
+#[derive(Debug, Default)]
+pub struct ScriptedSilences {
+    silenced: Mutex<Vec<(std::collections::BTreeMap<String, String>, String)>>,
+    unreachable: std::sync::atomic::AtomicBool,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+impl ScriptedSilences {
+    /// Silences every alert whose labels include all of `matchers`, as
+    /// silence `id`.
+    pub fn silence(&self, matchers: &[(&str, &str)], id: &str) {
+        let m = matchers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self.silenced.lock().push((m, id.to_owned()));
+    }
+
+    /// Makes every question fail (or answer again).
+    pub fn set_unreachable(&self, unreachable: bool) {
+        self.unreachable
+            .store(unreachable, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Questions asked so far.
+    pub fn asked(&self) -> usize {
+        self.asked.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl SilenceSource for ScriptedSilences {
+    async fn silenced(&self, q: &SilenceQuery<'_>) -> Result<SilenceAnswer, SilenceError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.unreachable.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SilenceError(format!(
+                "{} refused the connection",
+                q.alertmanager
+            )));
+        }
+        let ids: Vec<String> = self
+            .silenced
+            .lock()
+            .iter()
+            .filter(|(m, _)| m.iter().all(|(k, v)| q.labels.get(k) == Some(v)))
+            .map(|(_, id)| id.clone())
+            .collect();
+        Ok(match ids.is_empty() {
+            true => SilenceAnswer::NotSilenced,
+            false => SilenceAnswer::Silenced(ids),
+        })
     }
 }

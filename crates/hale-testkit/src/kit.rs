@@ -11,7 +11,9 @@ use hale_engine::local_locks::LocalLocks;
 use hale_engine::ports::{StaticFlagSource, Stores};
 
 use crate::clock::TokioClock;
-use crate::fakes::{FaultyLocks, RecordingNotifier, ScriptedExecutor, ScriptedProbe};
+use crate::fakes::{
+    FaultyLocks, RecordingNotifier, ScriptedExecutor, ScriptedProbe, ScriptedSilences,
+};
 use crate::memory::MemoryStore;
 
 /// The default start of a kit's clock: 2026-11-25T00:00:00Z.
@@ -37,6 +39,8 @@ pub struct Kit {
     pub notifier: Arc<RecordingNotifier>,
     /// The global flags.
     pub flags: GlobalSwitches,
+    /// The tenants' Alertmanagers' silences.
+    pub silences: Arc<ScriptedSilences>,
 }
 
 impl Default for Kit {
@@ -57,6 +61,7 @@ impl Kit {
             probe: Arc::new(ScriptedProbe::new()),
             notifier: Arc::new(RecordingNotifier::default()),
             flags: GlobalSwitches::default(),
+            silences: Arc::new(ScriptedSilences::default()),
             clock,
         }
     }
@@ -74,6 +79,7 @@ impl Kit {
         ports.notifier = self.notifier.clone();
         ports.flags = Arc::new(StaticFlagSource(self.flags.clone()));
         ports.ids = Arc::new(SequentialIds::new());
+        ports.silences = self.silences.clone();
         ports
     }
 }

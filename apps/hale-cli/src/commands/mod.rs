@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     ApprovalsCommand, AttemptsCommand, AuditArgs, BreakersCommand, Command, DormantCommand,
-    IncidentsCommand, KnowledgeCommand, OpsCommand, Output, Paging, SwitchState, SwitchesCommand,
-    TimeRange,
+    IncidentsCommand, KnowledgeCommand, OpenWindowArgs, OpsCommand, Output, Paging, SwitchState,
+    SwitchesCommand, TimeRange, WindowsCommand,
 };
 use crate::client::{ApiClient, Query};
 use crate::exit::CliError;
@@ -29,6 +29,7 @@ pub async fn run(client: &ApiClient, output: Output, cmd: Command) -> Result<Str
         Command::Switches(c) => switches(client, c).await?,
         Command::Dormant(c) => dormant(client, c).await?,
         Command::Breakers(c) => breakers(client, c).await?,
+        Command::Windows(c) => windows(client, c).await?,
         Command::Attempts(AttemptsCommand::Reset {
             strategy,
             resource,
@@ -401,6 +402,60 @@ async fn breakers(client: &ApiClient, c: BreakersCommand) -> Result<Answer, CliE
             (
                 client.post(&path, &json!({ "reason": reason })).await?,
                 render::breaker_reset,
+            )
+        }
+    })
+}
+
+async fn windows(client: &ApiClient, c: WindowsCommand) -> Result<Answer, CliError> {
+    Ok(match c {
+        WindowsCommand::List => (
+            client.get("/v1/maintenance-windows", &Query::new()).await?,
+            render::windows,
+        ),
+        WindowsCommand::Open(args) => {
+            let OpenWindowArgs {
+                id,
+                mode,
+                from,
+                until,
+                days,
+                start,
+                duration,
+                time_zone,
+                namespace,
+                strategy,
+                reason,
+            } = *args;
+            need_text("--reason", &reason)?;
+            let schedule = match (from, until, start, duration, time_zone) {
+                (Some(from), Some(until), None, None, None) if days.is_empty() => {
+                    json!({ "kind": "one_off", "start": from, "end": until })
+                }
+                (None, None, Some(start), Some(duration), Some(tz)) if !days.is_empty() => {
+                    json!({ "kind": "weekly", "days": days, "start": start, "duration": duration, "time_zone": tz })
+                }
+                _ => {
+                    return Err(CliError::Usage(
+                        "give --from and --until (one-off), or --days, --start, --duration and --time-zone (weekly)".into(),
+                    ));
+                }
+            };
+            let body = json!({
+                "id": id, "mode": mode, "reason": reason, "schedule": schedule,
+                "scope": { "namespaces": namespace, "strategies": strategy },
+            });
+            (
+                client.post("/v1/maintenance-windows", &body).await?,
+                render::window_changed,
+            )
+        }
+        WindowsCommand::End { id, reason } => {
+            need_text("--reason", &reason)?;
+            let path = format!("/v1/maintenance-windows/{}/end", segment("window id", &id)?);
+            (
+                client.post(&path, &json!({ "reason": reason })).await?,
+                render::window_changed,
             )
         }
     })

@@ -523,6 +523,61 @@ pub fn breaker_reset(v: &Value) -> String {
     format!("breaker {} reset: {what}\n", at(v, "breaker"))
 }
 
+/// `hale windows list`: one row per window.
+pub fn windows(v: &Value) -> String {
+    let mut t = Table::new(&["ID", "MODE", "SOURCE", "ACTIVE", "SCHEDULE", "REASON"]);
+    for w in items(v) {
+        let schedule = match w["schedule"]["kind"].as_str() {
+            Some("weekly") => format!(
+                "{} {} for {} ({})",
+                w["schedule"]["days"]
+                    .as_array()
+                    .map(|d| d
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","))
+                    .unwrap_or_default(),
+                at(w, "schedule/start"),
+                at(w, "schedule/duration"),
+                at(w, "schedule/time_zone"),
+            ),
+            _ => format!("{} .. {}", at(w, "schedule/start"), at(w, "schedule/end")),
+        };
+        let active = match (w["active"].as_bool(), w["ended"].is_null()) {
+            (Some(true), _) => format!("until {}", at(w, "current/end")),
+            (_, false) => "ended".to_owned(),
+            _ => "no".to_owned(),
+        };
+        t.row(vec![
+            at(w, "id"),
+            at(w, "mode"),
+            at(w, "source"),
+            active,
+            schedule,
+            at(w, "reason"),
+        ]);
+    }
+    if t.is_empty() {
+        "no maintenance windows\n".into()
+    } else {
+        t.render()
+    }
+}
+
+/// The answer to `windows open` and `windows end`.
+pub fn window_changed(v: &Value) -> String {
+    match v.get("ended").filter(|e| !e.is_null()) {
+        Some(e) => format!(
+            "window {} ended at {} by {}\n",
+            at(v, "id"),
+            at(e, "at"),
+            at(e, "by")
+        ),
+        None => format!("window {} ({}) opened\n", at(v, "id"), at(v, "mode")),
+    }
+}
+
 /// The answer to `attempts reset`.
 pub fn attempts_reset(v: &Value) -> String {
     format!(

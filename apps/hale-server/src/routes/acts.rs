@@ -16,6 +16,7 @@ use hale_domain::approval::ApprovalRequest;
 use hale_domain::breaker::Transition;
 use hale_domain::dormancy::ResumeRecord;
 use hale_domain::kill_switch::{Feature, Switch};
+use hale_domain::maintenance::MaintenanceWindow;
 use hale_domain::record::incident::Incident;
 use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::strategy::ActionKind;
@@ -23,6 +24,7 @@ use hale_domain::{
     ApprovalId, AuthorizationChannel, IncidentId, KnowledgeId, Origin, ResourceRef, Scope,
     StrategyId, TenantId,
 };
+use hale_engine::windows::NewWindow;
 use hale_engine::{ApprovalResult, NewRunbook, SwitchesView, TenantSwitchTarget};
 use serde::Deserialize;
 
@@ -452,6 +454,66 @@ pub(crate) async fn reset_attempts_json(
         &serde_json::json!({ "strategy": body.strategy, "resource": resource.key(), "reset": true }),
         None,
     )
+}
+
+// === Maintenance windows ===
+
+/// Opens a maintenance window on a tenant; answers the window.
+pub(crate) async fn open_window(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    body: NewWindow,
+) -> Result<MaintenanceWindow, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::Invalid("reason: a reason is required".into()));
+    }
+    by.log("maintenance_window.open", tenant.as_str());
+    Ok(state
+        .engine()
+        .open_window(&tenant, body, by.origin())
+        .await?)
+}
+
+pub(crate) async fn open_window_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<ActQuery>,
+    JsonBody(body): JsonBody<NewWindow>,
+) -> Result<Response, ApiError> {
+    let w = open_window(&state, ActBy::api(&caller), q.tenant.as_deref(), body).await?;
+    render(&w, None)
+}
+
+/// Ends a maintenance window opened through the API; answers it.
+pub(crate) async fn end_window(
+    state: &AppState,
+    by: ActBy<'_>,
+    tenant: Option<&str>,
+    id: &str,
+    body: &ReasonBody,
+) -> Result<MaintenanceWindow, ApiError> {
+    let tenant = tenant_act(by.identity(), tenant)?;
+    if body.reason.trim().is_empty() {
+        return Err(ApiError::Invalid("reason: a reason is required".into()));
+    }
+    by.log("maintenance_window.end", tenant.as_str());
+    Ok(state
+        .engine()
+        .end_window(&tenant, id, &body.reason, by.origin())
+        .await?)
+}
+
+pub(crate) async fn end_window_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    QueryArgs(q): QueryArgs<ActQuery>,
+    JsonBody(body): JsonBody<ReasonBody>,
+) -> Result<Response, ApiError> {
+    let w = end_window(&state, ActBy::api(&caller), q.tenant.as_deref(), &id, &body).await?;
+    render(&w, None)
 }
 
 // === Knowledge and incidents ===

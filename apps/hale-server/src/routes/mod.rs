@@ -240,6 +240,7 @@ fn routes() -> Routes {
     .get("/v1/switches", reads::switches_json)
     .get("/v1/breakers", reads::breakers_json)
     .get("/v1/notifications", notifications::notifications_json)
+    .get("/v1/maintenance-windows", reads::maintenance_windows_json)
     // Acts.
     .post("/v1/approvals/{id}/approve", acts::approve_json)
     .post("/v1/approvals/{id}/reject", acts::reject_json)
@@ -251,6 +252,8 @@ fn routes() -> Routes {
     .post("/v1/incidents/{id}/close", acts::close_incident_json)
     .post("/v1/knowledge", acts::create_runbook_json)
     .post("/v1/knowledge/{id}/archive", acts::archive_knowledge_json)
+    .post("/v1/maintenance-windows", acts::open_window_json)
+    .post("/v1/maintenance-windows/{id}/end", acts::end_window_json)
     // Operations.
     .get("/healthz", ops::healthz)
     .get("/readyz", ops::readyz)

@@ -555,6 +555,26 @@ pub(crate) async fn breakers_json(
     render(&serde_json::json!({ "items": list }), q.tz.as_deref())
 }
 
+/// The tenant's maintenance windows (configured and opened through the API).
+pub(crate) async fn maintenance_windows(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+) -> Result<Vec<hale_engine::windows::WindowView>, ApiError> {
+    who.require(Permission::Read)?;
+    let tenant = who.tenant_for(tenant)?;
+    Ok(state.engine().maintenance_windows(&tenant).await?)
+}
+
+pub(crate) async fn maintenance_windows_json(
+    State(state): State<AppState>,
+    caller: Caller,
+    QueryArgs(q): QueryArgs<OneQuery>,
+) -> Result<Response, ApiError> {
+    let list = maintenance_windows(&state, &caller, q.tenant.as_deref()).await?;
+    render(&serde_json::json!({ "items": list }), q.tz.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use hale_domain::healing::HealingState;

@@ -7,6 +7,8 @@ use crate::anti_pattern::MemoryCause;
 use crate::dormancy::Dormancy;
 use crate::ids::Actor;
 use crate::kill_switch::Switch;
+use crate::maintenance::{MaintenanceWindow, WindowMode};
+use crate::silence::OnUnreachable;
 
 fn t(s: i64) -> Timestamp {
     Timestamp::from_unix_secs(s)
@@ -31,6 +33,9 @@ struct World {
     cooldown_s: u64,
     anti_pattern: bool,
     ineffective_chain: bool,
+    budget_exhausted: bool,
+    window: Option<WindowMode>,
+    silence: SilenceCheck,
     now: i64,
 }
 
@@ -59,6 +64,9 @@ impl World {
             cooldown_s: 60,
             anti_pattern: false,
             ineffective_chain: false,
+            budget_exhausted: false,
+            window: None,
+            silence: SilenceCheck::NotAsked,
             now: 1_000,
         }
     }
@@ -70,6 +78,24 @@ impl World {
     /// The verdict; with `anti_patterns_gathered` false the remembered
     /// failures are left out, as a caller that gathers them last would.
     fn verdict_with(&self, path: HealingPath, anti_patterns_gathered: bool) -> Verdict {
+        self.verdict_gathered(path, anti_patterns_gathered, true)
+    }
+
+    /// The verdict; with `silences_asked` false the silence check is left
+    /// as not asked, as a caller that asks only when the earlier stages
+    /// allow would.
+    fn verdict_gathered(
+        &self,
+        path: HealingPath,
+        anti_patterns_gathered: bool,
+        silences_asked: bool,
+    ) -> Verdict {
+        let not_asked = SilenceCheck::NotAsked;
+        let silence = if silences_asked {
+            &self.silence
+        } else {
+            &not_asked
+        };
         let strategy = StrategyId::new("restart");
         let kind = ActionKind::new("rollout_restart").unwrap();
         let namespace = if self.out_of_scope {
@@ -135,6 +161,39 @@ impl World {
         } else {
             &[]
         };
+        let budgets = RemediationBudgets {
+            tenant: Some(crate::remediation::BudgetLimits {
+                max_in_flight: Some(1),
+                max_started: None,
+                max_pods_disrupted: None,
+                window: Duration::from_secs(3_600),
+            }),
+            ..RemediationBudgets::default()
+        };
+        let mut usage = RemediationUsage::default();
+        if self.budget_exhausted {
+            let op = crate::ids::OperationId::new("op-other");
+            usage
+                .start(&budgets, false, &op, "prod", t(self.now))
+                .unwrap();
+        }
+        let windows: Vec<MaintenanceWindow> = self
+            .window
+            .map(|mode| MaintenanceWindow {
+                id: "patching".into(),
+                mode,
+                scope: crate::maintenance::WindowScope::default(),
+                schedule: crate::maintenance::Schedule::OneOff {
+                    start: t(self.now - 10),
+                    end: t(self.now + 10),
+                },
+                reason: "kernel updates".into(),
+                created_by: None,
+                created_at: None,
+                ended: None,
+            })
+            .into_iter()
+            .collect();
         evaluate(&GuardInput {
             path,
             target: TargetScope {
@@ -157,6 +216,15 @@ impl World {
                 max_attempts: self.max_attempts,
                 cooldown: Duration::from_secs(self.cooldown_s),
             },
+            remediation: RemediationCheck {
+                budgets: &budgets,
+                usage: &usage,
+            },
+            windows: Windows {
+                configured: &windows,
+                ad_hoc: &[],
+            },
+            silence,
             symptoms: &symptoms,
             anti_patterns,
         })
@@ -184,6 +252,16 @@ fn ledger() -> impl Strategy<Value = AttemptLedger> {
     })
 }
 
+fn silence() -> impl Strategy<Value = SilenceCheck> {
+    prop_oneof![
+        4 => Just(SilenceCheck::NotAsked),
+        2 => Just(SilenceCheck::NotSilenced),
+        1 => Just(SilenceCheck::Silenced { silences: vec!["s-1".into()] }),
+        1 => prop_oneof![Just(OnUnreachable::Block), Just(OnUnreachable::Allow)]
+            .prop_map(|on_unreachable| SilenceCheck::Unavailable { error: "refused".into(), on_unreachable }),
+    ]
+}
+
 prop_compose! {
     fn world()(
         global_auto_healing in switch(), global_execution in switch(), tenant in switch(), strategy_switch in switch(),
@@ -193,11 +271,15 @@ prop_compose! {
         ledger in ledger(), max_attempts in 1u32..5, cooldown_s in 0u64..200,
         anti_pattern in proptest::bool::weighted(0.2), out_of_scope in proptest::bool::weighted(0.1),
         ineffective_chain in proptest::bool::weighted(0.2),
+        budget_exhausted in proptest::bool::weighted(0.2),
+        window in proptest::option::weighted(0.2, prop_oneof![Just(WindowMode::Block), Just(WindowMode::ApprovalOnly)]),
+        silence in silence(),
     ) -> World {
         World {
             out_of_scope, global_auto_healing, global_execution, tenant, strategy_switch, kind_switch, executor_missing,
             platform_dormant, tenant_dormant, backoff_until, breaker, ledger, max_attempts,
-            cooldown_s, anti_pattern, ineffective_chain, now: 1_000,
+            cooldown_s, anti_pattern, ineffective_chain, budget_exhausted, window, silence,
+            now: 1_000,
         }
     }
 }
@@ -235,6 +317,7 @@ fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
             auto && (w.platform_dormant || w.tenant_dormant),
             Guard::Dormant,
         ),
+        (auto && w.window.is_some(), Guard::MaintenanceWindow),
         (
             auto && w.backoff_until.is_some_and(|u| w.now < u),
             Guard::Backoff,
@@ -251,6 +334,21 @@ fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
             },
         ),
         (auto && w.ineffective_chain, Guard::IneffectiveChain),
+        (auto && w.budget_exhausted, Guard::BudgetExhausted),
+        (
+            auto && matches!(w.silence, SilenceCheck::Silenced { .. }),
+            Guard::Silenced,
+        ),
+        (
+            auto && matches!(
+                w.silence,
+                SilenceCheck::Unavailable {
+                    on_unreachable: OnUnreachable::Block,
+                    ..
+                }
+            ),
+            Guard::SilenceCheckUnavailable,
+        ),
         (auto && w.anti_pattern, Guard::AntiPattern),
     ];
     stages.into_iter().find(|(hit, _)| *hit).map(|(_, g)| g)
@@ -278,6 +376,9 @@ proptest! {
         calm.ledger = AttemptLedger::default();
         calm.anti_pattern = false;
         calm.ineffective_chain = false;
+        calm.budget_exhausted = false;
+        calm.window = None;
+        calm.silence = SilenceCheck::Silenced { silences: vec!["s".into()] };
         prop_assert_eq!(w.verdict(HealingPath::Approved), calm.verdict(HealingPath::Approved));
         let off = Some(Switch::Off);
         let any_switch_off = w.tenant == off || w.strategy_switch == off || w.kind_switch == off
@@ -301,7 +402,7 @@ proptest! {
     /// The automatic path is stopped by every fail-safe on its own: turning
     /// any single stage on, in an otherwise calm world, blocks it.
     #[test]
-    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..13) {
+    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..18) {
         let mut w = World::calm();
         let expected = match stage {
             0 => { w.global_auto_healing = Some(Switch::Off); Guard::KillSwitch }
@@ -315,7 +416,15 @@ proptest! {
             8 => { w.ledger.consecutive_failures = w.max_attempts; Guard::MaxAttempts }
             9 => { w.global_execution = Some(Switch::Off); Guard::KillSwitch }
             10 => { w.out_of_scope = true; Guard::OutOfScope }
-            11 => { w.ineffective_chain = true; Guard::IneffectiveChain }
+            16 => { w.ineffective_chain = true; Guard::IneffectiveChain }
+            11 => { w.budget_exhausted = true; Guard::BudgetExhausted }
+            12 => { w.window = Some(WindowMode::Block); Guard::MaintenanceWindow }
+            13 => { w.window = Some(WindowMode::ApprovalOnly); Guard::MaintenanceWindow }
+            14 => { w.silence = SilenceCheck::Silenced { silences: vec!["s".into()] }; Guard::Silenced }
+            15 => {
+                w.silence = SilenceCheck::Unavailable { error: "x".into(), on_unreachable: OnUnreachable::Block };
+                Guard::SilenceCheckUnavailable
+            }
             _ => { w.anti_pattern = true; Guard::AntiPattern }
         };
         prop_assert_eq!(World::calm().verdict(HealingPath::Automatic), Verdict::Allow);
@@ -335,6 +444,9 @@ proptest! {
         calm.global_execution = Some(Switch::Off);
         calm.anti_pattern = false;
         calm.ineffective_chain = false;
+        calm.budget_exhausted = false;
+        calm.window = None;
+        calm.silence = SilenceCheck::Silenced { silences: vec!["s".into()] };
         prop_assert_eq!(w.verdict(HealingPath::Proposal), calm.verdict(HealingPath::Proposal));
     }
 
@@ -349,6 +461,38 @@ proptest! {
         }
         let unfrozen = World { global_execution: None, ..frozen.clone() };
         prop_assert_eq!(frozen.verdict(HealingPath::Proposal), unfrozen.verdict(HealingPath::Proposal));
+    }
+
+    /// A maintenance window stops only the automatic path; the block asks
+    /// for a human exactly when the deciding window is `approval_only`.
+    #[test]
+    fn prop_windows_stop_only_automation_and_approval_only_asks_a_human(w in world()) {
+        let open = World { window: None, ..w.clone() };
+        for path in [HealingPath::Proposal, HealingPath::Approved] {
+            prop_assert_eq!(w.verdict(path), open.verdict(path));
+        }
+        let v = w.verdict(HealingPath::Automatic);
+        if let Some(b) = v.block() {
+            prop_assert_eq!(b.asks_for_approval(),
+                b.guard() == Guard::MaintenanceWindow && w.window == Some(WindowMode::ApprovalOnly));
+        }
+    }
+
+    /// The silence stage comes after every stage but the anti-patterns:
+    /// leaving it unasked changes the verdict only where the earlier stages
+    /// allow, so the engine asks the Alertmanager only then.
+    #[test]
+    fn prop_silences_only_matter_when_every_earlier_stage_allows(w in world()) {
+        for path in PATHS {
+            let full = w.verdict_gathered(path, false, true);
+            let partial = w.verdict_gathered(path, false, false);
+            if partial.is_allowed() {
+                prop_assert!(full.is_allowed() || matches!(guard_of(&full),
+                    Some(Guard::Silenced | Guard::SilenceCheckUnavailable)));
+            } else {
+                prop_assert_eq!(full, partial);
+            }
+        }
     }
 
     /// The anti-pattern stage is last: leaving the remembered failures out

@@ -73,6 +73,10 @@ wire_enum!(
         RollbackFailed => "rollback.failed",
         /// A kill switch was set or unset.
         SwitchSet => "switch.set",
+        /// A maintenance window was opened through the API.
+        WindowOpened => "maintenance_window.opened",
+        /// A maintenance window was ended early through the API.
+        WindowEnded => "maintenance_window.ended",
     }
 );
 

@@ -10,6 +10,8 @@ use crate::breaker::shared::SharedBreaker;
 use crate::budget::AttemptLedger;
 use crate::dormancy::Dormancy;
 use crate::kill_switch::{GlobalSwitches, TenantSwitches};
+use crate::maintenance::MaintenanceWindow;
+use crate::remediation::RemediationUsage;
 use crate::time::Timestamp;
 
 /// A record's key within its scope (the platform or one tenant).
@@ -25,11 +27,15 @@ pub enum SafetyKey {
     Ledger(LedgerKey),
     /// The shared part of an executor's breaker.
     Breaker(String),
+    /// The tenant's use of its remediation budgets.
+    Remediation,
+    /// The tenant's maintenance windows created through the API.
+    Windows,
 }
 
 impl SafetyKey {
     /// The record's kind as stored (`switches`, `dormancy`, `backoff`,
-    /// `ledger`, `breaker`).
+    /// `ledger`, `breaker`, `remediation`, `windows`).
     pub fn kind(&self) -> &'static str {
         match self {
             SafetyKey::Switches => "switches",
@@ -37,6 +43,8 @@ impl SafetyKey {
             SafetyKey::Backoff => "backoff",
             SafetyKey::Ledger(_) => "ledger",
             SafetyKey::Breaker(_) => "breaker",
+            SafetyKey::Remediation => "remediation",
+            SafetyKey::Windows => "windows",
         }
     }
 
@@ -44,7 +52,11 @@ impl SafetyKey {
     /// singletons).
     pub fn name(&self) -> &str {
         match self {
-            SafetyKey::Switches | SafetyKey::Dormancy | SafetyKey::Backoff => "",
+            SafetyKey::Switches
+            | SafetyKey::Dormancy
+            | SafetyKey::Backoff
+            | SafetyKey::Remediation
+            | SafetyKey::Windows => "",
             SafetyKey::Ledger(k) => k.as_str(),
             SafetyKey::Breaker(b) => b,
         }
@@ -59,6 +71,8 @@ impl SafetyKey {
             "backoff" => SafetyKey::Backoff,
             "ledger" => SafetyKey::Ledger(LedgerKey::from_stored(name)),
             "breaker" => SafetyKey::Breaker(name.to_owned()),
+            "remediation" => SafetyKey::Remediation,
+            "windows" => SafetyKey::Windows,
             _ => return None,
         })
     }
@@ -99,6 +113,10 @@ pub enum SafetyValue {
     Ledger(AttemptLedger),
     /// A breaker's shared part.
     Breaker(SharedBreaker),
+    /// Remediation budget usage.
+    Remediation(RemediationUsage),
+    /// Maintenance windows created through the API.
+    Windows(Vec<MaintenanceWindow>),
 }
 
 #[cfg(test)]
@@ -113,6 +131,8 @@ mod tests {
             SafetyKey::Backoff,
             SafetyKey::Ledger(LedgerKey::from_stored("restart|prod:deployment/a")),
             SafetyKey::Breaker("kubernetes".into()),
+            SafetyKey::Remediation,
+            SafetyKey::Windows,
         ];
         for k in keys {
             assert_eq!(SafetyKey::from_stored(k.kind(), k.name()), Some(k.clone()));

@@ -149,6 +149,26 @@ pub struct ActionOutcome {
     pub message: String,
     /// The system's response (e.g. the patched object), for the audit log.
     pub response: Option<serde_json::Value>,
+    /// Pods the action restarted or evicted, as far as the executor knows
+    /// (remediation budgets count them; 0 for actions that disrupt none or
+    /// executors that cannot tell).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pods_disrupted: u32,
+}
+
+impl ActionOutcome {
+    /// An outcome that disrupted no pods.
+    pub fn new(message: impl Into<String>, response: Option<serde_json::Value>) -> Self {
+        ActionOutcome {
+            message: message.into(),
+            response,
+            pods_disrupted: 0,
+        }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// An action failed.

@@ -15,6 +15,7 @@ pub mod locks;
 pub mod notifier;
 pub mod outbox;
 pub mod safety;
+pub mod silences;
 pub mod store;
 
 pub use channel::{ChannelError, NotificationChannel};
@@ -37,4 +38,5 @@ pub use safety::{
     Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
     SafetyView,
 };
+pub use silences::{NoSilenceSource, SilenceAnswer, SilenceError, SilenceQuery, SilenceSource};
 pub use store::*;

@@ -21,6 +21,8 @@ pub enum EscalationKind {
     /// A strategy was ineffective too often on one target and is blocked
     /// there.
     IneffectiveChain,
+    /// A remediation budget has no room (at most once per budget window).
+    BudgetExhausted,
 }
 
 impl EscalationKind {
@@ -32,6 +34,7 @@ impl EscalationKind {
             EscalationKind::Regression => "regression",
             EscalationKind::OperationInterrupted => "operation_interrupted",
             EscalationKind::IneffectiveChain => "ineffective_chain",
+            EscalationKind::BudgetExhausted => "budget_exhausted",
         }
     }
 }

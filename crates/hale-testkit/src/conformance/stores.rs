@@ -50,6 +50,7 @@ mod incidents;
 mod knowledge;
 mod operations;
 mod outbox;
+mod policy;
 mod state;
 mod support;
 
@@ -66,6 +67,7 @@ pub use incidents::*;
 pub use knowledge::*;
 pub use operations::*;
 pub use outbox::*;
+pub use policy::*;
 pub use state::*;
 
 /// What a conformance factory may produce: a store, or `None` to skip.
@@ -215,6 +217,8 @@ macro_rules! store_conformance_tests {
             concurrent_safety_updates_lose_nothing,
             safety_prune_deletes_only_ledgers_at_the_given_version,
             safety_prune_touches_only_the_tenants_ledgers,
+            policy_records_round_trip_per_tenant,
+            concurrent_budget_starts_never_exceed_the_cap,
             ping_answers,
             // Concurrency.
             concurrent_converge_counts_every_delivery,
@@ -287,6 +291,7 @@ mod tests {
             ("operations.rs", include_str!("stores/operations.rs")),
             ("outbox.rs", include_str!("stores/outbox.rs")),
             ("state.rs", include_str!("stores/state.rs")),
+            ("policy.rs", include_str!("stores/policy.rs")),
         ];
         files
             .iter()

@@ -1,6 +1,7 @@
 //! The chaos tests: real processes, broken on purpose (see the crate docs
 //! of `hale_chaos`). One test binary, one module per fault.
 
+mod budget_replicas;
 mod dormancy_shared;
 mod emergency_stop;
 mod long_action;
@@ -13,4 +14,5 @@ mod redis_frozen;
 mod redis_frozen_verifying;
 mod replicas;
 mod server_killed;
+mod silences;
 mod two_strategies;
