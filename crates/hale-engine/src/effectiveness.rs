@@ -3,8 +3,8 @@
 //!
 //! A run that completes with a firing alert leaves its operation `pending`.
 //! Intake observes the alert resolving and firing again
-//! ([`Inner::observe_alert`]); the periodic job `effectiveness` lets time
-//! pass ([`Inner::settle_due`]). A verdict is written to the operation
+//! (`Inner::observe_alert`); the periodic job `effectiveness` lets time
+//! pass (`Inner::settle_all_due`). A verdict is written to the operation
 //! with an `operation.effectiveness` audit entry (one compare-and-set, so
 //! two replicas never both settle it), put on the incident's decision chain
 //! and counted in `/metrics`. An ineffective verdict that completes a chain

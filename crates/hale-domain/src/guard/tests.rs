@@ -333,7 +333,6 @@ fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
                 false => Guard::Cooldown,
             },
         ),
-        (auto && w.ineffective_chain, Guard::IneffectiveChain),
         (auto && w.budget_exhausted, Guard::BudgetExhausted),
         (
             auto && matches!(w.silence, SilenceCheck::Silenced { .. }),
@@ -349,6 +348,7 @@ fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
             ),
             Guard::SilenceCheckUnavailable,
         ),
+        (auto && w.ineffective_chain, Guard::IneffectiveChain),
         (auto && w.anti_pattern, Guard::AntiPattern),
     ];
     stages.into_iter().find(|(hit, _)| *hit).map(|(_, g)| g)
