@@ -339,20 +339,7 @@ async fn intake(a: IntakeArgs) -> anyhow::Result<()> {
     let api = a.hale.api(&client);
     let before = decisions(&api).await;
     let hale_target = a.hale.target();
-    let w = workload;
-    let hale = driver::run(
-        &client,
-        &hale_target,
-        run,
-        Arc::new(move |i| {
-            let alerts = w.batch(i);
-            (
-                webhook_body(&alerts, "http://alertmanager-load:9093"),
-                alerts.len(),
-            )
-        }),
-    )
-    .await;
+    let hale = driver::run(&client, &hale_target, run, webhook_bodies(workload)).await;
     let after = decisions(&api).await;
     println!("load average after hale: {}", load_average());
 
@@ -368,7 +355,7 @@ async fn intake(a: IntakeArgs) -> anyhow::Result<()> {
                 &target,
                 run,
                 Arc::new(move |i| {
-                    let alerts = w.batch(i);
+                    let alerts = workload.batch(i);
                     (v2_body(&alerts), alerts.len())
                 }),
             )
@@ -529,24 +516,28 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The workload's batches as Alertmanager webhook bodies.
+fn webhook_bodies(w: Workload) -> driver::BodyFn {
+    Arc::new(move |i| {
+        let alerts = w.batch(i);
+        (
+            webhook_body(&alerts, "http://alertmanager-load:9093"),
+            alerts.len(),
+        )
+    })
+}
+
 async fn fairness(a: FairnessArgs) -> anyhow::Result<()> {
+    let mix = parse_mix("60,15,10,15")?;
     let workload = |seed: u64| {
-        let w = Workload {
+        webhook_bodies(Workload {
             seed,
             services: a.services,
             batch: a.batch,
-            mix: parse_mix("60,15,10,15").unwrap_or_default(),
+            mix,
             base: unix_now(),
             epoch_alerts: 5000,
-        };
-        let bodies: driver::BodyFn = Arc::new(move |i| {
-            let alerts = w.batch(i);
-            (
-                webhook_body(&alerts, "http://alertmanager-load:9093"),
-                alerts.len(),
-            )
-        });
-        bodies
+        })
     };
     let phase = |connections: usize| RunConfig {
         connections,
