@@ -28,8 +28,15 @@ enum Command {
     Serve,
     /// Read a token from stdin and print its SHA-256 for [[tokens]] sha256.
     HashToken,
-    /// Check the configuration and exit (0 when valid).
-    CheckConfig,
+    /// Check the configuration and exit (0 when valid). Also reads every
+    /// notification channel's secret from its environment variable or file,
+    /// as the server does at start.
+    CheckConfig {
+        /// Do not read the channels' secrets (to lint a configuration where
+        /// they are not mounted, e.g. in a CI pipeline).
+        #[arg(long)]
+        skip_secrets: bool,
+    },
 }
 
 fn load(path: Option<&PathBuf>) -> Result<Config, config::ConfigErrors> {
@@ -80,8 +87,12 @@ fn main() -> ExitCode {
             println!("{}", hale_server::auth::hash_token_hex(token));
             ExitCode::SUCCESS
         }
-        Some(Command::CheckConfig) => match load(cli.config.as_ref()) {
+        Some(Command::CheckConfig { skip_secrets }) => match load(cli.config.as_ref()) {
             Ok(c) => {
+                if !skip_secrets && let Err(e) = hale_server::notifications::check_secrets(&c) {
+                    eprintln!("{}: {e} (or pass --skip-secrets)", c.origin);
+                    return ExitCode::FAILURE;
+                }
                 println!(
                     "{}: ok ({} tenant(s), {} token(s))",
                     c.origin,

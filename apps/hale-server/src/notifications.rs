@@ -78,6 +78,19 @@ fn channel(
     })
 }
 
+/// Reads every channel's secrets as the server does at start, without
+/// building a delivery: `check-config` finds a missing variable or file
+/// before a start does. The error names the channel and the source, never
+/// a value.
+pub fn check_secrets(config: &Config) -> Result<(), WiringError> {
+    let links = Links::new(config.server.public_url.as_deref());
+    let clock: Arc<dyn Clock> = Arc::new(hale_engine::SystemClock);
+    for c in &config.notifications.channels {
+        channel(c, &links, &clock, config.notifications.attempt_timeout)?;
+    }
+    Ok(())
+}
+
 /// The delivery setup for `config`. Runs with no channels too: notices
 /// are still recorded and listed by `GET /v1/notifications`.
 pub fn delivery_setup(

@@ -258,61 +258,48 @@ impl Notice {
     pub fn for_audit(a: &AuditEntry) -> Option<Notice> {
         let kind: AuditKind = a.operation_type.parse().ok()?;
         let reason = a.reason.as_deref().unwrap_or("");
-        let target = &a.target_resource;
-        let (kind, severity, summary) = match kind {
-            AuditKind::HealingEscalated => (
-                NoticeKind::HealingEscalated,
-                Severity::P1,
-                format!("healing of {target} failed and needs a person: {reason}"),
-            ),
-            AuditKind::DormancyEntered => (
-                NoticeKind::DormancyEntered,
-                Severity::P1,
-                format!(
-                    "healing went dormant ({target}): {reason}; resume with a reason once fixed"
-                ),
-            ),
-            AuditKind::DormancyResumed => (
-                NoticeKind::DormancyResumed,
-                Severity::P3,
-                format!("healing resumed ({target}) by {}: {reason}", a.executed_by),
-            ),
-            AuditKind::BreakerTransition
-                if transition_target(reason) == Some(BreakerState::PermanentOpen) =>
-            {
-                (
-                    NoticeKind::BreakerPermanentOpen,
-                    Severity::P1,
-                    format!(
-                        "{target} latched PERMANENT_OPEN ({reason}); only a reset with a reason reopens it"
-                    ),
-                )
-            }
-            AuditKind::BreakerReset => (
-                NoticeKind::BreakerReset,
-                Severity::P3,
-                format!("{target} reset by {}: {reason}", a.executed_by),
-            ),
-            AuditKind::SwitchSet => (
-                NoticeKind::KillSwitchChanged,
-                Severity::P2,
-                format!("{target} set {reason} by {}", a.executed_by),
-            ),
-            _ => return None,
-        };
+        let by = a.executed_by.to_string();
+        let (kind, severity, summary) = describe_act(kind, &a.target_resource, &by, reason)?;
         Some(Notice::new(
             a.id.clone(),
             Some(a.tenant.clone()),
             kind,
             severity,
             NoticeSubject {
-                resource: Some(target.clone()),
+                resource: Some(a.target_resource.clone()),
                 operation_id: a.operation_id.clone(),
                 approval_id: a.approval_id.clone(),
                 incident_id: a.incident_id.clone(),
             },
             summary,
             a.created_at,
+        ))
+    }
+
+    /// The platform-wide notice of a human act on the global scope (a
+    /// global kill switch, global dormancy entered or resumed): the same
+    /// kinds and words as [`Notice::for_audit`], owned by no tenant, so
+    /// platform routes hear it once however many tenants audit it.
+    pub fn for_global_act(
+        id: String,
+        kind: AuditKind,
+        target: &str,
+        by: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Option<Notice> {
+        let (kind, severity, summary) = describe_act(kind, target, by, reason)?;
+        Some(Notice::new(
+            id,
+            None,
+            kind,
+            severity,
+            NoticeSubject {
+                resource: Some(target.to_owned()),
+                ..NoticeSubject::default()
+            },
+            summary,
+            at,
         ))
     }
 
@@ -353,6 +340,55 @@ impl Notice {
             at,
         )
     }
+}
+
+/// The notice kind, severity and sentence of an audited act, for the kinds
+/// people must hear about.
+fn describe_act(
+    kind: AuditKind,
+    target: &str,
+    by: &str,
+    reason: &str,
+) -> Option<(NoticeKind, Severity, String)> {
+    Some(match kind {
+        AuditKind::HealingEscalated => (
+            NoticeKind::HealingEscalated,
+            Severity::P1,
+            format!("healing of {target} failed and needs a person: {reason}"),
+        ),
+        AuditKind::DormancyEntered => (
+            NoticeKind::DormancyEntered,
+            Severity::P1,
+            format!("healing went dormant ({target}): {reason}; resume with a reason once fixed"),
+        ),
+        AuditKind::DormancyResumed => (
+            NoticeKind::DormancyResumed,
+            Severity::P3,
+            format!("healing resumed ({target}) by {by}: {reason}"),
+        ),
+        AuditKind::BreakerTransition
+            if transition_target(reason) == Some(BreakerState::PermanentOpen) =>
+        {
+            (
+                NoticeKind::BreakerPermanentOpen,
+                Severity::P1,
+                format!(
+                    "{target} latched PERMANENT_OPEN ({reason}); only a reset with a reason reopens it"
+                ),
+            )
+        }
+        AuditKind::BreakerReset => (
+            NoticeKind::BreakerReset,
+            Severity::P3,
+            format!("{target} reset by {by}: {reason}"),
+        ),
+        AuditKind::SwitchSet => (
+            NoticeKind::KillSwitchChanged,
+            Severity::P2,
+            format!("{target} set {reason} by {by}"),
+        ),
+        _ => return None,
+    })
 }
 
 /// How a delivery that failed is retried: exponential backoff (seed 002's

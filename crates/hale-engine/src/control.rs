@@ -8,6 +8,7 @@
 use hale_domain::breaker::{BreakerSnapshot, Transition};
 use hale_domain::dormancy::{Dormancy, ResumeRecord};
 use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
+use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditKind;
 use hale_domain::safety::LedgerKey;
 pub use hale_domain::safety::TenantSwitchTarget;
@@ -53,12 +54,36 @@ impl Inner {
         let now = self.now();
         let tenants = match scope {
             Scope::Tenant(t) => vec![t.clone()],
-            Scope::Global => self.tenant_ids(),
+            Scope::Global => {
+                self.notify_platform(kind, target, by, reason, now).await?;
+                self.tenant_ids()
+            }
         };
         for t in tenants {
             let mut a = self.audit_entry(&t, kind, target, by.clone(), now);
             a.reason = Some(reason.to_owned());
             self.audit(a).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Records the platform-wide notice of an act on the global scope. It is
+    /// written before the tenants' audit entries: the act has already taken
+    /// effect, so a crash in between leaves a true notice, never a lost one.
+    async fn notify_platform(
+        &self,
+        kind: AuditKind,
+        target: &str,
+        by: &Origin,
+        reason: &str,
+        now: hale_domain::Timestamp,
+    ) -> Result<(), EngineError> {
+        let id = self.ports.ids.next_id("ntc");
+        let by = by.actor.to_string();
+        if let Some(n) = Notice::for_global_act(id, kind, target, &by, reason, now) {
+            self.ports.stores.outbox.enqueue_notices(&[n]).await?;
         }
         Ok(())
     }

@@ -226,6 +226,64 @@ async fn dormancy_and_the_lock_backend_are_heard_in_their_scopes() {
     );
 }
 
+/// Acts on the global scope (a global kill switch, global dormancy and its
+/// resume) reach a platform route once each, however many tenants audit
+/// them, and still reach each tenant's own routes.
+#[tokio::test(start_paused = true)]
+async fn global_acts_reach_the_platform_route_once() {
+    let kit = Kit::new();
+    let (shop, blog) = (tenant("shop"), tenant("blog"));
+    let e = engine(&kit, vec![policy(&shop), policy(&blog)]).await;
+    let shop_ch = Recorder::new("shop", 0);
+    let platform_ch = Recorder::new("platform", 0);
+    let delivery = e.outbox_delivery(setup(
+        vec![shop_ch.clone(), platform_ch.clone()],
+        vec![
+            route(Some("shop"), &[], Severity::P3, "shop"),
+            route(None, &[], Severity::P3, "platform"),
+        ],
+        "replica-a",
+    ));
+    let alice = Actor::new("alice");
+    e.set_global_switch(
+        hale_domain::kill_switch::Feature::AutoHealing,
+        Some(hale_domain::kill_switch::Switch::Off),
+        &alice,
+        "freeze for the release",
+    )
+    .await
+    .unwrap();
+    assert!(
+        e.enter_dormant(&Scope::Global, "region failover", &alice)
+            .await
+            .unwrap()
+    );
+    e.resume(&Scope::Global, "failover done", &alice)
+        .await
+        .unwrap();
+    delivery.run_once().await.unwrap();
+    let expected = vec![
+        NoticeKind::KillSwitchChanged,
+        NoticeKind::DormancyEntered,
+        NoticeKind::DormancyResumed,
+    ];
+    assert_eq!(platform_ch.kinds(), expected);
+    assert_eq!(shop_ch.kinds(), expected);
+    let platform = platform_ch.got.lock().unwrap().clone();
+    assert!(platform.iter().all(|n| n.tenant.is_none()), "{platform:?}");
+    assert!(
+        platform[0].summary.contains("freeze for the release"),
+        "{}",
+        platform[0].summary
+    );
+    assert!(
+        platform[0].summary.contains("alice"),
+        "{}",
+        platform[0].summary
+    );
+    assert!(platform_ch.counts().values().all(|&c| c == 1));
+}
+
 /// A failed healing is escalated with its rollback result, and a channel
 /// that never answers neither blocks healing nor loses the notice.
 #[tokio::test(start_paused = true)]

@@ -307,10 +307,65 @@ async fn check_config_names_the_line_and_column() {
         "/examples/config/production.toml"
     );
     let out = Command::new(BIN)
-        .args(["check-config", "--config", good])
+        .args(["check-config", "--skip-secrets", "--config", good])
         .output()
         .await
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `check-config` reads each channel's secret as a start would: a missing
+/// variable or file is named (never a value), and present ones pass.
+#[tokio::test]
+async fn check_config_finds_a_missing_channel_secret() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("routing-key");
+    let path = tmp.path().join("hale.toml");
+    let minimal = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/config/minimal.toml"
+    ))
+    .unwrap();
+    std::fs::write(
+        &path,
+        format!(
+            "{minimal}\n[[notifications.channels]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret_env = \"HALE_TEST_CHECK_SECRET\"\n\n[[notifications.channels]]\nname = \"pager\"\nkind = \"pagerduty\"\nrouting_key_file = \"{}\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let check = |env: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.args(["check-config", "--config", path.to_str().unwrap()])
+            .env_remove("HALE_TEST_CHECK_SECRET");
+        if let Some(v) = env {
+            c.env("HALE_TEST_CHECK_SECRET", v);
+        }
+        c.output()
+    };
+    let out = check(None).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"ops\"") && err.contains("HALE_TEST_CHECK_SECRET"),
+        "{err}"
+    );
+    // The webhook secret must be a whsec_ value; the file is still missing.
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let out = check(Some(secret)).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"pager\"") && err.contains("routing-key"),
+        "{err}"
+    );
+    assert!(!err.contains(secret), "{err}");
+    std::fs::write(&key, "R0UT1NGKEY\n").unwrap();
+    let out = check(Some(secret)).await.unwrap();
     assert!(
         out.status.success(),
         "{}",

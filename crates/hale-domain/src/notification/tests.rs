@@ -363,3 +363,50 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn global_acts_make_one_platform_notice_in_the_audit_words() {
+    let at = Timestamp::from_unix_secs(7);
+    let n = Notice::for_global_act(
+        "ntc-1".into(),
+        AuditKind::SwitchSet,
+        "switch:global:auto_healing",
+        "alice",
+        "off: freeze",
+        at,
+    )
+    .unwrap();
+    assert_eq!(n.tenant, None);
+    assert_eq!(n.id, "ntc-1");
+    assert_eq!(n.kind, NoticeKind::KillSwitchChanged);
+    assert_eq!(n.at, at);
+    let per_tenant = Notice::for_audit(&audit(
+        AuditKind::SwitchSet,
+        "switch:global:auto_healing",
+        "off: freeze",
+    ))
+    .unwrap();
+    assert_eq!(n.severity, per_tenant.severity);
+    assert!(n.summary.contains("off: freeze") && n.summary.contains("alice"));
+    let routes = Routes {
+        routes: vec![
+            Route {
+                tenant: None,
+                kinds: vec![],
+                min_severity: Severity::P3,
+                channel: "ops".into(),
+            },
+            Route {
+                tenant: Some(TenantId::new("shop").unwrap()),
+                kinds: vec![],
+                min_severity: Severity::P3,
+                channel: "shop".into(),
+            },
+        ],
+    };
+    assert_eq!(routes.channels_for(&n), vec!["ops".to_owned()]);
+    assert_eq!(
+        Notice::for_global_act("x".into(), AuditKind::ApprovalRequested, "t", "a", "r", at),
+        None
+    );
+}
