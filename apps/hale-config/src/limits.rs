@@ -56,6 +56,10 @@ pub struct LimitsSection {
     /// below `intake_in_flight` so one tenant's flood cannot take every
     /// permit.
     pub intake_in_flight_per_tenant: usize,
+    /// Admitted deliveries at work at once (default: twice the CPUs, at
+    /// least 4); the others wait their turn, a freed slot going to the
+    /// tenant running the fewest. Keep it at most the store's pool size.
+    pub intake_concurrency: Option<usize>,
 }
 
 impl Default for LimitsSection {
@@ -68,11 +72,22 @@ impl Default for LimitsSection {
             annotations_bytes_per_alert: DEFAULT_ANNOTATIONS_BYTES_PER_ALERT,
             intake_in_flight: DEFAULT_INTAKE_IN_FLIGHT,
             intake_in_flight_per_tenant: DEFAULT_INTAKE_IN_FLIGHT_PER_TENANT,
+            intake_concurrency: None,
         }
     }
 }
 
 impl LimitsSection {
+    /// Admitted deliveries at work at once: `intake_concurrency`, or twice
+    /// the CPUs this process may use (at least 4).
+    pub fn intake_concurrency(&self) -> usize {
+        self.intake_concurrency.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(4, |n| n.get() * 2)
+                .max(4)
+        })
+    }
+
     /// Every limit as (key, value), in file order.
     pub fn entries(&self) -> [(&'static str, usize); 7] {
         [
@@ -108,6 +123,14 @@ pub(super) fn validate(limits: &LimitsSection, text: &str, origin: &str) -> Vec<
             )
         })
         .collect();
+    if limits.intake_concurrency == Some(0) {
+        out.push(ConfigError::at_path(
+            origin,
+            text,
+            "limits.intake_concurrency",
+            "must be positive (a zero would refuse every alert)",
+        ));
+    }
     if limits.intake_in_flight_per_tenant > limits.intake_in_flight {
         out.push(ConfigError::at_path(
             origin,

@@ -452,6 +452,21 @@ fn a_per_tenant_intake_limit_above_the_global_one_is_refused() {
             .iter()
             .any(|e| e.contains("limits.intake_in_flight: must be positive"))
     );
+    let text = format!("[limits]\nintake_concurrency = 0\n{}", minimal_tenant());
+    assert!(
+        errors(&text)
+            .iter()
+            .any(|e| e.contains("limits.intake_concurrency: must be positive")),
+        "{:?}",
+        errors(&text)
+    );
+    let c = parse_str(
+        &format!("[limits]\nintake_concurrency = 3\n{}", minimal_tenant()),
+        "hale.toml",
+    )
+    .unwrap();
+    assert_eq!(c.limits.intake_concurrency(), 3);
+    assert!(LimitsSection::default().intake_concurrency() >= 4);
 }
 
 #[test]

@@ -49,6 +49,7 @@
 pub mod admission;
 pub mod auth;
 pub mod bootstrap;
+pub mod fair_share;
 pub use hale_config as config;
 pub mod console;
 pub mod error;

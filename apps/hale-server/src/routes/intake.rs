@@ -93,9 +93,13 @@ async fn ingest(
 ) -> Result<Response, ApiError> {
     super::limits::check_alerts(&alerts, &state.settings().limits)?;
     // Held until the delivery's work ends, even past the request timeout.
-    let _permit = state
+    // The wait for a work slot and the refusal's hold both end well inside
+    // the request timeout, so a refusal is this answer, not the timeout's.
+    let timeout = state.settings().request_timeout;
+    let _entry = state
         .admission()
-        .admit(tenant)
+        .enter(tenant, timeout / 2, timeout / 4)
+        .await
         .map_err(|refusal| ApiError::Unavailable(refusal.to_string()))?;
     let received = alerts.len();
     let report = state.engine().ingest(tenant, alerts).await?;

@@ -125,6 +125,7 @@ impl AppState {
         let admission = Admission::new(
             settings.limits.intake_in_flight,
             settings.limits.intake_in_flight_per_tenant,
+            settings.limits.intake_concurrency(),
         );
         AppState(Arc::new(Shared {
             engine,
