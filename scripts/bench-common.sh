@@ -16,7 +16,8 @@
 # keep it, with the server's log).
 #
 # Inputs: HALE_BENCH_DEPLOYMENTS (default 1000), HALE_BENCH_PG_CONNECTIONS
-# (the server's pool, default 20), HALE_BENCH_SECOND_TENANT (a second
+# (the server's pool, default 20), HALE_BENCH_COOLDOWN (the strategy's
+# cooldown, default 15m), HALE_BENCH_SECOND_TENANT (a second
 # tenant in the generated config, for scripts/fairness.sh), HALE_SERVICES_DIR
 # (default: inside the scratch directory, so CI's /tmp/hale-services is never
 # touched).
@@ -109,6 +110,7 @@ bench_start() {
         --redis-url "$HALE_TEST_REDIS_URL" --kube-url "$KUBE_URL" \
         --data-dir "$BENCH_DIR/data" \
         --max-connections "${HALE_BENCH_PG_CONNECTIONS:-20}" \
+        --cooldown "${HALE_BENCH_COOLDOWN:-15m}" \
         ${HALE_BENCH_SECOND_TENANT:+--second-tenant "$HALE_BENCH_SECOND_TENANT"} >"$BENCH_DIR/hale.toml"
     "$TARGET_DIR/release/hale-server" check-config --config "$BENCH_DIR/hale.toml" >&2
 

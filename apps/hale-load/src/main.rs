@@ -90,6 +90,10 @@ struct ConfigArgs {
     /// A second tenant (same strategy, posted to with the admin token).
     #[arg(long)]
     second_tenant: Option<String>,
+    /// The strategy's cooldown per target (longer than the run keeps the
+    /// storm's "one operation per deployment" verdict meaningful).
+    #[arg(long, default_value = "15m")]
+    cooldown: String,
 }
 
 #[derive(Debug, Args)]
@@ -271,6 +275,7 @@ fn config(a: &ConfigArgs) -> String {
     c.admin_token.clone_from(&a.admin_token);
     c.max_connections = a.max_connections;
     c.second_tenant.clone_from(&a.second_tenant);
+    c.cooldown.clone_from(&a.cooldown);
     c.render()
 }
 
