@@ -387,6 +387,40 @@ impl IdempotencyKeys for RedisLocks {
         Ok(!matches!(reply, Value::Nil))
     }
 
+    /// One pipeline of `SET NX PX`, one per key: one round trip for the
+    /// whole delivery. Redis runs a connection's commands in order, so a
+    /// repeated key is claimed by its first occurrence only.
+    async fn claim_all(
+        &self,
+        tenant: &TenantId,
+        claims: &[String],
+        ttl: Duration,
+    ) -> Result<Vec<bool>, LockError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ttl = ttl_ms(ttl)?;
+        let mut pipe = redis::pipe();
+        for key in claims {
+            pipe.cmd("SET")
+                .arg(keys::idempotency_key(tenant, key))
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl);
+        }
+        let replies: Vec<Value> = self
+            .run("claim_all", async |conn| pipe.query_async(conn).await)
+            .await?;
+        if replies.len() != claims.len() {
+            return Err(unavailable(
+                "claim_all",
+                format!("{} replies to {} claims", replies.len(), claims.len()),
+            ));
+        }
+        Ok(replies.iter().map(|r| !matches!(r, Value::Nil)).collect())
+    }
+
     async fn release_claim(&self, tenant: &TenantId, key: &str) -> Result<(), LockError> {
         let key = keys::idempotency_key(tenant, key);
         let _deleted: i64 = self

@@ -62,15 +62,33 @@ fn delivery_key(alert: &Alert, fp: &Fingerprint) -> String {
     format!("delivery:{}", hex::encode(&h.finalize()[..16]))
 }
 
+/// One fingerprint group's decisions (by input index), and the error that
+/// stopped it, if any.
+type GroupResult = (Vec<(usize, AlertDecision)>, Option<EngineError>);
+
+/// What the idempotency keys said of one alert of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyClaim {
+    /// This process claimed the key: the alert is new to every replica.
+    Claimed,
+    /// Another delivery claimed it first: a duplicate.
+    Taken,
+    /// The backend did not answer; the fingerprint store's episode claim
+    /// still keeps healing exactly-once.
+    Unknown,
+}
+
 impl Engine {
     /// Takes a tenant's batch of alerts. Each alert is processed durably;
     /// alerts with the same fingerprint in order, different fingerprints
     /// concurrently up to [`crate::EngineConfig::intake_concurrency`]. The
-    /// decisions come back in input order. On a store failure the call
-    /// returns [`EngineError::Store`] with
+    /// decisions come back in input order. The batch's idempotency keys are
+    /// claimed together first (one round trip to Redis). On a store failure
+    /// the call returns [`EngineError::Store`] with
     /// [`StoreError::Unavailable`](crate::ports::StoreError::Unavailable),
-    /// and the alerts already processed are recognised as duplicates when
-    /// the sender retries the batch.
+    /// the keys of the alerts not processed are released, and the alerts
+    /// already processed are recognised as duplicates when the sender
+    /// retries the batch.
     pub async fn ingest(
         &self,
         tenant: &TenantId,
@@ -81,48 +99,75 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         let rt = inner.runtime(tenant).await?;
-        let concurrency = inner.config.intake_concurrency.max(1);
-        if concurrency == 1 || alerts.len() < 2 {
-            let mut decisions = Vec::with_capacity(alerts.len());
-            for alert in alerts {
-                decisions.push(inner.process_alert(&rt, alert).await?);
-            }
-            return Ok(IngestReport { decisions });
-        }
-        // Group by fingerprint: one group's alerts run in order (HA
-        // duplicates of one alert stay a duplicate of the first), groups run
-        // side by side.
+        let keys: Vec<String> = alerts
+            .iter()
+            .map(|a| delivery_key(a, &rt.policy.identity.fingerprint(a)))
+            .collect();
+        let claims = inner.claim_keys(tenant, &keys).await;
         let n = alerts.len();
-        let mut groups: Vec<Vec<(usize, Alert)>> = Vec::new();
-        let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
-        for (i, alert) in alerts.into_iter().enumerate() {
-            let fp = rt.policy.identity.fingerprint(&alert);
-            let g = *group_of.entry(fp).or_insert_with(|| {
-                groups.push(Vec::new());
-                groups.len() - 1
-            });
-            groups[g].push((i, alert));
-        }
-        let results: Vec<Result<Vec<(usize, AlertDecision)>, EngineError>> =
-            stream::iter(groups.into_iter().map(|group| {
+        let concurrency = inner.config.intake_concurrency.max(1);
+        let mut slots: Vec<Option<AlertDecision>> = (0..n).map(|_| None).collect();
+        let mut failure = None;
+        if concurrency == 1 || n < 2 {
+            for (i, alert) in alerts.into_iter().enumerate() {
+                match inner.process_alert(&rt, alert, &keys[i], claims[i]).await {
+                    Ok(d) => slots[i] = Some(d),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+        } else {
+            // Group by fingerprint: one group's alerts run in order (HA
+            // duplicates of one alert stay a duplicate of the first),
+            // groups run side by side.
+            let mut groups: Vec<Vec<(usize, Alert)>> = Vec::new();
+            let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
+            for (i, alert) in alerts.into_iter().enumerate() {
+                let fp = rt.policy.identity.fingerprint(&alert);
+                let g = *group_of.entry(fp).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[g].push((i, alert));
+            }
+            let keys = &keys;
+            let claims = &claims;
+            let results: Vec<GroupResult> = stream::iter(groups.into_iter().map(|group| {
                 let inner = inner.clone();
                 let rt = rt.clone();
                 async move {
                     let mut out = Vec::with_capacity(group.len());
                     for (i, alert) in group {
-                        out.push((i, inner.process_alert(&rt, alert).await?));
+                        match inner.process_alert(&rt, alert, &keys[i], claims[i]).await {
+                            Ok(d) => out.push((i, d)),
+                            Err(e) => return (out, Some(e)),
+                        }
                     }
-                    Ok(out)
+                    (out, None)
                 }
             }))
             .buffer_unordered(concurrency)
             .collect()
             .await;
-        let mut slots: Vec<Option<AlertDecision>> = (0..n).map(|_| None).collect();
-        for r in results {
-            for (i, d) in r? {
-                slots[i] = Some(d);
+            for (done, err) in results {
+                for (i, d) in done {
+                    slots[i] = Some(d);
+                }
+                if failure.is_none() {
+                    failure = err;
+                }
             }
+        }
+        if let Some(e) = failure {
+            // Let the retry through for every alert without a decision.
+            for (i, slot) in slots.iter().enumerate() {
+                if slot.is_none() && claims[i] == KeyClaim::Claimed {
+                    inner.release_key(tenant, &keys[i]).await;
+                }
+            }
+            return Err(e);
         }
         Ok(IngestReport {
             decisions: slots.into_iter().flatten().collect(),
@@ -131,55 +176,70 @@ impl Engine {
 }
 
 impl Inner {
+    /// Claims a delivery's keys in one call; a backend that does not answer
+    /// leaves every alert [`KeyClaim::Unknown`].
+    async fn claim_keys(&self, tenant: &TenantId, keys: &[String]) -> Vec<KeyClaim> {
+        match self
+            .ports
+            .idempotency
+            .claim_all(tenant, keys, self.config.idempotency_ttl)
+            .await
+        {
+            Ok(answers) if answers.len() == keys.len() => answers
+                .into_iter()
+                .map(|new| {
+                    if new {
+                        KeyClaim::Claimed
+                    } else {
+                        KeyClaim::Taken
+                    }
+                })
+                .collect(),
+            Ok(answers) => {
+                tracing::warn!(tenant = %tenant, keys = keys.len(), answers = answers.len(), "idempotency backend answered a batch with the wrong count; continuing without it");
+                vec![KeyClaim::Unknown; keys.len()]
+            }
+            Err(e) => {
+                // Exactly-once healing does not depend on the keys: the
+                // fingerprint store's episode claim still holds.
+                tracing::debug!(tenant = %tenant, error = %e, "idempotency backend unavailable; continuing");
+                vec![KeyClaim::Unknown; keys.len()]
+            }
+        }
+    }
+
+    async fn release_key(&self, tenant: &TenantId, key: &str) {
+        if let Err(e) = self.ports.idempotency.release_claim(tenant, key).await {
+            tracing::warn!(tenant = %tenant, error = %e, "could not release an idempotency key after a failure");
+        }
+    }
+
     async fn process_alert(
         self: &Arc<Self>,
         rt: &Arc<TenantRuntime>,
         alert: Alert,
+        key: &str,
+        claim: KeyClaim,
     ) -> Result<AlertDecision, EngineError> {
         self.metrics.alert_received();
         let now = self.now();
         rt.touch(now);
-        let tenant = rt.tenant();
         let delivery = Delivery::of(&rt.policy.identity, &alert, now);
-        let key = delivery_key(&alert, &delivery.fingerprint);
+        debug_assert_eq!(key, delivery_key(&alert, &delivery.fingerprint));
         let decision = |outcome| AlertDecision {
             fingerprint: delivery.fingerprint.clone(),
             alertname: delivery.alertname.clone(),
             status: alert.status,
             outcome,
         };
-        let claimed = match self
-            .ports
-            .idempotency
-            .claim(tenant, &key, self.config.idempotency_ttl)
-            .await
-        {
-            Ok(true) => true,
-            Ok(false) => {
-                self.metrics.duplicate_delivery();
-                self.metrics.inc(family::DECISIONS, "duplicate_delivery");
-                return Ok(decision(Outcome::DuplicateDelivery));
-            }
-            Err(e) => {
-                // Exactly-once healing does not depend on the key: the
-                // fingerprint store's episode claim still holds.
-                tracing::debug!(tenant = %tenant, error = %e, "idempotency backend unavailable; continuing");
-                false
-            }
-        };
-        match self.process_delivery(rt, &alert, &delivery, now).await {
-            Ok(outcome) => {
-                self.metrics.inc(family::DECISIONS, outcome.label());
-                Ok(decision(outcome))
-            }
-            Err(e) => {
-                if claimed && let Err(re) = self.ports.idempotency.release_claim(tenant, &key).await
-                {
-                    tracing::warn!(tenant = %tenant, error = %re, "could not release an idempotency key after a failure");
-                }
-                Err(e)
-            }
+        if claim == KeyClaim::Taken {
+            self.metrics.duplicate_delivery();
+            self.metrics.inc(family::DECISIONS, "duplicate_delivery");
+            return Ok(decision(Outcome::DuplicateDelivery));
         }
+        let outcome = self.process_delivery(rt, &alert, &delivery, now).await?;
+        self.metrics.inc(family::DECISIONS, outcome.label());
+        Ok(decision(outcome))
     }
 
     async fn process_delivery(

@@ -403,3 +403,173 @@ async fn kill_switches_stop_automation() {
         "a refused act changes nothing"
     );
 }
+
+/// The kit's fingerprint store, failing `converge` for one alert name while
+/// `failing` is set.
+struct FailsFor {
+    inner: std::sync::Arc<dyn hale_engine::ports::FingerprintStore>,
+    alertname: &'static str,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl hale_engine::ports::FingerprintStore for FailsFor {
+    async fn converge(
+        &self,
+        tenant: &hale_domain::TenantId,
+        delivery: &hale_domain::convergence::Delivery,
+    ) -> Result<hale_domain::convergence::FingerprintRecord, hale_engine::ports::StoreError> {
+        if delivery.alertname == self.alertname
+            && self.failing.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(hale_engine::ports::StoreError::Unavailable(
+                "injected".into(),
+            ));
+        }
+        self.inner.converge(tenant, delivery).await
+    }
+
+    async fn claim_episode(
+        &self,
+        tenant: &hale_domain::TenantId,
+        fingerprint: &hale_domain::convergence::Fingerprint,
+        episode: u64,
+        claim: &hale_domain::convergence::EpisodeClaim,
+    ) -> Result<bool, hale_engine::ports::StoreError> {
+        self.inner
+            .claim_episode(tenant, fingerprint, episode, claim)
+            .await
+    }
+
+    async fn release_episode_claim(
+        &self,
+        tenant: &hale_domain::TenantId,
+        fingerprint: &hale_domain::convergence::Fingerprint,
+        episode: u64,
+        claim_id: &str,
+    ) -> Result<bool, hale_engine::ports::StoreError> {
+        self.inner
+            .release_episode_claim(tenant, fingerprint, episode, claim_id)
+            .await
+    }
+
+    async fn get_fingerprint(
+        &self,
+        tenant: &hale_domain::TenantId,
+        fingerprint: &hale_domain::convergence::Fingerprint,
+    ) -> Result<Option<hale_domain::convergence::FingerprintRecord>, hale_engine::ports::StoreError>
+    {
+        self.inner.get_fingerprint(tenant, fingerprint).await
+    }
+
+    async fn list_fingerprints(
+        &self,
+        tenant: &hale_domain::TenantId,
+        page: hale_engine::ports::PageRequest,
+    ) -> Result<
+        hale_engine::ports::Page<hale_domain::convergence::FingerprintRecord>,
+        hale_engine::ports::StoreError,
+    > {
+        self.inner.list_fingerprints(tenant, page).await
+    }
+}
+
+/// The kit's idempotency keys, counting the calls that reach them.
+struct CountingKeys {
+    inner: std::sync::Arc<dyn hale_engine::ports::IdempotencyKeys>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl hale_engine::ports::IdempotencyKeys for CountingKeys {
+    async fn claim(
+        &self,
+        tenant: &hale_domain::TenantId,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<bool, hale_engine::ports::LockError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.claim(tenant, key, ttl).await
+    }
+
+    async fn release_claim(
+        &self,
+        tenant: &hale_domain::TenantId,
+        key: &str,
+    ) -> Result<(), hale_engine::ports::LockError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.release_claim(tenant, key).await
+    }
+
+    async fn claim_all(
+        &self,
+        tenant: &hale_domain::TenantId,
+        keys: &[String],
+        ttl: Duration,
+    ) -> Result<Vec<bool>, hale_engine::ports::LockError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.claim_all(tenant, keys, ttl).await
+    }
+}
+
+/// A delivery's idempotency keys are claimed in one call; when the store
+/// fails part-way, the keys of the alerts not processed (the failing one
+/// and those after it) are released, so the retry processes exactly them
+/// and takes the processed one for a duplicate.
+#[tokio::test(start_paused = true)]
+async fn a_delivery_claims_its_keys_at_once_and_a_failure_releases_the_unprocessed() {
+    let kit = Kit::new();
+    let t = tenant("t");
+    let mut ports = kit.ports();
+    let fingerprints = std::sync::Arc::new(FailsFor {
+        inner: ports.stores.fingerprints.clone(),
+        alertname: "B2",
+        failing: std::sync::atomic::AtomicBool::new(true),
+    });
+    ports.stores.fingerprints = fingerprints.clone();
+    let keys = std::sync::Arc::new(CountingKeys {
+        inner: ports.idempotency.clone(),
+        calls: std::sync::atomic::AtomicUsize::new(0),
+    });
+    ports.idempotency = keys.clone();
+    let e = Engine::builder(ports)
+        .tenant(TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]))
+        .config(hale_engine::EngineConfig {
+            intake_concurrency: 1,
+            ..hale_engine::EngineConfig::default()
+        })
+        .build()
+        .await
+        .unwrap();
+    let batch = vec![
+        alert("A1", "a"),
+        alert("B2", "b"),
+        alert("C3", "c"),
+        alert("A1", "a"),
+    ];
+    let err = e.ingest(&t, batch.clone()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    // One batch claim, then one release each for B2 and C3 (the repeated
+    // A1 was a duplicate of the first, so it holds no key of its own).
+    assert_eq!(keys.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    fingerprints
+        .failing
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    keys.calls.store(0, std::sync::atomic::Ordering::SeqCst);
+    let r = e.ingest(&t, batch).await.unwrap();
+    let labels: Vec<&str> = r.decisions.iter().map(|d| d.outcome.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "duplicate_delivery",
+            "no_strategy",
+            "no_strategy",
+            "duplicate_delivery"
+        ]
+    );
+    assert_eq!(
+        keys.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "four alerts, one round trip"
+    );
+}

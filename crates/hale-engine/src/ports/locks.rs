@@ -155,4 +155,26 @@ pub trait IdempotencyKeys: Send + Sync {
 
     /// Releases a claim (processing failed; let a retry through).
     async fn release_claim(&self, tenant: &TenantId, key: &str) -> Result<(), LockError>;
+
+    /// Claims every key of one delivery for `ttl`, in one round trip where
+    /// the backend can: one answer per key, in order, each what [`claim`]
+    /// would answer (so a key repeated in `keys` is `true` at most once).
+    /// `Unavailable` covers the whole batch: a backend that fails part-way
+    /// may have claimed some keys, which the engine then treats as not
+    /// claimed (it proceeds, as for a failed single claim). The default
+    /// claims one key after another.
+    ///
+    /// [`claim`]: IdempotencyKeys::claim
+    async fn claim_all(
+        &self,
+        tenant: &TenantId,
+        keys: &[String],
+        ttl: Duration,
+    ) -> Result<Vec<bool>, LockError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.claim(tenant, key, ttl).await?);
+        }
+        Ok(out)
+    }
 }

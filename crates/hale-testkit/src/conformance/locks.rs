@@ -565,6 +565,40 @@ pub async fn idempotency_release_lets_a_retry_through(keys: &dyn IdempotencyKeys
     );
 }
 
+/// A delivery's keys claimed at once answer as one claim each would: new
+/// keys `true`, keys claimed before (singly or in a batch) `false`, a key
+/// repeated in the batch `true` only the first time; per tenant.
+pub async fn idempotency_claims_a_batch_like_one_claim_each(keys: &dyn IdempotencyKeys) {
+    let (a, b) = (unique_tenant("idem-batch-a"), unique_tenant("idem-batch-b"));
+    let batch = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    assert!(claim(keys, &a, "d-1", LONG_TTL).await);
+    let got = keys
+        .claim_all(&a, &batch(&["d-1", "d-2", "d-3", "d-2"]), LONG_TTL)
+        .await
+        .expect("claim a batch");
+    assert_eq!(got, [false, true, true, false]);
+    let again = keys
+        .claim_all(&a, &batch(&["d-3", "d-4"]), LONG_TTL)
+        .await
+        .expect("claim a batch");
+    assert_eq!(again, [false, true]);
+    assert!(
+        !claim(keys, &a, "d-4", LONG_TTL).await,
+        "a batch claim is a claim"
+    );
+    let other = keys
+        .claim_all(&b, &batch(&["d-1", "d-2"]), LONG_TTL)
+        .await
+        .expect("claim a batch");
+    assert_eq!(other, [true, true], "batches never cross tenants");
+    assert_eq!(
+        keys.claim_all(&a, &[], LONG_TTL)
+            .await
+            .expect("empty batch"),
+        Vec::<bool>::new()
+    );
+}
+
 /// Splits one backend into the two port objects the checks take.
 pub fn split<T>(backend: Arc<T>) -> (Arc<dyn ResourceLocks>, Arc<dyn IdempotencyKeys>)
 where
@@ -599,6 +633,7 @@ macro_rules! lock_conformance_tests {
             idempotency_claims_once,
             idempotency_claims_expire,
             idempotency_release_lets_a_retry_through,
+            idempotency_claims_a_batch_like_one_claim_each,
         );
 
         #[::tokio::test]
