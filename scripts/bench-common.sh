@@ -16,7 +16,8 @@
 # keep it, with the server's log).
 #
 # Inputs: HALE_BENCH_DEPLOYMENTS (default 1000), HALE_BENCH_PG_CONNECTIONS
-# (the server's pool, default 20), HALE_BENCH_COOLDOWN (the strategy's
+# (the server's pool, default 20), HALE_BENCH_SCHEMA_SQL (SQL run in the
+# bench's schema after the server's migrations), HALE_BENCH_COOLDOWN (the strategy's
 # cooldown, default 15m), HALE_BENCH_SECOND_TENANT (a second
 # tenant in the generated config, for scripts/fairness.sh), HALE_SERVICES_DIR
 # (default: inside the scratch directory, so CI's /tmp/hale-services is never
@@ -102,6 +103,7 @@ bench_start() {
     local schema
     schema="hale_bench_$(date +%s)"
     "$HALE_LOAD" setup-db --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema" >&2
+    BENCH_SCHEMA="$schema"
     HALE_LOAD_INGEST_TOKEN="$(random_token)"
     HALE_LOAD_ADMIN_TOKEN="$(random_token)"
     export HALE_LOAD_INGEST_TOKEN HALE_LOAD_ADMIN_TOKEN
@@ -122,7 +124,30 @@ bench_start() {
     addr="$(wait_line "$BENCH_DIR/hale.log" "Hale is listening on " 60)" ||
         bdie "hale-server did not start: $(tail -n 20 "$BENCH_DIR/hale.log")"
     HALE_URL="$addr"
+    if [[ -n "${HALE_BENCH_SCHEMA_SQL:-}" ]]; then
+        # Try a schema change (or undo one, for a "before" figure) without
+        # a build: run as the owner in the bench's schema, after the
+        # server's migrations and before any traffic.
+        blog "schema change: $HALE_BENCH_SCHEMA_SQL"
+        PGOPTIONS="-c search_path=$schema" psql -q -v ON_ERROR_STOP=1 \
+            "$HALE_TEST_DATABASE_URL" -c "$HALE_BENCH_SCHEMA_SQL" >&2
+    fi
     blog "hale-server $HALE_URL (pid $HALE_PID, schema $schema), fake API server $KUBE_URL"
+}
+
+# bench_pg_stats: how the hottest tables' updates went (HOT = heap-only
+# tuples: no index entry written) and how many dead row versions are left.
+bench_pg_stats() {
+    sleep 2 # the statistics collector flushes about once a second
+    psql -q -X -P pager=off "$HALE_TEST_DATABASE_URL" -c "
+        SELECT relname AS table, n_tup_ins AS inserts, n_tup_upd AS updates,
+               n_tup_hot_upd AS hot_updates,
+               round(100.0 * n_tup_hot_upd / nullif(n_tup_upd, 0), 1) AS hot_pct,
+               n_dead_tup AS dead_rows, autovacuum_count AS autovacuums
+        FROM pg_stat_user_tables
+        WHERE schemaname = '$BENCH_SCHEMA'
+          AND relname IN ('alert_fingerprints', 'incidents', 'audit_log', 'timeline_events')
+        ORDER BY relname" >&2
 }
 
 am_start() {

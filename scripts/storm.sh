@@ -18,3 +18,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 
 bench_start
 "$HALE_LOAD" storm --hale "$HALE_URL" --kube-url "$KUBE_URL" --pid "$HALE_PID" "$@"
+bench_pg_stats
