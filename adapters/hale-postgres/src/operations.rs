@@ -4,9 +4,10 @@
 
 use async_trait::async_trait;
 use hale_domain::convergence::Fingerprint;
+use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
 use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
-use hale_domain::{OperationId, TenantId};
+use hale_domain::{OperationId, StrategyId, TenantId};
 use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgRow};
@@ -234,6 +235,29 @@ impl OperationStore for PgStore {
             }
         }
         Ok(counters)
+    }
+
+    async fn effectiveness_tally(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(StrategyId, EffectivenessTally)>, StoreError> {
+        let query = sqlx::query(
+            "SELECT strategy_id, effectiveness, count(*) AS n FROM healing_operations \
+             WHERE tenant = $1 AND effectiveness IS NOT NULL GROUP BY strategy_id, effectiveness",
+        )
+        .bind(tenant.as_str());
+        let rows = self
+            .fetch_all(tenant, query, |row| {
+                let c = Cols::new(row, "healing_operations");
+                let verdict: Effectiveness = c.parse("effectiveness")?;
+                Ok((
+                    StrategyId::new(c.text("strategy_id")?),
+                    verdict,
+                    c.u64("n")?,
+                ))
+            })
+            .await?;
+        Ok(EffectivenessTally::by_key(rows))
     }
 
     async fn unfinished_operations(

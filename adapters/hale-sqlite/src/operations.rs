@@ -2,10 +2,11 @@
 //! action log is the `actions_run` array inside the operation's document.
 
 use async_trait::async_trait;
+use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
 use hale_domain::healing::HealingOperation;
 use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
-use hale_domain::{OperationId, TenantId};
+use hale_domain::{OperationId, StrategyId, TenantId};
 use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 
 use crate::outbox::carry;
@@ -111,6 +112,37 @@ impl OperationStore for SqliteStore {
             }
         }
         Ok(c)
+    }
+
+    async fn effectiveness_tally(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(StrategyId, EffectivenessTally)>, StoreError> {
+        use sqlx::Row;
+        let rows = sqlx::query(
+            "SELECT strategy_id, doc ->> '$.effectiveness' AS verdict, count(*) AS n \
+             FROM healing_operations WHERE tenant = ?1 AND doc ->> '$.effectiveness' IS NOT NULL \
+             GROUP BY strategy_id, verdict ORDER BY strategy_id",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(self.pool())
+        .await
+        .map_err(crate::error::db)?;
+        let mut counted = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let strategy: String = row.try_get("strategy_id").map_err(crate::error::db)?;
+            let verdict: String = row.try_get("verdict").map_err(crate::error::db)?;
+            let n: i64 = row.try_get("n").map_err(crate::error::db)?;
+            let verdict: Effectiveness = verdict.parse().map_err(|e: String| {
+                StoreError::Invalid(format!("stored healing_operations.effectiveness: {e}"))
+            })?;
+            counted.push((
+                StrategyId::new(strategy),
+                verdict,
+                u64::try_from(n).unwrap_or(0),
+            ));
+        }
+        Ok(EffectivenessTally::by_key(counted))
     }
 
     async fn unfinished_operations(

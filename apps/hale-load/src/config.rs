@@ -62,6 +62,9 @@ pub struct ServerConfig {
     /// TOML appended after the tenant's strategy (more
     /// `[[tenants.strategies]]`, for tests that need them); empty by default.
     pub extra_toml: String,
+    /// Keys added to the `[engine]` section (such as
+    /// `ledger_prune_interval = "250ms"`); empty by default.
+    pub engine_extra: String,
     /// TOML added to the tenant's `[[tenants]]` table before its strategy
     /// (keys such as `dormancy_threshold = 3`, then tables such as
     /// `[tenants.breaker]`); empty by default.
@@ -101,6 +104,7 @@ impl ServerConfig {
             ingest_token: "load-ingest-token-0123456789abcdef".into(),
             admin_token: "load-admin-token-0123456789abcdef".into(),
             extra_toml: String::new(),
+            engine_extra: String::new(),
             tenant_extra: String::new(),
             second_tenant: None,
         }
@@ -146,6 +150,7 @@ request_timeout = "10s"
 automatic_lock_ttl = "{lock_ttl}"
 detection_interval = "{detection}"
 shutdown_grace = "5s"
+{engine_extra}
 
 [flags]
 auto_healing = true
@@ -186,6 +191,7 @@ namespaces = ["{NAMESPACE}"]
             admin_sha = sha256_hex(&self.admin_token),
             strategy = self.strategy(),
             tenant_extra = self.tenant_extra,
+            engine_extra = self.engine_extra,
         );
         out.push_str(&self.extra_toml);
         if let Some(second) = &self.second_tenant {

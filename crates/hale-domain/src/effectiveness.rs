@@ -212,5 +212,49 @@ pub fn chain_reached(
     counted >= policy.chain_threshold as usize
 }
 
+/// How one strategy's completed operations fared: the status page's
+/// counts, read from the operations every replica shares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectivenessTally {
+    /// Waiting for their alert to resolve and stay resolved.
+    pub pending: u64,
+    /// Their alert resolved in time and stayed resolved.
+    pub effective: u64,
+    /// Their alert did not resolve in time, or fired again too soon.
+    pub ineffective: u64,
+}
+
+impl EffectivenessTally {
+    /// Counts `n` more operations with `verdict`.
+    pub fn add(&mut self, verdict: Effectiveness, n: u64) {
+        let slot = match verdict {
+            Effectiveness::Pending => &mut self.pending,
+            Effectiveness::Effective => &mut self.effective,
+            Effectiveness::Ineffective => &mut self.ineffective,
+        };
+        *slot = slot.saturating_add(n);
+    }
+
+    /// Tallies counted rows `(key, verdict, n)` per key, ordered by key
+    /// (the stores count per strategy with this).
+    pub fn by_key<K: Ord>(
+        rows: impl IntoIterator<Item = (K, Effectiveness, u64)>,
+    ) -> Vec<(K, EffectivenessTally)> {
+        let mut by = std::collections::BTreeMap::<K, EffectivenessTally>::new();
+        for (key, verdict, n) in rows {
+            by.entry(key).or_default().add(verdict, n);
+        }
+        by.into_iter().collect()
+    }
+
+    /// The effective rate: effective / (effective + ineffective), the same
+    /// ratio `/metrics` gives per strategy; pending operations have no
+    /// verdict yet and do not count. `None` before the first verdict.
+    pub fn effective_rate(&self) -> Option<f64> {
+        let settled = self.effective.saturating_add(self.ineffective);
+        (settled > 0).then(|| self.effective as f64 / settled as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests;

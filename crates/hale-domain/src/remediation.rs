@@ -170,6 +170,32 @@ pub struct RunSlot {
     pub pods_disrupted: u32,
 }
 
+/// How much of one budget is used at an instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetUse {
+    /// Whose budget.
+    pub scope: BudgetScope,
+    /// Its caps.
+    pub limits: BudgetLimits,
+    /// Runs in flight.
+    pub in_flight: u32,
+    /// Runs started within the window.
+    pub started: u32,
+    /// Pods disrupted by runs started within the window.
+    pub pods_disrupted: u32,
+}
+
+/// The runs a scope's budget counts.
+fn scope_runs<'a>(
+    usage: &'a RemediationUsage,
+    scope: &'a BudgetScope,
+) -> impl Iterator<Item = &'a RunSlot> + 'a {
+    usage.runs.iter().filter(move |r| match scope {
+        BudgetScope::Tenant => true,
+        BudgetScope::Namespace(ns) => &r.namespace == ns,
+    })
+}
+
 /// A tenant's use of its budgets, shared by every replica (one record).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemediationUsage {
@@ -211,59 +237,88 @@ impl RemediationBudgets {
         now: Timestamp,
     ) -> Result<(), BudgetExhausted> {
         for (scope, limits) in self.applying_to(namespace) {
-            let runs: Vec<&RunSlot> = usage
-                .runs
-                .iter()
-                .filter(|r| match &scope {
-                    BudgetScope::Tenant => true,
-                    BudgetScope::Namespace(ns) => &r.namespace == ns,
-                })
-                .collect();
-            let exhausted = |limit, used: usize, max: u32, retry_at| BudgetExhausted {
+            let used = self.use_of(usage, &scope, limits, now);
+            let exhausted = |limit, used: u32, max: u32, retry_at| BudgetExhausted {
                 scope: scope.clone(),
                 limit,
-                used: u32::try_from(used).unwrap_or(u32::MAX),
+                used,
                 max,
                 retry_at,
                 window: limits.window,
             };
-            if let Some(max) = limits.max_in_flight {
-                let in_flight = runs.iter().filter(|r| self.is_in_flight(r, now)).count();
-                if in_flight >= max as usize {
-                    return Err(exhausted(BudgetLimit::InFlight, in_flight, max, None));
-                }
-            }
-            let in_window: Vec<&&RunSlot> = runs
-                .iter()
-                .filter(|r| now < r.started_at.saturating_add(limits.window))
-                .collect();
-            if let Some(max) = limits.max_started
-                && in_window.len() >= max as usize
+            if let Some(max) = limits.max_in_flight
+                && used.in_flight >= max
             {
-                let oldest = in_window.iter().map(|r| r.started_at).min();
-                let retry_at = oldest.map(|s| s.saturating_add(limits.window));
-                return Err(exhausted(
-                    BudgetLimit::Started,
-                    in_window.len(),
-                    max,
-                    retry_at,
-                ));
+                return Err(exhausted(BudgetLimit::InFlight, used.in_flight, max, None));
             }
-            if let Some(max) = limits.max_pods_disrupted {
-                let pods: u64 = in_window.iter().map(|r| u64::from(r.pods_disrupted)).sum();
-                if pods >= u64::from(max) {
-                    let oldest = in_window
-                        .iter()
-                        .filter(|r| r.pods_disrupted > 0)
-                        .map(|r| r.started_at)
-                        .min();
-                    let retry_at = oldest.map(|s| s.saturating_add(limits.window));
-                    let used = usize::try_from(pods).unwrap_or(usize::MAX);
-                    return Err(exhausted(BudgetLimit::PodsDisrupted, used, max, retry_at));
-                }
+            // Room opens again when the oldest counted start leaves the window.
+            let retry_at = |counts: fn(&RunSlot) -> bool| {
+                scope_runs(usage, &scope)
+                    .filter(|r| now < r.started_at.saturating_add(limits.window) && counts(r))
+                    .map(|r| r.started_at.saturating_add(limits.window))
+                    .min()
+            };
+            if let Some(max) = limits.max_started
+                && used.started >= max
+            {
+                let at = retry_at(|_| true);
+                return Err(exhausted(BudgetLimit::Started, used.started, max, at));
+            }
+            if let Some(max) = limits.max_pods_disrupted
+                && used.pods_disrupted >= max
+            {
+                let at = retry_at(|r| r.pods_disrupted > 0);
+                return Err(exhausted(
+                    BudgetLimit::PodsDisrupted,
+                    used.pods_disrupted,
+                    max,
+                    at,
+                ));
             }
         }
         Ok(())
+    }
+
+    /// How much of each configured budget is used at `now`: the tenant's,
+    /// then each namespace's (the status page). These are the counts
+    /// [`RemediationBudgets::check`] compares with the caps.
+    pub fn usage(&self, usage: &RemediationUsage, now: Timestamp) -> Vec<BudgetUse> {
+        let tenant = self.tenant.as_ref().map(|l| (BudgetScope::Tenant, l));
+        let namespaces = self
+            .namespaces
+            .iter()
+            .map(|(ns, l)| (BudgetScope::Namespace(ns.clone()), l));
+        tenant
+            .into_iter()
+            .chain(namespaces)
+            .map(|(scope, limits)| self.use_of(usage, &scope, limits, now))
+            .collect()
+    }
+
+    /// One scope's use: runs in flight, runs started within the window and
+    /// the pods they disrupted.
+    fn use_of(
+        &self,
+        usage: &RemediationUsage,
+        scope: &BudgetScope,
+        limits: &BudgetLimits,
+        now: Timestamp,
+    ) -> BudgetUse {
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let in_flight = scope_runs(usage, scope)
+            .filter(|r| self.is_in_flight(r, now))
+            .count();
+        let in_window = || {
+            scope_runs(usage, scope).filter(|r| now < r.started_at.saturating_add(limits.window))
+        };
+        let pods: u64 = in_window().map(|r| u64::from(r.pods_disrupted)).sum();
+        BudgetUse {
+            scope: scope.clone(),
+            limits: *limits,
+            in_flight: count(in_flight),
+            started: count(in_window().count()),
+            pods_disrupted: u32::try_from(pods).unwrap_or(u32::MAX),
+        }
     }
 
     fn is_in_flight(&self, run: &RunSlot, now: Timestamp) -> bool {

@@ -3,11 +3,12 @@
 
 use hale_domain::breaker::BreakerState;
 use hale_domain::dormancy::DormantRecord;
+use hale_domain::effectiveness::EffectivenessTally;
 use hale_domain::guard::{self, HealingPath, ScopeState};
 use hale_domain::kill_switch::{Feature, TenantSwitches};
 use hale_domain::maintenance::WindowMode;
-use hale_domain::remediation::RemediationBudgets;
-use hale_domain::{TenantId, Timestamp};
+use hale_domain::remediation::{BudgetLimits, BudgetUse, RemediationBudgets};
+use hale_domain::{StrategyId, TenantId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Engine;
@@ -142,6 +143,43 @@ pub struct StatusSnapshot {
     /// budgets are configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation_budgets: Option<RemediationStatus>,
+    /// Whether completed fixes fixed, per strategy (absent before any
+    /// operation completed with a firing alert).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effectiveness: Vec<StrategyEffectivenessStatus>,
+}
+
+/// One strategy's effectiveness: its completed operations by verdict, from
+/// the store every replica shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyEffectivenessStatus {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The strategy.
+    pub strategy: StrategyId,
+    /// Waiting for their alert to resolve and stay resolved.
+    pub pending: u64,
+    /// Their alert resolved in time and stayed resolved.
+    pub effective: u64,
+    /// Their alert did not resolve in time, or fired again too soon.
+    pub ineffective: u64,
+    /// effective / (effective + ineffective); `null` before the first
+    /// verdict.
+    pub effective_rate: Option<f64>,
+}
+
+impl StrategyEffectivenessStatus {
+    fn new(tenant: &TenantId, strategy: StrategyId, tally: EffectivenessTally) -> Self {
+        StrategyEffectivenessStatus {
+            tenant: tenant.clone(),
+            strategy,
+            pending: tally.pending,
+            effective: tally.effective,
+            ineffective: tally.ineffective,
+            effective_rate: tally.effective_rate(),
+        }
+    }
 }
 
 /// A maintenance window active now.
@@ -170,6 +208,36 @@ pub struct RemediationStatus {
     pub in_flight: usize,
     /// Runs the usage record still counts (in flight or within a window).
     pub counted_runs: usize,
+    /// Each budget's use now: the tenant's, then each namespace's.
+    pub scopes: Vec<BudgetUseStatus>,
+}
+
+/// How much of one budget is used now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetUseStatus {
+    /// `tenant` or `namespace:<name>`.
+    pub scope: String,
+    /// The caps.
+    pub limits: BudgetLimits,
+    /// Runs in flight.
+    pub in_flight: u32,
+    /// Runs started within the window.
+    pub started: u32,
+    /// Pods disrupted by runs started within the window.
+    pub pods_disrupted: u32,
+}
+
+impl From<BudgetUse> for BudgetUseStatus {
+    fn from(u: BudgetUse) -> Self {
+        BudgetUseStatus {
+            scope: u.scope.to_string(),
+            limits: u.limits,
+            in_flight: u.in_flight,
+            started: u.started,
+            pods_disrupted: u.pods_disrupted,
+        }
+    }
 }
 
 fn active_windows(rt: &TenantRuntime, now: Timestamp) -> Vec<ActiveWindowStatus> {
@@ -200,6 +268,11 @@ fn remediation_status(rt: &TenantRuntime, now: Timestamp) -> Option<RemediationS
         budgets: budgets.clone(),
         in_flight: usage.in_flight(budgets, now),
         counted_runs: usage.runs.len(),
+        scopes: budgets
+            .usage(usage, now)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
     })
 }
 
@@ -367,6 +440,23 @@ impl Engine {
         Ok((healing, breakers))
     }
 
+    async fn effectiveness(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<StrategyEffectivenessStatus>, EngineError> {
+        let tally = self
+            .inner
+            .ports
+            .stores
+            .operations
+            .effectiveness_tally(tenant)
+            .await?;
+        Ok(tally
+            .into_iter()
+            .map(|(strategy, t)| StrategyEffectivenessStatus::new(tenant, strategy, t))
+            .collect())
+    }
+
     /// How current this replica's copy of the safety state is.
     fn safety_state(&self, rt: Option<&TenantRuntime>, now: Timestamp) -> SafetyStateStatus {
         let age = |at: Option<Timestamp>| {
@@ -424,6 +514,7 @@ impl Engine {
             safety_state: self.safety_state(Some(&rt), now),
             maintenance_windows: active_windows(&rt, now),
             remediation_budgets: remediation_status(&rt, now),
+            effectiveness: self.effectiveness(tenant).await?,
         })
     }
 
@@ -439,6 +530,7 @@ impl Engine {
         let mut tenants = Vec::new();
         let mut all_breakers = Vec::new();
         let mut windows = Vec::new();
+        let mut effectiveness = Vec::new();
         let platform_dormant = inner.platform().dormancy.record().cloned();
         let enabled = guard::scope_verdict(
             HealingPath::Automatic,
@@ -465,6 +557,7 @@ impl Engine {
         for t in inner.tenant_ids() {
             let rt = inner.runtime(&t).await?;
             let (h, b) = self.tenant_healing(&rt, now).await?;
+            effectiveness.extend(self.effectiveness(&t).await?);
             derive_tenant(&rt, &b, &h, now, &mut d);
             total.total_attempts += h.total_attempts;
             total.successful_healings += h.successful_healings;
@@ -495,6 +588,7 @@ impl Engine {
             safety_state: self.safety_state(None, now),
             maintenance_windows: windows,
             remediation_budgets: None,
+            effectiveness,
         })
     }
 

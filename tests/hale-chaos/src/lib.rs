@@ -19,7 +19,12 @@
 //!   server from any replica after the stop's answer plus one second;
 //! * three replicas, one failed healing each: the tenant is dormant on all
 //!   of them (the threshold counts the cluster), and a resume on another
-//!   replica wakes all three within a second.
+//!   replica wakes all three within a second;
+//! * two replicas and issue 16's shared rules: both pruning spent attempt
+//!   ledgers while new attempts land (no live ledger lost), a maintenance
+//!   window opened on one stopping healing on the other, and an alert's
+//!   resolve and re-fire delivered to both marking each operation's
+//!   effectiveness exactly once.
 //!
 //! One measurement is an ignored test (`scripts/chaos.sh --measure`): how
 //! long a switch flipped on one replica takes to reach another.
@@ -250,6 +255,26 @@ impl World {
             retry_after,
             body,
         }
+    }
+
+    /// Posts a firing alert (started at `starts_at`) for each of
+    /// `services` at once, one webhook body each, taking turns over
+    /// `servers` (replicas behind a load balancer); the answers in the
+    /// order of `services`.
+    pub async fn post_alternating(
+        &self,
+        servers: &[&ServerProc],
+        services: std::ops::Range<u32>,
+        starts_at: i64,
+    ) -> Vec<Answer> {
+        let posts = services.enumerate().map(|(i, s)| {
+            let server = servers[i % servers.len()];
+            async move {
+                self.post(server, &[firing(s, starts_at)], "http://am-1:9093")
+                    .await
+            }
+        });
+        futures::future::join_all(posts).await
     }
 
     /// A request as the platform admin (`method` on `path`, which carries

@@ -50,6 +50,7 @@ pub fn operations(v: &Value) -> String {
         &[
             ("ID", "id"),
             ("STATE", "state"),
+            ("EFFECTIVENESS", "effectiveness"),
             ("STRATEGY", "strategy_id"),
             ("RESOURCE", "resource"),
             ("SOURCE", "source_system"),
@@ -66,6 +67,7 @@ pub fn operation(v: &Value) -> String {
     let mut out = fields(&[
         ("id", at(v, "id")),
         ("state", at(v, "state")),
+        ("effectiveness", effectiveness(v)),
         ("strategy", at(v, "strategy_id")),
         ("resource", at(v, "resource")),
         ("risk", at(v, "risk")),
@@ -100,6 +102,20 @@ pub fn operation(v: &Value) -> String {
         out.push_str(&t.render());
     }
     out
+}
+
+/// An operation's effectiveness with when it was settled, or `-` for an
+/// operation that does not track it (not completed with a firing alert).
+fn effectiveness(op: &Value) -> String {
+    let verdict = at(op, "effectiveness");
+    match op.get("effectiveness_settled_at").filter(|t| !t.is_null()) {
+        Some(_) => format!("{verdict} (since {})", at(op, "effectiveness_settled_at")),
+        None if op.get("alert_resolved_at").is_some_and(|t| !t.is_null()) => format!(
+            "{verdict} (alert resolved at {})",
+            at(op, "alert_resolved_at")
+        ),
+        None => verdict,
+    }
 }
 
 /// `hale incidents list`.
@@ -459,6 +475,9 @@ pub fn status(v: &Value) -> String {
         out.push_str("\ntenants:\n");
         out.push_str(&t.render());
     }
+    out.push_str(&active_windows(v));
+    out.push_str(&budgets(v));
+    out.push_str(&effectiveness_by_strategy(v));
     if let Some(tasks) = v
         .pointer("/backgroundTasks/tasks")
         .and_then(Value::as_array)
@@ -488,6 +507,92 @@ pub fn status(v: &Value) -> String {
     out.push_str(&bullet_list("issues", v.get("issues")));
     out.push_str(&bullet_list("recommendations", v.get("recommendations")));
     out
+}
+
+/// The status's maintenance windows active now.
+fn active_windows(v: &Value) -> String {
+    let ws = v
+        .get("maintenanceWindows")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if ws.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&["TENANT", "WINDOW", "MODE", "UNTIL", "REASON"]);
+    for w in ws {
+        t.row(vec![
+            at(w, "tenant"),
+            at(w, "id"),
+            at(w, "mode"),
+            at(w, "until"),
+            clip(at(w, "reason"), 60),
+        ]);
+    }
+    format!("\nmaintenance windows active now:\n{}", t.render())
+}
+
+/// `used/max` of one cap, or just `used` when nothing caps it.
+fn of_cap(used: &Value, max: &Value) -> String {
+    match max.as_u64() {
+        Some(m) => format!("{}/{m}", cell(used)),
+        None => cell(used),
+    }
+}
+
+/// The status's remediation budgets: each budget's use against its caps.
+fn budgets(v: &Value) -> String {
+    let scopes = v
+        .pointer("/remediationBudgets/scopes")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if scopes.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&["BUDGET", "IN FLIGHT", "STARTED", "PODS DISRUPTED", "WINDOW"]);
+    for b in scopes {
+        let l = &b["limits"];
+        t.row(vec![
+            at(b, "scope"),
+            of_cap(&b["inFlight"], &l["max_in_flight"]),
+            of_cap(&b["started"], &l["max_started"]),
+            of_cap(&b["podsDisrupted"], &l["max_pods_disrupted"]),
+            at(l, "window"),
+        ]);
+    }
+    format!("\nremediation budgets (used/max):\n{}", t.render())
+}
+
+/// The status's effectiveness per strategy.
+fn effectiveness_by_strategy(v: &Value) -> String {
+    let rows = v
+        .get("effectiveness")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new(&[
+        "TENANT",
+        "STRATEGY",
+        "EFFECTIVE",
+        "INEFFECTIVE",
+        "PENDING",
+        "EFFECTIVE RATE",
+    ]);
+    for r in rows {
+        let rate = r["effectiveRate"]
+            .as_f64()
+            .map_or_else(|| "-".to_owned(), |x| format!("{:.0}%", x * 100.0));
+        t.row(vec![
+            at(r, "tenant"),
+            at(r, "strategy"),
+            at(r, "effective"),
+            at(r, "ineffective"),
+            at(r, "pending"),
+            rate,
+        ]);
+    }
+    format!("\neffectiveness of completed operations:\n{}", t.render())
 }
 
 /// The answer to `dormant resume` / `dormant enter`.
@@ -685,6 +790,103 @@ mod tests {
                  platform version 3 (confirmed 120 ms ago); checked every 250 ms"
             ),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn status_shows_windows_budgets_and_effectiveness() {
+        let v = json!({
+            "scope": "tenant:team-a", "generatedAt": "2026-11-25T00:00:00.000000Z",
+            "selfHealing": {"enabled": true, "isDormant": false},
+            "circuitBreakers": [], "backgroundTasks": {"tasks": []}, "issues": [],
+            "recommendations": [],
+            "maintenanceWindows": [{"tenant": "team-a", "id": "mw-1", "mode": "block",
+                "until": "2026-11-25T02:00:00.000000Z", "reason": "db upgrade"}],
+            "remediationBudgets": {"inFlight": 1, "countedRuns": 4, "scopes": [
+                {"scope": "tenant", "limits": {"max_in_flight": 3, "max_started": null,
+                    "max_pods_disrupted": 20, "window": "1h"},
+                 "inFlight": 1, "started": 4, "podsDisrupted": 7},
+                {"scope": "namespace:prod", "limits": {"max_in_flight": null,
+                    "max_started": 2, "max_pods_disrupted": null, "window": "30m"},
+                 "inFlight": 0, "started": 2, "podsDisrupted": 3}]},
+            "effectiveness": [
+                {"tenant": "team-a", "strategy": "restart", "pending": 1, "effective": 3,
+                 "ineffective": 1, "effectiveRate": 0.75},
+                {"tenant": "team-a", "strategy": "evict", "pending": 2, "effective": 0,
+                 "ineffective": 0, "effectiveRate": null}],
+            "safetyState": {"platformVersion": 2, "syncIntervalMs": 250}
+        });
+        let out = status(&v);
+        // The row whose first cells are `start`, split into cells.
+        let line = |start: &[&str]| {
+            out.lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>())
+                .find(|cells| cells.starts_with(start))
+                .unwrap_or_else(|| panic!("no row {start:?} in\n{out}"))
+        };
+        assert!(out.contains("maintenance windows active now:"), "{out}");
+        assert_eq!(
+            line(&["team-a", "mw-1"]),
+            [
+                "team-a",
+                "mw-1",
+                "block",
+                "2026-11-25T02:00:00Z",
+                "db",
+                "upgrade"
+            ]
+        );
+        assert!(out.contains("remediation budgets (used/max):"), "{out}");
+        assert_eq!(
+            line(&["tenant", "1/3"]),
+            ["tenant", "1/3", "4", "7/20", "1h"]
+        );
+        assert_eq!(
+            line(&["namespace:prod"]),
+            ["namespace:prod", "0", "2/2", "3", "30m"]
+        );
+        assert!(
+            out.contains("effectiveness of completed operations:"),
+            "{out}"
+        );
+        assert_eq!(
+            line(&["team-a", "restart"]),
+            ["team-a", "restart", "3", "1", "1", "75%"]
+        );
+        assert_eq!(
+            line(&["team-a", "evict"]),
+            ["team-a", "evict", "0", "0", "2", "-"]
+        );
+        let quiet = status(&json!({"scope": "tenant:team-a", "selfHealing": {}}));
+        assert!(
+            !quiet.contains("maintenance windows")
+                && !quiet.contains("remediation budgets")
+                && !quiet.contains("effectiveness"),
+            "{quiet}"
+        );
+    }
+
+    #[test]
+    fn operations_show_their_effectiveness() {
+        let v = json!({"items": [
+            {"id": "op-1", "state": "COMPLETED", "effectiveness": "ineffective",
+             "strategy_id": "restart", "resource": "prod:deployment/api"},
+            {"id": "op-2", "state": "FAILED", "effectiveness": null,
+             "strategy_id": "restart", "resource": "prod:deployment/api"}]});
+        let out = operations(&v);
+        assert!(out.starts_with("ID    STATE      EFFECTIVENESS"), "{out}");
+        assert!(out.contains("COMPLETED  ineffective"), "{out}");
+        let one = operation(&json!({"id": "op-1", "effectiveness": "effective",
+            "effectiveness_settled_at": "2026-11-25T00:10:00.000000Z"}));
+        assert!(
+            one.contains("effectiveness: effective (since 2026-11-25T00:10:00Z)"),
+            "{one}"
+        );
+        let pending = operation(&json!({"id": "op-1", "effectiveness": "pending",
+            "alert_resolved_at": "2026-11-25T00:05:00.000000Z"}));
+        assert!(
+            pending.contains("pending (alert resolved at 2026-11-25T00:05:00Z)"),
+            "{pending}"
         );
     }
 

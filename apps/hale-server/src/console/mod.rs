@@ -23,6 +23,8 @@ mod audit;
 mod controls;
 mod extract;
 mod incidents;
+mod knowledge;
+mod maintenance;
 mod operations;
 mod overview;
 pub(crate) mod page;
@@ -65,6 +67,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/console/operations"),
     ("GET", "/console/operations/{id}"),
     ("GET", "/console/audit"),
+    ("GET", "/console/maintenance"),
+    ("POST", "/console/maintenance/windows"),
+    ("POST", "/console/maintenance/windows/{id}/end"),
+    ("GET", "/console/knowledge"),
+    ("POST", "/console/knowledge/{id}/archive"),
     ("GET", "/console/controls"),
     ("POST", "/console/switches"),
     ("POST", "/console/dormancy/enter"),
@@ -90,6 +97,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/console/operations", get(operations::list))
         .route("/console/operations/{id}", get(operations::detail))
         .route("/console/audit", get(audit::list))
+        .route("/console/maintenance", get(maintenance::page))
+        .route("/console/maintenance/windows", post(maintenance::open))
+        .route(
+            "/console/maintenance/windows/{id}/end",
+            post(maintenance::end),
+        )
+        .route("/console/knowledge", get(knowledge::list))
+        .route("/console/knowledge/{id}/archive", post(knowledge::archive))
         .route("/console/controls", get(controls::page))
         .route("/console/switches", post(controls::set_switch))
         .route("/console/dormancy/enter", post(controls::enter_dormant))

@@ -4,6 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
+use hale_domain::effectiveness::Effectiveness;
 use hale_domain::healing::{HealingOperation, HealingState};
 use maud::{Markup, html};
 
@@ -21,6 +22,16 @@ pub(crate) fn state_badge(s: HealingState) -> Markup {
         HealingState::Diagnosing | HealingState::Healing | HealingState::Verifying => "warn",
     };
     badge(s.as_str(), tone)
+}
+
+/// Whether a completed operation fixed what its alert was about.
+pub(crate) fn effectiveness_badge(e: Option<Effectiveness>) -> Markup {
+    match e {
+        Some(Effectiveness::Effective) => badge("effective", "good"),
+        Some(Effectiveness::Ineffective) => badge("ineffective", "bad"),
+        Some(Effectiveness::Pending) => badge("pending", "info"),
+        None => html! { "—" },
+    }
 }
 
 /// A text filter field.
@@ -74,7 +85,10 @@ pub(crate) async fn list(
                     @for op in &list.items {
                         tr {
                             td data-label="Operation" { (op_link(&frame, op)) }
-                            td data-label="State" { (state_badge(op.state)) }
+                            td data-label="State" {
+                                (state_badge(op.state))
+                                @if op.effectiveness.is_some() { " " (effectiveness_badge(op.effectiveness)) }
+                            }
                             td data-label="Strategy and target" { (op.strategy_id) " on " (op.resource) }
                             td data-label="Failure" {
                                 @match op.failure_class { Some(c) => { (badge(c.as_str(), "bad")) } None => { "—" } }
@@ -135,6 +149,11 @@ pub(crate) async fn detail(
             (page::row("Started", time(op.started_at)))
             (page::row("Finished", time_opt(op.completed_at)))
             (page::row("Result", html! { @match &op.result { Some(r) => { (wire(r)) } None => { "—" } } }))
+            (page::row("Effectiveness", html! {
+                (effectiveness_badge(op.effectiveness))
+                @if let Some(at) = op.effectiveness_settled_at { " since " (time(at)) }
+                @else if let Some(at) = op.alert_resolved_at { " (alert resolved at " (time(at)) ")" }
+            }))
             (page::row("Failure class", html! { @match op.failure_class { Some(c) => { (badge(c.as_str(), "bad")) } None => { "—" } } }))
             (page::row("Error", page::text_opt(op.error.as_deref())))
             (page::row("Escalated", html! { @if op.escalated { "yes" } @else { "no" } }))

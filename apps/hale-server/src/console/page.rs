@@ -142,17 +142,21 @@ pub(crate) enum Section {
     Incidents,
     Operations,
     Audit,
+    Maintenance,
+    Knowledge,
     Controls,
     Recovery,
 }
 
 impl Section {
-    const ALL: [Section; 7] = [
+    const ALL: [Section; 9] = [
         Section::Overview,
         Section::Approvals,
         Section::Incidents,
         Section::Operations,
         Section::Audit,
+        Section::Maintenance,
+        Section::Knowledge,
         Section::Controls,
         Section::Recovery,
     ];
@@ -173,6 +177,8 @@ impl Section {
             Section::Incidents => "/console/incidents",
             Section::Operations => "/console/operations",
             Section::Audit => "/console/audit",
+            Section::Maintenance => "/console/maintenance",
+            Section::Knowledge => "/console/knowledge",
             Section::Controls => "/console/controls",
             Section::Recovery => "/console/recovery",
         }
@@ -185,6 +191,8 @@ impl Section {
             Section::Incidents => "Incidents",
             Section::Operations => "Operations",
             Section::Audit => "Audit log",
+            Section::Maintenance => "Maintenance",
+            Section::Knowledge => "Knowledge",
             Section::Controls => "Controls",
             Section::Recovery => "Recovery",
         }

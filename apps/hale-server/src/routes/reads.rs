@@ -45,7 +45,7 @@ pub(super) fn page(limit: Option<u32>, offset: Option<u64>) -> Result<PageReques
 
 /// An enum value by its wire name, in any letter case
 /// (`state=completed` and `state=COMPLETED` both work).
-pub(super) fn wire<T: DeserializeOwned>(
+pub(crate) fn wire<T: DeserializeOwned>(
     name: &str,
     value: Option<&str>,
 ) -> Result<Option<T>, ApiError> {

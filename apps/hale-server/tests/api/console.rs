@@ -201,6 +201,8 @@ async fn every_page_renders_for_an_operator_and_a_platform_admin() {
         "/console/audit?success=true&limit=5".to_owned(),
         "/console/controls".to_owned(),
         "/console/recovery".to_owned(),
+        "/console/maintenance".to_owned(),
+        "/console/knowledge?type=anti_pattern&status=".to_owned(),
     ];
     for p in &pages {
         let r = api.get_as(&alice, p).await;
@@ -232,6 +234,28 @@ async fn every_page_renders_for_an_operator_and_a_platform_admin() {
         "{}",
         r.text
     );
+    let r = api
+        .get_as(&alice, &format!("/console/operations/{op}"))
+        .await;
+    assert!(r.text.contains("Effectiveness"), "{}", r.text);
+    let r = api.get_as(&alice, "/console/knowledge?type=runbookz").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A window the API would refuse is refused the same way.
+    let r = api
+        .post_as(
+            &alice,
+            "/console/maintenance/windows",
+            &[
+                ("id", "w"),
+                ("mode", "block"),
+                ("start", "tomorrow"),
+                ("end", "2026-12-08T22:00:00Z"),
+                ("reason", "r"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert!(r.text.contains("start:"), "{}", r.text);
     let r = api.get_as(&alice, "/console/audit?success=maybe").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let r = api.get_as(&alice, "/console/operations/op-nope").await;

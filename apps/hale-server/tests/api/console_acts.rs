@@ -167,6 +167,8 @@ async fn viewers_see_no_action_forms_and_cannot_act() {
         format!("/console/approvals/{apr}"),
         "/console/controls".to_owned(),
         "/console/recovery".to_owned(),
+        "/console/maintenance".to_owned(),
+        "/console/knowledge".to_owned(),
     ] {
         let r = api.get_as(&viewer, &p).await;
         assert_eq!(r.status, StatusCode::OK, "{p}");
@@ -190,6 +192,24 @@ async fn viewers_see_no_action_forms_and_cannot_act() {
         ("/console/dormancy/resume".to_owned(), vec![("reason", "r")]),
         (
             "/console/breakers/dry-run/reset".to_owned(),
+            vec![("reason", "r")],
+        ),
+        (
+            "/console/maintenance/windows".to_owned(),
+            vec![
+                ("id", "w"),
+                ("mode", "block"),
+                ("start", "2026-12-08T20:00:00Z"),
+                ("end", "2026-12-08T22:00:00Z"),
+                ("reason", "r"),
+            ],
+        ),
+        (
+            "/console/maintenance/windows/w/end".to_owned(),
+            vec![("reason", "r")],
+        ),
+        (
+            "/console/knowledge/kn-1/archive".to_owned(),
             vec![("reason", "r")],
         ),
         (
@@ -518,4 +538,80 @@ async fn switches_dormancy_and_recovery_through_the_console() {
         )
         .await;
     assert_eq!(location(&r), "/console/controls");
+}
+
+#[tokio::test(start_paused = true)]
+async fn windows_and_knowledge_through_the_console_are_the_apis_acts() {
+    let api = api().await;
+    let alice = api.sign_in(A_OPERATOR).await;
+    // A window opened from the console stops the next automatic run.
+    let r = api
+        .post_as(
+            &alice,
+            "/console/maintenance/windows",
+            &[
+                ("id", "db-upgrade"),
+                ("mode", "block"),
+                ("start", "2000-01-01T00:00:00Z"),
+                ("end", "2999-01-01T00:00:00Z"),
+                ("namespaces", "prod"),
+                ("strategies", ""),
+                ("reason", "database upgrade"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(location(&r), "/console/maintenance");
+    let d = api.fire(A_INGEST, "HighErrorRate", "checkout").await;
+    assert_eq!(d["outcome"]["guard"], "maintenance_window", "{d}");
+    let listed = api.get("/v1/maintenance-windows", A_VIEWER).await;
+    assert_eq!(listed.body["items"][0]["scope"]["namespaces"][0], "prod");
+    let opened = audit_of(&api, "maintenance_window.opened").await;
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0]["authorization_channel"], "web", "{}", opened[0]);
+    // Ended from the console, with who and why.
+    let r = api
+        .post_as(
+            &alice,
+            "/console/maintenance/windows/db-upgrade/end",
+            &[("reason", "upgrade finished")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let r = api.get_as(&alice, "/console/maintenance").await;
+    assert!(r.text.contains("Window db-upgrade ended"), "{}", r.text);
+    assert!(r.text.contains("upgrade finished"), "{}", r.text);
+    // Ending it twice is the API's conflict.
+    let r = api
+        .post_as(
+            &alice,
+            "/console/maintenance/windows/db-upgrade/end",
+            &[("reason", "again")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    // An entry archived from the console.
+    let entry = api
+        .post(
+            "/v1/knowledge",
+            A_OPERATOR,
+            &serde_json::json!({"title": "Restart checkout", "content": "kubectl rollout restart"}),
+        )
+        .await;
+    let id = entry.body["id"].as_str().unwrap().to_owned();
+    let r = api.get_as(&alice, "/console/knowledge").await;
+    assert!(r.text.contains("Restart checkout"), "{}", r.text);
+    assert!(r.text.contains(&format!("Archive {id}")), "{}", r.text);
+    let r = api
+        .post_as(
+            &alice,
+            &format!("/console/knowledge/{id}/archive"),
+            &[("reason", "superseded by the new runbook")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let e = api.get(&format!("/v1/knowledge/{id}"), A_VIEWER).await;
+    assert_eq!(e.body["status"], "archived", "{}", e.text);
+    let archived = audit_of(&api, "knowledge.archived").await;
+    assert_eq!(archived[0]["authorization_channel"], "web");
 }

@@ -6,8 +6,9 @@
 //! as two identities (the second sees the first signature), watch the
 //! operation reach COMPLETED, switch the tenant off and on, put it to sleep
 //! and walk the dormancy recovery to its check, read the audit log and an
-//! incident, look as a viewer (no action forms), and read it all on a
-//! 375 px phone. Every page must log no browser console error and scroll
+//! incident, open and end a maintenance window, archive the anti-pattern a
+//! fix that did not hold left behind, look as a viewer (no action forms),
+//! and read it all on a 375 px phone. Every page must log no browser console error and scroll
 //! no table sideways; times must be in the browser's zone. A screenshot of
 //! each page is kept in `target/test-artifacts/console/`.
 //!
@@ -55,6 +56,8 @@ kind = "dry-run"
 [[tenants]]
 id = "shop"
 namespaces = ["prod"]
+# One fix that does not hold blocks its strategy on that target.
+effectiveness = {{ chain_threshold = 1 }}
 
 # Latency: scaling out costs money, so two people approve it.
 [[tenants.strategies]]
@@ -84,12 +87,24 @@ verify = {{ check = "auto", timeout = "1m", interval = "1s" }}
 
 /// Posts one firing alert as Alertmanager would; the first decision.
 async fn fire(hale: &Proc, alertname: &str, service: &str) -> Value {
+    send(hale, alertname, service, "2026-11-23T17:18:33Z", None).await
+}
+
+/// Posts one alert that started at `starts_at`, resolved when `ends_at`
+/// is given; the first decision.
+async fn send(
+    hale: &Proc,
+    alertname: &str,
+    service: &str,
+    starts_at: &str,
+    ends_at: Option<&str>,
+) -> Value {
     let body = json!({"alerts": [{
-        "status": "firing",
+        "status": if ends_at.is_some() { "resolved" } else { "firing" },
         "labels": {"alertname": alertname, "namespace": "prod", "service": service, "severity": "warning"},
         "annotations": {"summary": format!("{alertname} on {service}")},
-        "startsAt": "2026-11-23T17:18:33Z",
-        "endsAt": null
+        "startsAt": starts_at,
+        "endsAt": ends_at
     }]});
     let res = client()
         .post(hale.url("/v1/alerts"))
@@ -101,6 +116,30 @@ async fn fire(hale: &Proc, alertname: &str, service: &str) -> Value {
     assert_eq!(res.status(), 200);
     let v: Value = res.json().await.unwrap();
     v["decisions"][0].clone()
+}
+
+/// A read of the API as alice.
+async fn get_json(hale: &Proc, path: &str) -> Value {
+    let res = client()
+        .get(hale.url(path))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "GET {path}");
+    res.json().await.unwrap()
+}
+
+/// Waits for operation `id` to complete.
+async fn wait_completed(hale: &Proc, id: &str) {
+    for _ in 0..200 {
+        let op = get_json(hale, &format!("/v1/operations/{id}")).await;
+        if op["state"] == "COMPLETED" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("operation {id} did not complete within 10 s");
 }
 
 /// Signs in from the sign-in page: the token, then Enter.
@@ -275,6 +314,83 @@ async fn operators_approve_switch_and_recover_in_chromium() {
     c.click("a[href^='/console/incidents/']").await;
     c.until_text("Decision chain").await;
     c.check("incident").await;
+
+    // === A maintenance window, opened and ended with who and why ===
+    c.click("header nav a[href='/console/maintenance']").await;
+    c.until_text("Open a window").await;
+    assert!(
+        c.text()
+            .await
+            .contains("No remediation budget is configured")
+    );
+    c.type_into("#window-id", "db-upgrade").await;
+    c.type_into("#window-reason", "database upgrade").await;
+    c.click("#open-window button").await;
+    c.until_text("Window db-upgrade (block) opened.").await;
+    let text = c.text().await;
+    assert!(
+        text.contains("opened by bob") && text.contains("database upgrade"),
+        "{text}"
+    );
+    let d = fire(&hale, "HighErrorRate", "cart").await;
+    assert_eq!(d["outcome"]["guard"], "maintenance_window", "{d}");
+    c.check("maintenance-window-open").await;
+    c.type_into("#end-reason-db-upgrade", "upgrade finished early")
+        .await;
+    c.click("form[aria-label='End window db-upgrade'] button")
+        .await;
+    c.until_text("Window db-upgrade ended").await;
+    assert!(
+        c.text().await.contains("ended by bob at"),
+        "the end names who ended it"
+    );
+    c.check("maintenance-window-ended").await;
+
+    // === A fix that did not hold, its block lifted from the console ===
+    let d = fire(&hale, "HighErrorRate", "checkout").await;
+    assert_eq!(d["outcome"]["decision"], "operation_started", "{d}");
+    let op = d["outcome"]["operation_id"].as_str().unwrap().to_owned();
+    wait_completed(&hale, &op).await;
+    let d = send(
+        &hale,
+        "HighErrorRate",
+        "checkout",
+        "2026-11-23T17:18:33Z",
+        Some("2026-11-23T17:25:00Z"),
+    )
+    .await;
+    assert_eq!(d["outcome"]["decision"], "resolved", "{d}");
+    let d = send(
+        &hale,
+        "HighErrorRate",
+        "checkout",
+        "2026-11-23T17:30:00Z",
+        None,
+    )
+    .await;
+    // The re-fire came within the stabilization: the fix did not hold (the
+    // new episode itself waits for the strategy's cooldown first).
+    assert_eq!(d["outcome"]["decision"], "blocked", "{d}");
+    c.open(&hale.url(&format!("/console/operations/{op}")))
+        .await;
+    c.until_text("Effectiveness").await;
+    c.until(
+        "the operation marked ineffective",
+        "document.querySelector('dl.facts').innerText.includes('ineffective')",
+    )
+    .await;
+    c.click("header nav a[href='/console/knowledge']").await;
+    c.until_text("was ineffective 1 times").await;
+    c.check("knowledge").await;
+    c.type_into(
+        "form[aria-label^='Archive'] input[name='reason']",
+        "image fixed; restarts are safe again",
+    )
+    .await;
+    c.click("form[aria-label^='Archive'] button").await;
+    c.until_text("archived: its block is lifted.").await;
+    let entries = get_json(&hale, "/v1/knowledge?type=anti_pattern").await;
+    assert_eq!(entries["items"][0]["status"], "archived", "{entries}");
     sign_out(&c).await;
 
     // === A viewer reads everything and may act on nothing ===
@@ -283,6 +399,8 @@ async fn operators_approve_switch_and_recover_in_chromium() {
         format!("/console/approvals/{apr}"),
         "/console/controls".to_owned(),
         "/console/recovery".to_owned(),
+        "/console/maintenance".to_owned(),
+        "/console/knowledge".to_owned(),
     ] {
         c.open(&hale.url(&path)).await;
         c.until("the page", "document.querySelector('main h1')")
@@ -300,6 +418,7 @@ async fn operators_approve_switch_and_recover_in_chromium() {
         ("/console", "phone-overview"),
         ("/console/approvals?status=all", "phone-approvals"),
         ("/console/recovery", "phone-recovery"),
+        ("/console/maintenance", "phone-maintenance"),
     ] {
         c.open(&hale.url(path)).await;
         c.until("the page", "document.querySelector('main h1')")

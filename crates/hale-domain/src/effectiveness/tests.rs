@@ -198,3 +198,56 @@ proptest! {
         prop_assert_eq!(reached, threshold > 0 && inside >= threshold as usize);
     }
 }
+
+#[test]
+fn the_effective_rate_counts_verdicts_only() {
+    let mut tally = EffectivenessTally::default();
+    assert_eq!(tally.effective_rate(), None, "no verdict yet");
+    tally.add(Effectiveness::Pending, 5);
+    assert_eq!(tally.effective_rate(), None, "pending is no verdict");
+    tally.add(Effectiveness::Effective, 3);
+    tally.add(Effectiveness::Ineffective, 1);
+    tally.add(Effectiveness::Effective, 0);
+    assert_eq!(
+        tally,
+        EffectivenessTally {
+            pending: 5,
+            effective: 3,
+            ineffective: 1
+        }
+    );
+    assert_eq!(tally.effective_rate(), Some(0.75));
+    tally.add(Effectiveness::Ineffective, 2);
+    assert_eq!(tally.effective_rate(), Some(0.5));
+    let none_worked = EffectivenessTally {
+        ineffective: 2,
+        ..EffectivenessTally::default()
+    };
+    assert_eq!(none_worked.effective_rate(), Some(0.0));
+    let by = EffectivenessTally::by_key([
+        ("restart", Effectiveness::Effective, 2),
+        ("evict", Effectiveness::Pending, 1),
+        ("restart", Effectiveness::Ineffective, 1),
+        ("restart", Effectiveness::Effective, 1),
+    ]);
+    assert_eq!(
+        by,
+        vec![
+            (
+                "evict",
+                EffectivenessTally {
+                    pending: 1,
+                    ..EffectivenessTally::default()
+                }
+            ),
+            (
+                "restart",
+                EffectivenessTally {
+                    pending: 0,
+                    effective: 3,
+                    ineffective: 1
+                }
+            ),
+        ]
+    );
+}

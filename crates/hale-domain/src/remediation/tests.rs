@@ -95,7 +95,8 @@ proptest! {
     /// automatic start, no budget that applies to it holds more runs in
     /// flight or started within its window than its caps; a refusal names a
     /// cap that is really reached; runs humans approved are never refused
-    /// but counted.
+    /// but counted. After every step, the use the status page shows for each
+    /// budget is what the reference counts.
     #[test]
     fn prop_remediation_budget_never_exceeded_and_never_refuses_with_room(
         b in budgets(),
@@ -159,6 +160,18 @@ proptest! {
                     }
                 }
                 Step::Wait(s) => now = now + Duration::from_secs(s),
+            }
+            // The status page's use is what the caps count.
+            for u in b.usage(&usage, now) {
+                let (scope, l) = (u.scope.clone(), u.limits);
+                let (in_flight, started) = used(&all, &scope, &l, b.stale_after, now);
+                prop_assert_eq!((u.in_flight as usize, u.started as usize), (in_flight, started), "{}", scope);
+                let pods: u32 = all.iter()
+                    .filter(|r| scope == BudgetScope::Tenant || r.namespace == "a")
+                    .filter(|r| now < r.started_at + l.window)
+                    .map(|r| r.pods_disrupted)
+                    .sum();
+                prop_assert_eq!(u.pods_disrupted, pods, "{}", scope);
             }
         }
     }

@@ -32,6 +32,7 @@ use async_trait::async_trait;
 use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::approval::{ApprovalRequest, ApprovalStatus};
 use hale_domain::convergence::{Delivery, EpisodeClaim, Fingerprint, FingerprintRecord};
+use hale_domain::effectiveness::EffectivenessTally;
 use hale_domain::healing::{HealingOperation, HealingState};
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::{Incident, IncidentStatus};
@@ -407,6 +408,15 @@ pub trait OperationStore: Send + Sync {
     /// How many operations the tenant started, completed and failed (the
     /// status page's counters, the same on every replica).
     async fn operation_counts(&self, tenant: &TenantId) -> Result<HealingCounters, StoreError>;
+
+    /// How the tenant's completed operations fared, per strategy: how many
+    /// are pending, effective and ineffective (operations without an
+    /// effectiveness are not counted), ordered by strategy id. The status
+    /// page's counts, the same on every replica.
+    async fn effectiveness_tally(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(StrategyId, EffectivenessTally)>, StoreError>;
 
     /// Operations not in a terminal state (for crash recovery), oldest first.
     async fn unfinished_operations(

@@ -202,6 +202,7 @@ macro_rules! store_conformance_tests {
             operation_filters_order_and_pages,
             unfinished_operations_are_non_terminal_oldest_first,
             pending_effectiveness_is_pending_oldest_completion_first,
+            effectiveness_tally_counts_each_strategys_verdicts,
             operation_tenant_isolation,
             // Fingerprints.
             converge_matches_domain_rule,

@@ -1,11 +1,11 @@
 //! Healing operations, written together with their audit entries.
 
 use async_trait::async_trait;
-use hale_domain::effectiveness::Effectiveness;
+use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
 use hale_domain::healing::{HealingOperation, HealingState};
 use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
-use hale_domain::{OperationId, TenantId};
+use hale_domain::{OperationId, StrategyId, TenantId};
 use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 
 use super::{
@@ -123,6 +123,19 @@ impl OperationStore for MemoryStore {
             }
         }
         Ok(c)
+    }
+
+    async fn effectiveness_tally(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(StrategyId, EffectivenessTally)>, StoreError> {
+        let tables = self.tables()?;
+        let rows = tables
+            .tenant(tenant)
+            .into_iter()
+            .flat_map(|t| t.operations.values())
+            .filter_map(|op| op.effectiveness.map(|v| (op.strategy_id.clone(), v, 1)));
+        Ok(EffectivenessTally::by_key(rows))
     }
 
     async fn unfinished_operations(

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use hale_chaos::postgres::fresh_schema;
-use hale_chaos::{World, deployment_path, firing, unix_now};
+use hale_chaos::{World, deployment_path, unix_now};
 use hale_fake_kube::Fault;
 
 const RESOURCES: u32 = 8;
@@ -37,18 +37,9 @@ async fn two_replicas_never_run_more_than_the_in_flight_budget() {
     let a = world.start_server("replica-a").await;
     let b = world.start_server("replica-b").await;
     let t0 = unix_now() - 60;
-    let posts = (0..RESOURCES).map(|s| {
-        let server = if s % 2 == 0 { &a } else { &b };
-        let world = &world;
-        async move {
-            world
-                .post(server, &[firing(s, t0)], "http://am-1:9093")
-                .await
-        }
-    });
     let mut started = 0;
     let mut exhausted = 0;
-    for answer in futures::future::join_all(posts).await {
+    for answer in world.post_alternating(&[&a, &b], 0..RESOURCES, t0).await {
         assert_eq!(answer.status, 200, "{:?}", answer.body);
         for d in answer.body["decisions"].as_array().into_iter().flatten() {
             match d["outcome"]["decision"].as_str() {

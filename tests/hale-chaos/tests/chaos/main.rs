@@ -3,7 +3,9 @@
 
 mod budget_replicas;
 mod dormancy_shared;
+mod effectiveness_replicas;
 mod emergency_stop;
+mod ledger_pruning;
 mod long_action;
 mod notifications;
 mod paused_holder;
@@ -16,3 +18,4 @@ mod replicas;
 mod server_killed;
 mod silences;
 mod two_strategies;
+mod window_replicas;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hale_domain::effectiveness::Effectiveness;
+use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
 use hale_domain::failure::FailureClass;
 use hale_domain::healing::{ActionLog, ActionPhase, HealingOperation, HealingState};
 use hale_domain::record::audit::AuditEntry;
@@ -582,6 +582,53 @@ pub async fn pending_effectiveness_is_pending_oldest_completion_first<S: StoreAd
         )
         .is_empty(),
         "pending_effectiveness never returns another tenant's operations",
+    );
+}
+
+/// `effectiveness_tally` counts the tenant's operations per strategy and
+/// verdict, ordered by strategy, and skips operations without one.
+pub async fn effectiveness_tally_counts_each_strategys_verdicts<S: StoreAdapter>(store: Arc<S>) {
+    let t = unique_tenant();
+    let rows = [
+        ("op-1", "restart", Some(Effectiveness::Effective)),
+        ("op-2", "restart", Some(Effectiveness::Effective)),
+        ("op-3", "restart", Some(Effectiveness::Ineffective)),
+        ("op-4", "restart", Some(Effectiveness::Pending)),
+        ("op-5", "evict", Some(Effectiveness::Ineffective)),
+        ("op-6", "evict", None),
+        ("op-7", "scale", None),
+    ];
+    for (i, (id, strategy, verdict)) in rows.into_iter().enumerate() {
+        let mut op = fixtures::operation_pending_effectiveness(&t, id, at(i as i64));
+        op.strategy_id = StrategyId::new(strategy);
+        op.effectiveness = verdict;
+        ok(
+            store
+                .create_operation(&op, &audit_for(&t, &format!("aud-{id}"), &op))
+                .await,
+            "create_operation",
+        );
+    }
+    let tally = |pending, effective, ineffective| EffectivenessTally {
+        pending,
+        effective,
+        ineffective,
+    };
+    same(
+        &ok(store.effectiveness_tally(&t).await, "effectiveness_tally"),
+        &vec![
+            (StrategyId::new("evict"), tally(0, 0, 1)),
+            (StrategyId::new("restart"), tally(1, 2, 1)),
+        ],
+        "effectiveness_tally counts per strategy and verdict, ordered by strategy, without untracked operations",
+    );
+    holds(
+        ok(
+            store.effectiveness_tally(&unique_tenant()).await,
+            "effectiveness_tally",
+        )
+        .is_empty(),
+        "effectiveness_tally never counts another tenant's operations",
     );
 }
 
