@@ -105,6 +105,7 @@ mod tests {
                 "maintenance_window",
                 "silenced",
                 "silence_check_unavailable",
+                "gitops_managed",
             ]
         );
         assert_eq!(

@@ -389,6 +389,14 @@ pub struct Strategy {
     /// The path; defaults to automatic for LOW risk, approval otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<ExecutionPath>,
+    /// Run `scale` and `rollout_undo` even on a target a GitOps tool
+    /// (Argo CD, Flux) owns (default false: refused as `gitops_managed`,
+    /// since the tool would revert the change; [`crate::gitops`]). Set it
+    /// when the tool ignores the field the action changes (Argo CD's
+    /// `ignoreDifferences` on `/spec/replicas`, Flux's drift-detection
+    /// `ignore` rules).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_gitops_managed: bool,
 }
 
 /// One problem found while validating a policy, with the field it concerns.

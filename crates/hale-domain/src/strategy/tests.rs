@@ -30,6 +30,7 @@ fn restart(risk: RiskLevel) -> Strategy {
         cooldown: Duration::from_secs(300),
         risk,
         path: None,
+        allow_gitops_managed: false,
     }
 }
 

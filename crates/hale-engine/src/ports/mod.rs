@@ -22,7 +22,7 @@ pub use channel::{ChannelError, NotificationChannel};
 pub use clock::{Clock, SystemClock};
 pub use executor::{
     ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, Health, HealthProbe,
-    LeaseCheck, NamespacePolicy, ProbeError, ProbeRequest,
+    LeaseCheck, NamespacePolicy, OwnerRequest, ProbeError, ProbeRequest,
 };
 pub use flags::{EnvFlagSource, FlagError, FlagSource, StaticFlagSource};
 pub use locks::{
