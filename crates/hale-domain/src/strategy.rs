@@ -113,8 +113,22 @@ pub enum FailurePolicy {
     Escalate,
     /// Notify humans and put the tenant in dormant mode.
     EnterSafeMode,
-    /// Leave the target as the actions left it and notify humans.
+    /// Keep the target as the actions left it (an isolation, a cordon, a
+    /// scale-down stays in place) and notify humans: no rollback action
+    /// runs, whatever the failed action's `on_error` or a failed
+    /// verification would ask for.
     MaintainIsolation,
+}
+
+impl FailurePolicy {
+    /// Whether the rollback plan's actions run after a failure that asks
+    /// for a rollback: not when the isolation is to be kept.
+    pub fn runs_rollback(self) -> bool {
+        match self {
+            FailurePolicy::Escalate | FailurePolicy::EnterSafeMode => true,
+            FailurePolicy::MaintainIsolation => false,
+        }
+    }
 }
 
 /// The rollback plan.
