@@ -141,6 +141,12 @@ impl ActionExecutor for KubeExecutor {
         KINDS.contains(&kind.as_str())
     }
 
+    /// Every automatic apply is preceded by the same request with
+    /// `dryRun=All`: the API server's admission and validation answer first.
+    fn dry_runs_before_apply(&self) -> bool {
+        true
+    }
+
     /// Reads a workload target (one GET) and reports the Argo CD or Flux
     /// marks on it ([`crate::gitops`]); pods and nodes: `None`.
     async fn gitops_owner(&self, req: OwnerRequest<'_>) -> Result<Option<GitOpsOwner>, ExecError> {

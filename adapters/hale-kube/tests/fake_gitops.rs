@@ -7,20 +7,15 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use hale_domain::TenantId;
-use hale_domain::alert::Alert;
 use hale_domain::gitops::{GitOpsOwner, GitOpsTool};
 use hale_domain::guard::Guard;
-use hale_domain::strategy::Strategy;
-use hale_engine::ports::{ActionExecutor, ExecMode};
-use hale_engine::ports::{AuditFilter, AuditLog, NamespacePolicy, OwnerRequest, PageRequest};
-use hale_engine::{Engine, Outcome, TenantPolicy};
+use hale_engine::Outcome;
+use hale_engine::ports::{ActionExecutor, ExecMode, NamespacePolicy, OwnerRequest};
 use hale_fake_kube::{FakeConfig, Resource};
-use hale_testkit::Kit;
 use serde_json::{Value, json};
-use support::world::{World, checkout, stored, world};
+use support::engine::{audit, heal, strategy};
+use support::world::{checkout, stored, world};
 use support::{prod, run};
 
 const DEPLOY: &str = "/apis/apps/v1/namespaces/prod/deployments/checkout";
@@ -54,69 +49,8 @@ fn flux() -> Value {
     )
 }
 
-fn strategy(action: Value, allow_gitops_managed: bool) -> Strategy {
-    serde_json::from_value(json!({
-        "id": "fix-checkout",
-        "risk": "low",
-        "trigger": {"alertnames": ["HighLatency"]},
-        "target": {"kind": "deployment"},
-        "actions": [action],
-        "verify": {"check": "none"},
-        "cooldown": "1s",
-        "allow_gitops_managed": allow_gitops_managed,
-    }))
-    .unwrap()
-}
-
 fn scale() -> Value {
     json!({"kind": "scale", "params": {"replicas": 5, "min_replicas": 2, "max_replicas": 6}})
-}
-
-fn alert() -> Alert {
-    Alert::firing([
-        ("alertname", "HighLatency"),
-        ("namespace", "prod"),
-        ("service", "checkout"),
-        ("severity", "critical"),
-    ])
-}
-
-/// An engine whose only executor is the Kubernetes one, connected to the
-/// fake; returns the engine, the kit and the tenant.
-async fn engine(w: &World, strategy: Strategy) -> (Engine, Kit, TenantId) {
-    let kit = Kit::new();
-    let t = TenantId::new("acme").unwrap();
-    let mut ports = kit.ports();
-    ports.executors = vec![Arc::new(w.exec.clone())];
-    let mut policy = TenantPolicy::new(t.clone(), vec![strategy]);
-    policy.namespaces = prod();
-    let e = Engine::builder(ports).tenant(policy).build().await.unwrap();
-    (e, kit, t)
-}
-
-async fn heal(w: &World, strategy: Strategy) -> (Outcome, Kit, TenantId) {
-    let (e, kit, t) = engine(w, strategy).await;
-    let mut r = e.ingest(&t, vec![alert()]).await.unwrap();
-    e.wait_idle().await;
-    (r.decisions.pop().unwrap().outcome, kit, t)
-}
-
-async fn audit(kit: &Kit, t: &TenantId, kind: &str) -> Vec<String> {
-    kit.store
-        .list_audit(
-            t,
-            &AuditFilter {
-                operation_type: Some(kind.into()),
-                page: PageRequest::new(100, 0),
-                ..AuditFilter::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|a| a.reason.unwrap_or_default())
-        .collect()
 }
 
 #[tokio::test]
@@ -152,7 +86,8 @@ async fn argo_cd_and_flux_owned_deployments_are_not_scaled() {
         assert_eq!(d["spec"]["replicas"], 3);
         let blocked = audit(&kit, &t, "healing.blocked").await;
         assert_eq!(blocked.len(), 1);
-        assert!(blocked[0].starts_with("gitops_managed"), "{blocked:?}");
+        let reason = blocked[0].reason.as_deref().unwrap();
+        assert!(reason.starts_with("gitops_managed"), "{reason}");
         // A guard is not a failure: no operation ran, nothing backs off.
         assert!(audit(&kit, &t, "healing.started").await.is_empty());
         assert!(audit(&kit, &t, "operation.failed").await.is_empty());

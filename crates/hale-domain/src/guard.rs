@@ -68,6 +68,11 @@
 //! the refusal waits for a human (the opt-in, or the tool's own change)
 //! and, like every guard, feeds no backoff, breaker or dormancy.
 //!
+//! `dry_run_failed` is a guard name without a stage here: a running
+//! automatic operation records it when the target's server-side dry run
+//! refuses an action ([`Block::DryRunFailed`]); like the stages it is no
+//! failure of the target.
+//!
 //! Silences ([`crate::silence`]) are asked of the tenant's Alertmanager over
 //! the network, so the engine asks only when every earlier stage allows
 //! (`prop_silences_only_matter_when_every_earlier_stage_allows`); an
@@ -153,6 +158,10 @@ wire_enum!(
         /// A GitOps tool owns the target and would revert the action
         /// (`scale`, `rollout_undo`); the strategy does not opt in.
         GitopsManaged => "gitops_managed",
+        /// The target's server-side dry run of an automatic action refused
+        /// it, so it was not applied. Not a stage of [`evaluate`]: a run
+        /// asks it right before each applied action ([`Block::DryRunFailed`]).
+        DryRunFailed => "dry_run_failed",
     }
 );
 
@@ -270,6 +279,16 @@ pub enum Block {
         /// Why.
         error: String,
     },
+    /// The target refused the dry run of an automatic action; the action
+    /// was not applied. Like an alert-caused refusal it is no failure of
+    /// the target's health: it feeds no backoff, breaker or dormancy
+    /// ([`crate::safety::RunOutcome::Refused`]).
+    DryRunFailed {
+        /// The action kind.
+        kind: ActionKind,
+        /// What the dry run answered.
+        message: String,
+    },
     /// A GitOps tool owns the target and would revert the action.
     GitOpsManaged {
         /// The refused action kind.
@@ -298,6 +317,7 @@ impl Block {
             Block::Silenced { .. } => Guard::Silenced,
             Block::SilenceUnknown { .. } => Guard::SilenceCheckUnavailable,
             Block::GitOpsManaged { .. } => Guard::GitopsManaged,
+            Block::DryRunFailed { .. } => Guard::DryRunFailed,
         }
     }
 
@@ -313,7 +333,9 @@ impl Block {
                 Rejection::PermanentOpen { .. } => Retry::Never,
             },
             Block::BudgetExhausted(e) => e.retry_at.map_or(Retry::Soon, Retry::At),
-            Block::Silenced { .. } | Block::SilenceUnknown { .. } => Retry::Soon,
+            Block::Silenced { .. } | Block::SilenceUnknown { .. } | Block::DryRunFailed { .. } => {
+                Retry::Soon
+            }
             Block::OutOfScope { .. }
             | Block::SwitchedOff { .. }
             | Block::NoExecutor { .. }
@@ -406,6 +428,10 @@ impl fmt::Display for Block {
             Block::SilenceUnknown { error } => write!(
                 f,
                 "could not ask the tenant's Alertmanager whether the alert is silenced ({error}); not acting (on_unreachable = \"block\")"
+            ),
+            Block::DryRunFailed { kind, message } => write!(
+                f,
+                "the server-side dry run of {kind} failed, so it was not applied: {message}"
             ),
             Block::GitOpsManaged { kind, owner } => write!(
                 f,

@@ -106,6 +106,7 @@ mod tests {
                 "silenced",
                 "silence_check_unavailable",
                 "gitops_managed",
+                "dry_run_failed",
             ]
         );
         assert_eq!(

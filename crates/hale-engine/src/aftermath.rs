@@ -141,6 +141,7 @@ impl Inner {
                 class,
                 rollback,
                 verification_failed,
+                ..
             } => {
                 let durable = run.op.fail(error.clone(), *class, now).is_ok()
                     && self

@@ -729,6 +729,15 @@ fn blocks_name_their_guard_retry_and_detail() {
             Retry::Never,
             "the target is managed by flux (kustomize.toolkit.fluxcd.io/name=apps), which would revert scale; not acting (set allow_gitops_managed = true on the strategy if the tool ignores this change)",
         ),
+        (
+            Block::DryRunFailed {
+                kind: ActionKind::new("scale").unwrap(),
+                message: "admission webhook denied the request".into(),
+            },
+            Guard::DryRunFailed,
+            Retry::Soon,
+            "the server-side dry run of scale failed, so it was not applied: admission webhook denied the request",
+        ),
     ];
     for (block, guard, retry, text) in cases {
         assert_eq!(block.guard(), guard, "{block:?}");

@@ -252,6 +252,18 @@ pub trait ActionExecutor: Send + Sync {
     /// Runs one action.
     async fn execute(&self, req: ActionRequest<'_>) -> Result<ActionOutcome, ExecError>;
 
+    /// Whether the engine runs every automatic action through
+    /// [`ExecMode::DryRun`] first, with the same request, and applies it
+    /// only if the dry run passed (default false). Executors whose target
+    /// validates without persisting (Kubernetes `dryRun=All`: admission,
+    /// schemas, quotas) say true; a dry run that fails blocks the apply as
+    /// `dry_run_failed`, which is no failure of the target (no breaker,
+    /// backoff or dormancy counts it), and both answers go into the audit
+    /// entry's dry-run fields.
+    fn dry_runs_before_apply(&self) -> bool {
+        false
+    }
+
     /// Who owns the target besides Hale: the GitOps tool (Argo CD, Flux)
     /// that reconciles it from Git, if any. The engine asks before a
     /// strategy that runs a kind such a tool would revert (`scale`,

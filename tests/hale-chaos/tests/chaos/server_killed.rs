@@ -45,6 +45,8 @@ async fn sigkill_mid_action_is_recovered_as_interrupted_and_never_acted_twice() 
         status: None,
         times: None,
         latency_ms: SLOW_ACTION_MS,
+        // The apply is slow; its dry run (sent first) is not.
+        dry_run: Some(false),
     });
     let server = world.start_server("first").await;
     let alert = firing(0, unix_now() - 60);
