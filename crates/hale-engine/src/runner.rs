@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use hale_domain::Origin;
 use hale_domain::alert::Alert;
+use hale_domain::diagnosis::Diagnosis;
 use hale_domain::failure::{ErrorReport, FailureClass, classify};
 use hale_domain::guard::{Block, HealingPath};
 use hale_domain::healing::{
@@ -24,7 +25,8 @@ use hale_domain::strategy::{ActionSpec, Strategy};
 use crate::engine::Inner;
 use crate::heartbeat::ConfirmLease;
 use crate::ports::{
-    ActionRequest, ExecMode, Health, Lease, Ledgers, LockError, ProbeRequest, StoreError,
+    ADVISOR_TIMEOUT, ActionRequest, DiagnosisRequest, ExecMode, Health, Lease, Ledgers, LockError,
+    ProbeRequest, StoreError,
 };
 use crate::tenant::TenantRuntime;
 
@@ -283,12 +285,7 @@ impl Inner {
         if let Err(end) = self.transition(run, HealingState::Diagnosing).await {
             return end;
         }
-        run.op.diagnosis = Some(
-            run.rt
-                .policy
-                .diagnosis
-                .diagnose(&run.alert, &run.op.resource.name),
-        );
+        run.op.diagnosis = Some(self.diagnose(run).await);
         if let Err(end) = self.transition(run, HealingState::Healing).await {
             return end;
         }
@@ -347,6 +344,38 @@ impl Inner {
                 "verification stopped: {}; nothing was rolled back without the lease",
                 lost.0
             )),
+        }
+    }
+
+    /// The advisor's diagnosis of the run's alert, or the tenant's rule
+    /// table's when the advisor has none (an error or no answer within
+    /// [`ADVISOR_TIMEOUT`]): advice is recorded, never waited on forever
+    /// and never a reason to fail.
+    async fn diagnose(&self, run: &Run) -> Diagnosis {
+        let rules = &run.rt.policy.diagnosis;
+        let req = DiagnosisRequest {
+            tenant: &run.op.tenant,
+            alert: &run.alert,
+            resource: &run.op.resource,
+            rules,
+        };
+        let advice = tokio::time::timeout(ADVISOR_TIMEOUT, self.ports.diagnosis.diagnose(req));
+        match advice.await {
+            Ok(Ok(mut d)) => {
+                d.confidence = match d.confidence.is_nan() {
+                    true => 0.0,
+                    false => d.confidence.clamp(0.0, 1.0),
+                };
+                d
+            }
+            Ok(Err(e)) => {
+                tracing::info!(op = %run.op.id, error = %e, "the diagnosis advisor had no advice; using the rule table");
+                rules.diagnose(&run.alert, &run.op.resource.name)
+            }
+            Err(_) => {
+                tracing::warn!(op = %run.op.id, "the diagnosis advisor did not answer in time; using the rule table");
+                rules.diagnose(&run.alert, &run.op.resource.name)
+            }
         }
     }
 
