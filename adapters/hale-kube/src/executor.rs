@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hale_domain::failure::FailureClass;
+use hale_domain::gitops::GitOpsOwner;
 use hale_domain::strategy::ActionKind;
 use hale_engine::SystemClock;
 use hale_engine::ports::{
-    ActionExecutor, ActionOutcome, ActionRequest, Clock, ExecError, ExecMode,
+    ActionExecutor, ActionOutcome, ActionRequest, Clock, ExecError, ExecMode, OwnerRequest,
 };
 use kube::api::PatchParams;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,7 @@ use crate::connect::{ConnectError, KubeConnection, connect};
 use crate::errors::{CallKind, exec_error, timed_out};
 use crate::fence::Fence;
 use crate::scope::{Scope, check_scope};
-use crate::{evict, ops, undo};
+use crate::{evict, gitops, ops, undo};
 
 /// The field manager recorded on every patch.
 pub const DEFAULT_FIELD_MANAGER: &str = "hale";
@@ -107,6 +108,17 @@ impl KubeExecutor {
         &self.config
     }
 
+    /// Where `resource` lives, if the tenant may act there
+    /// (`invalid_action` otherwise, before any request).
+    fn scope(
+        &self,
+        resource: &hale_domain::ResourceRef,
+        target: TargetKind,
+        namespaces: &hale_engine::ports::NamespacePolicy,
+    ) -> Result<Scope, ExecError> {
+        check_scope(resource, target, namespaces, self.config.allow_node_actions).map_err(invalid)
+    }
+
     /// Runs `req` as a server-side dry run whatever its mode: the outcome
     /// (or error) is what applying it would do now. For approval requests'
     /// dry-run checks.
@@ -129,18 +141,34 @@ impl ActionExecutor for KubeExecutor {
         KINDS.contains(&kind.as_str())
     }
 
+    /// Every automatic apply is preceded by the same request with
+    /// `dryRun=All`: the API server's admission and validation answer first.
+    fn dry_runs_before_apply(&self) -> bool {
+        true
+    }
+
+    /// Reads a workload target (one GET) and reports the Argo CD or Flux
+    /// marks on it ([`crate::gitops`]); pods and nodes: `None`.
+    async fn gitops_owner(&self, req: OwnerRequest<'_>) -> Result<Option<GitOpsOwner>, ExecError> {
+        let target = TargetKind::parse(&req.resource.kind).map_err(|e| invalid(e.0))?;
+        let scope = self.scope(req.resource, target, req.namespaces)?;
+        let (TargetKind::Workload(kind), Scope::Namespaced(ns)) = (target, scope) else {
+            return Ok(None);
+        };
+        let ctx = Ctx {
+            client: &self.client,
+            config: &self.config,
+            dry_run: true,
+            fence: None,
+        };
+        gitops::workload_owner(&ctx, &ns, &req.resource.name, kind).await
+    }
+
     async fn execute(&self, req: ActionRequest<'_>) -> Result<ActionOutcome, ExecError> {
-        let invalid = |m: String| ExecError::new(FailureClass::InvalidAction, m);
         let (action, target) =
             KubeAction::parse(&req.action.kind, req.resource, &req.action.params)
                 .map_err(|e| invalid(e.0))?;
-        let scope = check_scope(
-            req.resource,
-            target,
-            req.namespaces,
-            self.config.allow_node_actions,
-        )
-        .map_err(invalid)?;
+        let scope = self.scope(req.resource, target, req.namespaces)?;
         let dry_run = req.mode == ExecMode::DryRun;
         let fence = if dry_run {
             None
@@ -226,6 +254,11 @@ impl ActionExecutor for KubeExecutor {
             }
         })
     }
+}
+
+/// A request this executor will not run.
+fn invalid(message: String) -> ExecError {
+    ExecError::new(FailureClass::InvalidAction, message)
 }
 
 // === Ctx ===

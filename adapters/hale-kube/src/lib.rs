@@ -44,6 +44,11 @@
 //!   pods: if any matched pod's controller chain does not lead to the
 //!   target workload, the whole eviction is refused as `invalid_action`
 //!   before anything is written (`src/ownership.rs`).
+//! * **GitOps ownership** ([`gitops`]). Asked by the engine before a
+//!   strategy that scales or undoes a rollout, the executor reads the
+//!   workload and reports the Argo CD or Flux marks on it
+//!   ([`KubeExecutor`]'s `gitops_owner`); the guard refuses those kinds on
+//!   such a target as `gitops_managed` unless the strategy opts in.
 //! * **Honest failure classes** for the breaker: 401/403 `fatal`, 404
 //!   `target_gone`, 409 `conflict`, 429 from an eviction `budget_blocked`,
 //!   5xx, timeouts and connection errors `transient`, 400/422
@@ -93,6 +98,7 @@ mod errors;
 mod evict;
 mod executor;
 pub mod fence;
+pub mod gitops;
 mod ops;
 mod ownership;
 mod probe;

@@ -165,6 +165,7 @@ async fn a_write_between_read_and_write_is_a_409_that_is_read_again() {
         status: None,
         times: Some(1),
         latency_ms: 300,
+        dry_run: None,
     });
     let exec = w.exec.clone();
     let task = tokio::spawn(async move {

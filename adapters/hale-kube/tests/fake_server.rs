@@ -472,6 +472,7 @@ async fn a_slow_server_times_out_as_transient() {
         status: None,
         times: Some(1),
         latency_ms: 5_000,
+        dry_run: None,
     });
     let err = run(
         &w.exec,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hale_command::{CommandExecutor, CommandHealthProbe};
 use hale_domain::failure::FailureClass;
-use hale_domain::kill_switch::GlobalSwitches;
+use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch};
 use hale_engine::dry_run::{DryRunExecutor, DryRunProbe};
 use hale_engine::local_locks::LocalLocks;
 use hale_engine::ports::{
@@ -296,8 +296,38 @@ async fn open_executor(
     }
 }
 
+/// One line per flag that is set (in `[flags]` or its `FEATURE_*`
+/// environment variable, read through `env`) but gates nothing in Hale
+/// ([`Feature::gates_anything`]): accepted, so seed 002's environments keep
+/// starting, and said once at start so nobody believes it does something.
+pub fn ignored_flag_notices(
+    configured: &GlobalSwitches,
+    env: impl Fn(&str) -> Option<String>,
+) -> Vec<String> {
+    Feature::ALL
+        .into_iter()
+        .filter(|f| !f.gates_anything())
+        .filter_map(|f| {
+            let from_env = env(f.env_var()).filter(|v| !v.trim().is_empty());
+            let from_file = configured.features.get(&f);
+            let how = match (from_env, from_file) {
+                (Some(v), _) => format!("{}={v:?}", f.env_var()),
+                (None, Some(s)) => format!("[flags] {} = {:?}", f.as_str(), *s == Switch::On),
+                (None, None) => return None,
+            };
+            Some(format!(
+                "{how} is accepted and ignored: Hale has no process monitor, so {} gates nothing (docs/policy.md)",
+                f.as_str()
+            ))
+        })
+        .collect()
+}
+
 /// Connects every backend the configuration names.
 pub async fn connect(config: &Config) -> Result<Backends, WiringError> {
+    for notice in ignored_flag_notices(&config.global_flags(), |k| std::env::var(k).ok()) {
+        tracing::info!("{notice}");
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (stores, store) = open_store(config).await?;
     let (locks, idempotency) = open_locks(config, clock.as_ref())?;
@@ -333,7 +363,6 @@ pub async fn build_engine(config: &Config, ports: Ports) -> Result<Engine, Wirin
 
 #[cfg(test)]
 mod tests {
-    use hale_domain::kill_switch::{Feature, Switch};
     use hale_engine::ports::StaticFlagSource;
 
     use super::*;
@@ -381,6 +410,41 @@ mod tests {
             Some(&Switch::On)
         );
         assert_eq!(out.features.get(&Feature::ProcessMonitoring), None);
+    }
+
+    #[test]
+    fn process_monitoring_is_accepted_ignored_and_announced_when_set() {
+        let none = GlobalSwitches::default();
+        assert_eq!(ignored_flag_notices(&none, |_| None), Vec::<String>::new());
+        let env = |k: &str| (k == "FEATURE_PROCESS_MONITORING_ENABLED").then(|| "true".to_owned());
+        let notices = ignored_flag_notices(&none, env);
+        assert_eq!(notices.len(), 1);
+        assert!(
+            notices[0]
+                .starts_with("FEATURE_PROCESS_MONITORING_ENABLED=\"true\" is accepted and ignored"),
+            "{notices:?}"
+        );
+        let file = switches(&[(Feature::ProcessMonitoring, Switch::Off)]);
+        let notices = ignored_flag_notices(&file, |_| None);
+        assert_eq!(notices.len(), 1);
+        assert!(
+            notices[0].starts_with("[flags] process_monitoring = false"),
+            "{notices:?}"
+        );
+        // The flags that gate something are never announced as ignored.
+        let others = switches(&[
+            (Feature::AutoHealing, Switch::Off),
+            (Feature::Execution, Switch::On),
+        ]);
+        assert!(ignored_flag_notices(&others, |k| Some(format!("{k}-set"))).len() == 1);
+        for f in Feature::ALL {
+            assert_eq!(f.gates_anything(), f != Feature::ProcessMonitoring, "{f}");
+        }
+        // Set off, it still stops nothing: the guard never reads it.
+        assert!(
+            !hale_domain::guard::global_features(hale_domain::guard::HealingPath::Automatic)
+                .contains(&Feature::ProcessMonitoring)
+        );
     }
 
     #[test]

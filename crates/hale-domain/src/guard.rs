@@ -21,6 +21,7 @@
 //! | attempt budget | `cooldown`, `max_attempts` | yes | yes | no |
 //! | ineffective chain | `ineffective_chain` | yes | no | no |
 //! | remediation budgets | `budget_exhausted` | yes | no | no |
+//! | GitOps-owned target | `gitops_managed` | yes | yes | yes |
 //! | silences | `silenced`, `silence_check_unavailable` | yes | no | no |
 //! | anti-patterns | `anti_pattern` | yes | no | no |
 //!
@@ -59,6 +60,19 @@
 //! the usage automation sees). An exhausted budget is retryable and is
 //! never a failure: it feeds no backoff, breaker or dormancy.
 //!
+//! A target a GitOps tool owns ([`crate::gitops`]) refuses the strategy's
+//! `scale` and `rollout_undo` on every path unless the strategy opts in
+//! (`allow_gitops_managed`): the tool would revert the change whoever
+//! asked for it. The executor is asked who owns the target only when every
+//! earlier stage allows (`prop_gitops_only_matters_when_every_earlier_stage_allows`);
+//! the refusal waits for a human (the opt-in, or the tool's own change)
+//! and, like every guard, feeds no backoff, breaker or dormancy.
+//!
+//! `dry_run_failed` is a guard name without a stage here: a running
+//! automatic operation records it when the target's server-side dry run
+//! refuses an action ([`Block::DryRunFailed`]); like the stages it is no
+//! failure of the target.
+//!
 //! Silences ([`crate::silence`]) are asked of the tenant's Alertmanager over
 //! the network, so the engine asks only when every earlier stage allows
 //! (`prop_silences_only_matter_when_every_earlier_stage_allows`); an
@@ -82,6 +96,7 @@ use crate::anti_pattern::{RememberedFailure, SymptomsHash, blocking_chain, block
 use crate::breaker::Rejection;
 use crate::budget::{AttemptLedger, BudgetVerdict};
 use crate::dormancy::DormantRecord;
+use crate::gitops::{self, GitOpsGate, GitOpsOwner};
 use crate::ids::{KnowledgeId, StrategyId};
 use crate::kill_switch::{
     self, Feature, GlobalSwitches, SwitchLayer, SwitchVerdict, TenantSwitches,
@@ -140,6 +155,13 @@ wire_enum!(
         /// The tenant's Alertmanager could not say whether the alert is
         /// silenced, and the tenant fails closed.
         SilenceCheckUnavailable => "silence_check_unavailable",
+        /// A GitOps tool owns the target and would revert the action
+        /// (`scale`, `rollout_undo`); the strategy does not opt in.
+        GitopsManaged => "gitops_managed",
+        /// The target's server-side dry run of an automatic action refused
+        /// it, so it was not applied. Not a stage of [`evaluate`]: a run
+        /// asks it right before each applied action ([`Block::DryRunFailed`]).
+        DryRunFailed => "dry_run_failed",
     }
 );
 
@@ -257,6 +279,23 @@ pub enum Block {
         /// Why.
         error: String,
     },
+    /// The target refused the dry run of an automatic action; the action
+    /// was not applied. Like an alert-caused refusal it is no failure of
+    /// the target's health: it feeds no backoff, breaker or dormancy
+    /// ([`crate::safety::RunOutcome::Refused`]).
+    DryRunFailed {
+        /// The action kind.
+        kind: ActionKind,
+        /// What the dry run answered.
+        message: String,
+    },
+    /// A GitOps tool owns the target and would revert the action.
+    GitOpsManaged {
+        /// The refused action kind.
+        kind: ActionKind,
+        /// Who owns the target.
+        owner: GitOpsOwner,
+    },
 }
 
 impl Block {
@@ -277,6 +316,8 @@ impl Block {
             Block::InMaintenance { .. } => Guard::MaintenanceWindow,
             Block::Silenced { .. } => Guard::Silenced,
             Block::SilenceUnknown { .. } => Guard::SilenceCheckUnavailable,
+            Block::GitOpsManaged { .. } => Guard::GitopsManaged,
+            Block::DryRunFailed { .. } => Guard::DryRunFailed,
         }
     }
 
@@ -292,7 +333,9 @@ impl Block {
                 Rejection::PermanentOpen { .. } => Retry::Never,
             },
             Block::BudgetExhausted(e) => e.retry_at.map_or(Retry::Soon, Retry::At),
-            Block::Silenced { .. } | Block::SilenceUnknown { .. } => Retry::Soon,
+            Block::Silenced { .. } | Block::SilenceUnknown { .. } | Block::DryRunFailed { .. } => {
+                Retry::Soon
+            }
             Block::OutOfScope { .. }
             | Block::SwitchedOff { .. }
             | Block::NoExecutor { .. }
@@ -300,7 +343,8 @@ impl Block {
             | Block::TenantDormant { .. }
             | Block::MaxAttemptsReached { .. }
             | Block::IneffectiveChain { .. }
-            | Block::KnownFailure { .. } => Retry::Never,
+            | Block::KnownFailure { .. }
+            | Block::GitOpsManaged { .. } => Retry::Never,
         }
     }
 
@@ -384,6 +428,14 @@ impl fmt::Display for Block {
             Block::SilenceUnknown { error } => write!(
                 f,
                 "could not ask the tenant's Alertmanager whether the alert is silenced ({error}); not acting (on_unreachable = \"block\")"
+            ),
+            Block::DryRunFailed { kind, message } => write!(
+                f,
+                "the server-side dry run of {kind} failed, so it was not applied: {message}"
+            ),
+            Block::GitOpsManaged { kind, owner } => write!(
+                f,
+                "the target is managed by {owner}, which would revert {kind}; not acting (set allow_gitops_managed = true on the strategy if the tool ignores this change)"
             ),
         }
     }
@@ -527,6 +579,9 @@ pub struct GuardInput<'a> {
     /// What the tenant's Alertmanager said about the alert's silences
     /// (`NotAsked` until every earlier stage allows).
     pub silence: &'a SilenceCheck,
+    /// The strategy's GitOps opt-in and what the executor said about the
+    /// target's owner (`NotAsked` until every earlier stage allows).
+    pub gitops: GitOpsGate<'a>,
     /// The symptoms of the alert on the target.
     pub symptoms: &'a SymptomsHash,
     /// Remembered failed fixes for those symptoms and ineffective chains on
@@ -626,6 +681,12 @@ fn check(input: &GuardInput<'_>) -> Result<(), Block> {
         r.budgets
             .check(r.usage, namespace, input.now)
             .map_err(Block::BudgetExhausted)?;
+    }
+    if let Some(r) = gitops::refusal(&kinds, input.gitops) {
+        return Err(Block::GitOpsManaged {
+            kind: r.kind,
+            owner: r.owner,
+        });
     }
     if path == HealingPath::Automatic {
         match input.silence.verdict() {

@@ -30,7 +30,11 @@ pub enum Feature {
     AutoDetection,
     /// `FEATURE_PREVENTIVE_HEALING_ENABLED`: the periodic preventive job.
     PreventiveHealing,
-    /// `FEATURE_PROCESS_MONITORING_ENABLED`: process monitoring.
+    /// `FEATURE_PROCESS_MONITORING_ENABLED`: accepted and ignored. Seed
+    /// 002 names it for a process monitor that Hale does not have (Hale
+    /// acts on alerts, it watches no processes), so it gates nothing; a
+    /// server that finds it set says so once at start
+    /// ([`Feature::gates_anything`]).
     ProcessMonitoring,
     /// `FEATURE_EXECUTION_ENABLED`: every execution, automatic, approved
     /// and manual alike. Off is the freeze: nothing acts, checked right
@@ -57,6 +61,13 @@ impl Feature {
             Feature::ProcessMonitoring => "FEATURE_PROCESS_MONITORING_ENABLED",
             Feature::Execution => "FEATURE_EXECUTION_ENABLED",
         }
+    }
+
+    /// Whether the switch stops anything in Hale. Only
+    /// `process_monitoring` does not: it is accepted for compatibility with
+    /// seed 002's flags and ignored.
+    pub fn gates_anything(self) -> bool {
+        !matches!(self, Feature::ProcessMonitoring)
     }
 
     /// The wire name.

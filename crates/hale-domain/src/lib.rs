@@ -85,6 +85,7 @@ pub mod diagnosis;
 pub mod dormancy;
 pub mod effectiveness;
 pub mod failure;
+pub mod gitops;
 pub mod guard;
 pub mod healing;
 pub mod ids;

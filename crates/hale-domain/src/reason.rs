@@ -105,6 +105,8 @@ mod tests {
                 "maintenance_window",
                 "silenced",
                 "silence_check_unavailable",
+                "gitops_managed",
+                "dry_run_failed",
             ]
         );
         assert_eq!(

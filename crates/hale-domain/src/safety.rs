@@ -165,7 +165,9 @@ pub enum RunOutcome {
     /// Not healed, for a reason that says nothing about the system's
     /// health: the alert named a target that is gone or an action that
     /// cannot run, or a newer lock holder fenced the run off
-    /// ([`FailureClass::says_nothing_about_health`]). The target's ledger
+    /// ([`FailureClass::says_nothing_about_health`]), or the target's
+    /// dry run refused an automatic action, which then was not applied
+    /// (`dry_run_failed`). The target's ledger
     /// records the failed attempt, so the strategy's maximum still stops
     /// retries on that target; the tenant's backoff and dormancy never count
     /// it, so no alert can put a tenant to sleep by naming bad targets.

@@ -113,8 +113,22 @@ pub enum FailurePolicy {
     Escalate,
     /// Notify humans and put the tenant in dormant mode.
     EnterSafeMode,
-    /// Leave the target as the actions left it and notify humans.
+    /// Keep the target as the actions left it (an isolation, a cordon, a
+    /// scale-down stays in place) and notify humans: no rollback action
+    /// runs, whatever the failed action's `on_error` or a failed
+    /// verification would ask for.
     MaintainIsolation,
+}
+
+impl FailurePolicy {
+    /// Whether the rollback plan's actions run after a failure that asks
+    /// for a rollback: not when the isolation is to be kept.
+    pub fn runs_rollback(self) -> bool {
+        match self {
+            FailurePolicy::Escalate | FailurePolicy::EnterSafeMode => true,
+            FailurePolicy::MaintainIsolation => false,
+        }
+    }
 }
 
 /// The rollback plan.
@@ -389,6 +403,14 @@ pub struct Strategy {
     /// The path; defaults to automatic for LOW risk, approval otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<ExecutionPath>,
+    /// Run `scale` and `rollout_undo` even on a target a GitOps tool
+    /// (Argo CD, Flux) owns (default false: refused as `gitops_managed`,
+    /// since the tool would revert the change; [`crate::gitops`]). Set it
+    /// when the tool ignores the field the action changes (Argo CD's
+    /// `ignoreDifferences` on `/spec/replicas`, Flux's drift-detection
+    /// `ignore` rules).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_gitops_managed: bool,
 }
 
 /// One problem found while validating a policy, with the field it concerns.

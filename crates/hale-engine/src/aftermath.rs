@@ -141,6 +141,7 @@ impl Inner {
                 class,
                 rollback,
                 verification_failed,
+                ..
             } => {
                 let durable = run.op.fail(error.clone(), *class, now).is_ok()
                     && self
@@ -149,7 +150,14 @@ impl Inner {
                 // A rollback acts: only on a recorded failure, and only
                 // while the lease holds (each rollback action runs under
                 // the heartbeat and stops the rollback if the lease goes).
-                let rollback_result = if *rollback && durable {
+                // `maintain_isolation` keeps what the actions did in place
+                // and hands it to a human instead of undoing it.
+                let policy = run.strategy.rollback.on_failure;
+                let rollback_result = if *rollback && !policy.runs_rollback() {
+                    "no rollback ran: the isolation is kept in place \
+                     (on_failure = maintain_isolation)"
+                        .to_owned()
+                } else if *rollback && durable {
                     self.roll_back(&mut run).await
                 } else {
                     "no rollback ran".to_owned()

@@ -198,6 +198,7 @@ impl Inner {
             symptoms: &symptoms,
             anti_patterns: &[],
             silence: &SilenceCheck::NotAsked,
+            gitops: &hale_domain::gitops::OwnershipCheck::NotAsked,
             now,
         };
         let op_id = OperationId::new(self.ports.ids.next_id("op"));

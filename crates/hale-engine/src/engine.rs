@@ -17,8 +17,9 @@ use crate::error::EngineError;
 use crate::ids::{IdSource, UuidIds};
 use crate::metrics::Metrics;
 use crate::ports::{
-    ActionExecutor, Clock, EnvFlagSource, FlagSource, HealthProbe, IdempotencyKeys, LogNotifier,
-    NoSilenceSource, Notifier, ResourceLocks, SafetyScope, SilenceSource, Stores,
+    ActionExecutor, Clock, DiagnosisAdvisor, EnvFlagSource, FlagSource, HealthProbe,
+    IdempotencyKeys, LogNotifier, NoSilenceSource, Notifier, ResourceLocks, RuleTableAdvisor,
+    SafetyScope, SilenceSource, Stores,
 };
 use crate::safety_view::ScopeView;
 use crate::tasks::BackgroundTasks;
@@ -49,6 +50,10 @@ pub struct Ports {
     /// Silences in the tenants' Alertmanagers (asked only for tenants that
     /// configure one).
     pub silences: Arc<dyn SilenceSource>,
+    /// Diagnoses each run's alert before it heals (default: the tenant's
+    /// rule table, [`RuleTableAdvisor`]; an embedder may supply its own,
+    /// which falls back to the rule table when it has no advice).
+    pub diagnosis: Arc<dyn DiagnosisAdvisor>,
 }
 
 impl Ports {
@@ -73,6 +78,7 @@ impl Ports {
             flags: Arc::new(EnvFlagSource),
             ids: Arc::new(UuidIds),
             silences: Arc::new(NoSilenceSource),
+            diagnosis: Arc::new(RuleTableAdvisor),
         }
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use hale_domain::alert::Alert;
 use hale_domain::anti_pattern::{RememberedFailure, SymptomsHash};
+use hale_domain::gitops::{self, GitOpsGate, OwnershipCheck};
 use hale_domain::guard::{
     self, AttemptBudget, BreakerAdmission, ExecutorFor, GuardInput, HealingPath, RemediationCheck,
     ScopeState, TargetScope, Verdict, Windows,
@@ -19,7 +20,7 @@ use hale_domain::{ResourceRef, Timestamp};
 
 use crate::engine::Inner;
 use crate::error::EngineError;
-use crate::ports::{SilenceAnswer, SilenceQuery};
+use crate::ports::{OwnerRequest, SilenceAnswer, SilenceQuery};
 use crate::tenant::TenantRuntime;
 
 impl Inner {
@@ -40,6 +41,7 @@ impl Inner {
     ) -> Result<Verdict, EngineError> {
         let symptoms = SymptomsHash::of(alert, resource);
         let not_asked = SilenceCheck::NotAsked;
+        let owner_not_asked = OwnershipCheck::NotAsked;
         let mut g = Gathered {
             path,
             strategy,
@@ -47,9 +49,21 @@ impl Inner {
             symptoms: &symptoms,
             anti_patterns: &[],
             silence: &not_asked,
+            gitops: &owner_not_asked,
             now,
         };
-        let verdict = self.guard_with(rt, &g);
+        let mut verdict = self.guard_with(rt, &g);
+        // The target's executor is asked who owns it only now, on every
+        // path: every earlier stage allows
+        // (`prop_gitops_only_matters_when_every_earlier_stage_allows`).
+        let ownership = match verdict.is_allowed() {
+            true => self.ask_gitops_owner(rt, strategy, resource).await,
+            false => OwnershipCheck::NotAsked,
+        };
+        if ownership != OwnershipCheck::NotAsked {
+            g.gitops = &ownership;
+            verdict = self.guard_with(rt, &g);
+        }
         if path != HealingPath::Automatic || !verdict.is_allowed() {
             return Ok(verdict);
         }
@@ -110,6 +124,43 @@ impl Inner {
                     error: e.0,
                     on_unreachable,
                 }
+            }
+        }
+    }
+
+    /// Who owns the target, asked of the executor that runs the strategy's
+    /// first kind a GitOps tool would revert (`NotAsked` when it runs none
+    /// or opts in). An executor that cannot read the target leaves the
+    /// question open (`Unreadable`): the action reads the target again
+    /// before it writes and fails with the target's own class.
+    async fn ask_gitops_owner(
+        &self,
+        rt: &TenantRuntime,
+        strategy: &Strategy,
+        resource: &ResourceRef,
+    ) -> OwnershipCheck {
+        let kinds = strategy.action_kinds();
+        if !gitops::needs_asking(&kinds, strategy.allow_gitops_managed) {
+            return OwnershipCheck::NotAsked;
+        }
+        let Some(exec) = kinds
+            .iter()
+            .find(|k| gitops::reverted_by_gitops(k))
+            .and_then(|k| self.ports.executor_for(k))
+        else {
+            return OwnershipCheck::NotAsked;
+        };
+        let req = OwnerRequest {
+            tenant: rt.tenant(),
+            resource,
+            namespaces: &rt.policy.namespaces,
+        };
+        match exec.gitops_owner(req).await {
+            Ok(Some(owner)) => OwnershipCheck::Owned(owner),
+            Ok(None) => OwnershipCheck::Unowned,
+            Err(e) => {
+                tracing::warn!(tenant = %rt.tenant(), %resource, error = %e, "could not read the target's GitOps ownership; the action's own read decides");
+                OwnershipCheck::Unreadable { error: e.message }
             }
         }
     }
@@ -185,6 +236,10 @@ impl Inner {
                 ad_hoc: &safety.windows,
             },
             silence: g.silence,
+            gitops: GitOpsGate {
+                allowed: g.strategy.allow_gitops_managed,
+                ownership: g.gitops,
+            },
             symptoms: g.symptoms,
             anti_patterns: g.anti_patterns,
         })
@@ -201,5 +256,8 @@ pub(crate) struct Gathered<'a> {
     /// The silence check (`NotAsked` where a start confirms itself: the
     /// Alertmanager was asked at evaluation).
     pub silence: &'a SilenceCheck,
+    /// The target's GitOps owner (`NotAsked` where a start confirms
+    /// itself: the executor was asked at evaluation).
+    pub gitops: &'a OwnershipCheck,
     pub now: Timestamp,
 }

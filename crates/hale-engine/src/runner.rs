@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use hale_domain::Origin;
 use hale_domain::alert::Alert;
+use hale_domain::diagnosis::Diagnosis;
 use hale_domain::failure::{ErrorReport, FailureClass, classify};
-use hale_domain::guard::HealingPath;
+use hale_domain::guard::{Block, HealingPath};
 use hale_domain::healing::{
     ActionLog, ActionPhase, HealingOperation, HealingState, PlanStep, after_action,
 };
@@ -24,7 +25,8 @@ use hale_domain::strategy::{ActionSpec, Strategy};
 use crate::engine::Inner;
 use crate::heartbeat::ConfirmLease;
 use crate::ports::{
-    ActionRequest, ExecMode, Health, Lease, Ledgers, LockError, ProbeRequest, StoreError,
+    ADVISOR_TIMEOUT, ActionRequest, DiagnosisRequest, ExecMode, Health, Lease, Ledgers, LockError,
+    ProbeRequest, StoreError,
 };
 use crate::tenant::TenantRuntime;
 
@@ -77,6 +79,14 @@ pub(crate) fn not_durable(step: &str) -> String {
     )
 }
 
+/// The message of an action cut off by its timeout.
+fn timed_out(action: &ActionSpec) -> String {
+    format!(
+        "timed out after {}",
+        hale_domain::time::duration::format(action.timeout)
+    )
+}
+
 /// How a run ended.
 pub(crate) enum RunEnd {
     Healed,
@@ -85,6 +95,9 @@ pub(crate) enum RunEnd {
         class: Option<FailureClass>,
         rollback: bool,
         verification_failed: bool,
+        /// An action's dry run failed and it was not applied: the run is
+        /// refused, not a failure of the target (`dry_run_failed`).
+        dry_run_failed: bool,
     },
     Interrupted(String),
     /// Stopped in the middle of acting, without its lease or without a
@@ -106,6 +119,10 @@ pub(crate) struct ActionResult {
     /// Pods the executor reported restarting or evicting (remediation
     /// budgets count them).
     pub pods_disrupted: u32,
+    /// The server-side dry run made right before applying, if the
+    /// executor makes one: `Ok` with its message, or the block that kept
+    /// the action from being applied.
+    pub dry_run: Option<Result<String, Block>>,
 }
 
 impl ActionResult {
@@ -116,11 +133,17 @@ impl ActionResult {
             response: None,
             lease_lost: false,
             pods_disrupted: 0,
+            dry_run: None,
         }
     }
 
     pub(crate) fn class(&self) -> Option<FailureClass> {
         self.outcome.err()
+    }
+
+    /// The block of a failed dry run (the action was not applied).
+    pub(crate) fn dry_run_block(&self) -> Option<&Block> {
+        self.dry_run.as_ref().and_then(|d| d.as_ref().err())
     }
 }
 
@@ -129,6 +152,13 @@ impl RunEnd {
     pub(crate) fn outcome(&self) -> RunOutcome {
         match self {
             RunEnd::Healed => RunOutcome::Healed,
+            // A failed dry run applied nothing: like an alert-caused
+            // refusal, it grows the target's attempt streak and nothing
+            // else.
+            RunEnd::Failed {
+                dry_run_failed: true,
+                ..
+            } => RunOutcome::Refused,
             RunEnd::Failed { class, .. } => RunOutcome::of_failure(*class),
             RunEnd::Interrupted(_) | RunEnd::Stranded(_) => RunOutcome::Interrupted,
         }
@@ -183,6 +213,14 @@ impl Inner {
         a.retry_count = run.op.attempt_number.saturating_sub(1);
         a.reason = Some(reason);
         if let Some(r) = result {
+            match &r.dry_run {
+                Some(Ok(message)) => a.dry_run_message = Some(message.clone()),
+                Some(Err(block)) => {
+                    a.dry_run_passed = false;
+                    a.dry_run_message = Some(block.to_string());
+                }
+                None => {}
+            }
             a.success = r.outcome.is_ok();
             a.failure_classification = r.class();
             a.response.clone_from(&r.response);
@@ -247,12 +285,7 @@ impl Inner {
         if let Err(end) = self.transition(run, HealingState::Diagnosing).await {
             return end;
         }
-        run.op.diagnosis = Some(
-            run.rt
-                .policy
-                .diagnosis
-                .diagnose(&run.alert, &run.op.resource.name),
-        );
+        run.op.diagnosis = Some(self.diagnose(run).await);
         if let Err(end) = self.transition(run, HealingState::Healing).await {
             return end;
         }
@@ -262,11 +295,16 @@ impl Inner {
                 return RunEnd::Interrupted(reason);
             }
             let result = self.run_action(run, action, ActionPhase::Heal).await;
-            let kind = match result.outcome {
-                Ok(()) => AuditKind::ActionExecuted,
-                Err(_) => AuditKind::ActionFailed,
+            let (kind, reason) = match (result.outcome, result.dry_run_block()) {
+                (Ok(()), _) => (AuditKind::ActionExecuted, None),
+                (Err(_), Some(block)) => (
+                    AuditKind::HealingBlocked,
+                    Some(format!("{}: {block}", block.guard())),
+                ),
+                (Err(_), None) => (AuditKind::ActionFailed, None),
             };
-            let reason = format!("{} ({:?})", action.kind, action.on_error);
+            let reason =
+                reason.unwrap_or_else(|| format!("{} ({:?})", action.kind, action.on_error));
             let durable = self.save(run, kind, reason, Some(&result)).await;
             // The lease is gone: stop without a rollback (a rollback acts
             // too). An action cancelled mid-way leaves the target unknown;
@@ -288,6 +326,7 @@ impl Inner {
                         class: result.class(),
                         rollback: step == PlanStep::Rollback,
                         verification_failed: false,
+                        dry_run_failed: result.dry_run_block().is_some(),
                     };
                 }
             }
@@ -305,6 +344,38 @@ impl Inner {
                 "verification stopped: {}; nothing was rolled back without the lease",
                 lost.0
             )),
+        }
+    }
+
+    /// The advisor's diagnosis of the run's alert, or the tenant's rule
+    /// table's when the advisor has none (an error or no answer within
+    /// [`ADVISOR_TIMEOUT`]): advice is recorded, never waited on forever
+    /// and never a reason to fail.
+    async fn diagnose(&self, run: &Run) -> Diagnosis {
+        let rules = &run.rt.policy.diagnosis;
+        let req = DiagnosisRequest {
+            tenant: &run.op.tenant,
+            alert: &run.alert,
+            resource: &run.op.resource,
+            rules,
+        };
+        let advice = tokio::time::timeout(ADVISOR_TIMEOUT, self.ports.diagnosis.diagnose(req));
+        match advice.await {
+            Ok(Ok(mut d)) => {
+                d.confidence = match d.confidence.is_nan() {
+                    true => 0.0,
+                    false => d.confidence.clamp(0.0, 1.0),
+                };
+                d
+            }
+            Ok(Err(e)) => {
+                tracing::info!(op = %run.op.id, error = %e, "the diagnosis advisor had no advice; using the rule table");
+                rules.diagnose(&run.alert, &run.op.resource.name)
+            }
+            Err(_) => {
+                tracing::warn!(op = %run.op.id, "the diagnosis advisor did not answer in time; using the rule table");
+                rules.diagnose(&run.alert, &run.op.resource.name)
+            }
         }
     }
 
@@ -353,7 +424,8 @@ impl Inner {
             started_at,
             duration: t0.elapsed(),
             success: result.outcome.is_ok(),
-            dry_run: false,
+            // Only a dry run ran when it failed.
+            dry_run: result.dry_run_block().is_some(),
             failure: result.class(),
             message: Some(result.message.clone()),
         });
@@ -368,16 +440,9 @@ impl Inner {
                 format!("no executor runs {}", action.kind),
             );
         };
-        let breaker = run.rt.breaker(exec.name());
-        let permit = match breaker.admit(|| self.now()) {
-            Ok(p) => p,
-            Err(rejection) => {
-                return fail(FailureClass::Transient, format!("not run: {rejection}"));
-            }
-        };
-        if let Some(t) = permit.transition {
-            self.on_breaker_transition(&run.rt, exec.name(), t).await;
-        }
+        // An automatic action is first sent as a dry run when the
+        // executor can make one; a refusal blocks it before the breaker is
+        // asked, so it neither takes a probe slot nor counts as a failure.
         let confirm = ConfirmLease {
             locks: self.ports.locks.as_ref(),
             lease: &run.lease,
@@ -393,6 +458,23 @@ impl Inner {
             lease_check: Some(&confirm),
             namespaces: &run.rt.policy.namespaces,
         };
+        let dry_run = match run.yields_to_decisions && exec.dry_runs_before_apply() {
+            true => match self.dry_run(run, exec.as_ref(), req).await {
+                Ok(message) => Some(message),
+                Err(result) => return result,
+            },
+            false => None,
+        };
+        let breaker = run.rt.breaker(exec.name());
+        let permit = match breaker.admit(|| self.now()) {
+            Ok(p) => p,
+            Err(rejection) => {
+                return fail(FailureClass::Transient, format!("not run: {rejection}"));
+            }
+        };
+        if let Some(t) = permit.transition {
+            self.on_breaker_transition(&run.rt, exec.name(), t).await;
+        }
         let work = tokio::time::timeout(action.timeout, exec.execute(req));
         let outcome = match self.under_lease(&run.lease, work).await {
             Ok(outcome) => outcome,
@@ -416,6 +498,7 @@ impl Inner {
                 response: o.response,
                 lease_lost: false,
                 pods_disrupted: o.pods_disrupted,
+                dry_run: dry_run.map(Ok),
             },
             Ok(Err(e)) => {
                 // What the target said in its own words may make a
@@ -432,15 +515,10 @@ impl Inner {
                     response: e.response,
                     lease_lost: false,
                     pods_disrupted: 0,
+                    dry_run: dry_run.map(Ok),
                 }
             }
-            Err(_) => fail(
-                FailureClass::Timeout,
-                format!(
-                    "timed out after {}",
-                    hale_domain::time::duration::format(action.timeout)
-                ),
-            ),
+            Err(_) => fail(FailureClass::Timeout, timed_out(action)),
         };
         let now = self.now();
         let transition = match result.outcome {
@@ -477,6 +555,55 @@ impl Inner {
         result
     }
 
+    /// The server-side dry run of `action` with the request the apply will
+    /// make (no fencing token: a dry run changes nothing). `Ok` is its
+    /// message; `Err` the result that stands for the action: not applied,
+    /// blocked as `dry_run_failed`, no breaker or safety record touched.
+    async fn dry_run(
+        &self,
+        run: &Run,
+        exec: &dyn crate::ports::ActionExecutor,
+        apply: ActionRequest<'_>,
+    ) -> Result<String, ActionResult> {
+        let action = apply.action;
+        let req = ActionRequest {
+            mode: ExecMode::DryRun,
+            fencing_token: None,
+            lease_check: None,
+            ..apply
+        };
+        let work = tokio::time::timeout(action.timeout, exec.execute(req));
+        let (class, message, response) = match self.under_lease(&run.lease, work).await {
+            Ok(Ok(Ok(o))) => return Ok(o.message),
+            Ok(Ok(Err(e))) => (e.class, e.message, e.response),
+            Ok(Err(_)) => (FailureClass::Timeout, timed_out(action), None),
+            // Nothing was applied; the lease is gone, so the run stops as
+            // it would mid-action.
+            Err(lost) => {
+                let message = format!(
+                    "the dry run of {} on {} was cancelled: {}",
+                    action.kind, run.op.resource, lost.0
+                );
+                return Err(ActionResult {
+                    lease_lost: true,
+                    ..ActionResult::failed(FailureClass::Fenced, message)
+                });
+            }
+        };
+        let block = Block::DryRunFailed {
+            kind: action.kind.clone(),
+            message: message.clone(),
+        };
+        tracing::warn!(op = %run.op.id, action = %action.kind, resource = %run.op.resource, %class, "{block}");
+        self.metrics
+            .inc(crate::metrics::family::BLOCKS, block.guard().as_str());
+        Err(ActionResult {
+            response,
+            dry_run: Some(Err(block.clone())),
+            ..ActionResult::failed(class, block.to_string())
+        })
+    }
+
     async fn verify(&self, run: &mut Run) -> RunEnd {
         let spec = run.strategy.verify.clone();
         if spec.check == "none" {
@@ -503,6 +630,7 @@ impl Inner {
                         class: Some(e.class),
                         rollback: true,
                         verification_failed: true,
+                        dry_run_failed: false,
                     };
                 }
                 Ok(Err(e)) => last = e.to_string(),
@@ -522,6 +650,7 @@ impl Inner {
             class: Some(FailureClass::Timeout),
             rollback: true,
             verification_failed: true,
+            dry_run_failed: false,
         }
     }
 }

@@ -341,6 +341,7 @@ impl Inner {
             symptoms: &symptoms,
             anti_patterns: &[],
             silence: &SilenceCheck::NotAsked,
+            gitops: &hale_domain::gitops::OwnershipCheck::NotAsked,
             now: ev.now,
         };
         let budget = Some((strategy.max_attempts, strategy.cooldown));

@@ -283,3 +283,54 @@ async fn enter_safe_mode_puts_the_tenant_to_sleep() {
     run_one(&kit, &e, &t).await;
     assert!(e.status(&t).await.unwrap().self_healing.is_dormant);
 }
+
+/// `on_failure = "maintain_isolation"` keeps what the actions did in place
+/// and hands it to a human: neither a failed action that asks for a
+/// rollback nor a failed verification runs the rollback plan.
+#[tokio::test(start_paused = true)]
+async fn maintain_isolation_keeps_the_target_as_left_and_escalates() {
+    let mut isolate = three_step("rollback");
+    isolate.rollback.on_failure = hale_domain::strategy::FailurePolicy::MaintainIsolation;
+    let kit = Kit::new();
+    let t = tenant("t");
+    let e = engine(&kit, vec![TenantPolicy::new(t.clone(), vec![isolate])]).await;
+    kit.executor.push(
+        "clear_cache",
+        Scripted::Fail(FailureClass::Transient, "cache busy".into()),
+    );
+    let op = run_one(&kit, &e, &t).await;
+    assert_eq!(op.state, HealingState::Failed);
+    assert!(op.escalated);
+    assert_eq!(kinds(&op, ActionPhase::Rollback), Vec::<String>::new());
+    assert_eq!(kit.executor.applied_count("rollout_undo"), 0);
+    assert!(audit(&kit, &t, "rollback.executed").await.is_empty());
+    let escalated = audit(&kit, &t, "healing.escalated").await;
+    assert_eq!(escalated.len(), 1);
+    let reason = escalated[0].reason.as_deref().unwrap();
+    assert!(
+        reason.contains("the isolation is kept in place (on_failure = maintain_isolation)"),
+        "{reason}"
+    );
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::HealingFailed),
+        1
+    );
+    // A failed verification keeps it in place too.
+    kit.probe
+        .set_default(Health::Unhealthy("0/3 pods ready".into()));
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let o = refire(&e, &t, &alert("HighErrorRate", "checkout")).await;
+    let id = started(&o);
+    e.wait_idle().await;
+    let op = kit
+        .store
+        .get_operation(&t, &OperationId::new(id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(op.state, HealingState::Failed);
+    assert!(op.error.as_deref().unwrap().contains("verification failed"));
+    assert_eq!(kinds(&op, ActionPhase::Rollback), Vec::<String>::new());
+    assert_eq!(kit.executor.applied_count("rollout_undo"), 0);
+}

@@ -53,12 +53,15 @@ async fn kube_api(
     let path = uri.path().to_owned();
     let verb = method.as_str().to_owned();
     let mutating = is_mutating(&method);
+    let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
+    let body_dry_run = serde_json::from_slice::<Value>(&body)
+        .is_ok_and(|b| api::body_dry_run(&b) || api::body_dry_run(&b["deleteOptions"]));
     let fault = {
         let mut s = shared.lock();
         if mutating {
             s.counts_mut(&verb, &path).received += 1;
         }
-        s.take_fault(&verb, &path)
+        s.take_fault(&verb, &path, dry_run || body_dry_run)
     };
     if let Some(fault) = fault {
         if fault.latency_ms > 0 {
@@ -79,7 +82,7 @@ async fn kube_api(
         method: &verb,
         path: &path,
         label_selector: query.get("labelSelector").map(String::as_str),
-        dry_run: query.get("dryRun").is_some_and(|v| v == "All"),
+        dry_run,
         content_type: headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok()),

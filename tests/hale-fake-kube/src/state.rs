@@ -40,6 +40,13 @@ pub struct Fault {
     /// Delay before answering, in milliseconds.
     #[serde(default)]
     pub latency_ms: u64,
+    /// Match only dry runs (`true`: `dryRun=All` in the query or
+    /// `dryRun: ["All"]` in the body's DeleteOptions) or only requests that
+    /// are not (`false`); any when absent. `true` with a `status` is how a
+    /// test makes the server reject a dry run (an admission webhook's
+    /// refusal) while the real request would pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
 }
 
 impl Fault {
@@ -51,10 +58,20 @@ impl Fault {
             status: Some(status),
             times: Some(times),
             latency_ms: 0,
+            dry_run: None,
         }
     }
 
-    fn matches(&self, method: &str, path: &str) -> bool {
+    /// Rejects the next `times` dry runs of `method` on `path` with
+    /// `status` (a 422 or a webhook's 400), leaving real requests alone.
+    pub fn dry_run_rejected(method: &str, path: &str, status: u16, times: u32) -> Fault {
+        Fault {
+            dry_run: Some(true),
+            ..Fault::status(method, path, status, times)
+        }
+    }
+
+    fn matches(&self, method: &str, path: &str, dry_run: bool) -> bool {
         let method_ok = self
             .method
             .as_deref()
@@ -63,7 +80,8 @@ impl Fault {
             Some(prefix) => path.starts_with(prefix),
             None => path == self.path,
         };
-        method_ok && path_ok && self.times != Some(0)
+        let mode_ok = self.dry_run.is_none_or(|d| d == dry_run);
+        method_ok && path_ok && mode_ok && self.times != Some(0)
     }
 }
 
@@ -129,8 +147,11 @@ impl State {
     }
 
     /// Consumes one use of the first fault matching the request.
-    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
-        let i = self.faults.iter().position(|f| f.matches(method, path))?;
+    pub fn take_fault(&mut self, method: &str, path: &str, dry_run: bool) -> Option<Fault> {
+        let i = self
+            .faults
+            .iter()
+            .position(|f| f.matches(method, path, dry_run))?;
         let fault = self.faults[i].clone();
         if let Some(t) = self.faults[i].times.as_mut() {
             *t -= 1;
@@ -233,10 +254,10 @@ mod tests {
     fn faults_match_by_method_and_path_and_run_out() {
         let mut s = State::default();
         s.add_fault(Fault::status("PATCH", "/apis/apps/v1/*", 500, 2));
-        assert!(s.take_fault("GET", "/apis/apps/v1/x").is_none());
-        assert!(s.take_fault("patch", "/apis/apps/v1/x").is_some());
-        assert!(s.take_fault("PATCH", "/apis/apps/v1/y").is_some());
-        assert!(s.take_fault("PATCH", "/apis/apps/v1/x").is_none());
+        assert!(s.take_fault("GET", "/apis/apps/v1/x", false).is_none());
+        assert!(s.take_fault("patch", "/apis/apps/v1/x", false).is_some());
+        assert!(s.take_fault("PATCH", "/apis/apps/v1/y", false).is_some());
+        assert!(s.take_fault("PATCH", "/apis/apps/v1/x", false).is_none());
         assert!(s.faults().is_empty());
         s.add_fault(Fault {
             method: None,
@@ -244,10 +265,24 @@ mod tests {
             status: None,
             times: None,
             latency_ms: 5,
+            dry_run: None,
         });
         for _ in 0..3 {
-            assert!(s.take_fault("GET", "/api/v1/nodes/n1").is_some());
+            assert!(s.take_fault("GET", "/api/v1/nodes/n1", false).is_some());
         }
-        assert!(s.take_fault("GET", "/api/v1/nodes/n2").is_none());
+        assert!(s.take_fault("GET", "/api/v1/nodes/n2", false).is_none());
+    }
+
+    #[test]
+    fn a_dry_run_fault_matches_dry_runs_only() {
+        let mut s = State::default();
+        s.add_fault(Fault::dry_run_rejected("PATCH", "/apis/apps/v1/x", 422, 1));
+        assert!(s.take_fault("PATCH", "/apis/apps/v1/x", false).is_none());
+        assert_eq!(
+            s.take_fault("PATCH", "/apis/apps/v1/x", true)
+                .and_then(|f| f.status),
+            Some(422)
+        );
+        assert!(s.faults().is_empty());
     }
 }

@@ -348,6 +348,7 @@ async fn faults_force_status_codes_for_the_next_n_requests() {
         status: None,
         times: Some(1),
         latency_ms: 10,
+        dry_run: None,
     });
     let patch = json!({"metadata": {"labels": {"x": "y"}}});
     for _ in 0..2 {

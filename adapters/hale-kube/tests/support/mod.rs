@@ -3,6 +3,7 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub(crate) mod engine;
 pub(crate) mod mock;
 pub(crate) mod objects;
 pub(crate) mod world;

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::anti_pattern::MemoryCause;
 use crate::dormancy::Dormancy;
+use crate::gitops::{GitOpsTool, OwnershipCheck};
 use crate::ids::Actor;
 use crate::kill_switch::Switch;
 use crate::maintenance::{MaintenanceWindow, WindowMode};
@@ -36,6 +37,12 @@ struct World {
     budget_exhausted: bool,
     window: Option<WindowMode>,
     silence: SilenceCheck,
+    /// The strategy scales too (a kind a GitOps tool reverts).
+    scales: bool,
+    /// The tool that owns the target, if any.
+    gitops: Option<GitOpsTool>,
+    /// The strategy's `allow_gitops_managed`.
+    allow_gitops: bool,
     now: i64,
 }
 
@@ -67,6 +74,9 @@ impl World {
             budget_exhausted: false,
             window: None,
             silence: SilenceCheck::NotAsked,
+            scales: false,
+            gitops: None,
+            allow_gitops: false,
             now: 1_000,
         }
     }
@@ -78,18 +88,27 @@ impl World {
     /// The verdict; with `anti_patterns_gathered` false the remembered
     /// failures are left out, as a caller that gathers them last would.
     fn verdict_with(&self, path: HealingPath, anti_patterns_gathered: bool) -> Verdict {
-        self.verdict_gathered(path, anti_patterns_gathered, true)
+        self.verdict_gathered(path, anti_patterns_gathered, true, true)
     }
 
     /// The verdict; with `silences_asked` false the silence check is left
     /// as not asked, as a caller that asks only when the earlier stages
-    /// allow would.
+    /// allow would; likewise the target's GitOps owner with `gitops_asked`.
     fn verdict_gathered(
         &self,
         path: HealingPath,
         anti_patterns_gathered: bool,
         silences_asked: bool,
+        gitops_asked: bool,
     ) -> Verdict {
+        let ownership = match (gitops_asked, self.gitops) {
+            (false, _) => OwnershipCheck::NotAsked,
+            (true, None) => OwnershipCheck::Unowned,
+            (true, Some(tool)) => OwnershipCheck::Owned(crate::gitops::GitOpsOwner {
+                tool,
+                evidence: "argocd.argoproj.io/instance=shop".into(),
+            }),
+        };
         let not_asked = SilenceCheck::NotAsked;
         let silence = if silences_asked {
             &self.silence
@@ -98,6 +117,7 @@ impl World {
         };
         let strategy = StrategyId::new("restart");
         let kind = ActionKind::new("rollout_restart").unwrap();
+        let scale = ActionKind::new("scale").unwrap();
         let namespace = if self.out_of_scope {
             "unauthorized"
         } else {
@@ -124,10 +144,17 @@ impl World {
         }
         let platform = dormant("platform paused");
         let tenant_d = dormant("tenant paused");
-        let executors = [ExecutorFor {
+        let executor = (!self.executor_missing).then_some("kubernetes");
+        let mut executors = vec![ExecutorFor {
             kind: &kind,
-            executor: (!self.executor_missing).then_some("kubernetes"),
+            executor,
         }];
+        if self.scales {
+            executors.push(ExecutorFor {
+                kind: &scale,
+                executor,
+            });
+        }
         let breakers: Vec<BreakerAdmission<'_>> = if self.executor_missing {
             Vec::new()
         } else {
@@ -225,6 +252,10 @@ impl World {
                 ad_hoc: &[],
             },
             silence,
+            gitops: crate::gitops::GitOpsGate {
+                allowed: self.allow_gitops,
+                ownership: &ownership,
+            },
             symptoms: &symptoms,
             anti_patterns,
         })
@@ -274,11 +305,15 @@ prop_compose! {
         budget_exhausted in proptest::bool::weighted(0.2),
         window in proptest::option::weighted(0.2, prop_oneof![Just(WindowMode::Block), Just(WindowMode::ApprovalOnly)]),
         silence in silence(),
+        scales in proptest::bool::weighted(0.5),
+        gitops in proptest::option::weighted(0.3, prop_oneof![Just(GitOpsTool::ArgoCd), Just(GitOpsTool::Flux)]),
+        allow_gitops in proptest::bool::weighted(0.3),
     ) -> World {
         World {
             out_of_scope, global_auto_healing, global_execution, tenant, strategy_switch, kind_switch, executor_missing,
             platform_dormant, tenant_dormant, backoff_until, breaker, ledger, max_attempts,
             cooldown_s, anti_pattern, ineffective_chain, budget_exhausted, window, silence,
+            scales, gitops, allow_gitops,
             now: 1_000,
         }
     }
@@ -334,6 +369,10 @@ fn expected_guard(w: &World, path: HealingPath) -> Option<Guard> {
             },
         ),
         (auto && w.budget_exhausted, Guard::BudgetExhausted),
+        (
+            w.scales && w.gitops.is_some() && !w.allow_gitops,
+            Guard::GitopsManaged,
+        ),
         (
             auto && matches!(w.silence, SilenceCheck::Silenced { .. }),
             Guard::Silenced,
@@ -402,7 +441,7 @@ proptest! {
     /// The automatic path is stopped by every fail-safe on its own: turning
     /// any single stage on, in an otherwise calm world, blocks it.
     #[test]
-    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..18) {
+    fn prop_every_failsafe_alone_stops_automatic_healing(stage in 0usize..19) {
         let mut w = World::calm();
         let expected = match stage {
             0 => { w.global_auto_healing = Some(Switch::Off); Guard::KillSwitch }
@@ -417,6 +456,7 @@ proptest! {
             9 => { w.global_execution = Some(Switch::Off); Guard::KillSwitch }
             10 => { w.out_of_scope = true; Guard::OutOfScope }
             16 => { w.ineffective_chain = true; Guard::IneffectiveChain }
+            17 => { w.scales = true; w.gitops = Some(GitOpsTool::Flux); Guard::GitopsManaged }
             11 => { w.budget_exhausted = true; Guard::BudgetExhausted }
             12 => { w.window = Some(WindowMode::Block); Guard::MaintenanceWindow }
             13 => { w.window = Some(WindowMode::ApprovalOnly); Guard::MaintenanceWindow }
@@ -484,11 +524,28 @@ proptest! {
     #[test]
     fn prop_silences_only_matter_when_every_earlier_stage_allows(w in world()) {
         for path in PATHS {
-            let full = w.verdict_gathered(path, false, true);
-            let partial = w.verdict_gathered(path, false, false);
+            let full = w.verdict_gathered(path, false, true, true);
+            let partial = w.verdict_gathered(path, false, false, true);
             if partial.is_allowed() {
                 prop_assert!(full.is_allowed() || matches!(guard_of(&full),
                     Some(Guard::Silenced | Guard::SilenceCheckUnavailable)));
+            } else {
+                prop_assert_eq!(full, partial);
+            }
+        }
+    }
+
+    /// The GitOps stage comes after every stage but the silences and the
+    /// remembered failures: leaving the target's owner unasked changes the
+    /// verdict only where the earlier stages allow, so the engine asks the
+    /// executor only then, on every path.
+    #[test]
+    fn prop_gitops_only_matters_when_every_earlier_stage_allows(w in world()) {
+        for path in PATHS {
+            let full = w.verdict_gathered(path, false, false, true);
+            let partial = w.verdict_gathered(path, false, false, false);
+            if partial.is_allowed() {
+                prop_assert!(full.is_allowed() || guard_of(&full) == Some(Guard::GitopsManaged));
             } else {
                 prop_assert_eq!(full, partial);
             }
@@ -659,6 +716,27 @@ fn blocks_name_their_guard_retry_and_detail() {
             Guard::IneffectiveChain,
             Retry::Never,
             "strategy restart was ineffective on this target too often; see knowledge entry kn-8 (archive it to allow the strategy again)",
+        ),
+        (
+            Block::GitOpsManaged {
+                kind: ActionKind::new("scale").unwrap(),
+                owner: crate::gitops::GitOpsOwner {
+                    tool: GitOpsTool::Flux,
+                    evidence: "kustomize.toolkit.fluxcd.io/name=apps".into(),
+                },
+            },
+            Guard::GitopsManaged,
+            Retry::Never,
+            "the target is managed by flux (kustomize.toolkit.fluxcd.io/name=apps), which would revert scale; not acting (set allow_gitops_managed = true on the strategy if the tool ignores this change)",
+        ),
+        (
+            Block::DryRunFailed {
+                kind: ActionKind::new("scale").unwrap(),
+                message: "admission webhook denied the request".into(),
+            },
+            Guard::DryRunFailed,
+            Retry::Soon,
+            "the server-side dry run of scale failed, so it was not applied: admission webhook denied the request",
         ),
     ];
     for (block, guard, retry, text) in cases {

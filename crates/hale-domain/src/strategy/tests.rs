@@ -30,6 +30,7 @@ fn restart(risk: RiskLevel) -> Strategy {
         cooldown: Duration::from_secs(300),
         risk,
         path: None,
+        allow_gitops_managed: false,
     }
 }
 
@@ -417,4 +418,16 @@ fn the_first_matching_strategy_wins_and_duplicates_name_the_first() {
         dup.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["st[2].id: duplicate strategy id \"restart-on-errors\" (also at index 0)"]
     );
+}
+
+#[test]
+fn only_maintain_isolation_keeps_the_target_as_the_actions_left_it() {
+    assert!(FailurePolicy::Escalate.runs_rollback());
+    assert!(FailurePolicy::EnterSafeMode.runs_rollback());
+    assert!(!FailurePolicy::MaintainIsolation.runs_rollback());
+    let p: RollbackPlan = serde_json::from_value(serde_json::json!({
+        "on_failure": "maintain_isolation", "actions": [{"kind": "uncordon"}]
+    }))
+    .unwrap();
+    assert_eq!(p.on_failure, FailurePolicy::MaintainIsolation);
 }

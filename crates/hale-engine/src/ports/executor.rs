@@ -19,6 +19,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use hale_domain::failure::FailureClass;
+use hale_domain::gitops::GitOpsOwner;
 pub use hale_domain::namespaces::NamespacePolicy;
 use hale_domain::strategy::{ActionKind, ActionSpec};
 use hale_domain::{OperationId, ResourceRef, TenantId};
@@ -250,6 +251,47 @@ pub trait ActionExecutor: Send + Sync {
 
     /// Runs one action.
     async fn execute(&self, req: ActionRequest<'_>) -> Result<ActionOutcome, ExecError>;
+
+    /// Whether the engine runs every automatic action through
+    /// [`ExecMode::DryRun`] first, with the same request, and applies it
+    /// only if the dry run passed (default false). Executors whose target
+    /// validates without persisting (Kubernetes `dryRun=All`: admission,
+    /// schemas, quotas) say true; a dry run that fails blocks the apply as
+    /// `dry_run_failed`, which is no failure of the target (no breaker,
+    /// backoff or dormancy counts it), and both answers go into the audit
+    /// entry's dry-run fields.
+    fn dry_runs_before_apply(&self) -> bool {
+        false
+    }
+
+    /// Who owns the target besides Hale: the GitOps tool (Argo CD, Flux)
+    /// that reconciles it from Git, if any. The engine asks before a
+    /// strategy that runs a kind such a tool would revert (`scale`,
+    /// `rollout_undo`), and the guard refuses it as `gitops_managed`
+    /// ([`hale_domain::gitops`]).
+    ///
+    /// Contract: read-only; `Ok(None)` when no GitOps tool owns the target
+    /// or the executor cannot tell (the default, for executors whose
+    /// targets carry no such marks); `Err` when the target could not be
+    /// read, with an honest class as for [`ActionExecutor::execute`] (the
+    /// engine then proceeds, and the action's own read fails the same way).
+    /// It MUST refuse targets outside `req.namespaces` with
+    /// `FailureClass::InvalidAction`.
+    async fn gitops_owner(&self, req: OwnerRequest<'_>) -> Result<Option<GitOpsOwner>, ExecError> {
+        let _ = req;
+        Ok(None)
+    }
+}
+
+/// The target whose owner the engine asks about.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnerRequest<'a> {
+    /// Owning tenant.
+    pub tenant: &'a TenantId,
+    /// The target.
+    pub resource: &'a ResourceRef,
+    /// Where the tenant may look.
+    pub namespaces: &'a NamespacePolicy,
 }
 
 /// A health check request.

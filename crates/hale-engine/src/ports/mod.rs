@@ -9,6 +9,7 @@
 
 pub mod channel;
 pub mod clock;
+pub mod diagnosis;
 pub mod executor;
 pub mod flags;
 pub mod locks;
@@ -20,9 +21,12 @@ pub mod store;
 
 pub use channel::{ChannelError, NotificationChannel};
 pub use clock::{Clock, SystemClock};
+pub use diagnosis::{
+    ADVISOR_TIMEOUT, AdvisorError, DiagnosisAdvisor, DiagnosisRequest, RuleTableAdvisor,
+};
 pub use executor::{
     ActionExecutor, ActionOutcome, ActionRequest, ExecError, ExecMode, Health, HealthProbe,
-    LeaseCheck, NamespacePolicy, ProbeError, ProbeRequest,
+    LeaseCheck, NamespacePolicy, OwnerRequest, ProbeError, ProbeRequest,
 };
 pub use flags::{EnvFlagSource, FlagError, FlagSource, StaticFlagSource};
 pub use locks::{

@@ -32,6 +32,8 @@ async fn two_replicas_never_run_more_than_the_in_flight_budget() {
             status: None,
             times: Some(1),
             latency_ms: 6_000,
+            // The apply is slow; its dry run (sent first) is not.
+            dry_run: Some(false),
         });
     }
     let a = world.start_server("replica-a").await;

@@ -79,6 +79,8 @@ async fn dormancy_counts_failures_across_three_replicas_and_a_resume_on_one_wake
         status: Some(500),
         times: None,
         latency_ms: 0,
+        // Only the apply: its dry run (sent first) passes.
+        dry_run: Some(false),
     });
     for (i, server) in replicas.iter().enumerate() {
         let service = u32::try_from(i).expect("a small index");

@@ -35,6 +35,8 @@ async fn an_action_longer_than_the_lock_ttl_is_the_only_one_on_its_resource() {
         status: None,
         times: Some(1),
         latency_ms: SLOW_ACTION_MS,
+        // The apply is slow; its dry run (sent first) is not.
+        dry_run: Some(false),
     });
     let a = world.start_server("a").await;
     let b = world.start_server("b").await;

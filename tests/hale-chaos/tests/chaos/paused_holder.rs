@@ -37,6 +37,7 @@ async fn a_paused_holder_never_writes_over_the_next_holders_work() {
         status: None,
         times: Some(1),
         latency_ms: SLOW_READ_MS,
+        dry_run: None,
     });
     let a = world.start_server("a").await;
     let b = world.start_server("b").await;

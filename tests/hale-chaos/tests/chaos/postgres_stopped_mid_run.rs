@@ -53,6 +53,8 @@ async fn postgres_stopped_mid_run_runs_nothing_after_the_failed_record() {
         status: None,
         times: Some(1),
         latency_ms: SLOW_ACTION_MS,
+        // The apply is slow; its dry run (sent first) is not.
+        dry_run: Some(false),
     });
     let server = world.start_server("hale").await;
     let started = world.post(&server, &[alert(1)], "http://am-1:9093").await;

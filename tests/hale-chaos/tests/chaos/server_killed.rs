@@ -16,17 +16,29 @@ const SLOW_ACTION_MS: u64 = 4000;
 /// process by at most this long, and recovery waits for it.
 const LOCK_TTL_SECS: u64 = 3;
 
-/// How many times the fake API server received the restart PATCH, and how
-/// many of those it applied.
+/// How many times the fake API server received the restart PATCH (not
+/// counting its server-side dry runs, which the engine sends first and
+/// which change nothing), and how many of those it applied.
 fn patches(world: &World) -> (u64, u64) {
+    let (received, applied, dry_runs) = patch_counts(world);
+    (received - dry_runs, applied)
+}
+
+/// The restart PATCH's counters: received (dry runs included), applied,
+/// dry runs answered.
+fn patch_counts(world: &World) -> (u64, u64, u64) {
     let path = deployment_path(0);
     world
         .fake
         .requests()
         .into_iter()
         .filter(|r| r.verb == "PATCH" && r.path == path)
-        .fold((0, 0), |(rec, app), r| {
-            (rec + r.counts.received, app + r.counts.applied)
+        .fold((0, 0, 0), |(rec, app, dry), r| {
+            (
+                rec + r.counts.received,
+                app + r.counts.applied,
+                dry + r.counts.dry_run,
+            )
         })
 }
 
@@ -45,6 +57,8 @@ async fn sigkill_mid_action_is_recovered_as_interrupted_and_never_acted_twice() 
         status: None,
         times: None,
         latency_ms: SLOW_ACTION_MS,
+        // The apply is slow; its dry run (sent first) is not.
+        dry_run: Some(false),
     });
     let server = world.start_server("first").await;
     let alert = firing(0, unix_now() - 60);
@@ -59,7 +73,8 @@ async fn sigkill_mid_action_is_recovered_as_interrupted_and_never_acted_twice() 
     eventually(
         Duration::from_secs(20),
         "the restart PATCH to be in flight",
-        || async { (patches(&world).0 == 1).then_some(()) },
+        // The dry run was answered and the apply arrived after it.
+        || async { (patch_counts(&world) == (2, 0, 1)).then_some(()) },
     )
     .await;
     let log = server.kill().await;
