@@ -132,8 +132,14 @@ pub enum Settlement {
 ///   (a later resolve of the same episode keeps the first instant).
 /// * Resolved after the window: ineffective (`not_resolved`).
 /// * Fired again while resolved and before the stabilization is over:
-///   ineffective (`refired`). A firing while never resolved is the same
-///   episode, not a re-fire.
+///   ineffective (`refired`).
+/// * Fired (a new episode, which is what [`Observation::Fired`] means)
+///   with no resolve recorded: the alert did resolve, unseen here (another
+///   replica took the resolve and has not written it yet, or it came while
+///   the operation still ran), and came back. The resolve's instant is
+///   unknown, so the verdict is the cautious one: ineffective, `refired`
+///   within the window, `not_resolved` after it. A fix whose alert returned
+///   is never called effective on a guess.
 /// * A tick: effective once resolved for the stabilization; ineffective
 ///   once the window is over without a resolve.
 pub fn settle(
@@ -149,6 +155,13 @@ pub fn settle(
     match (seen, resolved_at) {
         (Observation::Fired(at), Some(r)) if at < r.saturating_add(policy.stabilization) => {
             return Settlement::Ineffective(IneffectiveReason::Refired);
+        }
+        (Observation::Fired(at), None) => {
+            return Settlement::Ineffective(if at > deadline {
+                IneffectiveReason::NotResolved
+            } else {
+                IneffectiveReason::Refired
+            });
         }
         (Observation::Resolved(at), None) => {
             if at > deadline {

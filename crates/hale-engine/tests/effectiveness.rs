@@ -192,3 +192,56 @@ async fn three_ineffective_fixes_block_the_pair_until_the_entry_is_archived() {
     let o = refire(&e, &t, &a).await;
     assert!(matches!(&o, Outcome::OperationStarted { .. }), "{o:?}");
 }
+
+/// Two replicas: A took the alert's resolve (its converge landed) but its
+/// write of the resolve onto the operation had not, when B took the re-fire,
+/// a new episode. The fix's alert came back, so B marks it ineffective
+/// (refired) rather than taking the firing for the old episode and leaving
+/// it to be called effective later.
+#[tokio::test(start_paused = true)]
+async fn a_refire_seen_before_another_replicas_resolve_landed_is_ineffective() {
+    use hale_engine::ports::FingerprintStore;
+    let (kit, e, t) = setup(0).await;
+    let a = alert("HighErrorRate", "checkout");
+    let id = started(&ingest_one(&e, &t, a.clone()).await);
+    e.wait_idle().await;
+    advance(Duration::from_secs(60)).await;
+    // Replica A's converge of the resolve, and nothing after it.
+    let mut resolved = a.clone().resolved();
+    resolved.starts_at = a.starts_at;
+    resolved.ends_at = Some(hale_domain::Timestamp::from_unix_secs(1_790_000_000));
+    let identity = TenantPolicy::new(t.clone(), vec![]).identity;
+    let at = hale_domain::Timestamp::from_unix_secs(1_790_000_000);
+    kit.store
+        .converge(
+            &t,
+            &hale_domain::convergence::Delivery::of(&identity, &resolved, at),
+        )
+        .await
+        .unwrap();
+    assert_eq!(op(&kit, &t, &id).await.alert_resolved_at, None);
+    // Replica B takes the re-fire.
+    advance(Duration::from_secs(30)).await;
+    let mut fresh = a.clone();
+    fresh.starts_at = Some(hale_domain::Timestamp::from_unix_secs(1_790_000_100));
+    ingest_one(&e, &t, fresh).await;
+    let o = op(&kit, &t, &id).await;
+    assert_eq!(o.effectiveness, Some(Effectiveness::Ineffective));
+    let audited = audit(&kit, &t, "operation.effectiveness").await;
+    assert_eq!(audited.len(), 1);
+    assert!(
+        audited[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("fired again"),
+        "{audited:?}"
+    );
+    // Time alone never turns it effective afterwards.
+    advance(Duration::from_secs(900)).await;
+    e.settle_effectiveness().await.unwrap();
+    assert_eq!(
+        op(&kit, &t, &id).await.effectiveness,
+        Some(Effectiveness::Ineffective)
+    );
+}

@@ -52,11 +52,18 @@ fn the_worked_example_settles_as_documented() {
         settle(&p, t(0), Some(t(180)), Observation::Fired(t(240))),
         Settlement::Ineffective(IneffectiveReason::Refired)
     );
-    // Still firing at 0..10m is one episode; past 10m it did not resolve.
+    // A new episode with no resolve recorded: the resolve was not seen
+    // here (another replica's write still on its way), so the alert came
+    // back: ineffective, never effective on a guess.
     assert_eq!(
         settle(&p, t(0), None, Observation::Fired(t(60))),
-        Settlement::Pending { resolved_at: None }
+        Settlement::Ineffective(IneffectiveReason::Refired)
     );
+    assert_eq!(
+        settle(&p, t(0), None, Observation::Fired(t(601))),
+        Settlement::Ineffective(IneffectiveReason::NotResolved)
+    );
+    // Past 10m it did not resolve.
     assert_eq!(
         settle(&p, t(0), None, Observation::Tick(t(601))),
         Settlement::Ineffective(IneffectiveReason::NotResolved)
@@ -136,6 +143,7 @@ proptest! {
         window in 1u64..1200,
         stabilization in 1u64..900,
         resolve in proptest::option::of(0u64..2000),
+        resolve_seen in any::<bool>(),
         refire in proptest::option::of(0u64..2000),
         ticks in proptest::collection::vec(0u64..4000, 0..6),
         end in 0u64..4000,
@@ -153,7 +161,9 @@ proptest! {
             .iter()
             .map(|&s| (at(s), 1, Observation::Tick(at(s))))
             .collect();
-        if let Some(r) = resolved {
+        // An unseen resolve: another replica took it and its write had not
+        // landed when the re-fire came.
+        if let Some(r) = resolved.filter(|_| resolve_seen) {
             seen.push((r, 0, Observation::Resolved(r)));
         }
         if let Some(f) = refired {
@@ -174,7 +184,14 @@ proptest! {
                 break;
             }
         }
-        prop_assert_eq!(verdict, reference(&p, done, resolved, refired, last));
+        let expected = match refired {
+            // Its alert came back as a new episode while no resolve was
+            // recorded: ineffective, whenever the unseen resolve was.
+            Some(_) if !resolve_seen => Some(Effectiveness::Ineffective),
+            _ if !resolve_seen => reference(&p, done, None, None, last),
+            _ => reference(&p, done, resolved, refired, last),
+        };
+        prop_assert_eq!(verdict, expected);
     }
 
     /// The chain rule counts exactly the verdicts inside the window, and
