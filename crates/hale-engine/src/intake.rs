@@ -99,9 +99,15 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         let rt = inner.runtime(tenant).await?;
+        // Each alert's fingerprint once, for its key and its group.
+        let fingerprints: Vec<Fingerprint> = alerts
+            .iter()
+            .map(|a| rt.policy.identity.fingerprint(a))
+            .collect();
         let keys: Vec<String> = alerts
             .iter()
-            .map(|a| delivery_key(a, &rt.policy.identity.fingerprint(a)))
+            .zip(&fingerprints)
+            .map(|(a, fp)| delivery_key(a, fp))
             .collect();
         let claims = inner.claim_keys(tenant, &keys).await;
         let n = alerts.len();
@@ -110,7 +116,7 @@ impl Engine {
         let mut failure = None;
         if concurrency == 1 || n < 2 {
             for (i, alert) in alerts.into_iter().enumerate() {
-                match inner.process_alert(&rt, alert, &keys[i], claims[i]).await {
+                match inner.process_alert(&rt, alert, claims[i]).await {
                     Ok(d) => slots[i] = Some(d),
                     Err(e) => {
                         failure = Some(e);
@@ -124,15 +130,13 @@ impl Engine {
             // groups run side by side.
             let mut groups: Vec<Vec<(usize, Alert)>> = Vec::new();
             let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
-            for (i, alert) in alerts.into_iter().enumerate() {
-                let fp = rt.policy.identity.fingerprint(&alert);
+            for ((i, alert), fp) in alerts.into_iter().enumerate().zip(fingerprints) {
                 let g = *group_of.entry(fp).or_insert_with(|| {
                     groups.push(Vec::new());
                     groups.len() - 1
                 });
                 groups[g].push((i, alert));
             }
-            let keys = &keys;
             let claims = &claims;
             let results: Vec<GroupResult> = stream::iter(groups.into_iter().map(|group| {
                 let inner = inner.clone();
@@ -140,7 +144,7 @@ impl Engine {
                 async move {
                     let mut out = Vec::with_capacity(group.len());
                     for (i, alert) in group {
-                        match inner.process_alert(&rt, alert, &keys[i], claims[i]).await {
+                        match inner.process_alert(&rt, alert, claims[i]).await {
                             Ok(d) => out.push((i, d)),
                             Err(e) => return (out, Some(e)),
                         }
@@ -218,14 +222,12 @@ impl Inner {
         self: &Arc<Self>,
         rt: &Arc<TenantRuntime>,
         alert: Alert,
-        key: &str,
         claim: KeyClaim,
     ) -> Result<AlertDecision, EngineError> {
         self.metrics.alert_received();
         let now = self.now();
         rt.touch(now);
         let delivery = Delivery::of(&rt.policy.identity, &alert, now);
-        debug_assert_eq!(key, delivery_key(&alert, &delivery.fingerprint));
         let decision = |outcome| AlertDecision {
             fingerprint: delivery.fingerprint.clone(),
             alertname: delivery.alertname.clone(),
