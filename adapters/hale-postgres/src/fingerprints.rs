@@ -14,9 +14,11 @@ use hale_domain::convergence::{
 };
 use hale_engine::ports::{FingerprintStore, Page, PageRequest, StoreError};
 use sqlx::postgres::PgRow;
+use sqlx::{Postgres, Transaction};
 
 use crate::codec::{Cols, int, json, ts, wire};
-use crate::store::{PgStore, list_query};
+use crate::error;
+use crate::store::{PgStore, commit, list_query};
 
 macro_rules! columns {
     () => {
@@ -107,6 +109,31 @@ fn from_row(row: &PgRow) -> Result<FingerprintRecord, StoreError> {
     })
 }
 
+/// Converges one delivery in `tx` ([`UPSERT`]) and returns the record.
+pub(crate) async fn converge_in(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &TenantId,
+    delivery: &Delivery,
+) -> Result<FingerprintRecord, StoreError> {
+    let keep = i32::try_from(RECENT_FIRINGS_KEPT).unwrap_or(i32::MAX);
+    let row = sqlx::query(UPSERT)
+        .bind(tenant.as_str())
+        .bind(delivery.fingerprint.as_str())
+        .bind(delivery.alertname.as_str())
+        .bind(json(&delivery.identity)?)
+        .bind(wire(&delivery.status)?)
+        .bind(ts(delivery.received_at)?)
+        .bind(keep)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    match row {
+        Some(row) => from_row(&row),
+        // RETURNING always yields the row; only a broken server would not.
+        None => Err(StoreError::Unavailable("the upsert returned no row".into())),
+    }
+}
+
 #[async_trait]
 impl FingerprintStore for PgStore {
     async fn converge(
@@ -114,20 +141,13 @@ impl FingerprintStore for PgStore {
         tenant: &TenantId,
         delivery: &Delivery,
     ) -> Result<FingerprintRecord, StoreError> {
-        let keep = i32::try_from(RECENT_FIRINGS_KEPT).unwrap_or(i32::MAX);
-        let upsert = sqlx::query(UPSERT)
-            .bind(tenant.as_str())
-            .bind(delivery.fingerprint.as_str())
-            .bind(delivery.alertname.as_str())
-            .bind(json(&delivery.identity)?)
-            .bind(wire(&delivery.status)?)
-            .bind(ts(delivery.received_at)?)
-            .bind(keep);
-        match self.fetch_optional(tenant, upsert, from_row).await? {
-            Some(record) => Ok(record),
-            // RETURNING always yields the row; only a broken server would not.
-            None => Err(StoreError::Unavailable("the upsert returned no row".into())),
-        }
+        self.timed(async {
+            let mut tx = self.begin(tenant).await?;
+            let record = converge_in(&mut tx, tenant, delivery).await?;
+            commit(tx).await?;
+            Ok(record)
+        })
+        .await
     }
 
     async fn claim_episode(

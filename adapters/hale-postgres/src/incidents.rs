@@ -6,9 +6,9 @@ use hale_domain::notification::Notice;
 use hale_domain::record::incident::Incident;
 use hale_domain::{IncidentId, TenantId};
 use hale_engine::ports::{IncidentFilter, IncidentStore, Page, StoreError};
-use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
+use sqlx::{Postgres, Transaction};
 
 use crate::codec::{Cols, int, json, json_opt, ts, ts_opt, wire};
 use crate::error;
@@ -100,18 +100,58 @@ fn bind<'q>(
         .bind(ts_opt(i.closed_at)?))
 }
 
+/// Inserts an incident and the notice it carries, in `tx`. `Conflict` if
+/// the id exists.
+pub(crate) async fn insert_incident(
+    tx: &mut Transaction<'static, Postgres>,
+    incident: &Incident,
+) -> Result<(), StoreError> {
+    let insert = bind(
+        sqlx::query(INSERT),
+        incident,
+        int("revision", incident.revision)?,
+    )?;
+    insert.execute(&mut **tx).await.map_err(error::db)?;
+    carry(tx, Notice::for_incident(incident)).await?;
+    Ok(())
+}
+
+/// Replaces an incident if it is still at `incident.revision`, with the
+/// notice it carries, in `tx`; returns the new revision.
+pub(crate) async fn replace_incident(
+    tx: &mut Transaction<'static, Postgres>,
+    incident: &Incident,
+) -> Result<u64, StoreError> {
+    let next = int("revision", incident.revision.saturating_add(1))?;
+    let update =
+        bind(sqlx::query(UPDATE), incident, next)?.bind(int("revision", incident.revision)?);
+    let (tenant, id) = (&incident.tenant, incident.id.as_str());
+    cas_update(tx, update, "incidents", tenant, id).await?;
+    carry(tx, Notice::for_incident(incident)).await?;
+    Ok(incident.revision + 1)
+}
+
+/// The newest open incident for a fingerprint, read in `tx`.
+pub(crate) async fn open_incident_in(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &TenantId,
+    fingerprint: &Fingerprint,
+) -> Result<Option<Incident>, StoreError> {
+    let row = sqlx::query(SELECT_OPEN_FOR)
+        .bind(tenant.as_str())
+        .bind(fingerprint.as_str())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    row.as_ref().map(from_row).transpose()
+}
+
 #[async_trait]
 impl IncidentStore for PgStore {
     async fn create_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        let insert = bind(
-            sqlx::query(INSERT),
-            incident,
-            int("revision", incident.revision)?,
-        )?;
         self.timed(async {
             let mut tx = self.begin(&incident.tenant).await?;
-            insert.execute(&mut *tx).await.map_err(error::db)?;
-            carry(&mut tx, Notice::for_incident(incident)).await?;
+            insert_incident(&mut tx, incident).await?;
             commit(tx).await
         })
         .await
@@ -163,16 +203,11 @@ impl IncidentStore for PgStore {
     }
 
     async fn update_incident(&self, incident: &Incident) -> Result<u64, StoreError> {
-        let next = int("revision", incident.revision.saturating_add(1))?;
-        let update =
-            bind(sqlx::query(UPDATE), incident, next)?.bind(int("revision", incident.revision)?);
-        let (tenant, id) = (&incident.tenant, incident.id.as_str());
         self.timed(async {
-            let mut tx = self.begin(tenant).await?;
-            cas_update(&mut tx, update, "incidents", tenant, id).await?;
-            carry(&mut tx, Notice::for_incident(incident)).await?;
+            let mut tx = self.begin(&incident.tenant).await?;
+            let revision = replace_incident(&mut tx, incident).await?;
             commit(tx).await?;
-            Ok(incident.revision + 1)
+            Ok(revision)
         })
         .await
     }

@@ -42,6 +42,7 @@ mod config;
 mod error;
 mod fingerprints;
 mod incidents;
+mod intake;
 mod knowledge;
 mod migrate;
 mod operations;

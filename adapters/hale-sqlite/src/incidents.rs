@@ -7,19 +7,74 @@ use hale_domain::record::incident::Incident;
 use hale_domain::{IncidentId, TenantId};
 use hale_engine::ports::{IncidentFilter, IncidentStore, Page, StoreError};
 
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+
+use crate::error;
 use crate::outbox::carry;
-use crate::store::{SqliteStore, Table, commit, next_revision, push_time_range, to_doc};
+use crate::store::{SqliteStore, Table, commit, from_doc, next_revision, push_time_range, to_doc};
 
 const T: Table = Table::INCIDENTS;
+
+/// The query for a fingerprint's newest open incident.
+fn open_for(tenant: &TenantId, fingerprint: &Fingerprint) -> QueryBuilder<Sqlite> {
+    let mut qb = T.list(tenant);
+    qb.push(" AND fingerprint = ")
+        .push_bind(fingerprint.as_str().to_owned())
+        .push(" AND status IN ('investigating', 'mitigating', 'escalated')")
+        .push(" ORDER BY created_at DESC, id DESC LIMIT 1");
+    qb
+}
+
+/// A fingerprint's newest open incident, read in `tx`.
+pub(crate) async fn open_incident_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &TenantId,
+    fingerprint: &Fingerprint,
+) -> Result<Option<Incident>, StoreError> {
+    let mut qb = open_for(tenant, fingerprint);
+    let doc: Option<String> = qb
+        .build_query_scalar()
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    doc.map(|d| from_doc(T, &d)).transpose()
+}
+
+/// Inserts an incident and the notice it carries, in `tx`.
+pub(crate) async fn insert_incident(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident: &Incident,
+) -> Result<(), StoreError> {
+    let doc = to_doc(incident)?;
+    T.insert(tx, &incident.tenant, incident.id.as_str(), doc)
+        .await?;
+    carry(tx, Notice::for_incident(incident)).await?;
+    Ok(())
+}
+
+/// Replaces an incident still at `incident.revision`, with the notice it
+/// carries, in `tx`; returns the new revision.
+pub(crate) async fn replace_incident(
+    tx: &mut Transaction<'static, Sqlite>,
+    incident: &Incident,
+) -> Result<u64, StoreError> {
+    let next = next_revision(incident.revision)?;
+    let doc = to_doc(&Incident {
+        revision: next,
+        ..incident.clone()
+    })?;
+    let (tenant, id) = (&incident.tenant, incident.id.as_str());
+    T.replace(tx, tenant, id, doc, Some(incident.revision))
+        .await?;
+    carry(tx, Notice::for_incident(incident)).await?;
+    Ok(next)
+}
 
 #[async_trait]
 impl IncidentStore for SqliteStore {
     async fn create_incident(&self, incident: &Incident) -> Result<(), StoreError> {
-        let doc = to_doc(incident)?;
         let mut tx = self.write().await?;
-        T.insert(&mut tx, &incident.tenant, incident.id.as_str(), doc)
-            .await?;
-        carry(&mut tx, Notice::for_incident(incident)).await?;
+        insert_incident(&mut tx, incident).await?;
         commit(tx).await
     }
 
@@ -36,12 +91,11 @@ impl IncidentStore for SqliteStore {
         tenant: &TenantId,
         fingerprint: &Fingerprint,
     ) -> Result<Option<Incident>, StoreError> {
-        let mut qb = T.list(tenant);
-        qb.push(" AND fingerprint = ")
-            .push_bind(fingerprint.as_str().to_owned())
-            .push(" AND status IN ('investigating', 'mitigating', 'escalated')")
-            .push(" ORDER BY created_at DESC, id DESC LIMIT 1");
-        Ok(self.all(T, qb).await?.into_iter().next())
+        Ok(self
+            .all(T, open_for(tenant, fingerprint))
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn list_incidents(
@@ -62,16 +116,8 @@ impl IncidentStore for SqliteStore {
     }
 
     async fn update_incident(&self, incident: &Incident) -> Result<u64, StoreError> {
-        let next = next_revision(incident.revision)?;
-        let doc = to_doc(&Incident {
-            revision: next,
-            ..incident.clone()
-        })?;
         let mut tx = self.write().await?;
-        let (tenant, id) = (&incident.tenant, incident.id.as_str());
-        T.replace(&mut tx, tenant, id, doc, Some(incident.revision))
-            .await?;
-        carry(&mut tx, Notice::for_incident(incident)).await?;
+        let next = replace_incident(&mut tx, incident).await?;
         commit(tx).await?;
         Ok(next)
     }

@@ -8,18 +8,39 @@ use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::timeline::TimelineEvent;
 use hale_engine::ports::{AuditFilter, AuditLog, Page, StoreError, TimelineFilter, TimelineStore};
 
+use sqlx::{Sqlite, Transaction};
+
 use crate::outbox::carry;
 use crate::store::{SqliteStore, Table, commit, push_time_range, to_doc};
+
+/// Appends an audit entry and the notice it carries, in `tx`.
+pub(crate) async fn insert_audit(
+    tx: &mut Transaction<'static, Sqlite>,
+    entry: &AuditEntry,
+) -> Result<(), StoreError> {
+    let doc = to_doc(entry)?;
+    Table::AUDIT
+        .insert(tx, &entry.tenant, &entry.id, doc)
+        .await?;
+    carry(tx, Notice::for_audit(entry)).await?;
+    Ok(())
+}
+
+/// Appends a timeline event, in `tx`.
+pub(crate) async fn insert_timeline(
+    tx: &mut Transaction<'static, Sqlite>,
+    event: &TimelineEvent,
+) -> Result<(), StoreError> {
+    Table::TIMELINE
+        .insert(tx, &event.tenant, &event.id, to_doc(event)?)
+        .await
+}
 
 #[async_trait]
 impl AuditLog for SqliteStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let doc = to_doc(entry)?;
         let mut tx = self.write().await?;
-        Table::AUDIT
-            .insert(&mut tx, &entry.tenant, &entry.id, doc)
-            .await?;
-        carry(&mut tx, Notice::for_audit(entry)).await?;
+        insert_audit(&mut tx, entry).await?;
         commit(tx).await
     }
 

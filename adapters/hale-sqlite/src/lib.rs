@@ -36,6 +36,7 @@ mod config;
 mod error;
 mod fingerprints;
 mod incidents;
+mod intake;
 mod journal;
 mod knowledge;
 mod operations;

@@ -180,6 +180,14 @@ impl ConvergenceVerdict {
             ConvergenceVerdict::NewEpisode | ConvergenceVerdict::Duplicate { claimed: false }
         )
     }
+
+    /// Whether intake reads the fingerprint's open incident for this
+    /// delivery: to resolve it, or to evaluate (and record on it) an alert
+    /// that may start healing. Repeats of a resolve and of a claimed episode
+    /// change nothing but the fingerprint.
+    pub fn concerns_incident(self) -> bool {
+        self == ConvergenceVerdict::Resolved || self.may_start_healing()
+    }
 }
 
 /// One delivery to converge.

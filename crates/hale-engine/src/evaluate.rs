@@ -12,11 +12,12 @@ use hale_domain::alert::Alert;
 use hale_domain::convergence::{ConvergenceVerdict, FingerprintRecord};
 use hale_domain::guard::{HealingPath, Verdict};
 use hale_domain::reason::SkipReason;
-use hale_domain::record::incident::{Incident, Stage, StepDecision};
+use hale_domain::record::incident::{Stage, StepDecision};
 use hale_domain::strategy::{ExecutionPath, find_strategy};
 use hale_domain::{IncidentId, TenantId, Timestamp};
 
 use crate::decision::Outcome;
+use crate::draft::IntakeDraft;
 use crate::engine::Inner;
 use crate::error::EngineError;
 use crate::tenant::TenantRuntime;
@@ -26,11 +27,9 @@ pub(crate) struct Evaluation<'a> {
     pub rt: &'a Arc<TenantRuntime>,
     pub alert: &'a Alert,
     pub record: &'a FingerprintRecord,
-    pub incident: IncidentId,
-    /// The incident as last read or written during this evaluation, so the
-    /// next change need not read it again (a stale copy only costs a retry:
-    /// updates are revision-checked).
-    pub incident_copy: std::sync::Mutex<Option<Incident>>,
+    /// The incident and what the evaluation recorded and has not committed
+    /// yet ([`IntakeDraft`]); taken out while a commit runs.
+    draft: std::sync::Mutex<Option<IntakeDraft>>,
     pub now: Timestamp,
 }
 
@@ -39,21 +38,41 @@ impl<'a> Evaluation<'a> {
         rt: &'a Arc<TenantRuntime>,
         alert: &'a Alert,
         record: &'a FingerprintRecord,
-        incident: Incident,
+        draft: IntakeDraft,
         now: Timestamp,
     ) -> Self {
         Evaluation {
             rt,
             alert,
             record,
-            incident: incident.id.clone(),
-            incident_copy: std::sync::Mutex::new(Some(incident)),
+            draft: std::sync::Mutex::new(Some(draft)),
             now,
         }
     }
 
     pub(crate) fn tenant(&self) -> &TenantId {
         self.rt.tenant()
+    }
+
+    /// Changes the draft (a no-op while a commit holds it, which never
+    /// overlaps a change: an evaluation runs its steps in order).
+    pub(crate) fn with_draft<R>(&self, f: impl FnOnce(&mut IntakeDraft) -> R) -> Option<R> {
+        let mut guard = self.draft.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_mut().map(f)
+    }
+
+    /// The incident's id.
+    pub(crate) fn incident_id(&self) -> IncidentId {
+        self.with_draft(|d| d.incident_id().clone())
+            .unwrap_or_else(|| IncidentId::new(""))
+    }
+
+    fn take_draft(&self) -> Option<IntakeDraft> {
+        self.draft.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    fn put_draft(&self, draft: IntakeDraft) {
+        *self.draft.lock().unwrap_or_else(|p| p.into_inner()) = Some(draft);
     }
 }
 
@@ -66,6 +85,27 @@ pub(crate) fn intake_path(path: ExecutionPath) -> HealingPath {
 }
 
 impl Inner {
+    /// Commits what the evaluation has recorded so far (one transaction).
+    pub(crate) async fn commit_evaluation(&self, ev: &Evaluation<'_>) -> Result<(), EngineError> {
+        let Some(mut draft) = ev.take_draft() else {
+            return Ok(());
+        };
+        let done = self.commit_draft(ev.tenant(), &mut draft).await;
+        ev.put_draft(draft);
+        done
+    }
+
+    /// [`Inner::evaluate`], then the commit of everything it recorded: the
+    /// outcome is returned only once its records are durable.
+    pub(crate) async fn evaluate_and_commit(
+        self: &Arc<Self>,
+        ev: &Evaluation<'_>,
+    ) -> Result<Outcome, EngineError> {
+        let outcome = self.evaluate(ev).await?;
+        self.commit_evaluation(ev).await?;
+        Ok(outcome)
+    }
+
     /// Strategy match, guards, coordination, then start or propose.
     pub(crate) async fn evaluate(
         self: &Arc<Self>,
@@ -81,8 +121,7 @@ impl Inner {
                     Stage::Match,
                     StepDecision::NoStrategy,
                     "no strategy matches this alert",
-                )
-                .await?;
+                );
             }
             return Ok(Outcome::NoStrategy);
         };
@@ -103,8 +142,7 @@ impl Inner {
                 strategy.trigger.consecutive_failures,
                 hale_domain::time::duration::format(strategy.trigger.within_window)
             );
-            self.ev_step(ev, Stage::Trigger, StepDecision::Waiting, &detail)
-                .await?;
+            self.ev_step(ev, Stage::Trigger, StepDecision::Waiting, &detail);
             return Ok(Outcome::Waiting {
                 strategy_id: strategy.id.clone(),
                 detail,
@@ -122,8 +160,7 @@ impl Inner {
                 if path == HealingPath::Automatic && block.asks_for_approval() =>
             {
                 let detail = format!("{block}; asking for approval instead");
-                self.ev_step(ev, Stage::Guard, StepDecision::Deferred, &detail)
-                    .await?;
+                self.ev_step(ev, Stage::Guard, StepDecision::Deferred, &detail);
                 let proposal = HealingPath::Proposal;
                 let verdict = self
                     .guard_verdict(ev.rt, proposal, strategy, &resource, ev.alert, ev.now)

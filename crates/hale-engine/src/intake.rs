@@ -14,18 +14,19 @@ use futures::stream::{self, StreamExt};
 use hale_domain::alert::Alert;
 use hale_domain::convergence::{ConvergenceVerdict, Delivery, Fingerprint, FingerprintRecord};
 use hale_domain::effectiveness::Observation;
-use hale_domain::record::incident::{
-    Incident, IncidentOutcome, IncidentResult, IncidentStatus, Signal, incident_id,
-};
+use hale_domain::record::incident::{Incident, Signal};
+use hale_domain::record::incident_change::IncidentChange;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
-use hale_domain::{IncidentId, TenantId, Timestamp};
+use hale_domain::{TenantId, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::decision::{AlertDecision, IngestReport, Outcome};
+use crate::draft::IntakeDraft;
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
 use crate::evaluate::Evaluation;
 use crate::metrics::family;
+use crate::ports::Converged;
 use crate::tenant::TenantRuntime;
 
 /// The key that identifies one delivery of one alert: HA peers and retries
@@ -252,14 +253,20 @@ impl Inner {
         now: Timestamp,
     ) -> Result<Outcome, EngineError> {
         let tenant = rt.tenant();
-        let record = self
+        let Converged {
+            record,
+            open_incident,
+        } = self
             .ports
             .stores
-            .fingerprints
-            .converge(tenant, delivery)
+            .intake
+            .converge_for_intake(tenant, delivery)
             .await?;
         match record.verdict() {
-            ConvergenceVerdict::Resolved => self.on_resolved(rt, alert, &record, now).await,
+            ConvergenceVerdict::Resolved => {
+                self.on_resolved(rt, alert, &record, open_incident, now)
+                    .await
+            }
             ConvergenceVerdict::DuplicateResolved => {
                 self.metrics.inc(family::DEDUPLICATED, "resolved");
                 Ok(Outcome::Deduplicated { claimed_by: None })
@@ -278,17 +285,17 @@ impl Inner {
             }
             v @ (ConvergenceVerdict::NewEpisode
             | ConvergenceVerdict::Duplicate { claimed: false }) => {
-                if v == ConvergenceVerdict::NewEpisode {
+                let new_episode = v == ConvergenceVerdict::NewEpisode;
+                if new_episode {
                     // A re-fire settles the fixes that did not hold first,
                     // so a chain they complete already guards this alert.
                     self.observe_alert(rt, &record.fingerprint, Observation::Fired(now))
                         .await;
                 }
-                let incident = self
-                    .ensure_incident(rt, alert, &record, now, v == ConvergenceVerdict::NewEpisode)
-                    .await?;
-                let ev = Evaluation::new(rt, alert, &record, incident, now);
-                self.evaluate(&ev).await
+                let draft =
+                    self.incident_draft(rt, alert, &record, open_incident, now, new_episode);
+                let ev = Evaluation::new(rt, alert, &record, draft, now);
+                self.evaluate_and_commit(&ev).await
             }
         }
     }
@@ -330,37 +337,23 @@ impl Inner {
         rt: &TenantRuntime,
         alert: &Alert,
         record: &FingerprintRecord,
+        open: Option<Incident>,
         now: Timestamp,
     ) -> Result<Outcome, EngineError> {
         let tenant = rt.tenant();
         rt.forget_deferred(&record.fingerprint);
         self.observe_alert(rt, &record.fingerprint, Observation::Resolved(now))
             .await;
-        let Some(open) = self
-            .ports
-            .stores
-            .incidents
-            .open_incident_for(tenant, &record.fingerprint)
-            .await?
-        else {
+        let Some(open) = open else {
             return Ok(Outcome::Resolved { incident_id: None });
         };
-        let signal = Signal::of(alert, &record.fingerprint, now);
-        let inc = self
-            .update_incident(tenant, &open.id, |inc| {
-                inc.push_signal(signal.clone());
-                inc.status = IncidentStatus::Resolved;
-                inc.resolved_at = Some(now);
-                inc.updated_at = now;
-                if inc.outcome.is_none() {
-                    inc.outcome = Some(IncidentOutcome::new(
-                        IncidentResult::ResolvedWithoutAction,
-                        "the alert resolved before any healing ran",
-                        None,
-                    ));
-                }
-            })
-            .await?;
+        let mut draft = IntakeDraft::stored(open);
+        draft.change(IncidentChange::Signal(Signal::of(
+            alert,
+            &record.fingerprint,
+            now,
+        )));
+        draft.change(IncidentChange::Resolved { at: now });
         let mut ev = self.timeline_event(
             tenant,
             TimelineEventType::System,
@@ -368,61 +361,42 @@ impl Inner {
             format!("{} resolved", record.alertname),
             now,
         );
-        ev.incident_id = Some(inc.id.clone());
-        self.timeline(ev).await?;
+        ev.incident_id = Some(draft.incident_id().clone());
+        draft.timeline(ev);
+        self.commit_draft(tenant, &mut draft).await?;
         Ok(Outcome::Resolved {
-            incident_id: Some(inc.id),
+            incident_id: Some(draft.incident_id().clone()),
         })
     }
 
-    /// The open incident for the alert's fingerprint, created if absent.
-    async fn ensure_incident(
+    /// The draft over the alert's open incident, or over a new one (with
+    /// its "Alert received" timeline event) when none is open. A new
+    /// episode adds its first firing to an open incident's signals.
+    fn incident_draft(
         &self,
         rt: &TenantRuntime,
         alert: &Alert,
         record: &FingerprintRecord,
+        open: Option<Incident>,
         now: Timestamp,
         new_episode: bool,
-    ) -> Result<Incident, EngineError> {
-        let tenant = rt.tenant();
-        if let Some(open) = self
-            .ports
-            .stores
-            .incidents
-            .open_incident_for(tenant, &record.fingerprint)
-            .await?
-        {
+    ) -> IntakeDraft {
+        if let Some(open) = open {
+            let mut draft = IntakeDraft::stored(open);
             if new_episode {
                 let signal = Signal::of(alert, &record.fingerprint, now);
-                return self
-                    .update_incident_with(tenant, &open.id, Some(open.clone()), |inc| {
-                        inc.push_signal(signal.clone())
-                    })
-                    .await;
+                draft.change(IncidentChange::Signal(signal));
             }
-            return Ok(open);
+            return draft;
         }
-        let mut incident = Incident::open(
-            IncidentId::new(""),
+        let tenant = rt.tenant();
+        let incident = Incident::open(
+            self.new_incident_id(now),
             tenant.clone(),
             record.fingerprint.clone(),
             alert,
             now,
         );
-        // Seed 003's id format has six random characters per day; a clash
-        // is possible on a busy day, so a conflicting id is drawn again.
-        let mut attempt = 0;
-        loop {
-            let raw = self.ports.ids.next_id("inc");
-            let suffix = raw.strip_prefix("inc-").unwrap_or(&raw);
-            incident.id = incident_id(now, suffix);
-            match self.ports.stores.incidents.create_incident(&incident).await {
-                Ok(()) => break,
-                Err(crate::ports::StoreError::Conflict(_)) if attempt < 5 => attempt += 1,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let id = incident.id.clone();
         let mut ev = self.timeline_event(
             tenant,
             TimelineEventType::System,
@@ -430,8 +404,9 @@ impl Inner {
             format!("Alert received: {}", incident.title),
             now,
         );
-        ev.incident_id = Some(id.clone());
-        self.timeline(ev).await?;
-        Ok(incident)
+        ev.incident_id = Some(incident.id.clone());
+        let mut draft = IntakeDraft::new_incident(incident);
+        draft.timeline(ev);
+        draft
     }
 }

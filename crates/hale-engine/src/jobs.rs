@@ -12,6 +12,7 @@ use hale_domain::healing::HealingState;
 use hale_domain::kill_switch::Feature;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 
+use crate::draft::IntakeDraft;
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
 use crate::evaluate::Evaluation;
@@ -247,8 +248,9 @@ impl Inner {
         else {
             return Ok(());
         };
-        let ev = Evaluation::new(rt, &deferred.alert, &record, incident, self.now());
-        let outcome = self.evaluate(&ev).await?;
+        let draft = IntakeDraft::stored(incident);
+        let ev = Evaluation::new(rt, &deferred.alert, &record, draft, self.now());
+        let outcome = self.evaluate_and_commit(&ev).await?;
         tracing::debug!(tenant = %rt.tenant(), was = %deferred.reason, now = outcome.label(), "re-evaluated a deferred alert");
         Ok(())
     }

@@ -58,6 +58,7 @@ pub mod control;
 pub mod decision;
 mod deferred;
 pub mod delivery;
+mod draft;
 pub mod dry_run;
 pub mod effectiveness;
 mod engine;

@@ -67,8 +67,7 @@ impl Inner {
                 stage: Stage::Coordination,
                 decision: StepDecision::Deferred,
             },
-        )
-        .await?;
+        );
         Ok(Outcome::Deferred {
             strategy_id: strategy.id.clone(),
             resource: resource.clone(),
@@ -99,8 +98,7 @@ impl Inner {
                 stage: Stage::Guard,
                 decision: StepDecision::Skipped,
             },
-        )
-        .await?;
+        );
         Ok(Outcome::Skipped {
             strategy_id: strategy.map(|s| s.id.clone()),
             reason,
@@ -138,8 +136,7 @@ impl Inner {
                 stage: Stage::Guard,
                 decision: StepDecision::Blocked,
             },
-        )
-        .await?;
+        );
         Ok(Outcome::Blocked {
             strategy_id: strategy.id.clone(),
             resource: resource.clone(),
@@ -149,22 +146,19 @@ impl Inner {
     }
 
     /// The record every deferral, skip and block leaves: a failed audit
-    /// entry with its reason, and a step in the incident's decision chain.
-    async fn record_not_acted(
-        &self,
-        ev: &Evaluation<'_>,
-        n: NotActedRecord<'_>,
-    ) -> Result<(), EngineError> {
+    /// entry with its reason, and a step in the incident's decision chain,
+    /// both committed with the evaluation's other records.
+    fn record_not_acted(&self, ev: &Evaluation<'_>, n: NotActedRecord<'_>) {
         let mut a = self.audit_entry(ev.tenant(), n.kind, &n.target, n.origin, ev.now);
         a.success = false;
         a.reason = Some(n.reason.as_str().to_owned());
         a.error_message = n.detail.map(str::to_owned);
-        a.incident_id = Some(ev.incident.clone());
-        self.audit(a).await?;
+        a.incident_id = Some(ev.incident_id());
+        ev.with_draft(|d| d.audit(a));
         let step = match n.detail {
             Some(d) => format!("{}: {d}", n.reason),
             None => n.reason.as_str().to_owned(),
         };
-        self.ev_step(ev, n.stage, n.decision, &step).await
+        self.ev_step(ev, n.stage, n.decision, &step);
     }
 }

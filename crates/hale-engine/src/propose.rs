@@ -10,6 +10,7 @@ use hale_domain::approval::{ApprovalRequest, ApprovalStatus, BlastRadius, DryRun
 use hale_domain::convergence::{ClaimKind, EpisodeClaim};
 use hale_domain::record::audit::AuditKind;
 use hale_domain::record::incident::{DecisionStep, Stage, StepDecision};
+use hale_domain::record::incident_change::IncidentChange;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 use hale_domain::strategy::Strategy;
 use hale_domain::{Actor, ApprovalId, OperationId, Origin, ResourceRef};
@@ -106,7 +107,7 @@ impl Inner {
             fingerprint: Some(ev.record.fingerprint.clone()),
             hit_count: 1,
             last_seen_at: now,
-            incident_id: Some(ev.incident.clone()),
+            incident_id: Some(ev.incident_id()),
             revision: 0,
             created_at: now,
             updated_at: now,
@@ -121,7 +122,7 @@ impl Inner {
             now,
         );
         tl.approval_id = Some(apr_id.clone());
-        tl.incident_id = Some(ev.incident.clone());
+        tl.incident_id = Some(ev.incident_id());
         tl.risk_level = Some(strategy.risk);
         tl.actor = Some(approval.requested_by.clone());
         if let Err(e) = self
@@ -143,7 +144,7 @@ impl Inner {
             now,
         );
         audit.approval_id = Some(apr_id.clone());
-        audit.incident_id = Some(ev.incident.clone());
+        audit.incident_id = Some(ev.incident_id());
         audit.reason = Some(if preempting {
             "decision path pre-empts a running automatic repair".into()
         } else {
@@ -162,19 +163,18 @@ impl Inner {
                 .join("; "),
         );
         self.audit(audit).await?;
-        let apr_for_incident = apr_id.clone();
-        self.ev_update(ev, |inc| {
-            if !inc.proposal_ids.contains(&apr_for_incident) {
-                inc.proposal_ids.push(apr_for_incident.clone());
-            }
-            inc.push_decision(DecisionStep::new(
-                now,
-                Stage::Decision,
-                StepDecision::ApprovalRequested,
-                format!("approval {} for strategy {}", apr_for_incident, strategy.id),
-            ));
-        })
-        .await?;
+        let step = DecisionStep::new(
+            now,
+            Stage::Decision,
+            StepDecision::ApprovalRequested,
+            format!("approval {} for strategy {}", apr_id, strategy.id),
+        );
+        ev.with_draft(|d| {
+            d.change(IncidentChange::ApprovalRequested {
+                approval: apr_id.clone(),
+                step,
+            })
+        });
         Ok(Outcome::ApprovalRequested {
             strategy_id: strategy.id.clone(),
             resource: resource.clone(),

@@ -3,6 +3,7 @@
 
 use hale_domain::record::audit::{AuditEntry, AuditKind};
 use hale_domain::record::incident::{DecisionStep, Incident, Stage, StepDecision};
+use hale_domain::record::incident_change::IncidentChange;
 use hale_domain::record::timeline::{TimelineEvent, TimelineEventType, TimelineStatus};
 use hale_domain::{IncidentId, Origin, TenantId, Timestamp};
 
@@ -107,60 +108,17 @@ impl Inner {
         )))
     }
 
-    /// Like [`Inner::update_incident`], but starts from a copy the caller
-    /// already holds, saving a read; a stale copy falls back to the read
-    /// loop.
-    pub(crate) async fn update_incident_with(
-        &self,
-        tenant: &TenantId,
-        id: &IncidentId,
-        copy: Option<Incident>,
-        mut change: impl FnMut(&mut Incident),
-    ) -> Result<Incident, EngineError> {
-        if let Some(mut inc) = copy {
-            change(&mut inc);
-            match self.ports.stores.incidents.update_incident(&inc).await {
-                Ok(rev) => {
-                    inc.revision = rev;
-                    return Ok(inc);
-                }
-                Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.update_incident(tenant, id, change).await
-    }
-
-    /// Changes the incident of an evaluation, reusing its last copy.
-    pub(crate) async fn ev_update(
-        &self,
-        ev: &Evaluation<'_>,
-        change: impl FnMut(&mut Incident),
-    ) -> Result<Incident, EngineError> {
-        let copy = ev
-            .incident_copy
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let inc = self
-            .update_incident_with(ev.tenant(), &ev.incident, copy, change)
-            .await?;
-        *ev.incident_copy.lock().unwrap_or_else(|p| p.into_inner()) = Some(inc.clone());
-        Ok(inc)
-    }
-
-    /// Appends a decision step to an evaluation's incident.
-    pub(crate) async fn ev_step(
+    /// Appends a decision step to an evaluation's incident (committed with
+    /// the evaluation's other records).
+    pub(crate) fn ev_step(
         &self,
         ev: &Evaluation<'_>,
         stage: Stage,
         decision: StepDecision,
         reason: &str,
-    ) -> Result<(), EngineError> {
+    ) {
         let step = DecisionStep::new(ev.now, stage, decision, reason);
-        self.ev_update(ev, |inc| inc.push_decision(step.clone()))
-            .await
-            .map(|_| ())
+        ev.with_draft(|d| d.change(IncidentChange::Step(step)));
     }
 
     /// Appends a decision step to an incident's chain.

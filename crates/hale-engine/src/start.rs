@@ -19,6 +19,7 @@ use hale_domain::healing::{HealingOperation, NewOperation};
 use hale_domain::reason::{DeferralReason, NotActed};
 use hale_domain::record::audit::AuditKind;
 use hale_domain::record::incident::{DecisionStep, Stage, StepDecision};
+use hale_domain::record::incident_change::IncidentChange;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
 use hale_domain::safety::LedgerKey;
 use hale_domain::silence::SilenceCheck;
@@ -124,6 +125,9 @@ impl Inner {
         resource: &ResourceRef,
         path: HealingPath,
     ) -> Result<Outcome, EngineError> {
+        // What the evaluation recorded so far, and a new incident, are
+        // durable before an operation or approval can name the incident.
+        self.commit_evaluation(ev).await?;
         let tenant = ev.tenant();
         let pending_approval = self
             .ports
@@ -374,7 +378,7 @@ impl Inner {
             ev.now,
         );
         op.fingerprint = Some(ev.record.fingerprint.clone());
-        op.incident_id = Some(ev.incident.clone());
+        op.incident_id = Some(ev.incident_id());
         op.fencing_token = Some(lease.token.0);
         let mut audit = self.audit_entry(
             tenant,
@@ -384,7 +388,7 @@ impl Inner {
             ev.now,
         );
         audit.operation_id = Some(op_id.clone());
-        audit.incident_id = Some(ev.incident.clone());
+        audit.incident_id = Some(ev.incident_id());
         audit.auto_repair_attempted = true;
         audit.retry_count = attempt_number.saturating_sub(1);
         audit.reason = Some(format!(
@@ -409,8 +413,11 @@ impl Inner {
             StepDecision::OperationStarted,
             format!("automatic run {} of strategy {}", op_id, strategy.id),
         );
-        self.ev_update(ev, |inc| inc.operation_started(&op_id, step.clone()))
-            .await?;
+        let started = IncidentChange::OperationStarted {
+            operation: op_id.clone(),
+            step,
+        };
+        ev.with_draft(|d| d.change(started));
         let mut tl = self.timeline_event(
             tenant,
             TimelineEventType::System,
@@ -419,10 +426,12 @@ impl Inner {
             ev.now,
         );
         tl.operation_id = Some(op_id.clone());
-        tl.incident_id = Some(ev.incident.clone());
+        tl.incident_id = Some(ev.incident_id());
         tl.actor = Some(origin.actor.clone());
         tl.risk_level = Some(strategy.risk);
-        self.timeline(tl).await?;
+        ev.with_draft(|d| d.timeline(tl));
+        // Durable before the run can change the incident itself.
+        self.commit_evaluation(ev).await?;
         self.spawn_run(Run {
             rt: ev.rt.clone(),
             op,

@@ -54,13 +54,7 @@ async fn duplicate_deliveries_never_start_a_second_healing() {
     assert_eq!(m.duplicate_deliveries, 2);
     assert_eq!(m.get("deduplicated", "episode"), 1);
     // The storm converged into one incident.
-    let incidents = kit
-        .store
-        .list_incidents(&t, &IncidentFilter::default())
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents(&kit, &t).await.len(), 1);
 }
 
 /// A batch is processed concurrently across fingerprints, in order within
@@ -404,21 +398,39 @@ async fn kill_switches_stop_automation() {
     );
 }
 
-/// The kit's fingerprint store, failing `converge` for one alert name while
-/// `failing` is set.
+/// The kit's intake store, failing convergence for one alert name while
+/// `failing` is set, and every commit while `failing_commits` is; it counts
+/// the commits that reach the store.
 struct FailsFor {
-    inner: std::sync::Arc<dyn hale_engine::ports::FingerprintStore>,
+    inner: std::sync::Arc<dyn hale_engine::ports::IntakeStore>,
     alertname: &'static str,
     failing: std::sync::atomic::AtomicBool,
+    failing_commits: std::sync::atomic::AtomicBool,
+    commits: std::sync::atomic::AtomicUsize,
+}
+
+impl FailsFor {
+    fn new(
+        inner: std::sync::Arc<dyn hale_engine::ports::IntakeStore>,
+        alertname: &'static str,
+    ) -> Self {
+        FailsFor {
+            inner,
+            alertname,
+            failing: std::sync::atomic::AtomicBool::new(false),
+            failing_commits: std::sync::atomic::AtomicBool::new(false),
+            commits: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
 }
 
 #[async_trait::async_trait]
-impl hale_engine::ports::FingerprintStore for FailsFor {
-    async fn converge(
+impl hale_engine::ports::IntakeStore for FailsFor {
+    async fn converge_for_intake(
         &self,
         tenant: &hale_domain::TenantId,
         delivery: &hale_domain::convergence::Delivery,
-    ) -> Result<hale_domain::convergence::FingerprintRecord, hale_engine::ports::StoreError> {
+    ) -> Result<hale_engine::ports::Converged, hale_engine::ports::StoreError> {
         if delivery.alertname == self.alertname
             && self.failing.load(std::sync::atomic::Ordering::SeqCst)
         {
@@ -426,51 +438,25 @@ impl hale_engine::ports::FingerprintStore for FailsFor {
                 "injected".into(),
             ));
         }
-        self.inner.converge(tenant, delivery).await
+        self.inner.converge_for_intake(tenant, delivery).await
     }
 
-    async fn claim_episode(
+    async fn commit_intake(
         &self,
         tenant: &hale_domain::TenantId,
-        fingerprint: &hale_domain::convergence::Fingerprint,
-        episode: u64,
-        claim: &hale_domain::convergence::EpisodeClaim,
-    ) -> Result<bool, hale_engine::ports::StoreError> {
-        self.inner
-            .claim_episode(tenant, fingerprint, episode, claim)
-            .await
-    }
-
-    async fn release_episode_claim(
-        &self,
-        tenant: &hale_domain::TenantId,
-        fingerprint: &hale_domain::convergence::Fingerprint,
-        episode: u64,
-        claim_id: &str,
-    ) -> Result<bool, hale_engine::ports::StoreError> {
-        self.inner
-            .release_episode_claim(tenant, fingerprint, episode, claim_id)
-            .await
-    }
-
-    async fn get_fingerprint(
-        &self,
-        tenant: &hale_domain::TenantId,
-        fingerprint: &hale_domain::convergence::Fingerprint,
-    ) -> Result<Option<hale_domain::convergence::FingerprintRecord>, hale_engine::ports::StoreError>
-    {
-        self.inner.get_fingerprint(tenant, fingerprint).await
-    }
-
-    async fn list_fingerprints(
-        &self,
-        tenant: &hale_domain::TenantId,
-        page: hale_engine::ports::PageRequest,
-    ) -> Result<
-        hale_engine::ports::Page<hale_domain::convergence::FingerprintRecord>,
-        hale_engine::ports::StoreError,
-    > {
-        self.inner.list_fingerprints(tenant, page).await
+        write: &hale_engine::ports::IntakeWrite,
+    ) -> Result<Option<u64>, hale_engine::ports::StoreError> {
+        if self
+            .failing_commits
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(hale_engine::ports::StoreError::Unavailable(
+                "injected".into(),
+            ));
+        }
+        self.commits
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.commit_intake(tenant, write).await
     }
 }
 
@@ -521,12 +507,11 @@ async fn a_delivery_claims_its_keys_at_once_and_a_failure_releases_the_unprocess
     let kit = Kit::new();
     let t = tenant("t");
     let mut ports = kit.ports();
-    let fingerprints = std::sync::Arc::new(FailsFor {
-        inner: ports.stores.fingerprints.clone(),
-        alertname: "B2",
-        failing: std::sync::atomic::AtomicBool::new(true),
-    });
-    ports.stores.fingerprints = fingerprints.clone();
+    let fingerprints = std::sync::Arc::new(FailsFor::new(ports.stores.intake.clone(), "B2"));
+    fingerprints
+        .failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    ports.stores.intake = fingerprints.clone();
     let keys = std::sync::Arc::new(CountingKeys {
         inner: ports.idempotency.clone(),
         calls: std::sync::atomic::AtomicUsize::new(0),
@@ -572,4 +557,64 @@ async fn a_delivery_claims_its_keys_at_once_and_a_failure_releases_the_unprocess
         1,
         "four alerts, one round trip"
     );
+}
+
+/// What one alert's evaluation records (here a new incident, its "alert
+/// received" event, the block's audit entry and the block's step) commits
+/// in one transaction: a failed commit leaves none of it and answers
+/// unavailable, and the sender's retry records all of it.
+#[tokio::test(start_paused = true)]
+async fn an_alerts_records_commit_together_or_not_at_all() {
+    use hale_domain::kill_switch::{Feature, Switch};
+    let mut kit = Kit::new();
+    kit.flags.features.insert(Feature::AutoHealing, Switch::Off);
+    let t = tenant("t");
+    let mut ports = kit.ports();
+    let intake = std::sync::Arc::new(FailsFor::new(ports.stores.intake.clone(), "-"));
+    ports.stores.intake = intake.clone();
+    let e = Engine::builder(ports)
+        .tenant(TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]))
+        .build()
+        .await
+        .unwrap();
+    intake
+        .failing_commits
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let a = alert("HighErrorRate", "checkout");
+    let err = e.ingest(&t, vec![a.clone()]).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        incidents(&kit, &t).await.is_empty(),
+        "no incident without its records"
+    );
+    assert!(audit(&kit, &t, "healing.blocked").await.is_empty());
+    let events = timeline(&kit, &t).await;
+    assert!(events.is_empty(), "{events:?}");
+
+    intake
+        .failing_commits
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let o = ingest_one(&e, &t, a).await;
+    assert!(matches!(o, Outcome::Blocked { .. }), "{o:?}");
+    assert_eq!(
+        intake.commits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one transaction for the alert's records"
+    );
+    let inc = incidents(&kit, &t).await;
+    assert_eq!(inc.len(), 1, "{inc:?}");
+    let blocked = audit(&kit, &t, "healing.blocked").await;
+    assert_eq!(blocked.len(), 1);
+    assert_eq!(blocked[0].incident_id.as_ref(), Some(&inc[0].id));
+    assert!(
+        inc[0]
+            .decision_chain
+            .iter()
+            .any(|s| s.decision == "blocked"),
+        "{:?}",
+        inc[0].decision_chain
+    );
+    let events = timeline(&kit, &t).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].incident_id.as_ref(), Some(&inc[0].id));
 }

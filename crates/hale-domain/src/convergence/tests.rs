@@ -186,3 +186,19 @@ fn only_a_new_episode_or_an_unclaimed_duplicate_may_start_healing() {
         assert_eq!(verdict.may_start_healing(), may, "{verdict:?}");
     }
 }
+
+#[test]
+fn intake_reads_the_incident_only_for_deliveries_that_change_it() {
+    use ConvergenceVerdict::*;
+    let reads: Vec<bool> = [
+        NewEpisode,
+        Duplicate { claimed: false },
+        Duplicate { claimed: true },
+        Resolved,
+        DuplicateResolved,
+    ]
+    .into_iter()
+    .map(ConvergenceVerdict::concerns_incident)
+    .collect();
+    assert_eq!(reads, [true, true, false, true, false]);
+}

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod incident;
+pub mod incident_change;
 pub mod knowledge;
 pub mod timeline;
 

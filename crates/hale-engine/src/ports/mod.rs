@@ -12,6 +12,7 @@ pub mod clock;
 pub mod diagnosis;
 pub mod executor;
 pub mod flags;
+pub mod intake;
 pub mod locks;
 pub mod notifier;
 pub mod outbox;
@@ -29,6 +30,7 @@ pub use executor::{
     LeaseCheck, NamespacePolicy, OwnerRequest, ProbeError, ProbeRequest,
 };
 pub use flags::{EnvFlagSource, FlagError, FlagSource, StaticFlagSource};
+pub use intake::{Converged, IncidentWrite, IntakeStore, IntakeWrite};
 pub use locks::{
     Acquire, FencingToken, IdempotencyKeys, Lease, LockError, LockHolder, LockRequest,
     ResourceLocks,

@@ -44,7 +44,7 @@ use hale_domain::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{NotificationOutbox, SafetyStore};
+use super::{IntakeStore, NotificationOutbox, SafetyStore};
 
 // === Errors and paging ===
 
@@ -508,6 +508,8 @@ pub struct Stores {
     pub operations: Arc<dyn OperationStore>,
     /// Fingerprints.
     pub fingerprints: Arc<dyn FingerprintStore>,
+    /// Intake's combined reads and writes.
+    pub intake: Arc<dyn IntakeStore>,
     /// The shared safety state.
     pub safety: Arc<dyn SafetyStore>,
     /// The notification outbox.
@@ -525,6 +527,7 @@ pub trait StoreAdapter:
     + KnowledgeStore
     + OperationStore
     + FingerprintStore
+    + IntakeStore
     + SafetyStore
     + NotificationOutbox
     + StoreHealth
@@ -540,6 +543,7 @@ impl<T> StoreAdapter for T where
         + KnowledgeStore
         + OperationStore
         + FingerprintStore
+        + IntakeStore
         + SafetyStore
         + NotificationOutbox
         + StoreHealth
@@ -558,6 +562,7 @@ impl Stores {
             knowledge: adapter.clone(),
             operations: adapter.clone(),
             fingerprints: adapter.clone(),
+            intake: adapter.clone(),
             safety: adapter.clone(),
             outbox: adapter.clone(),
             health: adapter,

@@ -89,6 +89,29 @@ pub async fn refire(engine: &Engine, t: &TenantId, a: &Alert) -> Outcome {
     ingest_one(engine, t, fresh).await
 }
 
+/// A tenant's incidents, newest first (one page).
+pub async fn incidents(kit: &Kit, t: &TenantId) -> Vec<hale_domain::record::incident::Incident> {
+    use hale_engine::ports::{IncidentFilter, IncidentStore};
+    kit.store
+        .list_incidents(t, &IncidentFilter::default())
+        .await
+        .unwrap()
+        .items
+}
+
+/// A tenant's timeline events, newest first (one page).
+pub async fn timeline(
+    kit: &Kit,
+    t: &TenantId,
+) -> Vec<hale_domain::record::timeline::TimelineEvent> {
+    use hale_engine::ports::{TimelineFilter, TimelineStore};
+    kit.store
+        .list_timeline(t, &TimelineFilter::default())
+        .await
+        .unwrap()
+        .items
+}
+
 pub async fn audit(kit: &Kit, t: &TenantId, operation_type: &str) -> Vec<AuditEntry> {
     use hale_engine::ports::AuditLog;
     kit.store

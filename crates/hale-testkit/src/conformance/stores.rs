@@ -47,6 +47,7 @@ mod audit_timeline;
 mod concurrency;
 mod fingerprints;
 mod incidents;
+mod intake;
 mod knowledge;
 mod operations;
 mod outbox;
@@ -64,6 +65,7 @@ pub use audit_timeline::*;
 pub use concurrency::*;
 pub use fingerprints::*;
 pub use incidents::*;
+pub use intake::*;
 pub use knowledge::*;
 pub use operations::*;
 pub use outbox::*;
@@ -182,6 +184,10 @@ macro_rules! store_conformance_tests {
             incident_filters_order_and_pages,
             open_incident_for_is_newest_open,
             incident_tenant_isolation,
+            // Intake.
+            intake_converge_reads_the_open_incident_it_concerns,
+            intake_commit_is_all_or_nothing,
+            intake_commit_of_another_tenants_record_is_invalid,
             // Knowledge.
             knowledge_round_trip_keeps_every_field,
             knowledge_duplicate_id_is_conflict,
@@ -288,6 +294,7 @@ mod tests {
             ("concurrency.rs", include_str!("stores/concurrency.rs")),
             ("fingerprints.rs", include_str!("stores/fingerprints.rs")),
             ("incidents.rs", include_str!("stores/incidents.rs")),
+            ("intake.rs", include_str!("stores/intake.rs")),
             ("knowledge.rs", include_str!("stores/knowledge.rs")),
             ("operations.rs", include_str!("stores/operations.rs")),
             ("outbox.rs", include_str!("stores/outbox.rs")),

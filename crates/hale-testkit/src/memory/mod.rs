@@ -12,6 +12,7 @@
 //! compare-and-set clauses ask for.
 
 mod fingerprints;
+mod intake;
 mod operations;
 mod outbox;
 mod records;
@@ -130,6 +131,17 @@ impl Tables {
     /// A tenant's tables for writing, created on first use.
     fn tenant_mut(&mut self, tenant: &TenantId) -> &mut TenantTables {
         self.tenants.entry(tenant.clone()).or_default()
+    }
+}
+
+impl TenantTables {
+    /// The newest open incident for a fingerprint.
+    fn open_incident(&self, fingerprint: &Fingerprint) -> Option<Incident> {
+        self.incidents
+            .values()
+            .filter(|i| i.status.is_open() && &i.fingerprint == fingerprint)
+            .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
+            .cloned()
     }
 }
 

@@ -238,13 +238,9 @@ impl IncidentStore for MemoryStore {
         fingerprint: &Fingerprint,
     ) -> Result<Option<Incident>, StoreError> {
         let tables = self.tables()?;
-        Ok(tables.tenant(tenant).and_then(|t| {
-            t.incidents
-                .values()
-                .filter(|i| i.status.is_open() && &i.fingerprint == fingerprint)
-                .max_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)))
-                .cloned()
-        }))
+        Ok(tables
+            .tenant(tenant)
+            .and_then(|t| t.open_incident(fingerprint)))
     }
 
     async fn list_incidents(

@@ -1,0 +1,119 @@
+//! Durable intake in as few transactions as the guarantees allow: what one
+//! alert's delivery reads and writes, beyond the idempotency key, in two
+//! calls.
+//!
+//! 1. [`IntakeStore::converge_for_intake`]: the fingerprint's convergence
+//!    (exactly [`super::FingerprintStore::converge`]) and, when the verdict
+//!    concerns an incident
+//!    ([`ConvergenceVerdict::concerns_incident`](hale_domain::convergence::ConvergenceVerdict::concerns_incident)),
+//!    the fingerprint's open incident, read in the same transaction.
+//! 2. [`IntakeStore::commit_intake`]: everything the alert's evaluation
+//!    recorded (the incident created or changed, timeline events, audit
+//!    entries, and the notices they carry) committed together or not at all.
+//!
+//! Error contract: as every store port (see [`super::store`]). In
+//! particular `commit_intake` answers `Conflict` (and writes nothing) when
+//! a created incident's id exists or a changed incident's revision is
+//! stale, and `Unavailable` when the backend is down: nothing of the write
+//! is then visible, so the sender's retry records it whole.
+
+use async_trait::async_trait;
+use hale_domain::TenantId;
+use hale_domain::convergence::{Delivery, FingerprintRecord};
+use hale_domain::record::audit::AuditEntry;
+use hale_domain::record::incident::Incident;
+use hale_domain::record::timeline::TimelineEvent;
+
+use super::StoreError;
+
+/// A converged delivery and the incident it concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converged {
+    /// The fingerprint after the delivery.
+    pub record: FingerprintRecord,
+    /// The fingerprint's newest open incident, read only when the record's
+    /// verdict concerns an incident (otherwise `None`).
+    pub open_incident: Option<Incident>,
+}
+
+/// How a write touches the incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentWrite {
+    /// Insert it (`Conflict` if its id exists).
+    Create(Incident),
+    /// Replace it if the stored revision is still `incident.revision`
+    /// (`Conflict` otherwise); the stored revision becomes `revision + 1`.
+    Update(Incident),
+}
+
+impl IncidentWrite {
+    /// The incident written.
+    pub fn incident(&self) -> &Incident {
+        match self {
+            IncidentWrite::Create(i) | IncidentWrite::Update(i) => i,
+        }
+    }
+}
+
+/// What one alert's evaluation recorded, committed in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntakeWrite {
+    /// The incident, if it changed.
+    pub incident: Option<IncidentWrite>,
+    /// Timeline events to append.
+    pub timeline: Vec<TimelineEvent>,
+    /// Audit entries to append.
+    pub audit: Vec<AuditEntry>,
+}
+
+impl IntakeWrite {
+    /// `Invalid`, naming the record, when a record of the write belongs to
+    /// a tenant other than `tenant` (adapters check before writing).
+    pub fn check_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let owners = self
+            .incident
+            .iter()
+            .map(|w| ("the incident", &w.incident().tenant))
+            .chain(
+                self.timeline
+                    .iter()
+                    .map(|e| ("a timeline event", &e.tenant)),
+            )
+            .chain(self.audit.iter().map(|a| ("an audit entry", &a.tenant)));
+        for (what, owner) in owners {
+            if owner != tenant {
+                return Err(StoreError::Invalid(format!(
+                    "{what} of the intake write belongs to tenant {owner}, not {tenant}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.incident.is_none() && self.timeline.is_empty() && self.audit.is_empty()
+    }
+}
+
+/// The intake's two calls. Each adapter implements them in one transaction
+/// each; the conformance suite checks that they equal the single-record
+/// calls and that a conflicting commit leaves nothing behind.
+#[async_trait]
+pub trait IntakeStore: Send + Sync {
+    /// Converges `delivery` and reads the open incident it concerns, in one
+    /// transaction.
+    async fn converge_for_intake(
+        &self,
+        tenant: &TenantId,
+        delivery: &Delivery,
+    ) -> Result<Converged, StoreError>;
+
+    /// Commits `write` (every record of `tenant`) all or nothing. Returns
+    /// the incident's stored revision after the write, if it wrote one.
+    async fn commit_intake(
+        &self,
+        tenant: &TenantId,
+        write: &IntakeWrite,
+    ) -> Result<Option<u64>, StoreError>;
+}
