@@ -28,21 +28,14 @@ macro_rules! columns {
     };
 }
 
-/// $1 tenant, $2 fingerprint, $3 alertname, $4 identity, $5 status,
-/// $6 received_at, $7 how many recent firings to keep.
-///
-/// In `DO UPDATE`, `f.*` is the row before the delivery and `EXCLUDED.*`
-/// the row a first delivery would insert. A new episode starts when the
-/// status changes to firing. Counters saturate at `i64::MAX` like the
-/// domain's saturating adds (at `u64::MAX`) instead of failing.
-const UPSERT: &str = concat!(
-    "INSERT INTO alert_fingerprints AS f (tenant, fingerprint, alertname, identity, status, \
-         hit_count, status_hits, episode, episode_started_at, recent_firings, first_seen_at, \
-         last_seen_at) \
-     VALUES ($1, $2, $3, $4, $5, 1, 1, CASE WHEN $5 = 'firing' THEN 1 ELSE 0 END, $6, \
-         CASE WHEN $5 = 'firing' THEN ARRAY[$6::timestamptz] ELSE ARRAY[]::timestamptz[] END, \
-         $6, $6) \
-     ON CONFLICT (tenant, fingerprint) DO UPDATE SET \
+/// The rule for a fingerprint row that exists (`f.*` is the row before the
+/// delivery, `EXCLUDED.*` the row a first delivery would insert; `$7` is
+/// how many recent firings to keep). A new episode starts when the status
+/// changes to firing. Counters saturate at `i64::MAX` like the domain's
+/// saturating adds (at `u64::MAX`) instead of failing.
+macro_rules! on_conflict {
+    () => {
+        " ON CONFLICT (tenant, fingerprint) DO UPDATE SET \
          hit_count = LEAST(f.hit_count, 9223372036854775806) + 1, \
          last_seen_at = GREATEST(f.last_seen_at, EXCLUDED.last_seen_at), \
          alertname = EXCLUDED.alertname, \
@@ -65,7 +58,44 @@ const UPSERT: &str = concat!(
              THEN NULL ELSE f.claim_id END, \
          claim_at = CASE WHEN f.status <> EXCLUDED.status AND EXCLUDED.status = 'firing' \
              THEN NULL ELSE f.claim_at END \
-     RETURNING ",
+         RETURNING "
+    };
+}
+
+macro_rules! insert_into {
+    () => {
+        "INSERT INTO alert_fingerprints AS f (tenant, fingerprint, alertname, identity, status, \
+         hit_count, status_hits, episode, episode_started_at, recent_firings, first_seen_at, \
+         last_seen_at) "
+    };
+}
+
+/// [`hale_domain::convergence::converge`] in SQL for one delivery: $1
+/// tenant, $2 fingerprint, $3 alertname, $4 identity, $5 status, $6
+/// received_at, $7 how many recent firings to keep.
+const UPSERT: &str = concat!(
+    insert_into!(),
+    "VALUES ($1, $2, $3, $4, $5, 1, 1, CASE WHEN $5 = 'firing' THEN 1 ELSE 0 END, $6, \
+         CASE WHEN $5 = 'firing' THEN ARRAY[$6::timestamptz] ELSE ARRAY[]::timestamptz[] END, \
+         $6, $6)",
+    on_conflict!(),
+    columns!()
+);
+
+/// The same for several deliveries of distinct fingerprints in one
+/// statement: $2..$6 are arrays, one element per delivery. (Two rows of one
+/// fingerprint in one `INSERT ... ON CONFLICT` are an error in Postgres, so
+/// a delivery that repeats a fingerprint takes [`UPSERT`] per alert.)
+const UPSERT_MANY: &str = concat!(
+    insert_into!(),
+    "SELECT $1, d.fingerprint, d.alertname, d.identity, d.status, 1, 1, \
+         CASE WHEN d.status = 'firing' THEN 1 ELSE 0 END, d.received_at, \
+         CASE WHEN d.status = 'firing' THEN ARRAY[d.received_at] \
+             ELSE ARRAY[]::timestamptz[] END, \
+         d.received_at, d.received_at \
+     FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::timestamptz[]) \
+         AS d(fingerprint, alertname, identity, status, received_at)",
+    on_conflict!(),
     columns!()
 );
 
@@ -115,7 +145,6 @@ pub(crate) async fn converge_in(
     tenant: &TenantId,
     delivery: &Delivery,
 ) -> Result<FingerprintRecord, StoreError> {
-    let keep = i32::try_from(RECENT_FIRINGS_KEPT).unwrap_or(i32::MAX);
     let row = sqlx::query(UPSERT)
         .bind(tenant.as_str())
         .bind(delivery.fingerprint.as_str())
@@ -123,7 +152,7 @@ pub(crate) async fn converge_in(
         .bind(json(&delivery.identity)?)
         .bind(wire(&delivery.status)?)
         .bind(ts(delivery.received_at)?)
-        .bind(keep)
+        .bind(recent_firings_kept())
         .fetch_optional(&mut **tx)
         .await
         .map_err(error::db)?;
@@ -132,6 +161,51 @@ pub(crate) async fn converge_in(
         // RETURNING always yields the row; only a broken server would not.
         None => Err(StoreError::Unavailable("the upsert returned no row".into())),
     }
+}
+
+/// Converges deliveries of distinct fingerprints in `tx` with one statement
+/// ([`UPSERT_MANY`]); returns the records in the deliveries' order.
+pub(crate) async fn converge_distinct_in(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &TenantId,
+    deliveries: &[Delivery],
+) -> Result<Vec<FingerprintRecord>, StoreError> {
+    let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for d in deliveries {
+        cols.0.push(d.fingerprint.as_str().to_owned());
+        cols.1.push(d.alertname.clone());
+        cols.2.push(json(&d.identity)?);
+        cols.3.push(wire(&d.status)?);
+        cols.4.push(ts(d.received_at)?);
+    }
+    let rows = sqlx::query(UPSERT_MANY)
+        .bind(tenant.as_str())
+        .bind(cols.0)
+        .bind(cols.1)
+        .bind(cols.2)
+        .bind(cols.3)
+        .bind(cols.4)
+        .bind(recent_firings_kept())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    // RETURNING does not promise the input order: match by fingerprint.
+    let mut by_fp: std::collections::HashMap<Fingerprint, FingerprintRecord> = rows
+        .iter()
+        .map(|r| from_row(r).map(|rec| (rec.fingerprint.clone(), rec)))
+        .collect::<Result<_, _>>()?;
+    deliveries
+        .iter()
+        .map(|d| {
+            by_fp.remove(&d.fingerprint).ok_or_else(|| {
+                StoreError::Unavailable("the upsert returned fewer rows than it took".into())
+            })
+        })
+        .collect()
+}
+
+fn recent_firings_kept() -> i32 {
+    i32::try_from(RECENT_FIRINGS_KEPT).unwrap_or(i32::MAX)
 }
 
 #[async_trait]

@@ -50,6 +50,15 @@ const SELECT_OPEN_FOR: &str = concat!(
      ORDER BY created_at DESC, id DESC LIMIT 1"
 );
 
+/// The newest open incident of each of several fingerprints.
+const SELECT_OPEN_FOR_MANY: &str = concat!(
+    "SELECT DISTINCT ON (fingerprint) ",
+    columns!(),
+    " FROM incidents WHERE tenant = $1 AND fingerprint = ANY($2) \
+     AND status IN ('investigating', 'mitigating', 'escalated') \
+     ORDER BY fingerprint, created_at DESC, id DESC"
+);
+
 fn from_row(row: &PgRow) -> Result<Incident, StoreError> {
     let c = Cols::new(row, "incidents");
     Ok(Incident {
@@ -144,6 +153,25 @@ pub(crate) async fn open_incident_in(
         .await
         .map_err(error::db)?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// The newest open incident of each fingerprint that has one, read in `tx`.
+pub(crate) async fn open_incidents_in(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &TenantId,
+    fingerprints: &[&Fingerprint],
+) -> Result<Vec<Incident>, StoreError> {
+    if fingerprints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fps: Vec<String> = fingerprints.iter().map(|f| f.as_str().to_owned()).collect();
+    let rows = sqlx::query(SELECT_OPEN_FOR_MANY)
+        .bind(tenant.as_str())
+        .bind(fps)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    rows.iter().map(from_row).collect()
 }
 
 #[async_trait]

@@ -1,14 +1,17 @@
-//! `IntakeStore`: a delivery's convergence and its open incident in one
-//! transaction; what its evaluation recorded in another.
+//! `IntakeStore`: a delivery's convergence and the open incidents it
+//! concerns in one transaction (two statements when its fingerprints are
+//! distinct); what its evaluations recorded in another.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
-use hale_domain::convergence::Delivery;
+use hale_domain::convergence::{Delivery, FingerprintRecord};
 use hale_engine::ports::{Converged, IncidentWrite, IntakeStore, IntakeWrite, StoreError};
 
 use crate::audit::insert_audit;
-use crate::fingerprints::converge_in;
-use crate::incidents::{insert_incident, open_incident_in, replace_incident};
+use crate::fingerprints::{converge_distinct_in, converge_in};
+use crate::incidents::{insert_incident, open_incident_in, open_incidents_in, replace_incident};
 use crate::store::{PgStore, commit};
 use crate::timeline::insert_timeline;
 
@@ -17,21 +20,59 @@ impl IntakeStore for PgStore {
     async fn converge_for_intake(
         &self,
         tenant: &TenantId,
-        delivery: &Delivery,
-    ) -> Result<Converged, StoreError> {
+        deliveries: &[Delivery],
+    ) -> Result<Vec<Converged>, StoreError> {
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let distinct = deliveries
+            .iter()
+            .map(|d| &d.fingerprint)
+            .collect::<HashSet<_>>()
+            .len()
+            == deliveries.len();
         self.timed(async {
             let mut tx = self.begin(tenant).await?;
-            let record = converge_in(&mut tx, tenant, delivery).await?;
-            let open_incident = if record.verdict().concerns_incident() {
-                open_incident_in(&mut tx, tenant, &record.fingerprint).await?
+            let out = if distinct {
+                let records = converge_distinct_in(&mut tx, tenant, deliveries).await?;
+                let wanted: Vec<_> = records
+                    .iter()
+                    .filter(|r| r.verdict().concerns_incident())
+                    .map(|r| &r.fingerprint)
+                    .collect();
+                let mut open = open_incidents_in(&mut tx, tenant, &wanted).await?;
+                records
+                    .into_iter()
+                    .map(|record| {
+                        let at = open.iter().position(|i| {
+                            i.fingerprint == record.fingerprint
+                                && record.verdict().concerns_incident()
+                        });
+                        Converged {
+                            open_incident: at.map(|i| open.swap_remove(i)),
+                            record,
+                        }
+                    })
+                    .collect()
             } else {
-                None
+                // A fingerprint repeats: each delivery sees the one before.
+                let mut out = Vec::with_capacity(deliveries.len());
+                for d in deliveries {
+                    let record: FingerprintRecord = converge_in(&mut tx, tenant, d).await?;
+                    let open_incident = if record.verdict().concerns_incident() {
+                        open_incident_in(&mut tx, tenant, &record.fingerprint).await?
+                    } else {
+                        None
+                    };
+                    out.push(Converged {
+                        record,
+                        open_incident,
+                    });
+                }
+                out
             };
             commit(tx).await?;
-            Ok(Converged {
-                record,
-                open_incident,
-            })
+            Ok(out)
         })
         .await
     }
@@ -39,27 +80,32 @@ impl IntakeStore for PgStore {
     async fn commit_intake(
         &self,
         tenant: &TenantId,
-        write: &IntakeWrite,
-    ) -> Result<Option<u64>, StoreError> {
-        write.check_tenant(tenant)?;
+        writes: &[IntakeWrite],
+    ) -> Result<Vec<Option<u64>>, StoreError> {
+        for w in writes {
+            w.check_tenant(tenant)?;
+        }
         self.timed(async {
             let mut tx = self.begin(tenant).await?;
-            let revision = match &write.incident {
-                Some(IncidentWrite::Create(i)) => {
-                    insert_incident(&mut tx, i).await?;
-                    Some(i.revision)
+            let mut revisions = Vec::with_capacity(writes.len());
+            for write in writes {
+                revisions.push(match &write.incident {
+                    Some(IncidentWrite::Create(i)) => {
+                        insert_incident(&mut tx, i).await?;
+                        Some(i.revision)
+                    }
+                    Some(IncidentWrite::Update(i)) => Some(replace_incident(&mut tx, i).await?),
+                    None => None,
+                });
+                for e in &write.timeline {
+                    insert_timeline(&mut tx, e).await?;
                 }
-                Some(IncidentWrite::Update(i)) => Some(replace_incident(&mut tx, i).await?),
-                None => None,
-            };
-            for e in &write.timeline {
-                insert_timeline(&mut tx, e).await?;
-            }
-            for a in &write.audit {
-                insert_audit(&mut tx, a).await?;
+                for a in &write.audit {
+                    insert_audit(&mut tx, a).await?;
+                }
             }
             commit(tx).await?;
-            Ok(revision)
+            Ok(revisions)
         })
         .await
     }

@@ -59,6 +59,11 @@ impl IntakeDraft {
         }
     }
 
+    /// Whether the draft creates its incident (nothing is stored yet).
+    pub(crate) fn creates_incident(&self) -> bool {
+        !self.stored
+    }
+
     /// The incident's id (final once the draft is committed: a new
     /// incident's id is drawn again if it clashes).
     pub(crate) fn incident_id(&self) -> &IncidentId {
@@ -81,7 +86,8 @@ impl IntakeDraft {
         self.audit.push(entry);
     }
 
-    fn is_clean(&self) -> bool {
+    /// Whether nothing waits to be committed.
+    pub(crate) fn is_clean(&self) -> bool {
         self.stored && self.changes.is_empty() && self.timeline.is_empty() && self.audit.is_empty()
     }
 
@@ -147,6 +153,37 @@ impl Inner {
         incident_id(now, suffix)
     }
 
+    /// Commits several drafts (of different incidents) in one transaction,
+    /// all or nothing. A conflict is returned as it is: the caller commits
+    /// the drafts one by one, which resolves it.
+    pub(crate) async fn commit_drafts_at_once(
+        &self,
+        tenant: &TenantId,
+        drafts: &mut [&mut IntakeDraft],
+    ) -> Result<(), EngineError> {
+        let writes: Vec<IntakeWrite> = drafts.iter_mut().map(|d| d.take_write()).collect();
+        match self
+            .ports
+            .stores
+            .intake
+            .commit_intake(tenant, &writes)
+            .await
+        {
+            Ok(revisions) => {
+                for (d, r) in drafts.iter_mut().zip(revisions) {
+                    d.committed(r);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for (d, w) in drafts.iter_mut().zip(writes) {
+                    d.restore(w);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
     /// Commits what `draft` holds in one transaction; on a conflict, draws
     /// a new id for a new incident or applies the changes again to the
     /// stored row, and tries again.
@@ -160,9 +197,15 @@ impl Inner {
         }
         for _ in 0..COMMIT_RETRIES {
             let write = draft.take_write();
-            match self.ports.stores.intake.commit_intake(tenant, &write).await {
-                Ok(revision) => {
-                    draft.committed(revision);
+            let answer = self
+                .ports
+                .stores
+                .intake
+                .commit_intake(tenant, std::slice::from_ref(&write))
+                .await;
+            match answer {
+                Ok(revisions) => {
+                    draft.committed(revisions.into_iter().next().flatten());
                     return Ok(());
                 }
                 Err(StoreError::Conflict(_)) if !draft.stored => {

@@ -67,6 +67,11 @@ impl<'a> Evaluation<'a> {
             .unwrap_or_else(|| IncidentId::new(""))
     }
 
+    /// The draft, with whatever is not committed yet.
+    pub(crate) fn into_draft(self) -> Option<IntakeDraft> {
+        self.draft.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn take_draft(&self) -> Option<IntakeDraft> {
         self.draft.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
@@ -113,9 +118,12 @@ impl Inner {
     ) -> Result<Outcome, EngineError> {
         let policy = ev.rt.policy.clone();
         let Some(strategy) = find_strategy(&policy.strategies, ev.alert) else {
-            // Recorded once per episode: repeats of an unhandled alert say
-            // nothing new and would only grow the incident.
-            if ev.record.verdict() == ConvergenceVerdict::NewEpisode {
+            // Recorded once per episode (and on the incident's creation,
+            // which a retried delivery reaches after its episode began):
+            // repeats of an unhandled alert say nothing new and would only
+            // grow the incident.
+            let creates = ev.with_draft(|d| d.creates_incident()) == Some(true);
+            if ev.record.verdict() == ConvergenceVerdict::NewEpisode || creates {
                 self.ev_step(
                     ev,
                     Stage::Match,

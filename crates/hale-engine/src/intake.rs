@@ -26,7 +26,7 @@ use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
 use crate::evaluate::Evaluation;
 use crate::metrics::family;
-use crate::ports::Converged;
+use crate::ports::{Converged, StoreError};
 use crate::tenant::TenantRuntime;
 
 /// The key that identifies one delivery of one alert: HA peers and retries
@@ -63,9 +63,23 @@ fn delivery_key(alert: &Alert, fp: &Fingerprint) -> String {
     format!("delivery:{}", hex::encode(&h.finalize()[..16]))
 }
 
-/// One fingerprint group's decisions (by input index), and the error that
+/// How an alert's records are committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// Before its decision is returned (an alert whose fingerprint repeats
+    /// in the delivery: the next one must see its incident).
+    Now,
+    /// With the rest of the delivery, in one transaction.
+    WithDelivery,
+}
+
+/// One alert's decision, and its records if they wait for the delivery's
+/// commit.
+type Decided = (AlertDecision, Option<IntakeDraft>);
+
+/// A fingerprint group's decisions (by input index), and the error that
 /// stopped it, if any.
-type GroupResult = (Vec<(usize, AlertDecision)>, Option<EngineError>);
+type GroupResult = (Vec<(usize, Decided)>, Option<EngineError>);
 
 /// What the idempotency keys said of one alert of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,16 +94,26 @@ enum KeyClaim {
 }
 
 impl Engine {
-    /// Takes a tenant's batch of alerts. Each alert is processed durably;
-    /// alerts with the same fingerprint in order, different fingerprints
-    /// concurrently up to [`crate::EngineConfig::intake_concurrency`]. The
-    /// decisions come back in input order. The batch's idempotency keys are
-    /// claimed together first (one round trip to Redis). On a store failure
-    /// the call returns [`EngineError::Store`] with
-    /// [`StoreError::Unavailable`](crate::ports::StoreError::Unavailable),
-    /// the keys of the alerts not processed are released, and the alerts
-    /// already processed are recognised as duplicates when the sender
-    /// retries the batch.
+    /// Takes a tenant's batch of alerts (one delivery). Each alert is
+    /// processed durably and every decision comes back in input order.
+    ///
+    /// The store sees two transactions for the whole delivery: the
+    /// delivery's idempotency keys are claimed together (one round trip to
+    /// Redis); the alerts that are not duplicate deliveries converge in one
+    /// transaction, which also reads the open incidents they concern; each
+    /// is then evaluated (different fingerprints concurrently up to
+    /// [`crate::EngineConfig::intake_concurrency`]); and what the
+    /// evaluations recorded is committed in one transaction before any
+    /// decision is returned. An alert that coordinates (starts a run or
+    /// asks for approval) commits its own records first, and alerts whose
+    /// fingerprint repeats in the delivery are processed one after the
+    /// other, each on its own.
+    ///
+    /// On a store failure the call returns [`EngineError::Store`] with
+    /// [`StoreError::Unavailable`](crate::ports::StoreError::Unavailable)
+    /// and the keys of the alerts whose records are not committed are
+    /// released, so the sender's retry records them; the alerts already
+    /// committed are recognised as duplicates.
     pub async fn ingest(
         &self,
         tenant: &TenantId,
@@ -100,87 +124,180 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         let rt = inner.runtime(tenant).await?;
-        // Each alert's fingerprint once, for its key and its group.
-        let fingerprints: Vec<Fingerprint> = alerts
+        let now = inner.now();
+        rt.touch(now);
+        // Each alert's fingerprint once, for its key, its group and its
+        // convergence.
+        let deliveries: Vec<Delivery> = alerts
             .iter()
-            .map(|a| rt.policy.identity.fingerprint(a))
+            .map(|a| Delivery::of(&rt.policy.identity, a, now))
             .collect();
         let keys: Vec<String> = alerts
             .iter()
-            .zip(&fingerprints)
-            .map(|(a, fp)| delivery_key(a, fp))
+            .zip(&deliveries)
+            .map(|(a, d)| delivery_key(a, &d.fingerprint))
             .collect();
         let claims = inner.claim_keys(tenant, &keys).await;
-        let n = alerts.len();
-        let concurrency = inner.config.intake_concurrency.max(1);
-        let mut slots: Vec<Option<AlertDecision>> = (0..n).map(|_| None).collect();
-        let mut failure = None;
-        if concurrency == 1 || n < 2 {
-            for (i, alert) in alerts.into_iter().enumerate() {
-                match inner.process_alert(&rt, alert, claims[i]).await {
-                    Ok(d) => slots[i] = Some(d),
-                    Err(e) => {
-                        failure = Some(e);
-                        break;
-                    }
-                }
-            }
-        } else {
-            // Group by fingerprint: one group's alerts run in order (HA
-            // duplicates of one alert stay a duplicate of the first),
-            // groups run side by side.
-            let mut groups: Vec<Vec<(usize, Alert)>> = Vec::new();
-            let mut group_of: HashMap<Fingerprint, usize> = HashMap::new();
-            for ((i, alert), fp) in alerts.into_iter().enumerate().zip(fingerprints) {
-                let g = *group_of.entry(fp).or_insert_with(|| {
-                    groups.push(Vec::new());
-                    groups.len() - 1
-                });
-                groups[g].push((i, alert));
-            }
-            let claims = &claims;
-            let results: Vec<GroupResult> = stream::iter(groups.into_iter().map(|group| {
-                let inner = inner.clone();
-                let rt = rt.clone();
-                async move {
-                    let mut out = Vec::with_capacity(group.len());
-                    for (i, alert) in group {
-                        match inner.process_alert(&rt, alert, claims[i]).await {
-                            Ok(d) => out.push((i, d)),
-                            Err(e) => return (out, Some(e)),
-                        }
-                    }
-                    (out, None)
-                }
-            }))
-            .buffer_unordered(concurrency)
-            .collect()
+        let mut slots: Vec<Option<Decided>> = (0..alerts.len()).map(|_| None).collect();
+        let result = inner
+            .decide_delivery(&rt, &alerts, &deliveries, &claims, &mut slots, now)
             .await;
-            for (done, err) in results {
-                for (i, d) in done {
-                    slots[i] = Some(d);
-                }
-                if failure.is_none() {
-                    failure = err;
-                }
-            }
-        }
-        if let Some(e) = failure {
-            // Let the retry through for every alert without a decision.
+        if let Err(e) = result {
+            // Let the retry through for every alert whose records are not
+            // committed.
             for (i, slot) in slots.iter().enumerate() {
-                if slot.is_none() && claims[i] == KeyClaim::Claimed {
+                let committed = matches!(slot, Some((_, None)));
+                if !committed && claims[i] == KeyClaim::Claimed {
                     inner.release_key(tenant, &keys[i]).await;
                 }
             }
             return Err(e);
         }
-        Ok(IngestReport {
-            decisions: slots.into_iter().flatten().collect(),
-        })
+        let decisions: Vec<AlertDecision> = slots.into_iter().flatten().map(|(d, _)| d).collect();
+        for d in &decisions {
+            inner.metrics.inc(family::DECISIONS, d.outcome.label());
+        }
+        Ok(IngestReport { decisions })
     }
 }
 
 impl Inner {
+    /// Decides every alert of a delivery into `slots` (by input index) and
+    /// commits the records that wait for the delivery; a slot holding a
+    /// draft after an error is not committed.
+    async fn decide_delivery(
+        self: &Arc<Self>,
+        rt: &Arc<TenantRuntime>,
+        alerts: &[Alert],
+        deliveries: &[Delivery],
+        claims: &[KeyClaim],
+        slots: &mut [Option<Decided>],
+        now: Timestamp,
+    ) -> Result<(), EngineError> {
+        let tenant = rt.tenant();
+        let decision = |i: usize, outcome| AlertDecision {
+            fingerprint: deliveries[i].fingerprint.clone(),
+            alertname: deliveries[i].alertname.clone(),
+            status: alerts[i].status,
+            outcome,
+        };
+        // Group the alerts that are new to every replica by fingerprint.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut group_of: HashMap<&Fingerprint, usize> = HashMap::new();
+        for (i, d) in deliveries.iter().enumerate() {
+            self.metrics.alert_received();
+            if claims[i] == KeyClaim::Taken {
+                self.metrics.duplicate_delivery();
+                slots[i] = Some((decision(i, Outcome::DuplicateDelivery), None));
+                continue;
+            }
+            let g = *group_of.entry(&d.fingerprint).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            groups[g].push(i);
+        }
+        // The lone alerts of their fingerprint converge together.
+        let lone: Vec<usize> = groups
+            .iter()
+            .filter(|g| g.len() == 1)
+            .map(|g| g[0])
+            .collect();
+        let batch: Vec<Delivery> = lone.iter().map(|&i| deliveries[i].clone()).collect();
+        let mut converged: HashMap<usize, Converged> = if batch.is_empty() {
+            HashMap::new()
+        } else {
+            let answers = self
+                .ports
+                .stores
+                .intake
+                .converge_for_intake(tenant, &batch)
+                .await?;
+            lone.iter().copied().zip(answers).collect()
+        };
+        let work: Vec<(Vec<usize>, Option<Converged>)> = groups
+            .into_iter()
+            .map(|g| {
+                let c = if g.len() == 1 {
+                    converged.remove(&g[0])
+                } else {
+                    None
+                };
+                (g, c)
+            })
+            .collect();
+        let concurrency = self.config.intake_concurrency.max(1);
+        let results: Vec<GroupResult> = stream::iter(work.into_iter().map(|(group, converged)| {
+            let inner = self.clone();
+            let rt = rt.clone();
+            async move {
+                let mut out = Vec::with_capacity(group.len());
+                let mut converged = converged;
+                for i in group {
+                    let (alert, delivery) = (&alerts[i], &deliveries[i]);
+                    let step = match converged.take() {
+                        Some(c) => {
+                            inner
+                                .decide_converged(&rt, alert, c, now, Commit::WithDelivery)
+                                .await
+                        }
+                        None => inner.process_delivery(&rt, alert, delivery, now).await,
+                    };
+                    match step {
+                        Ok((outcome, draft)) => out.push((i, (decision(i, outcome), draft))),
+                        Err(e) => return (out, Some(e)),
+                    }
+                }
+                (out, None)
+            }
+        }))
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+        let mut failure = None;
+        for (done, err) in results {
+            for (i, d) in done {
+                slots[i] = Some(d);
+            }
+            if failure.is_none() {
+                failure = err;
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        self.commit_delivery(tenant, slots).await
+    }
+
+    /// Commits the drafts waiting in `slots` in one transaction; on a
+    /// conflict (another writer moved an incident, or a drawn id clashed)
+    /// each draft is committed on its own, which resolves its conflict.
+    async fn commit_delivery(
+        &self,
+        tenant: &TenantId,
+        slots: &mut [Option<Decided>],
+    ) -> Result<(), EngineError> {
+        let mut waiting: Vec<&mut IntakeDraft> = slots
+            .iter_mut()
+            .filter_map(|s| s.as_mut().and_then(|(_, d)| d.as_mut()))
+            .filter(|d| !d.is_clean())
+            .collect();
+        if waiting.len() > 1 {
+            match self.commit_drafts_at_once(tenant, &mut waiting).await {
+                Ok(()) => waiting.clear(),
+                Err(EngineError::Store(StoreError::Conflict(_))) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for d in waiting {
+            self.commit_draft(tenant, d).await?;
+        }
+        for s in slots.iter_mut().flatten() {
+            s.1 = None;
+        }
+        Ok(())
+    }
+
     /// Claims a delivery's keys in one call; a backend that does not answer
     /// leaves every alert [`KeyClaim::Unknown`].
     async fn claim_keys(&self, tenant: &TenantId, keys: &[String]) -> Vec<KeyClaim> {
@@ -219,57 +336,59 @@ impl Inner {
         }
     }
 
-    async fn process_alert(
-        self: &Arc<Self>,
-        rt: &Arc<TenantRuntime>,
-        alert: Alert,
-        claim: KeyClaim,
-    ) -> Result<AlertDecision, EngineError> {
-        self.metrics.alert_received();
-        let now = self.now();
-        rt.touch(now);
-        let delivery = Delivery::of(&rt.policy.identity, &alert, now);
-        let decision = |outcome| AlertDecision {
-            fingerprint: delivery.fingerprint.clone(),
-            alertname: delivery.alertname.clone(),
-            status: alert.status,
-            outcome,
-        };
-        if claim == KeyClaim::Taken {
-            self.metrics.duplicate_delivery();
-            self.metrics.inc(family::DECISIONS, "duplicate_delivery");
-            return Ok(decision(Outcome::DuplicateDelivery));
-        }
-        let outcome = self.process_delivery(rt, &alert, &delivery, now).await?;
-        self.metrics.inc(family::DECISIONS, outcome.label());
-        Ok(decision(outcome))
-    }
-
+    /// One alert on its own: converge it, decide, commit its records.
     async fn process_delivery(
         self: &Arc<Self>,
         rt: &Arc<TenantRuntime>,
         alert: &Alert,
         delivery: &Delivery,
         now: Timestamp,
-    ) -> Result<Outcome, EngineError> {
+    ) -> Result<(Outcome, Option<IntakeDraft>), EngineError> {
+        let converged = self
+            .ports
+            .stores
+            .intake
+            .converge_for_intake(rt.tenant(), std::slice::from_ref(delivery))
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                EngineError::Store(StoreError::Unavailable(
+                    "the store converged no delivery".into(),
+                ))
+            })?;
+        self.decide_converged(rt, alert, converged, now, Commit::Now)
+            .await
+    }
+
+    /// Decides one converged alert. With [`Commit::WithDelivery`] its
+    /// records come back as a draft for the delivery's commit.
+    async fn decide_converged(
+        self: &Arc<Self>,
+        rt: &Arc<TenantRuntime>,
+        alert: &Alert,
+        converged: Converged,
+        now: Timestamp,
+        commit: Commit,
+    ) -> Result<(Outcome, Option<IntakeDraft>), EngineError> {
         let tenant = rt.tenant();
         let Converged {
             record,
             open_incident,
-        } = self
-            .ports
-            .stores
-            .intake
-            .converge_for_intake(tenant, delivery)
-            .await?;
+        } = converged;
         match record.verdict() {
             ConvergenceVerdict::Resolved => {
-                self.on_resolved(rt, alert, &record, open_incident, now)
-                    .await
+                let (outcome, mut draft) = self
+                    .on_resolved(rt, alert, &record, open_incident, now)
+                    .await;
+                if let (Commit::Now, Some(d)) = (commit, draft.as_mut()) {
+                    self.commit_draft(tenant, d).await?;
+                    draft = None;
+                }
+                Ok((outcome, draft))
             }
             ConvergenceVerdict::DuplicateResolved => {
                 self.metrics.inc(family::DEDUPLICATED, "resolved");
-                Ok(Outcome::Deduplicated { claimed_by: None })
+                Ok((Outcome::Deduplicated { claimed_by: None }, None))
             }
             ConvergenceVerdict::Duplicate { claimed: true } => {
                 self.metrics.inc(family::DEDUPLICATED, "episode");
@@ -279,9 +398,8 @@ impl Inner {
                 {
                     self.bump_approval_hit(tenant, &c.id, now).await?;
                 }
-                Ok(Outcome::Deduplicated {
-                    claimed_by: claim.map(|c| c.id),
-                })
+                let claimed_by = claim.map(|c| c.id);
+                Ok((Outcome::Deduplicated { claimed_by }, None))
             }
             v @ (ConvergenceVerdict::NewEpisode
             | ConvergenceVerdict::Duplicate { claimed: false }) => {
@@ -295,7 +413,14 @@ impl Inner {
                 let draft =
                     self.incident_draft(rt, alert, &record, open_incident, now, new_episode);
                 let ev = Evaluation::new(rt, alert, &record, draft, now);
-                self.evaluate_and_commit(&ev).await
+                let outcome = self.evaluate(&ev).await?;
+                match commit {
+                    Commit::Now => {
+                        self.commit_evaluation(&ev).await?;
+                        Ok((outcome, None))
+                    }
+                    Commit::WithDelivery => Ok((outcome, ev.into_draft())),
+                }
             }
         }
     }
@@ -332,6 +457,9 @@ impl Inner {
         Ok(())
     }
 
+    /// A first resolve: the effectiveness observation, and a draft that
+    /// resolves the open incident (with its signal and timeline event), if
+    /// there is one.
     async fn on_resolved(
         &self,
         rt: &TenantRuntime,
@@ -339,13 +467,13 @@ impl Inner {
         record: &FingerprintRecord,
         open: Option<Incident>,
         now: Timestamp,
-    ) -> Result<Outcome, EngineError> {
+    ) -> (Outcome, Option<IntakeDraft>) {
         let tenant = rt.tenant();
         rt.forget_deferred(&record.fingerprint);
         self.observe_alert(rt, &record.fingerprint, Observation::Resolved(now))
             .await;
         let Some(open) = open else {
-            return Ok(Outcome::Resolved { incident_id: None });
+            return (Outcome::Resolved { incident_id: None }, None);
         };
         let mut draft = IntakeDraft::stored(open);
         draft.change(IncidentChange::Signal(Signal::of(
@@ -363,10 +491,8 @@ impl Inner {
         );
         ev.incident_id = Some(draft.incident_id().clone());
         draft.timeline(ev);
-        self.commit_draft(tenant, &mut draft).await?;
-        Ok(Outcome::Resolved {
-            incident_id: Some(draft.incident_id().clone()),
-        })
+        let incident_id = Some(draft.incident_id().clone());
+        (Outcome::Resolved { incident_id }, Some(draft))
     }
 
     /// The draft over the alert's open incident, or over a new one (with

@@ -429,23 +429,23 @@ impl hale_engine::ports::IntakeStore for FailsFor {
     async fn converge_for_intake(
         &self,
         tenant: &hale_domain::TenantId,
-        delivery: &hale_domain::convergence::Delivery,
-    ) -> Result<hale_engine::ports::Converged, hale_engine::ports::StoreError> {
-        if delivery.alertname == self.alertname
+        deliveries: &[hale_domain::convergence::Delivery],
+    ) -> Result<Vec<hale_engine::ports::Converged>, hale_engine::ports::StoreError> {
+        if deliveries.iter().any(|d| d.alertname == self.alertname)
             && self.failing.load(std::sync::atomic::Ordering::SeqCst)
         {
             return Err(hale_engine::ports::StoreError::Unavailable(
                 "injected".into(),
             ));
         }
-        self.inner.converge_for_intake(tenant, delivery).await
+        self.inner.converge_for_intake(tenant, deliveries).await
     }
 
     async fn commit_intake(
         &self,
         tenant: &hale_domain::TenantId,
-        write: &hale_engine::ports::IntakeWrite,
-    ) -> Result<Option<u64>, hale_engine::ports::StoreError> {
+        writes: &[hale_engine::ports::IntakeWrite],
+    ) -> Result<Vec<Option<u64>>, hale_engine::ports::StoreError> {
         if self
             .failing_commits
             .load(std::sync::atomic::Ordering::SeqCst)
@@ -456,8 +456,24 @@ impl hale_engine::ports::IntakeStore for FailsFor {
         }
         self.commits
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.commit_intake(tenant, write).await
+        self.inner.commit_intake(tenant, writes).await
     }
+}
+
+/// An engine on the kit whose intake commits can be made to fail.
+async fn engine_with_failing_commits(
+    kit: &Kit,
+    t: &hale_domain::TenantId,
+) -> (Engine, std::sync::Arc<FailsFor>) {
+    let mut ports = kit.ports();
+    let intake = std::sync::Arc::new(FailsFor::new(ports.stores.intake.clone(), "-"));
+    ports.stores.intake = intake.clone();
+    let e = Engine::builder(ports)
+        .tenant(TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]))
+        .build()
+        .await
+        .unwrap();
+    (e, intake)
 }
 
 /// The kit's idempotency keys, counting the calls that reach them.
@@ -498,20 +514,20 @@ impl hale_engine::ports::IdempotencyKeys for CountingKeys {
     }
 }
 
-/// A delivery's idempotency keys are claimed in one call; when the store
-/// fails part-way, the keys of the alerts not processed (the failing one
-/// and those after it) are released, so the retry processes exactly them
-/// and takes the processed one for a duplicate.
+/// A delivery's idempotency keys are claimed in one call. When the
+/// delivery's convergence fails, no alert is recorded, so every key it
+/// claimed is released and the retry processes every alert (a repeat of an
+/// alert within the delivery held no key of its own).
 #[tokio::test(start_paused = true)]
-async fn a_delivery_claims_its_keys_at_once_and_a_failure_releases_the_unprocessed() {
+async fn a_delivery_claims_its_keys_at_once_and_a_failure_releases_the_unrecorded() {
     let kit = Kit::new();
     let t = tenant("t");
     let mut ports = kit.ports();
-    let fingerprints = std::sync::Arc::new(FailsFor::new(ports.stores.intake.clone(), "B2"));
-    fingerprints
+    let intake = std::sync::Arc::new(FailsFor::new(ports.stores.intake.clone(), "B2"));
+    intake
         .failing
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    ports.stores.intake = fingerprints.clone();
+    ports.stores.intake = intake.clone();
     let keys = std::sync::Arc::new(CountingKeys {
         inner: ports.idempotency.clone(),
         calls: std::sync::atomic::AtomicUsize::new(0),
@@ -534,19 +550,19 @@ async fn a_delivery_claims_its_keys_at_once_and_a_failure_releases_the_unprocess
     ];
     let err = e.ingest(&t, batch.clone()).await.unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
-    // One batch claim, then one release each for B2 and C3 (the repeated
-    // A1 was a duplicate of the first, so it holds no key of its own).
-    assert_eq!(keys.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
-    fingerprints
+    // One batch claim, then one release each for A1, B2 and C3.
+    assert_eq!(keys.calls.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert!(incidents(&kit, &t).await.is_empty());
+    intake
         .failing
         .store(false, std::sync::atomic::Ordering::SeqCst);
     keys.calls.store(0, std::sync::atomic::Ordering::SeqCst);
-    let r = e.ingest(&t, batch).await.unwrap();
+    let r = e.ingest(&t, batch.clone()).await.unwrap();
     let labels: Vec<&str> = r.decisions.iter().map(|d| d.outcome.label()).collect();
     assert_eq!(
         labels,
         [
-            "duplicate_delivery",
+            "no_strategy",
             "no_strategy",
             "no_strategy",
             "duplicate_delivery"
@@ -557,6 +573,64 @@ async fn a_delivery_claims_its_keys_at_once_and_a_failure_releases_the_unprocess
         1,
         "four alerts, one round trip"
     );
+    assert_eq!(incidents(&kit, &t).await.len(), 3);
+    // Delivered again: every alert is a duplicate delivery.
+    let r = e.ingest(&t, batch).await.unwrap();
+    assert!(
+        r.decisions
+            .iter()
+            .all(|d| d.outcome.label() == "duplicate_delivery"),
+        "{r:?}"
+    );
+}
+
+/// The alerts of a delivery whose fingerprints differ commit their records
+/// in one transaction; when it fails, none of them is recorded, every key
+/// is released, and the retry records all of them, each episode's first
+/// records included.
+#[tokio::test(start_paused = true)]
+async fn a_deliverys_records_commit_in_one_transaction_or_not_at_all() {
+    let kit = Kit::new();
+    let t = tenant("t");
+    let (e, intake) = engine_with_failing_commits(&kit, &t).await;
+    let batch: Vec<_> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|svc| alert("NotHandled", svc))
+        .collect();
+    intake
+        .failing_commits
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = e.ingest(&t, batch.clone()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(incidents(&kit, &t).await.is_empty());
+    assert!(timeline(&kit, &t).await.is_empty());
+    intake
+        .failing_commits
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let r = e.ingest(&t, batch).await.unwrap();
+    assert!(
+        r.decisions
+            .iter()
+            .all(|d| d.outcome.label() == "no_strategy"),
+        "{r:?}"
+    );
+    assert_eq!(
+        intake.commits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "five alerts' records, one transaction"
+    );
+    let inc = incidents(&kit, &t).await;
+    assert_eq!(inc.len(), 5);
+    // The retry came after the episodes began, and still records that no
+    // strategy matched.
+    for i in &inc {
+        assert!(
+            i.decision_chain.iter().any(|s| s.decision == "no_strategy"),
+            "{:?}",
+            i.decision_chain
+        );
+    }
+    assert_eq!(timeline(&kit, &t).await.len(), 5);
 }
 
 /// What one alert's evaluation records (here a new incident, its "alert
@@ -569,14 +643,7 @@ async fn an_alerts_records_commit_together_or_not_at_all() {
     let mut kit = Kit::new();
     kit.flags.features.insert(Feature::AutoHealing, Switch::Off);
     let t = tenant("t");
-    let mut ports = kit.ports();
-    let intake = std::sync::Arc::new(FailsFor::new(ports.stores.intake.clone(), "-"));
-    ports.stores.intake = intake.clone();
-    let e = Engine::builder(ports)
-        .tenant(TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]))
-        .build()
-        .await
-        .unwrap();
+    let (e, intake) = engine_with_failing_commits(&kit, &t).await;
     intake
         .failing_commits
         .store(true, std::sync::atomic::Ordering::SeqCst);

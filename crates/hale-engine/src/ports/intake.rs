@@ -1,15 +1,20 @@
-//! Durable intake in as few transactions as the guarantees allow: what one
-//! alert's delivery reads and writes, beyond the idempotency key, in two
-//! calls.
+//! Durable intake in as few transactions as the guarantees allow: what a
+//! delivery's alerts read and write, beyond their idempotency keys, in two
+//! transactions per delivery.
 //!
-//! 1. [`IntakeStore::converge_for_intake`]: the fingerprint's convergence
-//!    (exactly [`super::FingerprintStore::converge`]) and, when the verdict
-//!    concerns an incident
+//! 1. [`IntakeStore::converge_for_intake`]: each alert's convergence
+//!    (exactly [`super::FingerprintStore::converge`], in order) and, when
+//!    the verdict concerns an incident
 //!    ([`ConvergenceVerdict::concerns_incident`](hale_domain::convergence::ConvergenceVerdict::concerns_incident)),
 //!    the fingerprint's open incident, read in the same transaction.
-//! 2. [`IntakeStore::commit_intake`]: everything the alert's evaluation
-//!    recorded (the incident created or changed, timeline events, audit
+//! 2. [`IntakeStore::commit_intake`]: everything the alerts' evaluations
+//!    recorded (incidents created or changed, timeline events, audit
 //!    entries, and the notices they carry) committed together or not at all.
+//!
+//! Why two and not one: between them the engine evaluates the alerts, which
+//! asks Redis, the safety state and possibly an Alertmanager; holding the
+//! fingerprint rows locked across that would serialize every other
+//! replica's deliveries of the same alerts behind it.
 //!
 //! Error contract: as every store port (see [`super::store`]). In
 //! particular `commit_intake` answers `Conflict` (and writes nothing) when
@@ -96,24 +101,28 @@ impl IntakeWrite {
     }
 }
 
-/// The intake's two calls. Each adapter implements them in one transaction
-/// each; the conformance suite checks that they equal the single-record
-/// calls and that a conflicting commit leaves nothing behind.
+/// The intake's two calls, each over a whole delivery. Each adapter runs
+/// each call in one transaction; the conformance suite checks that they
+/// equal the single-record calls applied in order and that a failing
+/// commit leaves nothing behind.
 #[async_trait]
 pub trait IntakeStore: Send + Sync {
-    /// Converges `delivery` and reads the open incident it concerns, in one
-    /// transaction.
+    /// Converges each delivery in order (exactly as
+    /// [`super::FingerprintStore::converge`] one after the other) and reads
+    /// the open incident each one concerns, in one transaction. Returns one
+    /// [`Converged`] per delivery, in the same order.
     async fn converge_for_intake(
         &self,
         tenant: &TenantId,
-        delivery: &Delivery,
-    ) -> Result<Converged, StoreError>;
+        deliveries: &[Delivery],
+    ) -> Result<Vec<Converged>, StoreError>;
 
-    /// Commits `write` (every record of `tenant`) all or nothing. Returns
-    /// the incident's stored revision after the write, if it wrote one.
+    /// Commits every write (all records of `tenant`), in order, all or
+    /// nothing. Returns, per write, the incident's stored revision after
+    /// it, if the write has an incident.
     async fn commit_intake(
         &self,
         tenant: &TenantId,
-        write: &IntakeWrite,
-    ) -> Result<Option<u64>, StoreError>;
+        writes: &[IntakeWrite],
+    ) -> Result<Vec<Option<u64>>, StoreError>;
 }

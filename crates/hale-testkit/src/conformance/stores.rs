@@ -188,6 +188,8 @@ macro_rules! store_conformance_tests {
             intake_converge_reads_the_open_incident_it_concerns,
             intake_commit_is_all_or_nothing,
             intake_commit_of_another_tenants_record_is_invalid,
+            intake_converge_of_a_delivery_equals_converging_each_in_turn,
+            intake_commit_of_several_writes_is_all_or_nothing,
             // Knowledge.
             knowledge_round_trip_keeps_every_field,
             knowledge_duplicate_id_is_conflict,

@@ -76,7 +76,14 @@ pub async fn intake_converge_reads_the_open_incident_it_concerns<S: StoreAdapter
         }
         let secs = 10 + i64::try_from(i).unwrap_or(0);
         let delivery = fixtures::delivery("HighErrorRate", "checkout", status, at(secs));
-        let got = ok(store.converge_for_intake(&t, &delivery).await, &clause);
+        let mut got = ok(
+            store
+                .converge_for_intake(&t, std::slice::from_ref(&delivery))
+                .await,
+            &clause,
+        );
+        same(&got.len(), &1, &clause);
+        let got = got.remove(0);
         let want = convergence::converge(model.as_ref(), &delivery);
         same(&got.record, &want, &clause);
         same(&got.record.verdict(), &verdict, &clause);
@@ -108,10 +115,16 @@ pub async fn intake_commit_is_all_or_nothing<S: StoreAdapter>(store: Arc<S>) {
         audit: vec![audit],
     };
     let rev = ok(
-        store.commit_intake(&t, &created).await,
+        store
+            .commit_intake(&t, std::slice::from_ref(&created))
+            .await,
         "commit_intake (create)",
     );
-    same(&rev, &Some(0), "a created incident is at its own revision");
+    same(
+        &rev,
+        &vec![Some(0)],
+        "a created incident is at its own revision",
+    );
     same(
         &ok(store.get_incident(&t, &inc.id).await, "get_incident"),
         &Some(inc.clone()),
@@ -138,7 +151,7 @@ pub async fn intake_commit_is_all_or_nothing<S: StoreAdapter>(store: Arc<S>) {
         audit: vec![fixtures::audit_entry_bare(&t, "aud-intake-2", at(2))],
     };
     conflict(
-        store.commit_intake(&t, &write).await,
+        store.commit_intake(&t, std::slice::from_ref(&write)).await,
         "commit_intake with a stale incident revision",
     );
     // An existing id: the same.
@@ -148,7 +161,7 @@ pub async fn intake_commit_is_all_or_nothing<S: StoreAdapter>(store: Arc<S>) {
         audit: vec![fixtures::audit_entry_bare(&t, "aud-intake-3", at(3))],
     };
     conflict(
-        store.commit_intake(&t, &write).await,
+        store.commit_intake(&t, std::slice::from_ref(&write)).await,
         "commit_intake creating an existing incident",
     );
     same(
@@ -180,10 +193,10 @@ pub async fn intake_commit_is_all_or_nothing<S: StoreAdapter>(store: Arc<S>) {
         audit: vec![fixtures::audit_entry_bare(&t, "aud-intake-4", at(4))],
     };
     let rev = ok(
-        store.commit_intake(&t, &write).await,
+        store.commit_intake(&t, std::slice::from_ref(&write)).await,
         "commit_intake (update)",
     );
-    same(&rev, &Some(1), "an update returns the next revision");
+    same(&rev, &vec![Some(1)], "an update returns the next revision");
     inc.revision = 1;
     same(
         &ok(store.get_incident(&t, &inc.id).await, "get_incident"),
@@ -204,10 +217,10 @@ pub async fn intake_commit_is_all_or_nothing<S: StoreAdapter>(store: Arc<S>) {
     };
     same(
         &ok(
-            store.commit_intake(&t, &write).await,
+            store.commit_intake(&t, std::slice::from_ref(&write)).await,
             "commit_intake (records only)",
         ),
-        &None,
+        &vec![None],
         "a write without an incident returns no revision",
     );
 }
@@ -225,7 +238,7 @@ pub async fn intake_commit_of_another_tenants_record_is_invalid<S: StoreAdapter>
         audit: vec![fixtures::audit_entry_bare(&other, "aud-theirs-1", at(1))],
     };
     invalid(
-        store.commit_intake(&t, &write).await,
+        store.commit_intake(&t, std::slice::from_ref(&write)).await,
         "commit_intake with another tenant's audit entry",
     );
     same(
@@ -241,5 +254,137 @@ pub async fn intake_commit_of_another_tenants_record_is_invalid<S: StoreAdapter>
     holds(
         audit_ids(&*store, &other).await.is_empty(),
         "no entry lands in the other tenant",
+    );
+}
+
+/// A delivery of several alerts converges as if each were converged in
+/// turn: distinct fingerprints (some with an open incident, one whose only
+/// incident is resolved) and a fingerprint that repeats within the
+/// delivery, which sees its own earlier delivery.
+pub async fn intake_converge_of_a_delivery_equals_converging_each_in_turn<S: StoreAdapter>(
+    store: Arc<S>,
+) {
+    let t = unique_tenant();
+    let services = ["checkout", "payments", "search", "cart"];
+    // checkout: an open incident; payments: a resolved one; the others none.
+    let mut open = fixtures::incident_bare(&t, "INC-20270115-DLV001", at(1));
+    open.fingerprint = fixtures::fingerprint("HighErrorRate", "checkout");
+    let mut resolved = fixtures::incident_bare(&t, "INC-20270115-DLV002", at(1));
+    resolved.fingerprint = fixtures::fingerprint("HighErrorRate", "payments");
+    resolved.status = IncidentStatus::Resolved;
+    for i in [&open, &resolved] {
+        ok(store.create_incident(i).await, "create_incident");
+    }
+    let mut model: std::collections::BTreeMap<_, FingerprintRecord> = Default::default();
+    let rounds: [&[(usize, AlertStatus)]; 3] = [
+        // Distinct fingerprints, all new.
+        &[
+            (0, AlertStatus::Firing),
+            (1, AlertStatus::Firing),
+            (2, AlertStatus::Firing),
+            (3, AlertStatus::Resolved),
+        ],
+        // Distinct again: duplicates and a resolve.
+        &[
+            (0, AlertStatus::Firing),
+            (1, AlertStatus::Resolved),
+            (3, AlertStatus::Firing),
+        ],
+        // A repeated fingerprint: each sees the one before.
+        &[
+            (2, AlertStatus::Resolved),
+            (0, AlertStatus::Firing),
+            (2, AlertStatus::Firing),
+            (2, AlertStatus::Firing),
+        ],
+    ];
+    for (round, alerts) in rounds.iter().enumerate() {
+        let secs = 100 * (i64::try_from(round).unwrap_or(0) + 1);
+        let deliveries: Vec<_> = alerts
+            .iter()
+            .enumerate()
+            .map(|(k, (svc, status))| {
+                let at_k = at(secs + i64::try_from(k).unwrap_or(0));
+                fixtures::delivery("HighErrorRate", services[*svc], *status, at_k)
+            })
+            .collect();
+        let clause = format!("converge_for_intake, delivery {round}");
+        let got = ok(store.converge_for_intake(&t, &deliveries).await, &clause);
+        same(&got.len(), &deliveries.len(), &clause);
+        for (k, (d, c)) in deliveries.iter().zip(&got).enumerate() {
+            let clause = format!("{clause}, alert {k}");
+            let want = convergence::converge(model.get(&d.fingerprint), d);
+            same(&c.record, &want, &clause);
+            let want_open = (c.record.verdict().concerns_incident()
+                && d.fingerprint == open.fingerprint)
+                .then(|| open.clone());
+            same(&c.open_incident, &want_open, &clause);
+            model.insert(d.fingerprint.clone(), want);
+        }
+    }
+}
+
+/// Several writes in one commit: when a later one conflicts, the earlier
+/// ones are not written either.
+pub async fn intake_commit_of_several_writes_is_all_or_nothing<S: StoreAdapter>(store: Arc<S>) {
+    let t = unique_tenant();
+    let first = IntakeWrite {
+        incident: Some(IncidentWrite::Create(fixtures::incident_bare(
+            &t,
+            "INC-20270115-MANY01",
+            at(1),
+        ))),
+        timeline: vec![fixtures::timeline_event_bare(&t, "tl-many-1", at(1))],
+        audit: vec![fixtures::audit_entry_bare(&t, "aud-many-1", at(1))],
+    };
+    let existing = fixtures::incident_bare(&t, "INC-20270115-MANY02", at(1));
+    ok(store.create_incident(&existing).await, "create_incident");
+    let mut stale = existing.clone();
+    stale.revision = 5;
+    let second = IntakeWrite {
+        incident: Some(IncidentWrite::Update(stale)),
+        timeline: Vec::new(),
+        audit: Vec::new(),
+    };
+    conflict(
+        store.commit_intake(&t, &[first.clone(), second]).await,
+        "commit_intake whose second write is stale",
+    );
+    same(
+        &ok(
+            store
+                .get_incident(&t, &IncidentId::new("INC-20270115-MANY01"))
+                .await,
+            "get_incident",
+        ),
+        &None,
+        "the first write of a failed commit is not stored",
+    );
+    holds(
+        timeline_ids(&*store, &t).await.is_empty(),
+        "no timeline event of a failed commit",
+    );
+    holds(
+        audit_ids(&*store, &t).await.is_empty(),
+        "no audit entry of a failed commit",
+    );
+    let mut fresh = existing;
+    fresh.status = IncidentStatus::Resolved;
+    let second = IntakeWrite {
+        incident: Some(IncidentWrite::Update(fresh)),
+        timeline: Vec::new(),
+        audit: Vec::new(),
+    };
+    same(
+        &ok(
+            store.commit_intake(&t, &[first, second]).await,
+            "commit_intake (two writes)",
+        ),
+        &vec![Some(0), Some(1)],
+        "each write's incident revision, in order",
+    );
+    holds(
+        timeline_ids(&*store, &t).await == ["tl-many-1"],
+        "the committed timeline event",
     );
 }
