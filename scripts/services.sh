@@ -68,7 +68,9 @@
 # Optional inputs: HALE_SERVICES_DIR, HALE_SERVICES_TIMEOUT (seconds to wait
 # for each service, default 60), HALE_SERVICES_PG_PORT / HALE_SERVICES_REDIS_PORT
 # (pin a port instead of picking a free one), HALE_TEST_PG_BIN (use another
-# Postgres installation).
+# Postgres installation), HALE_SERVICES_PG_DURABLE=1 (leave Postgres at its
+# durable defaults, fsync and full_page_writes on, instead of turning them
+# off for speed: the benchmarks' "fsync on" figures; tests keep the default).
 #
 # `start` on a state directory that is already in use first stops what is
 # recorded there, so running `start` twice in a row gives fresh services.
@@ -360,11 +362,6 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 # Parallel tests each open small pools against their own databases.
 max_connections = 300
-# Throwaway data: skip fsync. synchronous_commit stays on so a commit has
-# reached the kernel before it returns, and a chaos test that kills the server
-# (pg_ctl -m immediate) still finds every committed row after a restart.
-fsync = off
-full_page_writes = off
 log_min_messages = warning
 log_connections = off
 # TLS with the test CA's server certificate; plain TCP keeps working.
@@ -372,6 +369,21 @@ ssl = on
 ssl_cert_file = 'server.pem'
 ssl_key_file = 'server.key'
 EOF
+    if [[ "${HALE_SERVICES_PG_DURABLE:-0}" == 1 ]]; then
+        cat >>"$PGDATA_DIR/postgresql.conf" <<'EOF'
+# HALE_SERVICES_PG_DURABLE=1: fsync and full_page_writes stay at their
+# durable defaults (on).
+EOF
+        log "Postgres at its durable defaults (fsync on, full_page_writes on)"
+    else
+        cat >>"$PGDATA_DIR/postgresql.conf" <<'EOF'
+# Throwaway data: skip fsync. synchronous_commit stays on so a commit has
+# reached the kernel before it returns, and a chaos test that kills the server
+# (pg_ctl -m immediate) still finds every committed row after a restart.
+fsync = off
+full_page_writes = off
+EOF
+    fi
     # Postgres insists that its key belongs to it and is private.
     install -m 0644 -o "$PG_USER" "$TLS_DIR/server.pem" "$PGDATA_DIR/server.pem"
     install -m 0600 -o "$PG_USER" "$TLS_DIR/server.key" "$PGDATA_DIR/server.key"
