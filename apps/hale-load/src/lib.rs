@@ -12,10 +12,12 @@
 //! * [`storm`]: 100,000 alerts over 1,000 resources with duplicates and
 //!   flapping, posted as fast as the server takes them.
 //! * [`config`]: the production-shaped `hale-server` configuration
-//!   (Postgres, Redis, Kubernetes executor against the fake API server).
-//! * [`kube`], [`api`], [`procfs`]: counting what happened, on the
-//!   executor's side (fake API counters), in Hale's records (its read API)
-//!   and in the server's memory (`VmHWM`).
+//!   (Postgres, Redis, Kubernetes executor against the fake API server),
+//!   or the same on the embedded SQLite store with in-process locks.
+//! * [`kube`], [`api`], [`procfs`], [`cpu`]: counting what happened, on
+//!   the executor's side (fake API counters), in Hale's records (its read
+//!   API), in the server's memory (`VmHWM`) and in the CPU time the server
+//!   and its backends used per alert.
 //!
 //! The `hale-load` binary drives all of it; `scripts/load.sh` and
 //! `scripts/storm.sh` run it end to end with one command each, and
@@ -24,6 +26,7 @@
 pub mod alerts;
 pub mod api;
 pub mod config;
+pub mod cpu;
 pub mod driver;
 pub mod kube;
 pub mod procfs;

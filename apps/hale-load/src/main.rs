@@ -9,15 +9,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use hale_load::alerts::{v2_body, webhook_body};
 use hale_load::api::{HaleApi, family};
-use hale_load::config::{ROLE_PASSWORDS, ServerConfig, with_user};
+use hale_load::config::{ROLE_PASSWORDS, ServerConfig, Store, with_user};
 use hale_load::driver::{self, RunConfig, RunResult, Target};
 use hale_load::report::{intake_header, intake_row, load_average, machine};
 use hale_load::storm::Storm;
 use hale_load::workload::{Mix, Workload};
-use hale_load::{kube, procfs, stats};
+use hale_load::{cpu, kube, procfs, stats};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,15 +63,27 @@ enum Command {
     Fairness(FairnessArgs),
 }
 
+/// `config --store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreArg {
+    /// Postgres and Redis (needs --database-url, --schema, --redis-url).
+    Postgres,
+    /// The embedded default: SQLite in --data-dir, in-process locks.
+    Sqlite,
+}
+
 #[derive(Debug, Args)]
 struct ConfigArgs {
+    /// The store (and the locks that go with it).
+    #[arg(long, value_enum, default_value_t = StoreArg::Postgres)]
+    store: StoreArg,
     /// A superuser URL; the app and migrator URLs are derived from it.
     #[arg(long, env = "HALE_TEST_DATABASE_URL")]
-    database_url: String,
+    database_url: Option<String>,
     #[arg(long)]
-    schema: String,
+    schema: Option<String>,
     #[arg(long, env = "HALE_TEST_REDIS_URL")]
-    redis_url: String,
+    redis_url: Option<String>,
     #[arg(long)]
     kube_url: String,
     #[arg(long)]
@@ -156,6 +168,14 @@ struct IntakeArgs {
     /// The mix as repeat,refire,new,resolved percentages.
     #[arg(long, default_value = "60,15,10,15")]
     mix: String,
+    /// A process whose CPU time (with its children's) is reported per
+    /// alert for each target's measured window, as NAME=PID (repeatable:
+    /// `--cpu hale-server=PID --cpu postgres=POSTMASTER_PID`).
+    #[arg(long, value_parser = cpu::Group::parse)]
+    cpu: Vec<cpu::Group>,
+    /// Hale's name in the table (say which shape was measured).
+    #[arg(long, default_value = "hale (Postgres + Redis + Kubernetes)")]
+    label: String,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +215,10 @@ struct StormArgs {
     /// hale-server's pid, for its peak RSS.
     #[arg(long)]
     pid: Option<u32>,
+    /// A process whose CPU time (with its children's) while the storm is
+    /// posted is reported per alert, as NAME=PID (repeatable).
+    #[arg(long, value_parser = cpu::Group::parse)]
+    cpu: Vec<cpu::Group>,
     #[arg(long, default_value_t = 100_000)]
     alerts: u64,
     #[arg(long, default_value_t = 1000)]
@@ -260,14 +284,27 @@ async fn setup_db(database_url: &str, schema: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn config(a: &ConfigArgs) -> String {
-    let mut c = ServerConfig::new(
-        with_user(&a.database_url, "hale_app", ROLE_PASSWORDS.1),
-        with_user(&a.database_url, "hale_migrator", ROLE_PASSWORDS.0),
-        &a.schema,
-        &a.redis_url,
-        &a.kube_url,
-    );
+fn config(a: &ConfigArgs) -> anyhow::Result<String> {
+    let mut c = match a.store {
+        StoreArg::Postgres => {
+            let (Some(db), Some(schema), Some(redis)) = (&a.database_url, &a.schema, &a.redis_url)
+            else {
+                bail!("--store postgres needs --database-url, --schema and --redis-url");
+            };
+            ServerConfig::new(
+                with_user(db, "hale_app", ROLE_PASSWORDS.1),
+                with_user(db, "hale_migrator", ROLE_PASSWORDS.0),
+                schema,
+                redis,
+                &a.kube_url,
+            )
+        }
+        StoreArg::Sqlite => {
+            let mut c = ServerConfig::new("", "", "", "", &a.kube_url);
+            c.store = Store::Sqlite;
+            c
+        }
+    };
     c.listen.clone_from(&a.listen);
     c.data_dir.clone_from(&a.data_dir);
     c.tenant.clone_from(&a.tenant);
@@ -276,7 +313,7 @@ fn config(a: &ConfigArgs) -> String {
     c.max_connections = a.max_connections;
     c.second_tenant.clone_from(&a.second_tenant);
     c.cooldown.clone_from(&a.cooldown);
-    c.render()
+    Ok(c.render())
 }
 
 async fn decisions(api: &HaleApi) -> std::collections::BTreeMap<String, f64> {
@@ -344,7 +381,12 @@ async fn intake(a: IntakeArgs) -> anyhow::Result<()> {
     let api = a.hale.api(&client);
     let before = decisions(&api).await;
     let hale_target = a.hale.target();
-    let hale = driver::run(&client, &hale_target, run, webhook_bodies(workload)).await;
+    let (hale, hale_cpu) = measured(
+        &a.cpu,
+        run,
+        driver::run(&client, &hale_target, run, webhook_bodies(workload)),
+    )
+    .await;
     let after = decisions(&api).await;
     println!("load average after hale: {}", load_average());
 
@@ -355,14 +397,18 @@ async fn intake(a: IntakeArgs) -> anyhow::Result<()> {
                 url: format!("{}/api/v2/alerts", url.trim_end_matches('/')),
                 bearer: None,
             };
-            let r = driver::run(
-                &client,
-                &target,
+            let r = measured(
+                &a.cpu,
                 run,
-                Arc::new(move |i| {
-                    let alerts = workload.batch(i);
-                    (v2_body(&alerts), alerts.len())
-                }),
+                driver::run(
+                    &client,
+                    &target,
+                    run,
+                    Arc::new(move |i| {
+                        let alerts = workload.batch(i);
+                        (v2_body(&alerts), alerts.len())
+                    }),
+                ),
             )
             .await;
             println!("load average after alertmanager: {}", load_average());
@@ -373,16 +419,25 @@ async fn intake(a: IntakeArgs) -> anyhow::Result<()> {
 
     println!();
     println!("{}", intake_header());
-    println!(
-        "{}",
-        intake_row("hale (Postgres + Redis + Kubernetes)", &hale)
-    );
-    if let Some(am) = &am {
+    println!("{}", intake_row(&a.label, &hale));
+    if let Some((am, _)) = &am {
         println!("{}", intake_row("alertmanager (/api/v2/alerts)", am));
     }
     println!();
+    if !a.cpu.is_empty() {
+        println!(
+            "{}",
+            cpu::report("during hale's measured run", hale.alerts_ok, &hale_cpu)
+        );
+        if let Some((am, am_cpu)) = &am {
+            println!(
+                "{}",
+                cpu::report("during alertmanager's measured run", am.alerts_ok, am_cpu)
+            );
+        }
+    }
     print_statuses("hale", &hale);
-    if let Some(am) = &am {
+    if let Some((am, _)) = &am {
         print_statuses("alertmanager", am);
     }
     print_decision_delta(&before, &after);
@@ -391,7 +446,7 @@ async fn intake(a: IntakeArgs) -> anyhow::Result<()> {
     let goal_p99 = req.p99 < Duration::from_millis(20);
     let goal_am = am
         .as_ref()
-        .is_none_or(|am| hale.alerts_per_sec() >= am.alerts_per_sec());
+        .is_none_or(|(am, _)| hale.alerts_per_sec() >= am.alerts_per_sec());
     println!(
         "goal >= 5000 alerts/s: {} | p99 < 20 ms: {} | >= Alertmanager's rate: {}",
         verdict(goal_rate),
@@ -406,6 +461,28 @@ async fn intake(a: IntakeArgs) -> anyhow::Result<()> {
         bail!("hale answered {} requests with an error", hale.failures());
     }
     Ok(())
+}
+
+/// Runs `run` (a [`driver::run`] with `config`), reading the CPU time of
+/// `groups` over its measured window: from the end of the warm-up to the
+/// run's return (which waits for the requests still in flight at the end,
+/// a few milliseconds at most).
+async fn measured(
+    groups: &[cpu::Group],
+    config: RunConfig,
+    run: impl std::future::Future<Output = RunResult>,
+) -> (RunResult, Vec<cpu::Used>) {
+    let groups = groups.to_vec();
+    let watch = tokio::spawn(async move {
+        tokio::time::sleep(config.warmup).await;
+        cpu::Watch::start(&groups)
+    });
+    let result = run.await;
+    let used = match watch.await {
+        Ok(w) => w.stop(),
+        Err(_) => Vec::new(),
+    };
+    (result, used)
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -455,7 +532,9 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
     println!("machine: {}", machine());
     let target = a.hale.target();
     let sampler = a.pid.map(procfs::Sampler::start);
+    let watch = cpu::Watch::start(&a.cpu);
     let posted = hale_load::storm::post(&client, &target, storm, a.connections).await;
+    let storm_cpu = watch.stop();
     let lat = posted.per_request.summary();
     println!(
         "posted {} alerts in {:.1} s ({:.0} alerts/s); request p50 {} ms, p99 {} ms, max {} ms; retried {:?}; lost batches {}",
@@ -469,6 +548,12 @@ async fn storm(a: StormArgs) -> anyhow::Result<()> {
         posted.lost_batches
     );
     println!("decisions: {:?}", posted.decisions);
+    if !a.cpu.is_empty() {
+        println!(
+            "{}",
+            cpu::report("while the storm was posted", posted.alerts_ok, &storm_cpu)
+        );
+    }
     println!("load average after the storm: {}", load_average());
 
     // Let running operations finish, so the counts are final.
@@ -625,7 +710,7 @@ async fn main() -> anyhow::Result<()> {
             schema,
         } => setup_db(&database_url, &schema).await,
         Command::Config(a) => {
-            print!("{}", config(&a));
+            print!("{}", config(&a)?);
             Ok(())
         }
         Command::SeedKube {
