@@ -10,7 +10,10 @@
 #                 reference peer for /api/v2/alerts).
 #
 # After bench_start: HALE_URL, HALE_PID, KUBE_URL, HALE_LOAD (the binary),
-# HALE_LOAD_INGEST_TOKEN and HALE_LOAD_ADMIN_TOKEN are set. After am_start:
+# HALE_LOAD_INGEST_TOKEN, HALE_LOAD_ADMIN_TOKEN, HALE_LABEL (the target's
+# name in the tables) and BENCH_CPU (`--cpu NAME=PID` flags for
+# `hale-load intake` and `storm`: hale-server, and in the Postgres shape the
+# postmaster with its backends and redis-server) are set. After am_start:
 # AM_URL. Everything started is stopped by the EXIT trap, which also stops
 # the services and removes the scratch directory (set HALE_BENCH_KEEP=1 to
 # keep it, with the server's log).
@@ -21,7 +24,27 @@
 # cooldown, default 15m), HALE_BENCH_SECOND_TENANT (a second
 # tenant in the generated config, for scripts/fairness.sh), HALE_SERVICES_DIR
 # (default: inside the scratch directory, so CI's /tmp/hale-services is never
-# touched).
+# touched), and:
+#
+#   HALE_BENCH_STORE=sqlite  the embedded default's store and locks, as
+#                            `cargo run -p hale-server` runs with no config
+#                            (SQLite in the scratch data directory,
+#                            in-process locks); no Postgres and no Redis are
+#                            started. The executor stays the Kubernetes one
+#                            against the fake API server, so the work per
+#                            alert is the same as in the production shape.
+#                            Default: postgres (Postgres + Redis).
+#   HALE_BENCH_PG_DURABLE=1  Postgres at its durable defaults (fsync and
+#                            full_page_writes on; scripts/services.sh
+#                            HALE_SERVICES_PG_DURABLE=1) instead of the test
+#                            cluster's fsync = off.
+#   HALE_BENCH_NO_BUILD=1    no `cargo build --release`: use the binaries
+#                            already in $CARGO_TARGET_DIR/release (or
+#                            target/release) as they are.
+#
+# The header (stderr) names the commit (`git rev-parse --short HEAD`, with
+# +dirty when the tree has changes), the machine, the load average and the
+# shape.
 
 # shellcheck shell=bash
 
@@ -83,15 +106,61 @@ wait_line() {
 
 random_token() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
-bench_start() {
-    blog "machine: $(nproc) CPUs, $(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    SERVICES_UP=1
-    "$ROOT/scripts/services.sh" start
-    # shellcheck source=/dev/null
-    source "$HALE_SERVICES_DIR/env"
+BENCH_STORE="${HALE_BENCH_STORE:-postgres}"
+case "$BENCH_STORE" in
+    postgres | sqlite) ;;
+    *) bdie "HALE_BENCH_STORE must be postgres or sqlite, not $BENCH_STORE" ;;
+esac
+if [[ "${HALE_BENCH_PG_DURABLE:-0}" == 1 ]]; then
+    [[ "$BENCH_STORE" == postgres ]] || bdie "HALE_BENCH_PG_DURABLE=1 needs HALE_BENCH_STORE=postgres"
+    export HALE_SERVICES_PG_DURABLE=1
+fi
+if [[ -n "${HALE_BENCH_SCHEMA_SQL:-}" && "$BENCH_STORE" != postgres ]]; then
+    bdie "HALE_BENCH_SCHEMA_SQL is Postgres SQL; it needs HALE_BENCH_STORE=postgres"
+fi
 
-    blog "building release binaries (hale-server, hale-fake-kube, hale-load)"
-    (cd "$ROOT" && cargo build --release --quiet -p hale-server -p hale-fake-kube -p hale-load)
+# The commit measured: short hash, +dirty when tracked files have changes.
+bench_commit() {
+    local commit
+    commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [[ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+        commit+="+dirty"
+    fi
+    printf '%s\n' "$commit"
+}
+
+# The shape, in words, for the header and the tables' target name.
+bench_shape() {
+    if [[ "$BENCH_STORE" == sqlite ]]; then
+        printf 'SQLite + local locks + Kubernetes\n'
+    elif [[ "${HALE_BENCH_PG_DURABLE:-0}" == 1 ]]; then
+        printf 'Postgres fsync on + Redis + Kubernetes\n'
+    else
+        printf 'Postgres + Redis + Kubernetes\n'
+    fi
+}
+
+bench_start() {
+    blog "commit $(bench_commit); shape: $(bench_shape)"
+    blog "machine: $(nproc) CPUs, $(grep -m 1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    if [[ "$BENCH_STORE" == postgres ]]; then
+        SERVICES_UP=1
+        "$ROOT/scripts/services.sh" start
+        # shellcheck source=/dev/null
+        source "$HALE_SERVICES_DIR/env"
+        blog "postgres $(psql -X -A -t "$HALE_TEST_DATABASE_URL" -c "SELECT 'fsync ' || current_setting('fsync') || ', full_page_writes ' || current_setting('full_page_writes') || ', synchronous_commit ' || current_setting('synchronous_commit')")"
+    fi
+
+    if [[ "${HALE_BENCH_NO_BUILD:-0}" == 1 ]]; then
+        blog "HALE_BENCH_NO_BUILD=1: using the binaries in $TARGET_DIR/release as they are"
+    else
+        blog "building release binaries (hale-server, hale-fake-kube, hale-load)"
+        (cd "$ROOT" && cargo build --release --quiet -p hale-server -p hale-fake-kube -p hale-load)
+    fi
+    local bin
+    for bin in hale-server hale-fake-kube hale-load; do
+        [[ -x "$TARGET_DIR/release/$bin" ]] || bdie "$TARGET_DIR/release/$bin is missing"
+    done
     HALE_LOAD="$TARGET_DIR/release/hale-load"
 
     "$TARGET_DIR/release/hale-fake-kube" --listen 127.0.0.1:0 >"$BENCH_DIR/fake-kube.log" 2>&1 &
@@ -100,18 +169,23 @@ bench_start() {
         bdie "the fake API server did not start: $(cat "$BENCH_DIR/fake-kube.log")"
     "$HALE_LOAD" seed-kube --kube-url "$KUBE_URL" --deployments "${HALE_BENCH_DEPLOYMENTS:-1000}" >&2
 
-    local schema
-    schema="hale_bench_$(date +%s)"
-    "$HALE_LOAD" setup-db --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema" >&2
+    local schema="" store_args=()
+    if [[ "$BENCH_STORE" == postgres ]]; then
+        schema="hale_bench_$(date +%s)"
+        "$HALE_LOAD" setup-db --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema" >&2
+        store_args=(--store postgres --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema"
+            --redis-url "$HALE_TEST_REDIS_URL"
+            --max-connections "${HALE_BENCH_PG_CONNECTIONS:-20}")
+    else
+        store_args=(--store sqlite)
+    fi
     BENCH_SCHEMA="$schema"
     HALE_LOAD_INGEST_TOKEN="$(random_token)"
     HALE_LOAD_ADMIN_TOKEN="$(random_token)"
     export HALE_LOAD_INGEST_TOKEN HALE_LOAD_ADMIN_TOKEN
     mkdir -p "$BENCH_DIR/data"
-    "$HALE_LOAD" config --database-url "$HALE_TEST_DATABASE_URL" --schema "$schema" \
-        --redis-url "$HALE_TEST_REDIS_URL" --kube-url "$KUBE_URL" \
+    "$HALE_LOAD" config "${store_args[@]}" --kube-url "$KUBE_URL" \
         --data-dir "$BENCH_DIR/data" \
-        --max-connections "${HALE_BENCH_PG_CONNECTIONS:-20}" \
         --cooldown "${HALE_BENCH_COOLDOWN:-15m}" \
         ${HALE_BENCH_SECOND_TENANT:+--second-tenant "$HALE_BENCH_SECOND_TENANT"} >"$BENCH_DIR/hale.toml"
     "$TARGET_DIR/release/hale-server" check-config --config "$BENCH_DIR/hale.toml" >&2
@@ -132,12 +206,31 @@ bench_start() {
         PGOPTIONS="-c search_path=$schema" psql -q -v ON_ERROR_STOP=1 \
             "$HALE_TEST_DATABASE_URL" -c "$HALE_BENCH_SCHEMA_SQL" >&2
     fi
-    blog "hale-server $HALE_URL (pid $HALE_PID, schema $schema), fake API server $KUBE_URL"
+    # shellcheck disable=SC2034 # read by scripts/load.sh
+    HALE_LABEL="hale ($(bench_shape))"
+    # CPU time per alert: hale-server; in the Postgres shape also the
+    # postmaster with all its children (the server's pooled backends, which
+    # stay connected through a run, plus the background processes) and
+    # redis-server. Live processes are read before and after each measured
+    # window; a process that exits inside a window takes its time with it
+    # (see apps/hale-load/src/cpu.rs), so short-lived autovacuum workers may
+    # be missed.
+    BENCH_CPU=(--cpu "hale-server=$HALE_PID")
+    if [[ "$BENCH_STORE" == postgres ]]; then
+        local postmaster
+        postmaster="$(head -n 1 "$HALE_TEST_PGDATA/postmaster.pid")"
+        BENCH_CPU+=(--cpu "postgres=$postmaster" --cpu "redis=$HALE_TEST_REDIS_PID")
+        blog "hale-server $HALE_URL (pid $HALE_PID, schema $schema), postmaster pid $postmaster, fake API server $KUBE_URL"
+    else
+        blog "hale-server $HALE_URL (pid $HALE_PID, SQLite in $BENCH_DIR/data), fake API server $KUBE_URL"
+    fi
 }
 
 # bench_pg_stats: how the hottest tables' updates went (HOT = heap-only
 # tuples: no index entry written) and how many dead row versions are left.
+# Nothing in the SQLite shape.
 bench_pg_stats() {
+    [[ "$BENCH_STORE" == postgres ]] || return 0
     sleep 2 # the statistics collector flushes about once a second
     psql -q -X -P pager=off "$HALE_TEST_DATABASE_URL" -c "
         SELECT relname AS table, n_tup_ins AS inserts, n_tup_upd AS updates,

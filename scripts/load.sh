@@ -21,9 +21,29 @@
 # fingerprint tables, which takes a few minutes on a new cluster); the
 # default (0) measures a cold start.
 #
-# The figures go to docs/benchmarks.md ("Intake load"); the load average
-# is printed before and after each target, because other builds on the
-# machine move the numbers.
+# Beneath each table: the CPU time hale-server, Postgres (the postmaster
+# and all its children: the server's pooled backends stay connected) and
+# Redis used during Hale's measured run, per alert Hale took, and the same
+# processes during Alertmanager's run (hale-server alone in the SQLite
+# shape; see scripts/bench-common.sh for what a process that exits mid-run
+# does to the sum).
+#
+# The other shapes of issue 19's table, with the same command:
+#
+#   HALE_BENCH_PG_DURABLE=1 scripts/load.sh    Postgres at its durable
+#                                              defaults (fsync and
+#                                              full_page_writes on)
+#   HALE_BENCH_STORE=sqlite scripts/load.sh    the embedded default store
+#                                              (SQLite, in-process locks;
+#                                              no Postgres, no Redis)
+#
+# HALE_BENCH_NO_BUILD=1 skips the release build (uses target/release, or
+# $CARGO_TARGET_DIR/release, as it is); more inputs are listed in
+# scripts/bench-common.sh.
+#
+# The figures go to docs/benchmarks.md ("Intake load"); the header names the
+# commit, and the load average is printed before and after each target,
+# because other builds on the machine move the numbers.
 set -euo pipefail
 
 # shellcheck source=scripts/bench-common.sh
@@ -37,7 +57,9 @@ if ((${HALE_LOAD_SOAK:-0} > 0)); then
 fi
 for batch in ${HALE_LOAD_BATCHES:-10 1}; do
     printf '\n'
-    "$HALE_LOAD" intake --hale "$HALE_URL" --alertmanager "$AM_URL" --batch "$batch" "$@"
+    "$HALE_LOAD" intake --hale "$HALE_URL" --alertmanager "$AM_URL" --batch "$batch" \
+        --label "$HALE_LABEL" "${BENCH_CPU[@]}" "$@"
 done
 mem="$(grep -E '^(VmHWM|VmRSS)' "/proc/$HALE_PID/status" | tr -s ' \t' ' ' | paste -sd ' ')"
 printf '\nhale-server memory after the runs: %s\n' "$mem"
+printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
