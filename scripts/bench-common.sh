@@ -152,7 +152,8 @@ bench_start() {
     fi
 
     if [[ "${HALE_BENCH_NO_BUILD:-0}" == 1 ]]; then
-        blog "HALE_BENCH_NO_BUILD=1: using the binaries in $TARGET_DIR/release as they are"
+        # The header's commit is the tree's; these binaries may be older.
+        blog "HALE_BENCH_NO_BUILD=1: using the binaries in $TARGET_DIR/release as they are (hale-server built $(date -u -r "$TARGET_DIR/release/hale-server" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo '?'))"
     else
         blog "building release binaries (hale-server, hale-fake-kube, hale-load)"
         (cd "$ROOT" && cargo build --release --quiet -p hale-server -p hale-fake-kube -p hale-load)
