@@ -65,6 +65,14 @@ const SELECT_PENDING_EFFECTIVENESS: &str = concat!(
      ORDER BY completed_at ASC, id ASC"
 );
 
+/// The same for one alert's fingerprint.
+const SELECT_PENDING_EFFECTIVENESS_FOR: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM healing_operations WHERE tenant = $1 AND effectiveness = 'pending' \
+     AND fingerprint = $2 ORDER BY completed_at ASC, id ASC"
+);
+
 fn from_row(row: &PgRow) -> Result<HealingOperation, StoreError> {
     let c = Cols::new(row, "healing_operations");
     Ok(HealingOperation {
@@ -271,8 +279,14 @@ impl OperationStore for PgStore {
     async fn pending_effectiveness(
         &self,
         tenant: &TenantId,
+        fingerprint: Option<&Fingerprint>,
     ) -> Result<Vec<HealingOperation>, StoreError> {
-        let query = sqlx::query(SELECT_PENDING_EFFECTIVENESS).bind(tenant.as_str());
+        let query = match fingerprint {
+            None => sqlx::query(SELECT_PENDING_EFFECTIVENESS).bind(tenant.as_str()),
+            Some(f) => sqlx::query(SELECT_PENDING_EFFECTIVENESS_FOR)
+                .bind(tenant.as_str())
+                .bind(f.as_str().to_owned()),
+        };
         self.fetch_all(tenant, query, from_row).await
     }
 }

@@ -2,6 +2,7 @@
 //! action log is the `actions_run` array inside the operation's document.
 
 use async_trait::async_trait;
+use hale_domain::convergence::Fingerprint;
 use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
 use hale_domain::healing::HealingOperation;
 use hale_domain::notification::Notice;
@@ -158,10 +159,15 @@ impl OperationStore for SqliteStore {
     async fn pending_effectiveness(
         &self,
         tenant: &TenantId,
+        fingerprint: Option<&Fingerprint>,
     ) -> Result<Vec<HealingOperation>, StoreError> {
         let mut qb = T.list(tenant);
-        qb.push(" AND doc ->> '$.effectiveness' = 'pending'")
-            .push(" ORDER BY completed_at ASC, id ASC");
+        qb.push(" AND doc ->> '$.effectiveness' = 'pending'");
+        if let Some(f) = fingerprint {
+            qb.push(" AND fingerprint = ")
+                .push_bind(f.as_str().to_owned());
+        }
+        qb.push(" ORDER BY completed_at ASC, id ASC");
         self.all(T, qb).await
     }
 }

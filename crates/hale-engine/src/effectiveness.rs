@@ -76,12 +76,9 @@ impl Inner {
             .ports
             .stores
             .operations
-            .pending_effectiveness(rt.tenant())
+            .pending_effectiveness(rt.tenant(), fingerprint)
             .await?;
         for op in pending {
-            if fingerprint.is_some_and(|f| op.fingerprint.as_ref() != Some(f)) {
-                continue;
-            }
             let Some(completed_at) = op.completed_at else {
                 continue;
             };

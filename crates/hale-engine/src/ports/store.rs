@@ -426,10 +426,13 @@ pub trait OperationStore: Send + Sync {
 
     /// Operations whose effectiveness is still `pending` (completed, waiting
     /// for their alert to resolve and stay resolved), oldest completion
-    /// first.
+    /// first; with `fingerprint`, only the operations started for that
+    /// alert (intake asks on every new episode and resolve, so the filter
+    /// belongs in the store, not in a scan of every pending operation).
     async fn pending_effectiveness(
         &self,
         tenant: &TenantId,
+        fingerprint: Option<&Fingerprint>,
     ) -> Result<Vec<HealingOperation>, StoreError>;
 }
 

@@ -1,6 +1,7 @@
 //! Healing operations, written together with their audit entries.
 
 use async_trait::async_trait;
+use hale_domain::convergence::Fingerprint;
 use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
 use hale_domain::healing::{HealingOperation, HealingState};
 use hale_domain::notification::Notice;
@@ -159,6 +160,7 @@ impl OperationStore for MemoryStore {
     async fn pending_effectiveness(
         &self,
         tenant: &TenantId,
+        fingerprint: Option<&Fingerprint>,
     ) -> Result<Vec<HealingOperation>, StoreError> {
         let tables = self.tables()?;
         let Some(t) = tables.tenant(tenant) else {
@@ -168,6 +170,7 @@ impl OperationStore for MemoryStore {
             .operations
             .values()
             .filter(|o| o.effectiveness == Some(Effectiveness::Pending))
+            .filter(|o| fingerprint.is_none_or(|f| o.fingerprint.as_ref() == Some(f)))
             .cloned()
             .collect();
         rows.sort_by(|a, b| (a.completed_at, &a.id).cmp(&(b.completed_at, &b.id)));

@@ -543,13 +543,42 @@ pub async fn pending_effectiveness_is_pending_oldest_completion_first<S: StoreAd
         );
     }
     let pending = ok(
-        store.pending_effectiveness(&t).await,
+        store.pending_effectiveness(&t, None).await,
         "pending_effectiveness",
     );
     same(
         &pending,
         &vec![sooner.clone(), later.clone()],
         "pending_effectiveness returns whole pending records, oldest completion first",
+    );
+    // One alert's pending operations only.
+    let mut other_alert = fixtures::operation_pending_effectiveness(&t, "op-other", at(30));
+    other_alert.fingerprint = Some(fixtures::fingerprint("HighLatency", "search"));
+    ok(
+        store
+            .create_operation(&other_alert, &audit_for(&t, "aud-op-other", &other_alert))
+            .await,
+        "create_operation",
+    );
+    same(
+        &ok(
+            store
+                .pending_effectiveness(&t, other_alert.fingerprint.as_ref())
+                .await,
+            "pending_effectiveness for a fingerprint",
+        ),
+        &vec![other_alert.clone()],
+        "pending_effectiveness for a fingerprint returns that alert's operations only",
+    );
+    same(
+        &ok(
+            store
+                .pending_effectiveness(&t, later.fingerprint.as_ref())
+                .await,
+            "pending_effectiveness for a fingerprint",
+        ),
+        &vec![sooner.clone(), later.clone()],
+        "pending_effectiveness for a fingerprint keeps the order",
     );
     let mut effective = sooner.clone();
     effective.effectiveness = Some(Effectiveness::Effective);
@@ -567,17 +596,17 @@ pub async fn pending_effectiveness_is_pending_oldest_completion_first<S: StoreAd
     same(
         &ids(
             &ok(
-                store.pending_effectiveness(&t).await,
+                store.pending_effectiveness(&t, None).await,
                 "pending_effectiveness",
             ),
             |o| o.id.to_string(),
         ),
-        &strings(&["op-later"]),
+        &strings(&["op-other", "op-later"]),
         "a settled operation is no longer pending",
     );
     holds(
         ok(
-            store.pending_effectiveness(&unique_tenant()).await,
+            store.pending_effectiveness(&unique_tenant(), None).await,
             "pending_effectiveness",
         )
         .is_empty(),
