@@ -38,6 +38,9 @@
 #                            full_page_writes on; scripts/services.sh
 #                            HALE_SERVICES_PG_DURABLE=1) instead of the test
 #                            cluster's fsync = off.
+#   HALE_BENCH_PG_STATEMENTS=1  load pg_stat_statements and print the 25
+#                            statements that took Postgres the most time
+#                            (bench_pg_statements, at the end of a run).
 #   HALE_BENCH_NO_BUILD=1    no `cargo build --release`: use the binaries
 #                            already in $CARGO_TARGET_DIR/release (or
 #                            target/release) as they are.
@@ -115,6 +118,10 @@ if [[ "${HALE_BENCH_PG_DURABLE:-0}" == 1 ]]; then
     [[ "$BENCH_STORE" == postgres ]] || bdie "HALE_BENCH_PG_DURABLE=1 needs HALE_BENCH_STORE=postgres"
     export HALE_SERVICES_PG_DURABLE=1
 fi
+if [[ "${HALE_BENCH_PG_STATEMENTS:-0}" == 1 ]]; then
+    [[ "$BENCH_STORE" == postgres ]] || bdie "HALE_BENCH_PG_STATEMENTS=1 needs HALE_BENCH_STORE=postgres"
+    export HALE_SERVICES_PG_STATEMENTS=1
+fi
 if [[ -n "${HALE_BENCH_SCHEMA_SQL:-}" && "$BENCH_STORE" != postgres ]]; then
     bdie "HALE_BENCH_SCHEMA_SQL is Postgres SQL; it needs HALE_BENCH_STORE=postgres"
 fi
@@ -149,6 +156,9 @@ bench_start() {
         # shellcheck source=/dev/null
         source "$HALE_SERVICES_DIR/env"
         blog "postgres $(psql -X -A -t "$HALE_TEST_DATABASE_URL" -c "SELECT 'fsync ' || current_setting('fsync') || ', full_page_writes ' || current_setting('full_page_writes') || ', synchronous_commit ' || current_setting('synchronous_commit')")"
+        if [[ "${HALE_BENCH_PG_STATEMENTS:-0}" == 1 ]]; then
+            psql -q -X "$HALE_TEST_DATABASE_URL" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >&2
+        fi
     fi
 
     if [[ "${HALE_BENCH_NO_BUILD:-0}" == 1 ]]; then
@@ -242,6 +252,18 @@ bench_pg_stats() {
         WHERE schemaname = '$BENCH_SCHEMA'
           AND relname IN ('alert_fingerprints', 'incidents', 'audit_log', 'timeline_events')
         ORDER BY relname" >&2
+}
+
+# bench_pg_statements: with HALE_BENCH_PG_STATEMENTS=1, the statements that
+# took the most time in Postgres since the server started (the profile
+# behind the CPU figures), with their calls and mean time.
+bench_pg_statements() {
+    [[ "$BENCH_STORE" == postgres && "${HALE_BENCH_PG_STATEMENTS:-0}" == 1 ]] || return 0
+    psql -q -X -P pager=off "$HALE_TEST_DATABASE_URL" -c "
+        SELECT round(total_exec_time::numeric, 0) AS total_ms, calls,
+               round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement
+        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
 }
 
 am_start() {

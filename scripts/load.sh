@@ -63,3 +63,4 @@ done
 mem="$(grep -E '^(VmHWM|VmRSS)' "/proc/$HALE_PID/status" | tr -s ' \t' ' ' | paste -sd ' ')"
 printf '\nhale-server memory after the runs: %s\n' "$mem"
 printf 'load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+bench_pg_statements

@@ -70,7 +70,9 @@
 # (pin a port instead of picking a free one), HALE_TEST_PG_BIN (use another
 # Postgres installation), HALE_SERVICES_PG_DURABLE=1 (leave Postgres at its
 # durable defaults, fsync and full_page_writes on, instead of turning them
-# off for speed: the benchmarks' "fsync on" figures; tests keep the default).
+# off for speed: the benchmarks' "fsync on" figures; tests keep the default),
+# HALE_SERVICES_PG_STATEMENTS=1 (load pg_stat_statements, for the
+# benchmarks' statement profile).
 #
 # `start` on a state directory that is already in use first stops what is
 # recorded there, so running `start` twice in a row gives fresh services.
@@ -369,6 +371,13 @@ ssl = on
 ssl_cert_file = 'server.pem'
 ssl_key_file = 'server.key'
 EOF
+    if [[ "${HALE_SERVICES_PG_STATEMENTS:-0}" == 1 ]]; then
+        cat >>"$PGDATA_DIR/postgresql.conf" <<'EOF'
+# HALE_SERVICES_PG_STATEMENTS=1: per-statement time for the benchmarks.
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = all
+EOF
+    fi
     if [[ "${HALE_SERVICES_PG_DURABLE:-0}" == 1 ]]; then
         cat >>"$PGDATA_DIR/postgresql.conf" <<'EOF'
 # HALE_SERVICES_PG_DURABLE=1: fsync and full_page_writes stay at their

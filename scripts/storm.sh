@@ -27,3 +27,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench-common.sh"
 bench_start
 "$HALE_LOAD" storm --hale "$HALE_URL" --kube-url "$KUBE_URL" --pid "$HALE_PID" "${BENCH_CPU[@]}" "$@"
 bench_pg_stats
+bench_pg_statements

@@ -50,13 +50,15 @@ const SELECT_OPEN_FOR: &str = concat!(
      ORDER BY created_at DESC, id DESC LIMIT 1"
 );
 
-/// The newest open incident of each of several fingerprints.
+/// The newest open incident of each of several fingerprints: per
+/// fingerprint, the same read as [`SELECT_OPEN_FOR`] (newest first, stop at
+/// the first), on the open incidents' partial index (migration 0011).
 const SELECT_OPEN_FOR_MANY: &str = concat!(
-    "SELECT DISTINCT ON (fingerprint) ",
+    "SELECT i.* FROM unnest($2::text[]) AS w(fingerprint) CROSS JOIN LATERAL (SELECT ",
     columns!(),
-    " FROM incidents WHERE tenant = $1 AND fingerprint = ANY($2) \
+    " FROM incidents WHERE tenant = $1 AND fingerprint = w.fingerprint \
      AND status IN ('investigating', 'mitigating', 'escalated') \
-     ORDER BY fingerprint, created_at DESC, id DESC"
+     ORDER BY created_at DESC, id DESC LIMIT 1) AS i"
 );
 
 fn from_row(row: &PgRow) -> Result<Incident, StoreError> {
