@@ -12,6 +12,7 @@ use hale_engine::ports::{Converged, IncidentWrite, IntakeStore, IntakeWrite, Sto
 use crate::audit::insert_audit;
 use crate::fingerprints::{converge_distinct_in, converge_in};
 use crate::incidents::{insert_incident, open_incident_in, open_incidents_in, replace_incident};
+use crate::operations::pending_effectiveness_in;
 use crate::store::{PgStore, commit};
 use crate::timeline::insert_timeline;
 
@@ -33,7 +34,7 @@ impl IntakeStore for PgStore {
             == deliveries.len();
         self.timed(async {
             let mut tx = self.begin(tenant).await?;
-            let out = if distinct {
+            let out: Vec<Converged> = if distinct {
                 let records = converge_distinct_in(&mut tx, tenant, deliveries).await?;
                 let wanted: Vec<_> = records
                     .iter()
@@ -41,7 +42,7 @@ impl IntakeStore for PgStore {
                     .map(|r| &r.fingerprint)
                     .collect();
                 let mut open = open_incidents_in(&mut tx, tenant, &wanted).await?;
-                records
+                let mut out = records
                     .into_iter()
                     .map(|record| {
                         let at = open.iter().position(|i| {
@@ -51,9 +52,26 @@ impl IntakeStore for PgStore {
                         Converged {
                             open_incident: at.map(|i| open.swap_remove(i)),
                             record,
+                            pending_effectiveness: Vec::new(),
                         }
                     })
-                    .collect()
+                    .collect::<Vec<_>>();
+                // The operations each observation settles, in one read.
+                let observed: Vec<_> = out
+                    .iter()
+                    .filter(|c| c.record.verdict().observes_effectiveness())
+                    .map(|c| &c.record.fingerprint)
+                    .collect();
+                for op in pending_effectiveness_in(&mut tx, tenant, &observed).await? {
+                    let of_alert = out.iter_mut().find(|c| {
+                        c.record.verdict().observes_effectiveness()
+                            && op.fingerprint.as_ref() == Some(&c.record.fingerprint)
+                    });
+                    if let Some(c) = of_alert {
+                        c.pending_effectiveness.push(op);
+                    }
+                }
+                out
             } else {
                 // A fingerprint repeats: each delivery sees the one before.
                 let mut out = Vec::with_capacity(deliveries.len());
@@ -64,9 +82,15 @@ impl IntakeStore for PgStore {
                     } else {
                         None
                     };
+                    let pending_effectiveness = if record.verdict().observes_effectiveness() {
+                        pending_effectiveness_in(&mut tx, tenant, &[&record.fingerprint]).await?
+                    } else {
+                        Vec::new()
+                    };
                     out.push(Converged {
                         record,
                         open_incident,
+                        pending_effectiveness,
                     });
                 }
                 out

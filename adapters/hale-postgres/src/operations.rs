@@ -9,9 +9,9 @@ use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, StrategyId, TenantId};
 use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
-use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
+use sqlx::{Postgres, Transaction};
 
 use crate::audit::insert_audit;
 use crate::codec::{Cols, int, int_opt, json, json_opt, ts, ts_opt, wire, wire_opt};
@@ -72,6 +72,34 @@ const SELECT_PENDING_EFFECTIVENESS_FOR: &str = concat!(
     " FROM healing_operations WHERE tenant = $1 AND effectiveness = 'pending' \
      AND fingerprint = $2 ORDER BY completed_at ASC, id ASC"
 );
+
+/// The same for several alerts' fingerprints.
+const SELECT_PENDING_EFFECTIVENESS_FOR_MANY: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM healing_operations WHERE tenant = $1 AND effectiveness = 'pending' \
+     AND fingerprint = ANY($2) ORDER BY completed_at ASC, id ASC"
+);
+
+/// The operations of these fingerprints waiting for an effectiveness
+/// verdict, oldest completion first, read in `tx`.
+pub(crate) async fn pending_effectiveness_in(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &TenantId,
+    fingerprints: &[&Fingerprint],
+) -> Result<Vec<HealingOperation>, StoreError> {
+    if fingerprints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fps: Vec<String> = fingerprints.iter().map(|f| f.as_str().to_owned()).collect();
+    let rows = sqlx::query(SELECT_PENDING_EFFECTIVENESS_FOR_MANY)
+        .bind(tenant.as_str())
+        .bind(fps)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    rows.iter().map(from_row).collect()
+}
 
 fn from_row(row: &PgRow) -> Result<HealingOperation, StoreError> {
     let c = Cols::new(row, "healing_operations");

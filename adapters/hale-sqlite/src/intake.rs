@@ -9,6 +9,7 @@ use hale_engine::ports::{Converged, IncidentWrite, IntakeStore, IntakeWrite, Sto
 
 use crate::incidents::{insert_incident, open_incident_in, replace_incident};
 use crate::journal::{insert_audit, insert_timeline};
+use crate::operations::pending_effectiveness_in;
 use crate::store::{SqliteStore, Table, commit, to_doc};
 
 #[async_trait]
@@ -31,9 +32,15 @@ impl IntakeStore for SqliteStore {
             } else {
                 None
             };
+            let pending_effectiveness = if record.verdict().observes_effectiveness() {
+                pending_effectiveness_in(&mut tx, tenant, &record.fingerprint).await?
+            } else {
+                Vec::new()
+            };
             out.push(Converged {
                 record,
                 open_incident,
+                pending_effectiveness,
             });
         }
         commit(tx).await?;

@@ -10,12 +10,43 @@ use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, StrategyId, TenantId};
 use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
 
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+
+use crate::error;
 use crate::outbox::carry;
 use crate::store::{
-    SqliteStore, Table, commit, next_revision, push_time_range, same_tenant, to_doc,
+    SqliteStore, Table, commit, from_doc, next_revision, push_time_range, same_tenant, to_doc,
 };
 
 const T: Table = Table::OPERATIONS;
+
+/// Operations waiting for an effectiveness verdict (of one alert, when
+/// given), oldest completion first.
+fn pending_query(tenant: &TenantId, fingerprint: Option<&Fingerprint>) -> QueryBuilder<Sqlite> {
+    let mut qb = T.list(tenant);
+    qb.push(" AND doc ->> '$.effectiveness' = 'pending'");
+    if let Some(f) = fingerprint {
+        qb.push(" AND fingerprint = ")
+            .push_bind(f.as_str().to_owned());
+    }
+    qb.push(" ORDER BY completed_at ASC, id ASC");
+    qb
+}
+
+/// One alert's operations waiting for an effectiveness verdict, read in
+/// `tx`.
+pub(crate) async fn pending_effectiveness_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &TenantId,
+    fingerprint: &Fingerprint,
+) -> Result<Vec<HealingOperation>, StoreError> {
+    let docs: Vec<String> = pending_query(tenant, Some(fingerprint))
+        .build_query_scalar()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    docs.iter().map(|d| from_doc(T, d)).collect()
+}
 
 #[async_trait]
 impl OperationStore for SqliteStore {
@@ -161,13 +192,6 @@ impl OperationStore for SqliteStore {
         tenant: &TenantId,
         fingerprint: Option<&Fingerprint>,
     ) -> Result<Vec<HealingOperation>, StoreError> {
-        let mut qb = T.list(tenant);
-        qb.push(" AND doc ->> '$.effectiveness' = 'pending'");
-        if let Some(f) = fingerprint {
-            qb.push(" AND fingerprint = ")
-                .push_bind(f.as_str().to_owned());
-        }
-        qb.push(" ORDER BY completed_at ASC, id ASC");
-        self.all(T, qb).await
+        self.all(T, pending_query(tenant, fingerprint)).await
     }
 }

@@ -188,6 +188,16 @@ impl ConvergenceVerdict {
     pub fn concerns_incident(self) -> bool {
         self == ConvergenceVerdict::Resolved || self.may_start_healing()
     }
+
+    /// Whether the delivery is an observation that settles the alert's
+    /// completed operations' effectiveness: its first resolve, or its first
+    /// firing of a new episode.
+    pub fn observes_effectiveness(self) -> bool {
+        matches!(
+            self,
+            ConvergenceVerdict::Resolved | ConvergenceVerdict::NewEpisode
+        )
+    }
 }
 
 /// One delivery to converge.

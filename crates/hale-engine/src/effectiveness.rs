@@ -13,7 +13,6 @@
 //! `ineffective_chain`) until a person archives it, and escalates.
 
 use hale_domain::anti_pattern::SymptomsHash;
-use hale_domain::convergence::Fingerprint;
 use hale_domain::effectiveness::{
     self, Effectiveness, EffectivenessPolicy, Observation, Settlement,
 };
@@ -39,16 +38,16 @@ pub fn metric_label(verdict: Effectiveness, strategy: &str) -> String {
 }
 
 impl Inner {
-    /// The alert with `fingerprint` resolved or fired again (a new
-    /// episode): settle the tenant's pending operations on it. Errors are
-    /// logged; intake goes on.
+    /// The alert resolved or fired again (a new episode): settle its
+    /// operations that wait for a verdict (`pending`, read with the
+    /// delivery's convergence). Errors are logged; intake goes on.
     pub(crate) async fn observe_alert(
         &self,
         rt: &TenantRuntime,
-        fingerprint: &Fingerprint,
+        pending: Vec<HealingOperation>,
         seen: Observation,
     ) {
-        if let Err(e) = self.settle_pending(rt, Some(fingerprint), seen).await {
+        if let Err(e) = self.settle(rt, pending, seen).await {
             tracing::warn!(tenant = %rt.tenant(), error = %e, "could not settle the effectiveness of operations");
         }
     }
@@ -59,25 +58,24 @@ impl Inner {
         for t in self.tenant_ids() {
             let rt = self.runtime(&t).await?;
             let now = self.now();
-            self.settle_pending(&rt, None, Observation::Tick(now))
+            let pending = self
+                .ports
+                .stores
+                .operations
+                .pending_effectiveness(rt.tenant(), None)
                 .await?;
+            self.settle(&rt, pending, Observation::Tick(now)).await?;
         }
         Ok(())
     }
 
-    async fn settle_pending(
+    async fn settle(
         &self,
         rt: &TenantRuntime,
-        fingerprint: Option<&Fingerprint>,
+        pending: Vec<HealingOperation>,
         seen: Observation,
     ) -> Result<(), EngineError> {
         let policy = rt.policy.effectiveness;
-        let pending = self
-            .ports
-            .stores
-            .operations
-            .pending_effectiveness(rt.tenant(), fingerprint)
-            .await?;
         for op in pending {
             let Some(completed_at) = op.completed_at else {
                 continue;

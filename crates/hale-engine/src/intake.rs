@@ -14,6 +14,7 @@ use futures::stream::{self, StreamExt};
 use hale_domain::alert::Alert;
 use hale_domain::convergence::{ConvergenceVerdict, Delivery, Fingerprint, FingerprintRecord};
 use hale_domain::effectiveness::Observation;
+use hale_domain::healing::HealingOperation;
 use hale_domain::record::incident::{Incident, Signal};
 use hale_domain::record::incident_change::IncidentChange;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
@@ -374,11 +375,19 @@ impl Inner {
         let Converged {
             record,
             open_incident,
+            pending_effectiveness,
         } = converged;
         match record.verdict() {
             ConvergenceVerdict::Resolved => {
                 let (outcome, mut draft) = self
-                    .on_resolved(rt, alert, &record, open_incident, now)
+                    .on_resolved(
+                        rt,
+                        alert,
+                        &record,
+                        open_incident,
+                        pending_effectiveness,
+                        now,
+                    )
                     .await;
                 if let (Commit::Now, Some(d)) = (commit, draft.as_mut()) {
                     self.commit_draft(tenant, d).await?;
@@ -407,7 +416,7 @@ impl Inner {
                 if new_episode {
                     // A re-fire settles the fixes that did not hold first,
                     // so a chain they complete already guards this alert.
-                    self.observe_alert(rt, &record.fingerprint, Observation::Fired(now))
+                    self.observe_alert(rt, pending_effectiveness, Observation::Fired(now))
                         .await;
                 }
                 let draft =
@@ -466,11 +475,12 @@ impl Inner {
         alert: &Alert,
         record: &FingerprintRecord,
         open: Option<Incident>,
+        pending_effectiveness: Vec<HealingOperation>,
         now: Timestamp,
     ) -> (Outcome, Option<IntakeDraft>) {
         let tenant = rt.tenant();
         rt.forget_deferred(&record.fingerprint);
-        self.observe_alert(rt, &record.fingerprint, Observation::Resolved(now))
+        self.observe_alert(rt, pending_effectiveness, Observation::Resolved(now))
             .await;
         let Some(open) = open else {
             return (Outcome::Resolved { incident_id: None }, None);

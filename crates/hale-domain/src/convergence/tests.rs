@@ -201,4 +201,15 @@ fn intake_reads_the_incident_only_for_deliveries_that_change_it() {
     .map(ConvergenceVerdict::concerns_incident)
     .collect();
     assert_eq!(reads, [true, true, false, true, false]);
+    let observes: Vec<bool> = [
+        NewEpisode,
+        Duplicate { claimed: false },
+        Duplicate { claimed: true },
+        Resolved,
+        DuplicateResolved,
+    ]
+    .into_iter()
+    .map(ConvergenceVerdict::observes_effectiveness)
+    .collect();
+    assert_eq!(observes, [true, false, false, true, false]);
 }

@@ -6,7 +6,9 @@
 //!    (exactly [`super::FingerprintStore::converge`], in order) and, when
 //!    the verdict concerns an incident
 //!    ([`ConvergenceVerdict::concerns_incident`](hale_domain::convergence::ConvergenceVerdict::concerns_incident)),
-//!    the fingerprint's open incident, read in the same transaction.
+//!    the fingerprint's open incident, and, for a first resolve or a new
+//!    episode, its operations waiting for an effectiveness verdict, read in
+//!    the same transaction.
 //! 2. [`IntakeStore::commit_intake`]: everything the alerts' evaluations
 //!    recorded (incidents created or changed, timeline events, audit
 //!    entries, and the notices they carry) committed together or not at all.
@@ -25,6 +27,7 @@
 use async_trait::async_trait;
 use hale_domain::TenantId;
 use hale_domain::convergence::{Delivery, FingerprintRecord};
+use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::Incident;
 use hale_domain::record::timeline::TimelineEvent;
@@ -39,6 +42,13 @@ pub struct Converged {
     /// The fingerprint's newest open incident, read only when the record's
     /// verdict concerns an incident (otherwise `None`).
     pub open_incident: Option<Incident>,
+    /// The fingerprint's operations waiting for an effectiveness verdict
+    /// (as [`super::OperationStore::pending_effectiveness`] for the
+    /// fingerprint, oldest completion first), read only when the verdict
+    /// observes effectiveness
+    /// ([`ConvergenceVerdict::observes_effectiveness`](hale_domain::convergence::ConvergenceVerdict::observes_effectiveness);
+    /// otherwise empty).
+    pub pending_effectiveness: Vec<HealingOperation>,
 }
 
 /// How a write touches the incident.

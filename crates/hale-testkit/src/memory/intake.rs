@@ -85,14 +85,20 @@ impl IntakeStore for MemoryStore {
             let record = convergence::converge(t.fingerprints.get(&delivery.fingerprint), delivery);
             t.fingerprints
                 .insert(record.fingerprint.clone(), record.clone());
-            let open_incident = record
-                .verdict()
+            let verdict = record.verdict();
+            let open_incident = verdict
                 .concerns_incident()
                 .then(|| t.open_incident(&record.fingerprint))
                 .flatten();
+            let pending_effectiveness = if verdict.observes_effectiveness() {
+                t.pending_effectiveness(Some(&record.fingerprint))
+            } else {
+                Vec::new()
+            };
             out.push(Converged {
                 record,
                 open_incident,
+                pending_effectiveness,
             });
         }
         Ok(out)

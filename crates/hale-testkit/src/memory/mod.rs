@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use hale_domain::approval::ApprovalRequest;
 use hale_domain::convergence::{Fingerprint, FingerprintRecord};
+use hale_domain::effectiveness::Effectiveness;
 use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::Incident;
@@ -135,6 +136,20 @@ impl Tables {
 }
 
 impl TenantTables {
+    /// Operations waiting for an effectiveness verdict (of one alert, when
+    /// given), oldest completion first.
+    fn pending_effectiveness(&self, fingerprint: Option<&Fingerprint>) -> Vec<HealingOperation> {
+        let mut rows: Vec<HealingOperation> = self
+            .operations
+            .values()
+            .filter(|o| o.effectiveness == Some(Effectiveness::Pending))
+            .filter(|o| fingerprint.is_none_or(|f| o.fingerprint.as_ref() == Some(f)))
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (a.completed_at, &a.id).cmp(&(b.completed_at, &b.id)));
+        rows
+    }
+
     /// The newest open incident for a fingerprint.
     fn open_incident(&self, fingerprint: &Fingerprint) -> Option<Incident> {
         self.incidents

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use hale_domain::convergence::Fingerprint;
-use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
+use hale_domain::effectiveness::EffectivenessTally;
 use hale_domain::healing::{HealingOperation, HealingState};
 use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
@@ -163,17 +163,9 @@ impl OperationStore for MemoryStore {
         fingerprint: Option<&Fingerprint>,
     ) -> Result<Vec<HealingOperation>, StoreError> {
         let tables = self.tables()?;
-        let Some(t) = tables.tenant(tenant) else {
-            return Ok(Vec::new());
-        };
-        let mut rows: Vec<HealingOperation> = t
-            .operations
-            .values()
-            .filter(|o| o.effectiveness == Some(Effectiveness::Pending))
-            .filter(|o| fingerprint.is_none_or(|f| o.fingerprint.as_ref() == Some(f)))
-            .cloned()
-            .collect();
-        rows.sort_by(|a, b| (a.completed_at, &a.id).cmp(&(b.completed_at, &b.id)));
-        Ok(rows)
+        Ok(tables
+            .tenant(tenant)
+            .map(|t| t.pending_effectiveness(fingerprint))
+            .unwrap_or_default())
     }
 }

@@ -260,7 +260,9 @@ pub async fn intake_commit_of_another_tenants_record_is_invalid<S: StoreAdapter>
 /// A delivery of several alerts converges as if each were converged in
 /// turn: distinct fingerprints (some with an open incident, one whose only
 /// incident is resolved) and a fingerprint that repeats within the
-/// delivery, which sees its own earlier delivery.
+/// delivery, which sees its own earlier delivery. A first resolve or a new
+/// episode comes with the alert's operations waiting for an effectiveness
+/// verdict; nothing else does.
 pub async fn intake_converge_of_a_delivery_equals_converging_each_in_turn<S: StoreAdapter>(
     store: Arc<S>,
 ) {
@@ -275,6 +277,19 @@ pub async fn intake_converge_of_a_delivery_equals_converging_each_in_turn<S: Sto
     for i in [&open, &resolved] {
         ok(store.create_incident(i).await, "create_incident");
     }
+    // checkout also has an operation waiting for its effectiveness verdict,
+    // and one that has its verdict.
+    let pending = fixtures::operation_pending_effectiveness(&t, "op-pending", at(2));
+    let mut settled = fixtures::operation_pending_effectiveness(&t, "op-settled", at(3));
+    settled.effectiveness = Some(hale_domain::effectiveness::Effectiveness::Effective);
+    for op in [&pending, &settled] {
+        let audit = super::operations::audit_for(&t, &format!("aud-{}", op.id), op);
+        ok(store.create_operation(op, &audit).await, "create_operation");
+    }
+    holds(
+        pending.fingerprint.as_ref() == Some(&open.fingerprint),
+        "the fixture's operation is checkout's",
+    );
     let mut model: std::collections::BTreeMap<_, FingerprintRecord> = Default::default();
     let rounds: [&[(usize, AlertStatus)]; 3] = [
         // Distinct fingerprints, all new.
@@ -319,6 +334,18 @@ pub async fn intake_converge_of_a_delivery_equals_converging_each_in_turn<S: Sto
                 && d.fingerprint == open.fingerprint)
                 .then(|| open.clone());
             same(&c.open_incident, &want_open, &clause);
+            let want_pending = if c.record.verdict().observes_effectiveness()
+                && d.fingerprint == open.fingerprint
+            {
+                vec![pending.clone()]
+            } else {
+                Vec::new()
+            };
+            same(
+                &c.pending_effectiveness,
+                &want_pending,
+                &format!("{clause}: the operations its observation settles"),
+            );
             model.insert(d.fingerprint.clone(), want);
         }
     }
