@@ -428,7 +428,11 @@ impl Inner {
                         self.commit_evaluation(&ev).await?;
                         Ok((outcome, None))
                     }
-                    Commit::WithDelivery => Ok((outcome, ev.into_draft())),
+                    // A draft committed on the way (coordination) and
+                    // clean since waits for nothing.
+                    Commit::WithDelivery => {
+                        Ok((outcome, ev.into_draft().filter(|d| !d.is_clean())))
+                    }
                 }
             }
         }
