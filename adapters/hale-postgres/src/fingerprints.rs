@@ -170,8 +170,12 @@ pub(crate) async fn converge_distinct_in(
     tenant: &TenantId,
     deliveries: &[Delivery],
 ) -> Result<Vec<FingerprintRecord>, StoreError> {
+    // Rows are locked in fingerprint order, whatever the delivery's order,
+    // so two deliveries of overlapping alerts cannot deadlock.
+    let mut sorted: Vec<&Delivery> = deliveries.iter().collect();
+    sorted.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
     let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for d in deliveries {
+    for d in sorted {
         cols.0.push(d.fingerprint.as_str().to_owned());
         cols.1.push(d.alertname.clone());
         cols.2.push(json(&d.identity)?);

@@ -111,16 +111,24 @@ impl IntakeStore for PgStore {
         }
         self.timed(async {
             let mut tx = self.begin(tenant).await?;
-            let mut revisions = Vec::with_capacity(writes.len());
-            for write in writes {
-                revisions.push(match &write.incident {
+            // Incident rows are locked in id order, whatever the writes'
+            // order, so two commits over the same incidents cannot deadlock.
+            let mut order: Vec<usize> = (0..writes.len()).collect();
+            order.sort_by(|&a, &b| {
+                let id = |i: usize| writes[i].incident.as_ref().map(|w| &w.incident().id);
+                id(a).cmp(&id(b))
+            });
+            let mut revisions = vec![None; writes.len()];
+            for i in order {
+                let write = &writes[i];
+                revisions[i] = match &write.incident {
                     Some(IncidentWrite::Create(i)) => {
                         insert_incident(&mut tx, i).await?;
                         Some(i.revision)
                     }
                     Some(IncidentWrite::Update(i)) => Some(replace_incident(&mut tx, i).await?),
                     None => None,
-                });
+                };
                 for e in &write.timeline {
                     insert_timeline(&mut tx, e).await?;
                 }

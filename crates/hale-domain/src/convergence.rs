@@ -182,11 +182,15 @@ impl ConvergenceVerdict {
     }
 
     /// Whether intake reads the fingerprint's open incident for this
-    /// delivery: to resolve it, or to evaluate (and record on it) an alert
-    /// that may start healing. Repeats of a resolve and of a claimed episode
-    /// change nothing but the fingerprint.
+    /// delivery: to resolve it (a first resolve, or a repeat that finds it
+    /// still open because the first one's records were lost), or to
+    /// evaluate (and record on it) an alert that may start healing. Repeats
+    /// of a claimed episode change nothing but the fingerprint.
     pub fn concerns_incident(self) -> bool {
-        self == ConvergenceVerdict::Resolved || self.may_start_healing()
+        matches!(
+            self,
+            ConvergenceVerdict::Resolved | ConvergenceVerdict::DuplicateResolved
+        ) || self.may_start_healing()
     }
 
     /// Whether the delivery is an observation that settles the alert's

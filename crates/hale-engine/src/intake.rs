@@ -264,10 +264,14 @@ impl Inner {
                 failure = err;
             }
         }
-        if let Some(e) = failure {
-            return Err(e);
+        // The alerts that were decided keep their records even when another
+        // alert of the delivery failed: their keys stay claimed, and only
+        // the rest is released for the sender's retry.
+        let committed = self.commit_delivery(tenant, slots).await;
+        match failure {
+            Some(e) => Err(e),
+            None => committed,
         }
-        self.commit_delivery(tenant, slots).await
     }
 
     /// Commits the drafts waiting in `slots` in one transaction; on a
@@ -285,15 +289,18 @@ impl Inner {
             .collect();
         if waiting.len() > 1 {
             match self.commit_drafts_at_once(tenant, &mut waiting).await {
-                Ok(()) => waiting.clear(),
+                Ok(()) => {}
                 Err(EngineError::Store(StoreError::Conflict(_))) => {}
                 Err(e) => return Err(e),
             }
         }
-        for d in waiting {
-            self.commit_draft(tenant, d).await?;
-        }
+        // One by one what is left; a slot is marked committed as soon as
+        // its draft is, so a later failure releases only the keys of the
+        // alerts not recorded.
         for s in slots.iter_mut().flatten() {
+            if let Some(d) = s.1.as_mut() {
+                self.commit_draft(tenant, d).await?;
+            }
             s.1 = None;
         }
         Ok(())
@@ -396,8 +403,23 @@ impl Inner {
                 Ok((outcome, draft))
             }
             ConvergenceVerdict::DuplicateResolved => {
-                self.metrics.inc(family::DEDUPLICATED, "resolved");
-                Ok((Outcome::Deduplicated { claimed_by: None }, None))
+                let Some(open) = open_incident else {
+                    self.metrics.inc(family::DEDUPLICATED, "resolved");
+                    return Ok((Outcome::Deduplicated { claimed_by: None }, None));
+                };
+                // The alert is resolved, yet its incident is open: the
+                // first resolve's records were lost (its delivery failed
+                // after converging, and this is the sender's retry) or a
+                // firing's incident landed after the resolve. Resolve it
+                // now; the first resolve already settled effectiveness.
+                let (outcome, mut draft) = self
+                    .on_resolved(rt, alert, &record, Some(open), Vec::new(), now)
+                    .await;
+                if let (Commit::Now, Some(d)) = (commit, draft.as_mut()) {
+                    self.commit_draft(tenant, d).await?;
+                    draft = None;
+                }
+                Ok((outcome, draft))
             }
             ConvergenceVerdict::Duplicate { claimed: true } => {
                 self.metrics.inc(family::DEDUPLICATED, "episode");

@@ -685,3 +685,43 @@ async fn an_alerts_records_commit_together_or_not_at_all() {
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].incident_id.as_ref(), Some(&inc[0].id));
 }
+
+/// A resolve whose delivery failed after converging is not lost: the
+/// sender's retry converges as a repeated resolve, finds the incident still
+/// open and resolves it.
+#[tokio::test(start_paused = true)]
+async fn a_resolve_whose_delivery_failed_resolves_the_incident_on_the_retry() {
+    let kit = Kit::new();
+    let t = tenant("t");
+    let (e, intake) = engine_with_failing_commits(&kit, &t).await;
+    let firing = alert("NotHandled", "a");
+    let o = ingest_one(&e, &t, firing.clone()).await;
+    assert_eq!(o.label(), "no_strategy");
+    let open = incidents(&kit, &t).await;
+    assert_eq!(open.len(), 1);
+    assert!(open[0].status.is_open());
+
+    let batch = vec![firing.resolved(), alert("NotHandled", "b")];
+    intake
+        .failing_commits
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = e.ingest(&t, batch.clone()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    intake
+        .failing_commits
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let r = e.ingest(&t, batch).await.unwrap();
+    assert!(
+        matches!(&r.decisions[0].outcome, Outcome::Resolved { incident_id: Some(id) } if *id == open[0].id),
+        "{r:?}"
+    );
+    let after = incidents(&kit, &t).await;
+    let first = after.iter().find(|i| i.id == open[0].id).unwrap();
+    assert_eq!(first.status, IncidentStatus::Resolved);
+    // Repeats after that are duplicates again.
+    let r = e
+        .ingest(&t, vec![alert("NotHandled", "a").resolved()])
+        .await
+        .unwrap();
+    assert_eq!(r.decisions[0].outcome.label(), "duplicate_delivery");
+}

@@ -200,7 +200,7 @@ fn intake_reads_the_incident_only_for_deliveries_that_change_it() {
     .into_iter()
     .map(ConvergenceVerdict::concerns_incident)
     .collect();
-    assert_eq!(reads, [true, true, false, true, false]);
+    assert_eq!(reads, [true, true, false, true, true]);
     let observes: Vec<bool> = [
         NewEpisode,
         Duplicate { claimed: false },
