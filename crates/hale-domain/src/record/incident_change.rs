@@ -40,9 +40,13 @@ pub enum IncidentChange {
 }
 
 impl IncidentChange {
-    /// Applies the change to `incident`.
+    /// Applies the change to `incident`. A closed incident (a person
+    /// closed it while the change was in flight) takes no signal and is not
+    /// reopened as resolved; the decision steps are still recorded.
     pub fn apply(&self, incident: &mut Incident) {
+        let closed = incident.status == IncidentStatus::Closed;
         match self {
+            IncidentChange::Signal(_) | IncidentChange::Resolved { .. } if closed => {}
             IncidentChange::Signal(s) => incident.push_signal(s.clone()),
             IncidentChange::Step(step) => incident.push_decision(step.clone()),
             IncidentChange::OperationStarted { operation, step } => {
@@ -116,6 +120,23 @@ mod tests {
             healed.outcome.as_ref().map(|o| o.result.as_str()),
             Some("healed")
         );
+    }
+
+    #[test]
+    fn a_closed_incident_stays_closed_and_takes_no_signal() {
+        let t0 = Timestamp::from_unix_secs(1_000);
+        let t1 = Timestamp::from_unix_secs(1_060);
+        let mut inc = incident(t0);
+        assert!(inc.close(t0));
+        let before = inc.clone();
+        let alert = Alert::firing([("alertname", "HighErrorRate")]).resolved();
+        IncidentChange::Signal(Signal::of(&alert, &inc.fingerprint, t1)).apply(&mut inc);
+        IncidentChange::Resolved { at: t1 }.apply(&mut inc);
+        assert_eq!(inc, before);
+        let step = DecisionStep::new(t1, Stage::Match, StepDecision::NoStrategy, "none");
+        IncidentChange::Step(step.clone()).apply(&mut inc);
+        assert_eq!(inc.status, IncidentStatus::Closed);
+        assert_eq!(inc.decision_chain, vec![step]);
     }
 
     #[test]
