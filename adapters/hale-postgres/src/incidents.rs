@@ -13,7 +13,9 @@ use sqlx::{Postgres, Transaction};
 use crate::codec::{Cols, int, json, json_opt, ts, ts_opt, wire};
 use crate::error;
 use crate::outbox::carry;
-use crate::store::{PgStore, cas_update, commit, list_query, push_time_range};
+use crate::store::{
+    PgStore, cas_update, commit, fetch_for_fingerprints, list_query, push_time_range,
+};
 
 macro_rules! columns {
     () => {
@@ -163,17 +165,7 @@ pub(crate) async fn open_incidents_in(
     tenant: &TenantId,
     fingerprints: &[&Fingerprint],
 ) -> Result<Vec<Incident>, StoreError> {
-    if fingerprints.is_empty() {
-        return Ok(Vec::new());
-    }
-    let fps: Vec<String> = fingerprints.iter().map(|f| f.as_str().to_owned()).collect();
-    let rows = sqlx::query(SELECT_OPEN_FOR_MANY)
-        .bind(tenant.as_str())
-        .bind(fps)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(error::db)?;
-    rows.iter().map(from_row).collect()
+    fetch_for_fingerprints(tx, SELECT_OPEN_FOR_MANY, tenant, fingerprints, from_row).await
 }
 
 #[async_trait]

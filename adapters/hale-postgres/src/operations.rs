@@ -16,7 +16,9 @@ use sqlx::{Postgres, Transaction};
 use crate::audit::insert_audit;
 use crate::codec::{Cols, int, int_opt, json, json_opt, ts, ts_opt, wire, wire_opt};
 use crate::error;
-use crate::store::{PgStore, cas_update, commit, list_query, push_time_range, same_tenant};
+use crate::store::{
+    PgStore, cas_update, commit, fetch_for_fingerprints, list_query, push_time_range, same_tenant,
+};
 
 macro_rules! columns {
     () => {
@@ -88,17 +90,8 @@ pub(crate) async fn pending_effectiveness_in(
     tenant: &TenantId,
     fingerprints: &[&Fingerprint],
 ) -> Result<Vec<HealingOperation>, StoreError> {
-    if fingerprints.is_empty() {
-        return Ok(Vec::new());
-    }
-    let fps: Vec<String> = fingerprints.iter().map(|f| f.as_str().to_owned()).collect();
-    let rows = sqlx::query(SELECT_PENDING_EFFECTIVENESS_FOR_MANY)
-        .bind(tenant.as_str())
-        .bind(fps)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(error::db)?;
-    rows.iter().map(from_row).collect()
+    let sql = SELECT_PENDING_EFFECTIVENESS_FOR_MANY;
+    fetch_for_fingerprints(tx, sql, tenant, fingerprints, from_row).await
 }
 
 fn from_row(row: &PgRow) -> Result<HealingOperation, StoreError> {

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use hale_domain::convergence::Fingerprint;
 use hale_domain::{TenantId, Timestamp};
 use hale_engine::ports::{Page, PageRequest, StoreError};
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions, PgRow};
@@ -281,6 +282,28 @@ pub(crate) fn list_query(select: &'static str, tenant: &TenantId) -> QueryBuilde
     qb.push(" WHERE tenant = ")
         .push_bind(tenant.as_str().to_owned());
     qb
+}
+
+/// The rows of `sql` (`$1` the tenant, `$2` an array of fingerprints), read
+/// in `tx`; no fingerprints ask nothing.
+pub(crate) async fn fetch_for_fingerprints<T>(
+    tx: &mut Transaction<'static, Postgres>,
+    sql: &'static str,
+    tenant: &TenantId,
+    fingerprints: &[&Fingerprint],
+    from_row: fn(&PgRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    if fingerprints.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fps: Vec<String> = fingerprints.iter().map(|f| f.as_str().to_owned()).collect();
+    let rows = sqlx::query(sql)
+        .bind(tenant.as_str())
+        .bind(fps)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    rows.iter().map(from_row).collect()
 }
 
 /// Runs a revision compare-and-set statement in `tx`: `Conflict` if the row

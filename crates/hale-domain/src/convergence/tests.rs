@@ -190,26 +190,20 @@ fn only_a_new_episode_or_an_unclaimed_duplicate_may_start_healing() {
 #[test]
 fn intake_reads_the_incident_only_for_deliveries_that_change_it() {
     use ConvergenceVerdict::*;
-    let reads: Vec<bool> = [
+    let verdicts = [
         NewEpisode,
         Duplicate { claimed: false },
         Duplicate { claimed: true },
         Resolved,
         DuplicateResolved,
-    ]
-    .into_iter()
-    .map(ConvergenceVerdict::concerns_incident)
-    .collect();
-    assert_eq!(reads, [true, true, false, true, true]);
-    let observes: Vec<bool> = [
-        NewEpisode,
-        Duplicate { claimed: false },
-        Duplicate { claimed: true },
-        Resolved,
-        DuplicateResolved,
-    ]
-    .into_iter()
-    .map(ConvergenceVerdict::observes_effectiveness)
-    .collect();
-    assert_eq!(observes, [true, false, false, true, false]);
+    ];
+    let answers = |rule: fn(ConvergenceVerdict) -> bool| verdicts.map(rule);
+    assert_eq!(
+        answers(ConvergenceVerdict::concerns_incident),
+        [true, true, false, true, true]
+    );
+    assert_eq!(
+        answers(ConvergenceVerdict::observes_effectiveness),
+        [true, false, false, true, false]
+    );
 }
