@@ -725,3 +725,105 @@ async fn a_resolve_whose_delivery_failed_resolves_the_incident_on_the_retry() {
         .unwrap();
     assert_eq!(r.decisions[0].outcome.label(), "duplicate_delivery");
 }
+
+/// The kit's intake store, with another writer (another replica, a person)
+/// changing each incident the next commit updates just before it lands.
+struct Interferes {
+    inner: std::sync::Arc<dyn hale_engine::ports::IntakeStore>,
+    incidents: std::sync::Arc<dyn IncidentStore>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl hale_engine::ports::IntakeStore for Interferes {
+    async fn converge_for_intake(
+        &self,
+        tenant: &hale_domain::TenantId,
+        deliveries: &[hale_domain::convergence::Delivery],
+    ) -> Result<Vec<hale_engine::ports::Converged>, hale_engine::ports::StoreError> {
+        self.inner.converge_for_intake(tenant, deliveries).await
+    }
+
+    async fn commit_intake(
+        &self,
+        tenant: &hale_domain::TenantId,
+        writes: &[hale_engine::ports::IntakeWrite],
+    ) -> Result<Vec<Option<u64>>, hale_engine::ports::StoreError> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            for w in writes {
+                if let Some(hale_engine::ports::IncidentWrite::Update(i)) = &w.incident {
+                    let mut theirs = self.incidents.get_incident(tenant, &i.id).await?.unwrap();
+                    theirs.push_decision(hale_domain::record::incident::DecisionStep {
+                        at: i.updated_at,
+                        stage: "coordination".to_owned(),
+                        decision: "deferred".to_owned(),
+                        reason: "written by another replica".to_owned(),
+                    });
+                    self.incidents.update_incident(&theirs).await?;
+                }
+            }
+        }
+        self.inner.commit_intake(tenant, writes).await
+    }
+}
+
+/// A delivery's commit that meets an incident another writer changed in
+/// the meantime (a stale revision) loses neither side: each draft is then
+/// committed on its own, re-reading the row and applying its changes again.
+#[tokio::test(start_paused = true)]
+async fn a_delivery_commit_that_meets_another_writer_keeps_both_changes() {
+    use hale_domain::kill_switch::{Feature, Switch};
+    let mut kit = Kit::new();
+    kit.flags.features.insert(Feature::AutoHealing, Switch::Off);
+    let t = tenant("t");
+    let mut ports = kit.ports();
+    let intake = std::sync::Arc::new(Interferes {
+        inner: ports.stores.intake.clone(),
+        incidents: ports.stores.incidents.clone(),
+        armed: std::sync::atomic::AtomicBool::new(false),
+    });
+    ports.stores.intake = intake.clone();
+    let e = Engine::builder(ports)
+        .tenant(TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]))
+        .build()
+        .await
+        .unwrap();
+    let first = alert("HighErrorRate", "a");
+    let o = ingest_one(&e, &t, first.clone()).await;
+    assert!(matches!(o, Outcome::Blocked { .. }), "{o:?}");
+    // The same alert again (another delivery of the episode: a new key),
+    // and a new one, while another writer changes the first's incident.
+    let mut again = first;
+    again.starts_at = Some(hale_domain::Timestamp::from_unix_secs(1_800_000_000));
+    intake
+        .armed
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let r = e
+        .ingest(&t, vec![again, alert("HighErrorRate", "b")])
+        .await
+        .unwrap();
+    assert!(
+        r.decisions
+            .iter()
+            .all(|d| matches!(d.outcome, Outcome::Blocked { .. })),
+        "{r:?}"
+    );
+    let inc = incidents(&kit, &t).await;
+    assert_eq!(inc.len(), 2, "{inc:?}");
+    let a = inc
+        .iter()
+        .find(|i| i.title.contains("/a"))
+        .unwrap_or_else(|| panic!("{inc:?}"));
+    let reasons: Vec<&str> = a.decision_chain.iter().map(|s| s.reason.as_str()).collect();
+    assert!(
+        reasons.contains(&"written by another replica"),
+        "{reasons:?}"
+    );
+    let blocks = a
+        .decision_chain
+        .iter()
+        .filter(|s| s.decision == "blocked")
+        .count();
+    assert_eq!(blocks, 2, "{reasons:?}");
+    assert_eq!(audit(&kit, &t, "healing.blocked").await.len(), 3);
+}
