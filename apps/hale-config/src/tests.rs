@@ -470,7 +470,7 @@ fn a_per_tenant_intake_limit_above_the_global_one_is_refused() {
 }
 
 #[test]
-fn the_policy_example_sets_budgets_windows_and_an_alertmanager() {
+fn the_policy_example_sets_budgets_windows_an_alertmanager_and_effectiveness() {
     let c = load_file(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/policy/policy.toml"
@@ -498,6 +498,16 @@ fn the_policy_example_sets_budgets_windows_and_an_alertmanager() {
     assert_eq!(
         am.on_unreachable,
         hale_domain::silence::OnUnreachable::Block
+    );
+    let e = &p.effectiveness;
+    assert_eq!(
+        (e.window, e.stabilization, e.chain_threshold, e.chain_window),
+        (
+            Duration::from_secs(600),
+            Duration::from_secs(300),
+            3,
+            Duration::from_secs(3_600)
+        )
     );
 }
 
