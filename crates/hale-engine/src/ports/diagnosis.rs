@@ -17,6 +17,57 @@
 //!   records the tenant's rule-table diagnosis instead and logs why;
 //! * a confidence outside `0.0..=1.0` (or not a number) is clamped (NaN
 //!   counts as 0) by the engine before it is recorded.
+//!
+//! An embedder's advisor (docs/diagnosis.md walks through it) that knows
+//! one alert and leaves the rest to the rule table:
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use hale_domain::alert::Alert;
+//! use hale_domain::diagnosis::{Diagnosis, DiagnosisRules};
+//! use hale_domain::{ResourceRef, TenantId};
+//! use hale_engine::ports::{AdvisorError, DiagnosisAdvisor, DiagnosisRequest};
+//!
+//! /// Asks the team's runbook service; knows nothing about other alerts.
+//! struct RunbookAdvisor;
+//!
+//! #[async_trait]
+//! impl DiagnosisAdvisor for RunbookAdvisor {
+//!     async fn diagnose(&self, req: DiagnosisRequest<'_>) -> Result<Diagnosis, AdvisorError> {
+//!         if req.alert.alertname() != Some("CheckoutSlow") {
+//!             // No advice: Hale records the tenant's rule-table diagnosis.
+//!             return Err(AdvisorError("not a checkout alert".into()));
+//!         }
+//!         Ok(Diagnosis {
+//!             component: req.resource.name.clone(),
+//!             metric: "latency_p99".into(),
+//!             root_cause: "payment provider slow (runbook CHK-7)".into(),
+//!             confidence: 0.8,
+//!             suggested_fix: "fail over to the secondary provider".into(),
+//!         })
+//!     }
+//! }
+//!
+//! // Plugged in with `ports.diagnosis = Arc::new(RunbookAdvisor);` before
+//! // `Engine::builder(ports)`. Asked directly here:
+//! let tenant = TenantId::new("shop").unwrap();
+//! let resource = ResourceRef::parse("prod:deployment/checkout").unwrap();
+//! let rules = DiagnosisRules::default();
+//! let ask = |alert: &Alert| {
+//!     futures::executor::block_on(RunbookAdvisor.diagnose(DiagnosisRequest {
+//!         tenant: &tenant,
+//!         alert,
+//!         resource: &resource,
+//!         rules: &rules,
+//!     }))
+//! };
+//! let slow = Alert::firing([("alertname", "CheckoutSlow")]);
+//! assert_eq!(ask(&slow).unwrap().root_cause, "payment provider slow (runbook CHK-7)");
+//! let memory = Alert::firing([("alertname", "ContainerMemoryHigh"), ("metric", "memory"), ("value", "93.5")]);
+//! assert!(ask(&memory).is_err());
+//! // ... so the run records the rule table's diagnosis:
+//! assert_eq!(rules.diagnose(&memory, "checkout").root_cause, "memory_exhaustion");
+//! ```
 
 use std::time::Duration;
 
