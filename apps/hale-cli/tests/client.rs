@@ -700,3 +700,154 @@ fn knowledge_entries_are_written_read_and_archived_and_incidents_closed() {
     assert_eq!(v["items"][0]["reason"], "handled by hand", "{v}");
     assert_eq!(v["items"][0]["executed_by"], "alice", "{v}");
 }
+
+#[test]
+fn maintenance_windows_are_opened_listed_and_ended_with_who_and_why() {
+    let s = start();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let rfc = |secs: u64| hale_domain::time::Timestamp::from_unix_secs(secs as i64).to_string();
+    let (from, until) = (rfc(now - 60), rfc(now + 3_600));
+    let open = |token: &str, extra: &[&str]| {
+        let mut cmd = s.hale(token);
+        cmd.args(["windows", "open"]).args(extra);
+        cmd
+    };
+    // A viewer may not open one; a window needs one schedule and a reason.
+    open(
+        VIEWER,
+        &["drill", "--from", &from, "--until", &until, "--reason", "x"],
+    )
+    .assert()
+    .code(4);
+    open(
+        OPERATOR,
+        &["drill", "--from", &from, "--days", "sat", "--reason", "x"],
+    )
+    .assert()
+    .code(2)
+    .stderr(predicate::str::contains("--from and --until"));
+    open(
+        OPERATOR,
+        &["drill", "--from", &from, "--until", &until, "--reason", " "],
+    )
+    .assert()
+    .code(2);
+
+    open(
+        OPERATOR,
+        &[
+            "drill",
+            "--mode",
+            "approval_only",
+            "--from",
+            &from,
+            "--until",
+            &until,
+            "--namespace",
+            "prod",
+            "--reason",
+            "database failover drill",
+        ],
+    )
+    .assert()
+    .success()
+    .stdout("window drill (approval_only) opened\n");
+    open(
+        OPERATOR,
+        &[
+            "patching",
+            "--days",
+            "sat,sun",
+            "--start",
+            "22:00",
+            "--duration",
+            "4h",
+            "--time-zone",
+            "Europe/Berlin",
+            "--reason",
+            "OS patching",
+        ],
+    )
+    .assert()
+    .success();
+
+    // The table: the drill is active now, the weekly one shows its schedule.
+    let row = |out: &str, id: &str| {
+        out.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("no {id} in\n{out}"))
+            .to_owned()
+    };
+    let out = s.hale(VIEWER).args(["windows", "list"]).output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let drill = row(&out, "drill");
+    assert!(
+        drill.contains("approval_only") && drill.contains("until "),
+        "{out}"
+    );
+    assert!(
+        row(&out, "patching").contains("sat,sun 22:00 for 4h (Europe/Berlin)"),
+        "{out}"
+    );
+
+    s.hale(OPERATOR)
+        .args(["windows", "end", "drill", "--reason", " "])
+        .assert()
+        .code(2);
+    s.hale(OPERATOR)
+        .args([
+            "windows",
+            "end",
+            "drill",
+            "--reason",
+            "drill finished early",
+        ])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("window drill ended at")
+                .and(predicate::str::contains("by alice")),
+        );
+    let out = s.hale(VIEWER).args(["windows", "list"]).output().unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    assert!(row(&out, "drill").contains("ended"), "{out}");
+
+    // Who and why, in the audit log.
+    let v = s.json(
+        VIEWER,
+        &["audit", "--operation-type", "maintenance_window.opened"],
+    );
+    let opened: Vec<(&str, &str)> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["executed_by"].as_str().unwrap(),
+                a["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(opened.len(), 2, "{v}");
+    assert!(
+        opened
+            .iter()
+            .any(|(by, why)| *by == "alice" && why.contains("database failover drill")),
+        "{v}"
+    );
+    let v = s.json(
+        VIEWER,
+        &["audit", "--operation-type", "maintenance_window.ended"],
+    );
+    assert_eq!(v["items"][0]["executed_by"], "alice", "{v}");
+    assert!(
+        v["items"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("drill finished early"),
+        "{v}"
+    );
+}
