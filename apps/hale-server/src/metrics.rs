@@ -239,6 +239,45 @@ pub fn render(
             o.sample("hale_dormant", &[("scope", &scope)], u8::from(t.is_dormant));
         }
         o.header(
+            "hale_strategy_effectiveness",
+            "gauge",
+            "Completed operations of a strategy by effectiveness verdict (pending, effective, ineffective), counted in the store every replica shares.",
+        );
+        for e in &s.effectiveness {
+            for (verdict, n) in [
+                ("pending", e.pending),
+                ("effective", e.effective),
+                ("ineffective", e.ineffective),
+            ] {
+                o.sample(
+                    "hale_strategy_effectiveness",
+                    &[
+                        ("tenant", e.tenant.as_str()),
+                        ("strategy", e.strategy.as_str()),
+                        ("verdict", verdict),
+                    ],
+                    n,
+                );
+            }
+        }
+        o.header(
+            "hale_strategy_effective_ratio",
+            "gauge",
+            "A strategy's effective rate: effective / (effective + ineffective) of its settled operations; absent before its first verdict.",
+        );
+        for e in &s.effectiveness {
+            if let Some(rate) = e.effective_rate {
+                o.sample(
+                    "hale_strategy_effective_ratio",
+                    &[
+                        ("tenant", e.tenant.as_str()),
+                        ("strategy", e.strategy.as_str()),
+                    ],
+                    rate,
+                );
+            }
+        }
+        o.header(
             "hale_safety_state_version",
             "gauge",
             "The shared safety state's version (epoch) this replica has, by scope (global, tenant:<id>).",

@@ -4,12 +4,13 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
 use hale_domain::Severity;
+use hale_domain::effectiveness::EffectivenessTally;
 use hale_domain::record::incident::IncidentStatus;
 use hale_domain::record::timeline::{TimelineEvent, TimelineStatus};
 use maud::{Markup, html};
 
 use super::extract::{PageQuery, TenantPage};
-use super::operations::state_badge;
+use super::operations::{effectiveness_badge, state_badge};
 use super::page::{self, Frame, Result, badge, encode, ok, time, time_opt};
 use crate::routes::AppState;
 use crate::routes::reads::{self, IncidentsQuery, OneQuery, TimelineQuery};
@@ -157,6 +158,7 @@ pub(crate) async fn detail(
         },
     )
     .await?;
+    let held = reads::incident_effectiveness(&state, who, frame.tenant_arg(), &inc).await?;
     let mut ops = Vec::new();
     for op in inc.operation_ids.iter().rev().take(MAX_OPERATIONS) {
         ops.push(reads::operation(&state, who, frame.tenant_arg(), op.as_str()).await?);
@@ -170,6 +172,12 @@ pub(crate) async fn detail(
             (page::row("Resolved", time_opt(inc.resolved_at)))
             (page::row("Services", html! { (inc.affected_services.join(", ")) }))
             (page::row("Fingerprint", html! { code { (inc.fingerprint) } }))
+            @if held != EffectivenessTally::default() {
+                (page::row("Effectiveness", html! {
+                    (held.effective) " effective, " (held.ineffective) " ineffective, "
+                    (held.pending) " pending"
+                }))
+            }
             @if let Some(o) = &inc.outcome {
                 (page::row("Outcome", html! { (o.result) ": " (o.summary) }))
             }
@@ -227,7 +235,9 @@ pub(crate) async fn detail(
                     @for op in &ops {
                         li {
                             a href=(frame.href(&format!("/console/operations/{}", encode(op.id.as_str())))) { (op.id) }
-                            " " (state_badge(op.state)) " " (op.strategy_id) " on " (op.resource)
+                            " " (state_badge(op.state))
+                            @if op.effectiveness.is_some() { " " (effectiveness_badge(op.effectiveness)) }
+                            " " (op.strategy_id) " on " (op.resource)
                         }
                     }
                 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use hale_domain::approval::ApprovalRequest;
+use hale_domain::effectiveness::EffectivenessTally;
 use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::incident::Incident;
@@ -21,8 +22,8 @@ use hale_engine::ports::{
     PageRequest, Stores, TimelineFilter,
 };
 use hale_engine::{BreakerView, StatusSnapshot, SwitchesView, TenantPolicy};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::{AppState, render};
 use crate::auth::{Caller, Identity, Permission, TokenTenant};
@@ -285,14 +286,52 @@ pub(crate) async fn incident(
     one(found, "incident", id)
 }
 
+/// An incident as `GET /v1/incidents/{id}` shows it: the record and how
+/// its operations' fixes held.
+#[derive(Debug, Serialize)]
+pub(crate) struct IncidentView {
+    #[serde(flatten)]
+    pub(crate) incident: Incident,
+    /// The effectiveness verdicts of the incident's operations (those that
+    /// track one: completed with a firing alert).
+    pub(crate) effectiveness: EffectivenessTally,
+}
+
+/// How the fixes of `inc`'s operations held: each operation's verdict,
+/// counted.
+pub(crate) async fn incident_effectiveness(
+    state: &AppState,
+    who: &Identity,
+    tenant: Option<&str>,
+    inc: &Incident,
+) -> Result<EffectivenessTally, ApiError> {
+    let (tenant, stores) = reader(state, who, tenant)?;
+    let mut tally = EffectivenessTally::default();
+    for id in &inc.operation_ids {
+        let op = stores.operations.get_operation(&tenant, id).await?;
+        if let Some(verdict) = op.and_then(|op| op.effectiveness) {
+            tally.add(verdict, 1);
+        }
+    }
+    Ok(tally)
+}
+
 pub(crate) async fn incident_json(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     QueryArgs(q): QueryArgs<OneQuery>,
 ) -> Result<Response, ApiError> {
-    let inc = incident(&state, &caller, q.tenant.as_deref(), &id).await?;
-    render(&inc, q.tz.as_deref())
+    let tenant = q.tenant.as_deref();
+    let incident = incident(&state, &caller, tenant, &id).await?;
+    let effectiveness = incident_effectiveness(&state, &caller, tenant, &incident).await?;
+    render(
+        &IncidentView {
+            incident,
+            effectiveness,
+        },
+        q.tz.as_deref(),
+    )
 }
 
 // === /v1/knowledge ===

@@ -223,6 +223,22 @@ async fn every_page_renders_for_an_operator_and_a_platform_admin() {
         .get_as(&alice, &format!("/console/operations/{op}"))
         .await;
     assert!(r.text.contains("COMPLETED") && r.text.contains("rollout_restart"));
+    // The restart's incident counts how its fixes held.
+    let op_inc = api
+        .get(&format!("/v1/operations/{op}"), A_VIEWER)
+        .await
+        .body["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = api
+        .get_as(&alice, &format!("/console/incidents/{op_inc}"))
+        .await;
+    assert!(
+        r.text.contains("0 effective, 0 ineffective, 1 pending"),
+        "{}",
+        r.text
+    );
     // Bad filters are the API's 422, as a page.
     let r = api
         .get_as(&alice, "/console/operations?state=sleeping")

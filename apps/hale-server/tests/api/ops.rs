@@ -110,6 +110,68 @@ async fn metrics_count_alerts_decisions_breakers_and_requests() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn metrics_show_each_strategys_effectiveness_and_effective_rate() {
+    let api = api().await;
+    let scrape = || async {
+        let r = api.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        r.text
+    };
+    let sample = |t: &str, name: &str, labels: &str| {
+        let prefix = format!("{name}{{{labels}}} ");
+        t.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(str::to_owned)
+    };
+    let tallies = |t: &str| {
+        ["pending", "effective", "ineffective"].map(|v| {
+            sample(
+                t,
+                "hale_strategy_effectiveness",
+                &format!("tenant=\"a\",strategy=\"restart\",verdict=\"{v}\""),
+            )
+        })
+    };
+    let rate = |t: &str| {
+        sample(
+            t,
+            "hale_strategy_effective_ratio",
+            "tenant=\"a\",strategy=\"restart\"",
+        )
+    };
+
+    let d = api.fire(A_OPERATOR, "HighErrorRate", "checkout").await;
+    assert_eq!(d["outcome"]["decision"], "operation_started", "{d}");
+    let t = scrape().await;
+    assert_eq!(
+        tallies(&t),
+        [Some("1".into()), Some("0".into()), Some("0".into())],
+        "{t}"
+    );
+    assert_eq!(rate(&t), None, "no rate before the first verdict: {t}");
+
+    // The alert resolves and stays resolved past the stabilization.
+    tokio::time::advance(std::time::Duration::from_secs(60)).await;
+    let r = api
+        .post(
+            "/v1/alerts",
+            A_OPERATOR,
+            &generic("HighErrorRate", "checkout", "resolved"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    tokio::time::advance(std::time::Duration::from_secs(301)).await;
+    api.engine.settle_effectiveness().await.unwrap();
+    let t = scrape().await;
+    assert_eq!(
+        tallies(&t),
+        [Some("0".into()), Some("1".into()), Some("0".into())],
+        "{t}"
+    );
+    assert_eq!(rate(&t).as_deref(), Some("1"), "{t}");
+}
+
+#[tokio::test(start_paused = true)]
 async fn the_openapi_document_describes_exactly_the_routes() {
     let api = api().await;
     let r = api.call(Method::GET, "/v1/openapi.json", None, None).await;

@@ -75,10 +75,25 @@ async fn single_objects_and_their_trails() {
     assert_eq!(r.body["state"], "COMPLETED", "{}", r.text);
     let incident = r.body["incident_id"].as_str().unwrap().to_owned();
 
+    let verdict = r.body["effectiveness"].clone();
+    assert_eq!(
+        verdict, "pending",
+        "completed with its alert firing: {}",
+        r.text
+    );
+
     let r = api
         .get(&format!("/v1/incidents/{incident}"), A_VIEWER)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    // The incident counts its operations' verdicts beside its own fields.
+    assert_eq!(r.body["id"], incident.as_str(), "{}", r.text);
+    assert_eq!(
+        r.body["effectiveness"],
+        serde_json::json!({"pending": 1, "effective": 0, "ineffective": 0}),
+        "{}",
+        r.text
+    );
     let r = api.get("/v1/incidents", A_VIEWER).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
 

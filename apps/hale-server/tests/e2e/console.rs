@@ -379,6 +379,15 @@ async fn operators_approve_switch_and_recover_in_chromium() {
         "document.querySelector('dl.facts').innerText.includes('ineffective')",
     )
     .await;
+    let inc = get_json(&hale, &format!("/v1/operations/{op}")).await["incident_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let v = get_json(&hale, &format!("/v1/incidents/{inc}")).await;
+    assert_eq!(v["effectiveness"]["ineffective"], 1, "{v}");
+    c.open(&hale.url(&format!("/console/incidents/{inc}")))
+        .await;
+    c.until_text("0 effective, 1 ineffective").await;
     c.click("header nav a[href='/console/knowledge']").await;
     c.until_text("was ineffective 1 times").await;
     c.check("knowledge").await;

@@ -95,6 +95,20 @@ pub fn incidents(v: &Value) -> String {
     )
 }
 
+/// How the fixes of an incident's operations held, or `-` from a server
+/// that does not count them.
+fn held(inc: &Value) -> String {
+    match inc.get("effectiveness").filter(|e| e.is_object()) {
+        Some(e) => format!(
+            "{} effective, {} ineffective, {} pending",
+            at(e, "effective"),
+            at(e, "ineffective"),
+            at(e, "pending")
+        ),
+        None => "-".into(),
+    }
+}
+
 /// `hale incidents show`.
 pub fn incident(v: &Value) -> String {
     let signals = v
@@ -110,6 +124,7 @@ pub fn incident(v: &Value) -> String {
         ("services", at(v, "affected_services")),
         ("signals", signals.to_string()),
         ("operations", at(v, "operation_ids")),
+        ("effectiveness", held(v)),
         ("approvals", at(v, "proposal_ids")),
         ("outcome", at(v, "outcome/result")),
         ("summary", at(v, "outcome/summary")),
@@ -157,6 +172,18 @@ mod tests {
         assert!(out.contains("2026-11-25T00:00:05Z"), "{out}");
         assert!(out.ends_with("(more: --offset 50)\n"), "{out}");
         assert_eq!(operations(&json!({"items": []})), "no results\n");
+    }
+
+    #[test]
+    fn an_incident_shows_how_its_fixes_held() {
+        let v = json!({"id": "INC-1", "operation_ids": ["op-1", "op-2"],
+            "effectiveness": {"pending": 0, "effective": 1, "ineffective": 1}});
+        let out = incident(&v);
+        assert!(
+            out.contains("effectiveness: 1 effective, 1 ineffective, 0 pending"),
+            "{out}"
+        );
+        assert!(incident(&json!({"id": "INC-1"})).contains("effectiveness: -"));
     }
 
     #[test]
