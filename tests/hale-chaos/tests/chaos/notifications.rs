@@ -83,42 +83,51 @@ impl Receiver {
     }
 }
 
-/// The world's servers send every notice of its tenant to the receiver,
-/// retrying quickly.
-fn configure(world: &mut World, addr: SocketAddr) {
+/// The world's servers send every notice of its tenant to each receiver
+/// (a webhook channel per `(name, address)`), retrying quickly.
+fn configure(world: &mut World, receivers: &[(&str, SocketAddr)]) {
     let secret = world.dir.path().join("webhook.secret");
     std::fs::write(&secret, SECRET).expect("write the secret");
-    world.config.extra_toml.push_str(&format!(
+    world.config.extra_toml.push_str(
         r#"
 [notifications]
 interval = "500ms"
 attempt_timeout = "2s"
 retry_base = "1s"
 retry_max = "4s"
-
+"#,
+    );
+    for (name, addr) in receivers {
+        world.config.extra_toml.push_str(&format!(
+            r#"
 [[notifications.channels]]
-name = "receiver"
+name = "{name}"
 kind = "webhook"
 url = "http://{addr}/hook"
 secret_file = "{secret}"
 
 [[notifications.routes]]
 tenant = "{tenant}"
-channel = "receiver"
+channel = "{name}"
 "#,
-        secret = secret.display(),
-        tenant = world.config.tenant,
-    ));
+            secret = secret.display(),
+            tenant = world.config.tenant,
+        ));
+    }
 }
 
-/// The deliveries the server lists for the receiver channel.
-async fn deliveries(world: &World, server: &hale_chaos::server::ServerProc) -> Vec<Value> {
+/// The deliveries the server lists for `channel`.
+async fn deliveries(
+    world: &World,
+    server: &hale_chaos::server::ServerProc,
+    channel: &str,
+) -> Vec<Value> {
     let (status, v) = world
         .admin(
             server,
             reqwest::Method::GET,
             &format!(
-                "/v1/notifications?tenant={}&channel=receiver&limit=1000",
+                "/v1/notifications?tenant={}&channel={channel}&limit=1000",
                 world.config.tenant
             ),
             None,
@@ -140,7 +149,7 @@ async fn notifications_survive_a_down_receiver_and_a_sigkilled_server() {
     receiver.down.store(true, Ordering::SeqCst);
     let down_at = tokio::time::Instant::now();
     let addr = receiver.clone().start().await;
-    configure(&mut world, addr);
+    configure(&mut world, &[("receiver", addr)]);
 
     let first = world.start_server("first").await;
     let t0 = unix_now() - 60;
@@ -155,7 +164,7 @@ async fn notifications_survive_a_down_receiver_and_a_sigkilled_server() {
         Duration::from_secs(20),
         "failed attempts to show",
         || async {
-            let d = deliveries(&world, &first).await;
+            let d = deliveries(&world, &first, "receiver").await;
             (d.len() as u32 >= SERVICES / 2
                 && d.iter()
                     .all(|d| d["attempts"].as_u64() >= Some(1) && d["last_error"].is_string()))
@@ -183,7 +192,7 @@ async fn notifications_survive_a_down_receiver_and_a_sigkilled_server() {
         Duration::from_secs(60),
         "every notice to be delivered",
         || async {
-            let d = deliveries(&world, &second).await;
+            let d = deliveries(&world, &second, "receiver").await;
             let all_done =
                 d.len() as u32 >= SERVICES && d.iter().all(|d| d["delivered_at"].is_string());
             all_done.then(|| {
@@ -232,9 +241,10 @@ async fn two_replicas_deliver_each_notification_once_per_channel() {
     };
     let schema = fresh_schema(&admin).await;
     let mut world = World::new(&schema, &redis, 10).await;
-    let receiver = Receiver::default();
-    let addr = receiver.clone().start().await;
-    configure(&mut world, addr);
+    let (ops, audit) = (Receiver::default(), Receiver::default());
+    let ops_addr = ops.clone().start().await;
+    let audit_addr = audit.clone().start().await;
+    configure(&mut world, &[("ops", ops_addr), ("audit", audit_addr)]);
     let a = world.start_server("replica-a").await;
     let b = world.start_server("replica-b").await;
     let t0 = unix_now() - 60;
@@ -245,22 +255,28 @@ async fn two_replicas_deliver_each_notification_once_per_channel() {
             .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
-    eventually(
-        Duration::from_secs(60),
-        "every notice to be delivered",
-        || async {
-            let d = deliveries(&world, &a).await;
-            (d.len() >= 10 && d.iter().all(|d| d["delivered_at"].is_string())).then_some(())
-        },
-    )
-    .await;
+    for channel in ["ops", "audit"] {
+        eventually(
+            Duration::from_secs(60),
+            "every notice to be delivered to both channels",
+            || async {
+                let d = deliveries(&world, &a, channel).await;
+                (d.len() >= 10 && d.iter().all(|d| d["delivered_at"].is_string())).then_some(())
+            },
+        )
+        .await;
+    }
     // Both replicas keep running passes for a while: nothing more arrives.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let counts = receiver.counts();
-    assert_eq!(counts.len(), 10, "{counts:?}");
+    let (to_ops, to_audit) = (ops.counts(), audit.counts());
+    assert_eq!(to_ops.len(), 10, "{to_ops:?}");
     assert!(
-        counts.values().all(|c| *c == 1),
-        "each notice delivered once: {counts:?}"
+        to_ops.values().all(|c| *c == 1),
+        "each notice delivered once to ops: {to_ops:?}"
+    );
+    assert_eq!(
+        to_audit, to_ops,
+        "the same notices, each once, to the second channel"
     );
     a.stop().await;
     b.stop().await;
