@@ -376,3 +376,47 @@ async fn two_replicas_deliver_each_notice_once_per_channel() {
         assert!(counts.values().all(|c| *c == 1), "{counts:?}");
     }
 }
+
+/// A target unhealthy again after its healing is a regression: the
+/// preventive check records it, and its record carries a durable notice at
+/// P2 that reaches the tenant's channel.
+#[tokio::test(start_paused = true)]
+async fn a_regression_after_healing_is_recorded_and_heard() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let e = engine(&kit, vec![policy(&t)]).await;
+    let hook = Recorder::new("hook", 0);
+    let delivery = e.outbox_delivery(setup(
+        vec![hook.clone()],
+        vec![route(
+            Some("shop"),
+            &[NoticeKind::HealingEscalated],
+            Severity::P2,
+            "hook",
+        )],
+        "replica-a",
+    ));
+    let o = ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await;
+    let op = started(&o);
+    e.wait_idle().await;
+    kit.probe
+        .set_default(hale_engine::ports::Health::Unhealthy("crash-looping".into()));
+    e.start_background_tasks().unwrap();
+    tokio::time::sleep(Duration::from_secs(601)).await;
+    e.shutdown().await;
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::Regression),
+        1
+    );
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
+    let recorded = audit(&kit, &t, "regression.escalated").await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].operation_id.as_ref().map(|o| o.to_string()), Some(op));
+    delivery.run_once().await.unwrap();
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].id, recorded[0].id);
+    assert_eq!(got[0].severity, Severity::P2);
+    assert!(got[0].summary.starts_with("regression: "), "{}", got[0].summary);
+}
