@@ -110,7 +110,8 @@ pub struct ChannelConfig {
 pub struct RouteConfig {
     /// The tenant whose notices this route takes.
     pub tenant: Option<String>,
-    /// Platform-wide notices (the lock backend) instead of a tenant's.
+    /// Platform-wide notices (the lock backend, global kill switches,
+    /// global dormancy entered or resumed) instead of a tenant's.
     #[serde(default)]
     pub platform: bool,
     /// Which kinds (wire names); every kind when absent.
