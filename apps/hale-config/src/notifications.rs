@@ -419,6 +419,30 @@ channel = "hook"
     }
 
     #[test]
+    fn the_give_up_is_configurable_and_defaults_to_50_attempts() {
+        assert_eq!(NotificationsSection::default().max_attempts, 50);
+        let text = format!(
+            "[notifications]\nmax_attempts = 3\nretry_base = \"1s\"\nretry_max = \"4s\"\n{TENANT}"
+        );
+        let c = parse_str(&text, "hale.toml").unwrap_or_else(|e| panic!("{e}"));
+        let p = c.notifications.policy();
+        assert_eq!(p.max_attempts, 3);
+        let now = hale_domain::Timestamp::from_unix_secs(0);
+        assert!(
+            p.retry_at(2, now).is_some(),
+            "the second failure is retried"
+        );
+        assert_eq!(p.retry_at(3, now), None, "the third gives up");
+        assert!(
+            errors("[notifications]\nmax_attempts = 0")
+                .iter()
+                .any(|e| e.contains("notifications.max_attempts") && e.contains("at least 1")),
+            "{:?}",
+            errors("[notifications]\nmax_attempts = 0")
+        );
+    }
+
+    #[test]
     fn inline_secrets_are_refused_with_a_message_that_says_where_they_go() {
         let e = errors(
             r#"

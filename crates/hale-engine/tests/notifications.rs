@@ -591,3 +591,50 @@ async fn a_latched_breaker_and_its_reset_are_heard_once_each() {
     );
     assert!(hook.counts().values().all(|&c| c == 1));
 }
+
+/// Issue 19's intake path: one delivery opening two P0 incidents and a
+/// later one resolving them are each heard once, and a repeated resolve
+/// (Alertmanager is at least once) adds nothing.
+#[tokio::test(start_paused = true)]
+async fn incidents_opened_and_resolved_through_intake_are_heard_once_each() {
+    let (kit, t, e, hook, delivery) = shop_with_hook(
+        &[NoticeKind::IncidentOpened, NoticeKind::IncidentResolved],
+        Severity::P1,
+    )
+    .await;
+    let disk = alert("DiskFull", "checkout");
+    let queue = alert("QueueStuck", "payments");
+    e.ingest(&t, vec![disk.clone(), queue.clone()])
+        .await
+        .unwrap();
+    delivery.run_once().await.unwrap();
+    assert_eq!(
+        hook.kinds(),
+        [NoticeKind::IncidentOpened, NoticeKind::IncidentOpened]
+    );
+    advance(Duration::from_secs(60)).await;
+    let resolve = |a: &hale_domain::alert::Alert| {
+        let mut r = a.clone().resolved();
+        r.starts_at = a.starts_at;
+        r.ends_at = Some(hale_domain::Timestamp::from_unix_secs(1_900_000_000));
+        r
+    };
+    for _ in 0..2 {
+        e.ingest(&t, vec![resolve(&disk), resolve(&queue)])
+            .await
+            .unwrap();
+        delivery.run_once().await.unwrap();
+    }
+    let incidents = incidents(&kit, &t).await;
+    assert_eq!(incidents.len(), 2);
+    let counts = hook.counts();
+    for i in &incidents {
+        assert_eq!(counts.get(&format!("{}.incident_opened", i.id)), Some(&1));
+        assert_eq!(
+            counts.get(&format!("{}.incident_resolved", i.id)),
+            Some(&1),
+            "{counts:?}"
+        );
+    }
+    assert_eq!(counts.len(), 4, "{counts:?}");
+}
