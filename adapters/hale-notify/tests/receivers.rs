@@ -105,7 +105,7 @@ async fn webhook_requests_verify_as_standard_webhooks_and_carry_the_notice() {
         assert_eq!(v["data"]["subject"]["incident_id"], "INC-7");
         assert_eq!(
             v["data"]["url"],
-            "https://hale.example.com/console/incidents/INC-7"
+            "https://hale.example.com/console/incidents/INC-7?tenant=shop"
         );
     }
 }
@@ -143,7 +143,7 @@ async fn slack_gets_block_kit_with_a_link_to_the_approval() {
     );
     assert_eq!(
         blocks[3]["elements"][0]["url"],
-        "https://hale.example.com/console/approvals/apr-9"
+        "https://hale.example.com/console/approvals/apr-9?tenant=shop"
     );
 
     // Without a public URL there is no button.
@@ -186,7 +186,7 @@ async fn pagerduty_triggers_then_resolves_with_the_incident_as_dedup_key() {
     );
     assert_eq!(
         trigger["links"][0]["href"],
-        "https://hale.example.com/console/incidents/INC-7"
+        "https://hale.example.com/console/incidents/INC-7?tenant=shop"
     );
 }
 

@@ -110,7 +110,8 @@ pub struct ChannelConfig {
 pub struct RouteConfig {
     /// The tenant whose notices this route takes.
     pub tenant: Option<String>,
-    /// Platform-wide notices (the lock backend) instead of a tenant's.
+    /// Platform-wide notices (the lock backend, global kill switches,
+    /// global dormancy entered or resumed) instead of a tenant's.
     #[serde(default)]
     pub platform: bool,
     /// Which kinds (wire names); every kind when absent.
@@ -415,6 +416,30 @@ channel = "hook"
             Some(SecretRef::Env("HALE_WEBHOOK_SECRET".into()))
         );
         assert_eq!(c.notifications.policy(), DeliveryPolicy::default());
+    }
+
+    #[test]
+    fn the_give_up_is_configurable_and_defaults_to_50_attempts() {
+        assert_eq!(NotificationsSection::default().max_attempts, 50);
+        let text = format!(
+            "[notifications]\nmax_attempts = 3\nretry_base = \"1s\"\nretry_max = \"4s\"\n{TENANT}"
+        );
+        let c = parse_str(&text, "hale.toml").unwrap_or_else(|e| panic!("{e}"));
+        let p = c.notifications.policy();
+        assert_eq!(p.max_attempts, 3);
+        let now = hale_domain::Timestamp::from_unix_secs(0);
+        assert!(
+            p.retry_at(2, now).is_some(),
+            "the second failure is retried"
+        );
+        assert_eq!(p.retry_at(3, now), None, "the third gives up");
+        assert!(
+            errors("[notifications]\nmax_attempts = 0")
+                .iter()
+                .any(|e| e.contains("notifications.max_attempts") && e.contains("at least 1")),
+            "{:?}",
+            errors("[notifications]\nmax_attempts = 0")
+        );
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub mod coordination;
 pub mod diagnosis;
 pub mod dormancy;
 pub mod effectiveness;
+pub mod escalation;
 pub mod failure;
 pub mod gitops;
 pub mod guard;

@@ -5,7 +5,8 @@
 //! is a pure function of the record that says it happened: an approval
 //! request as created or decided ([`Notice::for_approval`]), an incident of
 //! severity P0 or P1 as opened or resolved ([`Notice::for_incident`]), an
-//! audit entry of an escalation, a dormancy, a latched or reset breaker or a
+//! audit entry of an escalation (every [`crate::escalation::EscalationKind`]
+//! has one), a dormancy, a latched or reset breaker or a
 //! switch change ([`Notice::for_audit`]). Every store calls these functions
 //! inside the transaction that writes the record and appends what they
 //! return to its outbox, so a notice exists exactly when its record does.
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::approval::{ApprovalRequest, ApprovalStatus};
 use crate::backoff::BackoffPolicy;
 use crate::breaker::BreakerState;
+use crate::escalation::EscalationKind;
 use crate::ids::{ApprovalId, IncidentId, OperationId};
 use crate::record::audit::{AuditEntry, AuditKind};
 use crate::record::incident::{Incident, IncidentStatus};
@@ -353,7 +355,7 @@ fn describe_act(
     Some(match kind {
         AuditKind::HealingEscalated => (
             NoticeKind::HealingEscalated,
-            Severity::P1,
+            EscalationKind::HealingFailed.severity(),
             format!("healing of {target} failed and needs a person: {reason}"),
         ),
         AuditKind::DormancyEntered => (
@@ -387,7 +389,16 @@ fn describe_act(
             Severity::P2,
             format!("{target} set {reason} by {by}"),
         ),
-        _ => return None,
+        // Every other escalation's record: its reason is the escalation's
+        // own sentence (dormancy has its own kind above).
+        other => match EscalationKind::recorded_by(other) {
+            Some(e) if e != EscalationKind::Dormant => (
+                NoticeKind::HealingEscalated,
+                e.severity(),
+                format!("{e}: {reason}"),
+            ),
+            _ => return None,
+        },
     })
 }
 

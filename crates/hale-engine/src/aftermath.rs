@@ -179,7 +179,6 @@ impl Inner {
             RunEnd::Stranded(reason) => {
                 if run.op.transition(HealingState::Interrupted, now).is_ok() {
                     run.op.error = Some(reason.clone());
-                    run.op.escalated = true;
                     let kind = AuditKind::OperationInterrupted;
                     // If the store still does not answer, the recovery
                     // sweep records it once it does (the lock is released
@@ -191,7 +190,8 @@ impl Inner {
                     run.op.id, run.op.resource
                 );
                 let e = run_escalation(&run, EscalationKind::OperationInterrupted, summary, now);
-                self.escalate(e).await;
+                let reason = e.summary.clone();
+                self.escalate_run(&mut run, e, reason).await;
             }
         }
         self.metrics.inc(family::OPERATIONS, run.op.state.as_str());
@@ -281,17 +281,13 @@ impl Inner {
                 self.on_dormant(&run.rt, &rec, now).await;
             }
         }
-        run.op.escalated = true;
         let reason = format!("{policy:?}: {error}; {rollback_result}");
-        let _ = self
-            .save(run, AuditKind::HealingEscalated, reason, None)
-            .await;
         let summary = format!(
             "healing {} of {} failed: {error}",
             run.strategy.id, run.op.resource
         );
         let e = run_escalation(run, EscalationKind::HealingFailed, summary, now);
-        self.escalate(e).await;
+        self.escalate_run(run, e, reason).await;
     }
 
     /// A completed run on a firing alert waits for its effectiveness
@@ -435,7 +431,7 @@ impl Inner {
     }
 }
 
-/// A P1 escalation about a run: its target, strategy, operation and
+/// An escalation about a run: its target, strategy, operation and
 /// incident.
 fn run_escalation(run: &Run, kind: EscalationKind, summary: String, at: Timestamp) -> Escalation {
     Escalation {
@@ -446,7 +442,7 @@ fn run_escalation(run: &Run, kind: EscalationKind, summary: String, at: Timestam
         strategy_id: Some(run.strategy.id.clone()),
         operation_id: Some(run.op.id.clone()),
         incident_id: run.op.incident_id.clone(),
-        severity: Severity::P1,
+        severity: kind.severity(),
         at,
     }
 }

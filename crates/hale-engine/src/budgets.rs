@@ -6,7 +6,7 @@
 //! (`aftermath.rs`), each in the update that records the rest.
 
 use hale_domain::remediation::BudgetExhausted;
-use hale_domain::{OperationId, ResourceRef, Severity, TenantId, Timestamp};
+use hale_domain::{OperationId, Origin, ResourceRef, TenantId, Timestamp};
 
 use crate::engine::Inner;
 use crate::ports::{Escalation, EscalationKind, Ledgers};
@@ -40,19 +40,22 @@ impl Inner {
                 return;
             }
         }
-        self.escalate(Escalation {
-            tenant: rt.tenant().clone(),
-            kind: EscalationKind::BudgetExhausted,
-            summary: format!(
-                "{exhausted}; automatic healing waits (the next escalation of this budget comes after its window)"
-            ),
-            resource: resource.cloned(),
-            strategy_id: None,
-            operation_id: None,
-            incident_id: None,
-            severity: Severity::P3,
-            at: now,
-        })
+        self.escalate_recorded(
+            Escalation {
+                tenant: rt.tenant().clone(),
+                kind: EscalationKind::BudgetExhausted,
+                summary: format!(
+                    "{exhausted}; automatic healing waits (the next escalation of this budget comes after its window)"
+                ),
+                resource: resource.cloned(),
+                strategy_id: None,
+                operation_id: None,
+                incident_id: None,
+                severity: EscalationKind::BudgetExhausted.severity(),
+                at: now,
+            },
+            Origin::failure_watcher(),
+        )
         .await;
     }
 

@@ -22,7 +22,7 @@ use hale_domain::record::incident::{DecisionStep, Stage, StepDecision};
 use hale_domain::record::knowledge::{
     EntrySource, EntryStatus, EntryType, INEFFECTIVE_CHAIN_CATEGORY, KnowledgeEntry,
 };
-use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
+use hale_domain::{KnowledgeId, Origin, Timestamp};
 
 use crate::engine::Inner;
 use crate::error::EngineError;
@@ -265,24 +265,27 @@ impl Inner {
             updated_at: now,
         };
         stores.knowledge.create_knowledge(&entry).await?;
-        self.escalate(Escalation {
-            tenant: tenant.clone(),
-            kind: EscalationKind::IneffectiveChain,
-            summary: format!(
-                "{} was ineffective {} times on {} within {}: blocked there until knowledge entry {} is archived",
-                op.strategy_id,
-                policy.chain_threshold,
-                op.resource,
-                hale_domain::time::duration::format(policy.chain_window),
-                entry.id
-            ),
-            resource: Some(op.resource.clone()),
-            strategy_id: Some(op.strategy_id.clone()),
-            operation_id: Some(op.id.clone()),
-            incident_id: op.incident_id.clone(),
-            severity: Severity::P2,
-            at: now,
-        })
+        self.escalate_recorded(
+            Escalation {
+                tenant: tenant.clone(),
+                kind: EscalationKind::IneffectiveChain,
+                summary: format!(
+                    "{} was ineffective {} times on {} within {}: blocked there until knowledge entry {} is archived",
+                    op.strategy_id,
+                    policy.chain_threshold,
+                    op.resource,
+                    hale_domain::time::duration::format(policy.chain_window),
+                    entry.id
+                ),
+                resource: Some(op.resource.clone()),
+                strategy_id: Some(op.strategy_id.clone()),
+                operation_id: Some(op.id.clone()),
+                incident_id: op.incident_id.clone(),
+                severity: EscalationKind::IneffectiveChain.severity(),
+                at: now,
+            },
+            Origin::failure_watcher(),
+        )
         .await;
         Ok(())
     }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hale_domain::Severity;
+use hale_domain::Origin;
 use hale_domain::convergence::Fingerprint;
 use hale_domain::healing::HealingState;
 use hale_domain::kill_switch::Feature;
@@ -305,20 +305,23 @@ impl Inner {
                     tl.operation_id = Some(op.id.clone());
                     tl.incident_id.clone_from(&op.incident_id);
                     self.timeline(tl).await?;
-                    self.escalate(Escalation {
-                        tenant: rt.tenant().clone(),
-                        kind: EscalationKind::Regression,
-                        summary: format!(
-                            "{} is unhealthy again after healing ({why})",
-                            op.resource
-                        ),
-                        resource: Some(op.resource.clone()),
-                        strategy_id: Some(op.strategy_id.clone()),
-                        operation_id: Some(op.id.clone()),
-                        incident_id: op.incident_id.clone(),
-                        severity: Severity::P2,
-                        at: now,
-                    })
+                    self.escalate_recorded(
+                        Escalation {
+                            tenant: rt.tenant().clone(),
+                            kind: EscalationKind::Regression,
+                            summary: format!(
+                                "{} is unhealthy again after healing ({why})",
+                                op.resource
+                            ),
+                            resource: Some(op.resource.clone()),
+                            strategy_id: Some(op.strategy_id.clone()),
+                            operation_id: Some(op.id.clone()),
+                            incident_id: op.incident_id.clone(),
+                            severity: EscalationKind::Regression.severity(),
+                            at: now,
+                        },
+                        Origin::failure_watcher(),
+                    )
                     .await;
                 }
             }

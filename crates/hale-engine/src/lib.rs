@@ -63,6 +63,7 @@ pub mod dry_run;
 pub mod effectiveness;
 mod engine;
 pub mod error;
+mod escalation;
 mod evaluate;
 mod guards;
 pub mod heartbeat;

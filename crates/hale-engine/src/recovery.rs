@@ -8,7 +8,7 @@ use hale_domain::coordination::LockPriority;
 use hale_domain::healing::HealingState;
 use hale_domain::record::audit::AuditKind;
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
-use hale_domain::{Origin, Severity, SourceSystem, TenantId};
+use hale_domain::{Origin, SourceSystem, TenantId};
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
@@ -71,7 +71,7 @@ impl Inner {
                 tenant,
                 AuditKind::OperationInterrupted,
                 &op.resource.key(),
-                origin,
+                origin.clone(),
                 now,
             );
             a.operation_id = Some(op.id.clone());
@@ -86,7 +86,7 @@ impl Inner {
                 .update_operation(&op, Some(&a))
                 .await
             {
-                Ok(_) => {}
+                Ok(rev) => op.revision = rev,
                 // Someone else finished or recovered it meanwhile.
                 Err(crate::ports::StoreError::Conflict(_)) => continue,
                 Err(e) => return Err(e.into()),
@@ -121,9 +121,10 @@ impl Inner {
             tl.operation_id = Some(op.id.clone());
             tl.incident_id.clone_from(&op.incident_id);
             self.timeline(tl).await?;
-            self.escalate(Escalation {
+            let kind = EscalationKind::OperationInterrupted;
+            let e = Escalation {
                 tenant: tenant.clone(),
-                kind: EscalationKind::OperationInterrupted,
+                kind,
                 summary: format!(
                     "operation {} on {} was interrupted while {was}; check the target by hand",
                     op.id, op.resource
@@ -132,10 +133,24 @@ impl Inner {
                 strategy_id: Some(op.strategy_id.clone()),
                 operation_id: Some(op.id.clone()),
                 incident_id: op.incident_id.clone(),
-                severity: Severity::P2,
+                severity: kind.severity(),
                 at: now,
-            })
-            .await;
+            };
+            // The update that marks it escalated carries the escalation's
+            // record (and so its notice).
+            op.escalated = true;
+            let mut rec = e.audit_entry(self.ports.ids.next_id("aud"), origin);
+            rec.approval_id.clone_from(&op.approval_id);
+            if let Err(err) = self
+                .ports
+                .stores
+                .operations
+                .update_operation(&op, Some(&rec))
+                .await
+            {
+                tracing::warn!(op = %op.id, error = %err, "could not record the escalation of an interrupted operation");
+            }
+            self.escalate(e).await;
         }
         Ok(marked)
     }

@@ -148,6 +148,7 @@ async fn three_ineffective_fixes_block_the_pair_until_the_entry_is_archived() {
         "{o:?}"
     );
     assert_eq!(kit.notifier.count(EscalationKind::IneffectiveChain), 1);
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
     let entries = kit
         .store
         .list_knowledge(

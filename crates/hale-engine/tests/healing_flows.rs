@@ -93,6 +93,7 @@ async fn on_error_abort_stops_without_rollback() {
             .count(hale_engine::ports::EscalationKind::HealingFailed),
         1
     );
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -259,6 +259,7 @@ async fn crash_recovery_marks_unfinished_operations_interrupted() {
             .count(hale_engine::ports::EscalationKind::OperationInterrupted),
         1
     );
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
     assert_eq!(
         e.recover_interrupted().await.unwrap(),
         0,

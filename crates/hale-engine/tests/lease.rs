@@ -122,6 +122,7 @@ async fn a_lost_lease_cancels_the_action_and_nothing_more_runs() {
         "no rollback without the lease"
     );
     assert_eq!(kit.notifier.count(EscalationKind::OperationInterrupted), 1);
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -145,6 +146,7 @@ async fn a_lease_lost_during_verification_stops_it_without_a_rollback() {
     assert_eq!(ran(&op, ActionPhase::Rollback), Vec::<String>::new());
     assert_eq!(kit.executor.applied_count("rollout_undo"), 0);
     assert_eq!(kit.notifier.count(EscalationKind::OperationInterrupted), 1);
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -170,6 +172,17 @@ async fn a_step_that_cannot_be_recorded_runs_nothing_after_it() {
     assert_eq!(e.recover_interrupted().await.unwrap(), 1);
     let op = operation(&kit, &t, &id).await;
     assert_eq!(op.state, HealingState::Interrupted);
+    // The stranded run's escalation found no store to record it; the
+    // sweep's did: one durable notice for the operation.
+    assert!(op.escalated);
+    let notices = outbox_notices(&kit, &t).await;
+    let escalated: Vec<_> = notices
+        .iter()
+        .filter(|n| n.kind == hale_domain::notification::NoticeKind::HealingEscalated)
+        .collect();
+    assert_eq!(escalated.len(), 1, "{notices:#?}");
+    assert_eq!(escalated[0].subject.operation_id, Some(op.id.clone()));
+    assert!(escalated[0].summary.starts_with("operation_interrupted: "));
 }
 
 /// Another replica's recovery sweep leaves a live run alone, however long

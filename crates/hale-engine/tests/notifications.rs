@@ -376,3 +376,265 @@ async fn two_replicas_deliver_each_notice_once_per_channel() {
         assert!(counts.values().all(|c| *c == 1), "{counts:?}");
     }
 }
+
+/// Tenant `shop` with both strategies, and a `hook` channel that hears
+/// `kinds` of its notices at `min` or worse.
+async fn shop_with_hook(
+    kinds: &[NoticeKind],
+    min: Severity,
+) -> (
+    Kit,
+    hale_domain::TenantId,
+    Engine,
+    Arc<Recorder>,
+    hale_engine::OutboxDelivery,
+) {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let e = engine(&kit, vec![policy(&t)]).await;
+    let hook = Recorder::new("hook", 0);
+    let delivery = e.outbox_delivery(setup(
+        vec![hook.clone()],
+        vec![route(Some("shop"), kinds, min, "hook")],
+        "replica-a",
+    ));
+    (kit, t, e, hook, delivery)
+}
+
+/// A target unhealthy again after its healing is a regression: the
+/// preventive check records it, and its record carries a durable notice at
+/// P2 that reaches the tenant's channel.
+#[tokio::test(start_paused = true)]
+async fn a_regression_after_healing_is_recorded_and_heard() {
+    let (kit, t, e, hook, delivery) =
+        shop_with_hook(&[NoticeKind::HealingEscalated], Severity::P2).await;
+    let o = ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await;
+    let op = started(&o);
+    e.wait_idle().await;
+    kit.probe.set_default(hale_engine::ports::Health::Unhealthy(
+        "crash-looping".into(),
+    ));
+    e.start_background_tasks().unwrap();
+    tokio::time::sleep(Duration::from_secs(601)).await;
+    e.shutdown().await;
+    assert_eq!(
+        kit.notifier
+            .count(hale_engine::ports::EscalationKind::Regression),
+        1
+    );
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
+    let recorded = audit(&kit, &t, "regression.escalated").await;
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(
+        recorded[0].operation_id.as_ref().map(|o| o.to_string()),
+        Some(op)
+    );
+    delivery.run_once().await.unwrap();
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].id, recorded[0].id);
+    assert_eq!(got[0].severity, Severity::P2);
+    assert!(
+        got[0].summary.starts_with("regression: "),
+        "{}",
+        got[0].summary
+    );
+}
+
+fn approval_of(o: &Outcome) -> hale_domain::ApprovalId {
+    match o {
+        Outcome::ApprovalRequested { approval_id, .. } => {
+            hale_domain::ApprovalId::new(approval_id.as_str())
+        }
+        other => panic!("expected an approval request, got {other:?}"),
+    }
+}
+
+/// A pending approval gets one "expiring soon" reminder from the delivery
+/// loop, once its expiry is within the warning (15 min), however many
+/// passes run; an approval far from its expiry gets none yet.
+#[tokio::test(start_paused = true)]
+async fn the_delivery_loop_reminds_of_an_expiring_approval_once() {
+    let (_kit, t, e, hook, delivery) =
+        shop_with_hook(&[NoticeKind::ApprovalExpiringSoon], Severity::P3).await;
+    let first = approval_of(&ingest_one(&e, &t, alert("HighLatency", "checkout")).await);
+    delivery.run_once().await.unwrap();
+    assert!(
+        hook.kinds().is_empty(),
+        "an hour before expiry: no reminder"
+    );
+    // 50 min later the first is 10 min from expiry; a second, newer one
+    // is not.
+    advance(Duration::from_secs(50 * 60)).await;
+    let second = approval_of(&ingest_one(&e, &t, alert("HighLatency", "payments")).await);
+    for _ in 0..5 {
+        delivery.run_once().await.unwrap();
+        advance(Duration::from_secs(30)).await;
+    }
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0].subject.approval_id.as_ref(), Some(&first));
+    assert_eq!(got[0].id, format!("{first}.approval_expiring_soon"));
+    // The second's turn comes; the first is not reminded again.
+    advance(Duration::from_secs(50 * 60)).await;
+    for _ in 0..3 {
+        delivery.run_once().await.unwrap();
+        advance(Duration::from_secs(30)).await;
+    }
+    let counts = hook.counts();
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!(counts.values().all(|&c| c == 1), "{counts:?}");
+    assert!(counts.contains_key(&format!("{second}.approval_expiring_soon")));
+}
+
+/// Approved, rejected and expired requests reach the tenant's channel
+/// through the engine's own decisions and expiry sweep, once each.
+#[tokio::test(start_paused = true)]
+async fn approved_rejected_and_expired_requests_are_heard() {
+    let (_kit, t, e, hook, delivery) = shop_with_hook(
+        &[
+            NoticeKind::ApprovalApproved,
+            NoticeKind::ApprovalRejected,
+            NoticeKind::ApprovalExpired,
+        ],
+        Severity::P3,
+    )
+    .await;
+    let approved = approval_of(&ingest_one(&e, &t, alert("HighLatency", "a")).await);
+    let rejected = approval_of(&ingest_one(&e, &t, alert("HighLatency", "b")).await);
+    let expired = approval_of(&ingest_one(&e, &t, alert("HighLatency", "c")).await);
+    e.approve(&t, &approved, &Actor::new("alice"), None)
+        .await
+        .unwrap();
+    e.approve(&t, &approved, &Actor::new("bob"), None)
+        .await
+        .unwrap();
+    e.reject(&t, &rejected, &Actor::new("carol"), "not during the sale")
+        .await
+        .unwrap();
+    e.wait_idle().await;
+    advance(Duration::from_secs(3601)).await;
+    assert_eq!(e.expire_approvals(&t).await.unwrap(), 1);
+    for _ in 0..3 {
+        delivery.run_once().await.unwrap();
+    }
+    let got = hook.got.lock().unwrap().clone();
+    let by_approval = |id: &hale_domain::ApprovalId| -> Vec<NoticeKind> {
+        got.iter()
+            .filter(|n| n.subject.approval_id.as_ref() == Some(id))
+            .map(|n| n.kind)
+            .collect()
+    };
+    assert_eq!(by_approval(&approved), [NoticeKind::ApprovalApproved]);
+    assert_eq!(by_approval(&rejected), [NoticeKind::ApprovalRejected]);
+    assert_eq!(by_approval(&expired), [NoticeKind::ApprovalExpired]);
+    let rej = got
+        .iter()
+        .find(|n| n.kind == NoticeKind::ApprovalRejected)
+        .unwrap();
+    assert!(
+        rej.summary.contains("not during the sale"),
+        "{}",
+        rej.summary
+    );
+    assert!(hook.counts().values().all(|&c| c == 1));
+}
+
+/// A fatal failure latches the breaker PERMANENT_OPEN and a reset with a
+/// reason reopens it: each is heard once on the tenant's channel, the
+/// latch at P1 and the reset at P3 naming who reset it.
+#[tokio::test(start_paused = true)]
+async fn a_latched_breaker_and_its_reset_are_heard_once_each() {
+    use hale_domain::breaker::BreakerState;
+    use hale_domain::failure::FailureClass;
+    use hale_testkit::fakes::Scripted;
+    let (kit, t, e, hook, delivery) = shop_with_hook(
+        &[NoticeKind::BreakerPermanentOpen, NoticeKind::BreakerReset],
+        Severity::P3,
+    )
+    .await;
+    kit.executor.push(
+        "rollout_restart",
+        Scripted::Fail(FailureClass::Transient, "No active API keys".into()),
+    );
+    started(&ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await);
+    e.wait_idle().await;
+    let s = e.status(&t).await.unwrap();
+    let b = &s.circuit_breakers[0];
+    assert_eq!(b.state, BreakerState::PermanentOpen);
+    let name = b.name.clone();
+    delivery.run_once().await.unwrap();
+    assert_eq!(hook.kinds(), [NoticeKind::BreakerPermanentOpen]);
+    let latched = hook.got.lock().unwrap()[0].clone();
+    assert_eq!(latched.severity, Severity::P1);
+    assert_eq!(
+        latched.subject.resource.as_deref(),
+        Some(format!("breaker:{name}").as_str())
+    );
+
+    e.reset_breaker(&t, &name, "token rotated", &Actor::new("alice"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        delivery.run_once().await.unwrap();
+    }
+    assert_eq!(
+        hook.kinds(),
+        [NoticeKind::BreakerPermanentOpen, NoticeKind::BreakerReset]
+    );
+    let reset = hook.got.lock().unwrap()[1].clone();
+    assert_eq!(reset.severity, Severity::P3);
+    assert!(
+        reset.summary.contains("alice") && reset.summary.contains("token rotated"),
+        "{}",
+        reset.summary
+    );
+    assert!(hook.counts().values().all(|&c| c == 1));
+}
+
+/// Issue 19's intake path: one delivery opening two P0 incidents and a
+/// later one resolving them are each heard once, and a repeated resolve
+/// (Alertmanager is at least once) adds nothing.
+#[tokio::test(start_paused = true)]
+async fn incidents_opened_and_resolved_through_intake_are_heard_once_each() {
+    let (kit, t, e, hook, delivery) = shop_with_hook(
+        &[NoticeKind::IncidentOpened, NoticeKind::IncidentResolved],
+        Severity::P1,
+    )
+    .await;
+    let disk = alert("DiskFull", "checkout");
+    let queue = alert("QueueStuck", "payments");
+    e.ingest(&t, vec![disk.clone(), queue.clone()])
+        .await
+        .unwrap();
+    delivery.run_once().await.unwrap();
+    assert_eq!(
+        hook.kinds(),
+        [NoticeKind::IncidentOpened, NoticeKind::IncidentOpened]
+    );
+    advance(Duration::from_secs(60)).await;
+    let resolve = |a: &hale_domain::alert::Alert| {
+        let mut r = a.clone().resolved();
+        r.starts_at = a.starts_at;
+        r.ends_at = Some(hale_domain::Timestamp::from_unix_secs(1_900_000_000));
+        r
+    };
+    for _ in 0..2 {
+        e.ingest(&t, vec![resolve(&disk), resolve(&queue)])
+            .await
+            .unwrap();
+        delivery.run_once().await.unwrap();
+    }
+    let incidents = incidents(&kit, &t).await;
+    assert_eq!(incidents.len(), 2);
+    let counts = hook.counts();
+    for i in &incidents {
+        assert_eq!(counts.get(&format!("{}.incident_opened", i.id)), Some(&1));
+        assert_eq!(
+            counts.get(&format!("{}.incident_resolved", i.id)),
+            Some(&1),
+            "{counts:?}"
+        );
+    }
+    assert_eq!(counts.len(), 4, "{counts:?}");
+}

@@ -80,6 +80,7 @@ async fn a_storm_starts_no_more_runs_than_the_in_flight_budget_and_escalates_onc
         .collect();
     assert_eq!(escalations.len(), 1, "one escalation per window");
     assert!(escalations[0].summary.contains("3 of 3 runs in flight"));
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
     // Never a failure: no backoff, no dormancy.
     let status = e.status(&t).await.unwrap();
     assert!(status.self_healing.enabled, "{status:?}");

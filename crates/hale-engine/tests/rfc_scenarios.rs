@@ -139,6 +139,11 @@ async fn scenarios_3_and_4_backoff_grows_then_dormant_after_ten() {
             .count(hale_engine::ports::EscalationKind::Dormant),
         1
     );
+    assert_eq!(
+        assert_every_escalation_noticed(&kit, &t).await,
+        11,
+        "ten failed runs and the dormancy"
+    );
     // Dormant: nothing starts, and the block is recorded.
     let o = ingest_one(&e, &t, alert("HighErrorRate", "svc-11")).await;
     assert!(

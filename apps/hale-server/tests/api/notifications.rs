@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use hale_domain::Severity;
 use hale_domain::notification::Notice;
 use hale_domain::notification::routing::{Route, Routes};
@@ -25,8 +25,9 @@ impl NotificationChannel for Refusing {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn notifications_are_listed_per_tenant_with_their_failures() {
+/// An API whose tenant `a` started an operation (its P1 incident is a
+/// notice) and whose platform lost the lock backend (a platform notice).
+async fn fired_and_lock_backend_lost() -> Api {
     let api = api().await;
     let d = api.fire(A_OPERATOR, "HighErrorRate", "checkout").await;
     assert!(d["outcome"]["operation_id"].is_string(), "{d}");
@@ -38,6 +39,12 @@ async fn notifications_are_listed_per_tenant_with_their_failures() {
         hale_engine::ports::Clock::now(api.kit.clock.as_ref()),
     );
     api.kit.store.enqueue_notices(&[lock_down]).await.unwrap();
+    api
+}
+
+#[tokio::test(start_paused = true)]
+async fn notifications_are_listed_per_tenant_with_their_failures() {
+    let api = fired_and_lock_backend_lost().await;
     let routes = Routes {
         routes: vec![
             Route {
@@ -102,4 +109,106 @@ async fn notifications_are_listed_per_tenant_with_their_failures() {
     }
     let r = api.get("/v1/notifications", "no-such-token").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// A channel that takes every notice (`takes`) or refuses every one.
+struct Fixed {
+    name: &'static str,
+    takes: bool,
+}
+
+#[async_trait]
+impl NotificationChannel for Fixed {
+    fn name(&self) -> &str {
+        self.name
+    }
+    async fn send(&self, _: &Notice) -> Result<(), ChannelError> {
+        if self.takes {
+            Ok(())
+        } else {
+            Err(ChannelError("the receiver answered 503".into()))
+        }
+    }
+}
+
+/// The value of one sample line of the real `/metrics` exposition.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+/// `/metrics` shows what the delivery did: sent and failed attempts and
+/// given-up deliveries by channel, the backlog and its oldest age.
+#[tokio::test(start_paused = true)]
+async fn metrics_show_sent_failed_given_up_and_the_pending_backlog() {
+    let api = fired_and_lock_backend_lost().await;
+    let route = |tenant: Option<&str>, channel: &str| Route {
+        tenant: tenant.map(crate::support::tenant),
+        kinds: Vec::new(),
+        min_severity: Severity::P3,
+        channel: channel.into(),
+    };
+    let routes = Routes {
+        routes: vec![route(Some("a"), "down"), route(None, "up")],
+    };
+    let mut setup = DeliverySetup::new(
+        vec![
+            Arc::new(Fixed {
+                name: "down",
+                takes: false,
+            }),
+            Arc::new(Fixed {
+                name: "up",
+                takes: true,
+            }),
+        ],
+        routes,
+        "test",
+    );
+    setup.policy.max_attempts = 2;
+    let delivery = api.engine.outbox_delivery(setup);
+    tokio::time::advance(std::time::Duration::from_secs(30)).await;
+    delivery.run_once().await.unwrap();
+
+    let m = api.call(Method::GET, "/metrics", None, None).await.text;
+    assert_eq!(
+        sample(&m, "hale_notifications_sent_total{channel=\"up\"}"),
+        1.0
+    );
+    let failed = sample(&m, "hale_notifications_failed_total{channel=\"down\"}");
+    assert!(failed >= 1.0, "{m}");
+    let pending = sample(&m, "hale_notifications_pending");
+    assert_eq!(pending, failed, "each failed delivery waits for its retry");
+    assert!(
+        sample(&m, "hale_notifications_oldest_pending_seconds") >= 30.0,
+        "{m}"
+    );
+    assert!(
+        !m.contains("hale_notifications_given_up_total{channel=\"down\"}")
+            || sample(&m, "hale_notifications_given_up_total{channel=\"down\"}") == 0.0,
+        "{m}"
+    );
+
+    // The second failed attempt is the last one.
+    tokio::time::advance(std::time::Duration::from_secs(600)).await;
+    delivery.run_once().await.unwrap();
+    let m = api.call(Method::GET, "/metrics", None, None).await.text;
+    assert_eq!(
+        sample(&m, "hale_notifications_given_up_total{channel=\"down\"}"),
+        pending,
+        "{m}"
+    );
+    assert_eq!(sample(&m, "hale_notifications_pending"), 0.0, "{m}");
+    assert_eq!(sample(&m, "hale_notifications_oldest_pending_seconds"), 0.0);
+    let r = api.get("/v1/notifications", A_VIEWER).await;
+    let items = r.body["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(
+        items.iter().all(|d| d["given_up_at"].is_string()),
+        "{}",
+        r.text
+    );
 }

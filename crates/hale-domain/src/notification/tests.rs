@@ -226,6 +226,36 @@ fn audit_entries_of_the_listed_kinds_notify_under_their_own_id() {
             "off: storm",
             Some(NoticeKind::KillSwitchChanged),
         ),
+        (
+            AuditKind::InterruptionEscalated,
+            "prod:deployment/a",
+            "operation op-1 stopped mid-way",
+            Some(NoticeKind::HealingEscalated),
+        ),
+        (
+            AuditKind::RegressionEscalated,
+            "prod:deployment/a",
+            "unhealthy again after healing",
+            Some(NoticeKind::HealingEscalated),
+        ),
+        (
+            AuditKind::IneffectiveChainEscalated,
+            "prod:deployment/a",
+            "ineffective 3 times",
+            Some(NoticeKind::HealingEscalated),
+        ),
+        (
+            AuditKind::BudgetEscalated,
+            "tenant:shop",
+            "budget has no room",
+            Some(NoticeKind::HealingEscalated),
+        ),
+        (
+            AuditKind::OperationInterrupted,
+            "prod:deployment/a",
+            "yielded to the decision path",
+            None,
+        ),
         (AuditKind::ActionExecuted, "prod:deployment/a", "", None),
         (
             AuditKind::HealingDeferred,
@@ -409,4 +439,46 @@ fn global_acts_make_one_platform_notice_in_the_audit_words() {
         Notice::for_global_act("x".into(), AuditKind::ApprovalRequested, "t", "a", "r", at),
         None
     );
+}
+
+#[test]
+fn every_escalation_notifies_at_its_kinds_severity_from_its_own_record() {
+    use crate::escalation::{Escalation, EscalationKind};
+    let at = Timestamp::from_unix_secs(500);
+    for &kind in EscalationKind::ALL {
+        let e = Escalation {
+            tenant: TenantId::new("shop").unwrap(),
+            kind,
+            summary: "something a person must see".into(),
+            resource: Some(crate::resource::ResourceRef::parse("prod:deployment/a").unwrap()),
+            strategy_id: None,
+            operation_id: Some(OperationId::new("op-1")),
+            incident_id: None,
+            severity: kind.severity(),
+            at,
+        };
+        let a = e.audit_entry("aud-7".into(), crate::risk::Origin::failure_watcher());
+        let n = Notice::for_audit(&a).unwrap_or_else(|| panic!("{kind} notifies nothing"));
+        assert_eq!(n.id, "aud-7");
+        assert_eq!(n.severity, kind.severity(), "{kind}");
+        assert_eq!(n.at, at);
+        assert_eq!(n.subject.operation_id, Some(OperationId::new("op-1")));
+        let expected = if kind == EscalationKind::Dormant {
+            NoticeKind::DormancyEntered
+        } else {
+            NoticeKind::HealingEscalated
+        };
+        assert_eq!(n.kind, expected, "{kind}");
+        assert!(
+            n.summary.contains("something a person must see"),
+            "{}",
+            n.summary
+        );
+        if !matches!(
+            kind,
+            EscalationKind::Dormant | EscalationKind::HealingFailed
+        ) {
+            assert!(n.summary.starts_with(kind.as_str()), "{}", n.summary);
+        }
+    }
 }

@@ -54,6 +54,17 @@ wire_enum!(
         HealingEscalated => "healing.escalated",
         /// Healing was skipped.
         HealingSkipped => "healing.skipped",
+        /// An operation stopped mid-way (its process ended, or it lost its
+        /// store or lease) was handed to humans.
+        InterruptionEscalated => "interruption.escalated",
+        /// A target healed recently is unhealthy again; handed to humans.
+        RegressionEscalated => "regression.escalated",
+        /// A strategy was ineffective too often on a target and is blocked
+        /// there; handed to humans.
+        IneffectiveChainEscalated => "ineffective_chain.escalated",
+        /// A remediation budget had no room (once per window); handed to
+        /// humans.
+        BudgetEscalated => "budget.escalated",
         /// A healing operation started.
         HealingStarted => "healing.started",
         /// An operation completed (healed and verified).

@@ -138,3 +138,60 @@ pub fn started(o: &Outcome) -> String {
         other => panic!("expected an operation to start, got {other:?}"),
     }
 }
+
+/// Every escalation of `t` the notifier heard has a durable notice in the
+/// outbox, from the record that carries it (issue 17): the operation's, at
+/// the kind's severity; and there are no more escalation notices than
+/// escalations. Returns how many escalations it
+/// checked, so a caller can also assert that there were some.
+pub async fn assert_every_escalation_noticed(kit: &Kit, t: &TenantId) -> usize {
+    use hale_domain::escalation::EscalationKind;
+    use hale_domain::notification::NoticeKind;
+    use hale_engine::ports::NotificationOutbox;
+    let notices = kit
+        .store
+        .list_notices(Some(t), PageRequest::new(1000, 0))
+        .await
+        .unwrap()
+        .items;
+    let sent: Vec<_> = kit
+        .notifier
+        .sent()
+        .into_iter()
+        .filter(|e| &e.tenant == t)
+        .collect();
+    for e in &sent {
+        let kind = if e.kind == EscalationKind::Dormant {
+            NoticeKind::DormancyEntered
+        } else {
+            NoticeKind::HealingEscalated
+        };
+        assert!(
+            notices.iter().any(|n| n.kind == kind
+                && n.subject.operation_id == e.operation_id
+                && n.severity == e.kind.severity()),
+            "escalation {e:?} has no durable notice among {notices:#?}"
+        );
+        assert_eq!(e.severity, e.kind.severity(), "{e:?}");
+    }
+    let escalated = notices
+        .iter()
+        .filter(|n| n.kind == NoticeKind::HealingEscalated)
+        .count();
+    let told = sent
+        .iter()
+        .filter(|e| e.kind != EscalationKind::Dormant)
+        .count();
+    assert_eq!(escalated, told, "a notice for each escalation, no more");
+    sent.len()
+}
+
+/// Every notice of `t` in the outbox.
+pub async fn outbox_notices(kit: &Kit, t: &TenantId) -> Vec<hale_domain::notification::Notice> {
+    use hale_engine::ports::NotificationOutbox;
+    kit.store
+        .list_notices(Some(t), PageRequest::new(1000, 0))
+        .await
+        .unwrap()
+        .items
+}

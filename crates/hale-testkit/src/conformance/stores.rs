@@ -237,6 +237,7 @@ macro_rules! store_conformance_tests {
             // The notification outbox.
             outbox_notices_are_written_with_their_records,
             outbox_notice_is_atomic_with_its_record,
+            outbox_notice_is_atomic_with_its_intake_commit,
             outbox_routing_makes_one_delivery_per_channel,
             outbox_claims_are_disjoint_and_attempts_need_the_claim,
             outbox_platform_scope_and_backlog,

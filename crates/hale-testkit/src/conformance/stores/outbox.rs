@@ -11,7 +11,8 @@ use hale_domain::record::audit::{AuditEntry, AuditKind};
 use hale_domain::record::incident::IncidentStatus;
 use hale_domain::{Severity, TenantId, Timestamp};
 use hale_engine::ports::{
-    AttemptOutcome, DeliveryClaim, DeliveryFilter, NoticeDelivery, PageRequest, StoreAdapter,
+    AttemptOutcome, DeliveryClaim, DeliveryFilter, IncidentWrite, IntakeWrite, NoticeDelivery,
+    PageRequest, StoreAdapter,
 };
 
 use super::support::{at, conflict, holds, join_all, ok, same};
@@ -466,4 +467,83 @@ pub async fn outbox_platform_scope_and_backlog<S: StoreAdapter>(store: Arc<S>) {
         "list_notices",
     );
     same(&listed.items, &vec![tn], "list_notices shows the notice");
+}
+
+/// An intake commit (issue 19's `IntakeStore::commit_intake`) writes the
+/// notices of the incidents and audit entries it holds in its own
+/// transaction: none when it fails, each once when it commits, none again
+/// for an incident written again unchanged in kind.
+pub async fn outbox_notice_is_atomic_with_its_intake_commit<S: StoreAdapter>(store: Arc<S>) {
+    let t = unique_tenant();
+    let existing = fixtures::incident_bare(&t, "INC-20270115-OUTB02", at(0));
+    ok(store.create_incident(&existing).await, "create_incident");
+    let before = unrouted(&*store, Some(&t)).await;
+    let opened = fixtures::incident_bare(&t, "INC-20270115-OUTB01", at(1));
+    let first = IntakeWrite {
+        incident: Some(IncidentWrite::Create(opened.clone())),
+        timeline: Vec::new(),
+        audit: vec![escalation(&t, "aud-intake-esc", at(1))],
+    };
+    let mut stale = existing.clone();
+    stale.revision = 5;
+    let second = IntakeWrite {
+        incident: Some(IncidentWrite::Update(stale)),
+        timeline: Vec::new(),
+        audit: Vec::new(),
+    };
+    conflict(
+        store.commit_intake(&t, &[first.clone(), second]).await,
+        "commit_intake whose second write is stale",
+    );
+    same(
+        &unrouted(&*store, Some(&t)).await,
+        &before,
+        "a failed intake commit leaves no notice",
+    );
+
+    ok(
+        store.commit_intake(&t, std::slice::from_ref(&first)).await,
+        "commit_intake (create)",
+    );
+    let mut resolved = opened.clone();
+    resolved.status = IncidentStatus::Resolved;
+    resolved.resolved_at = Some(at(2));
+    let write = IntakeWrite {
+        incident: Some(IncidentWrite::Update(resolved.clone())),
+        timeline: Vec::new(),
+        audit: Vec::new(),
+    };
+    ok(
+        store.commit_intake(&t, std::slice::from_ref(&write)).await,
+        "commit_intake (resolve)",
+    );
+    resolved.revision = 1;
+    resolved.updated_at = at(3);
+    let again = IntakeWrite {
+        incident: Some(IncidentWrite::Update(resolved)),
+        timeline: Vec::new(),
+        audit: Vec::new(),
+    };
+    ok(
+        store.commit_intake(&t, std::slice::from_ref(&again)).await,
+        "commit_intake (resolved again)",
+    );
+    let ids: BTreeSet<String> = unrouted(&*store, Some(&t))
+        .await
+        .into_iter()
+        .map(|n| n.id)
+        .filter(|id| !before.iter().any(|b| &b.id == id))
+        .collect();
+    same(
+        &ids,
+        &[
+            "INC-20270115-OUTB01.incident_opened",
+            "INC-20270115-OUTB01.incident_resolved",
+            "aud-intake-esc",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect(),
+        "each of the commits' notices once",
+    );
 }
