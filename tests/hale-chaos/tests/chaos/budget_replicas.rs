@@ -66,6 +66,18 @@ async fn two_replicas_never_run_more_than_the_in_flight_budget() {
             "{status}"
         );
     }
+    // Both replicas found the budget exhausted; one escalation went out
+    // for the window (the mark is in the shared record), recorded once.
+    let path = format!(
+        "/v1/audit?tenant={}&operation_type=budget.escalated",
+        world.config.tenant
+    );
+    for server in [&a, &b] {
+        let (status, v) = world.admin(server, reqwest::Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{v}");
+        let escalations = v["items"].as_array().map_or(0, Vec::len);
+        assert_eq!(escalations, 1, "one budget escalation per window: {v}");
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
     a.stop().await;
     b.stop().await;
