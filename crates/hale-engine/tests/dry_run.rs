@@ -91,7 +91,9 @@ async fn a_refused_dry_run_of_the_first_action_rolls_nothing_back_and_says_nothi
         "{}",
         sent[0].summary
     );
-    // So does the durable record of the escalation.
+    // So does the durable record of the escalation, which carries its
+    // notice like any escalation's.
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
     let escalated = audit(&kit, &t, "healing.escalated").await;
     assert_eq!(escalated.len(), 1);
     let reason = escalated[0].reason.as_deref().unwrap();
@@ -176,6 +178,7 @@ async fn a_refused_dry_run_after_an_applied_action_still_rolls_back_per_on_error
         "{}",
         sent[0].summary
     );
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);
     let escalated = audit(&kit, &t, "healing.escalated").await;
     let reason = escalated[0].reason.as_deref().unwrap();
     assert!(reason.starts_with("dry_run_failed: "), "{reason}");
