@@ -2,7 +2,8 @@
 //! engine with the Kubernetes executor against the fake API server. The
 //! same PATCH goes out with `dryRun=All` first; the audit entry carries the
 //! dry run's answer; a rejected dry run applies nothing, is recorded as
-//! `dry_run_failed` and is no failure of the target (no backoff).
+//! `dry_run_failed` and is no failure of the target (no backoff); its
+//! escalation names the guard and says nothing was applied.
 
 mod support;
 
@@ -110,6 +111,27 @@ async fn a_rejected_dry_run_applies_nothing_and_is_not_a_failure_of_the_target()
         "{b:?}"
     );
     assert!(audit(&kit, &t, "action.failed").await.is_empty());
+    // The escalation names the guard and says nothing was applied (so no
+    // rollback ran).
+    let sent = kit.notifier.sent();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].guard, Some(Guard::DryRunFailed));
+    assert!(
+        sent[0]
+            .summary
+            .contains("refused by the server-side dry run and nothing was applied"),
+        "{}",
+        sent[0].summary
+    );
+    let escalated = audit(&kit, &t, "healing.escalated").await;
+    assert!(
+        escalated[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("dry_run_failed: "),
+        "{escalated:?}"
+    );
     // Not a failure of the target: no backoff (the first failure would
     // hold the tenant for 5 s), so after the 1 s cooldown a fresh episode
     // runs at once, and its dry run and apply go through.

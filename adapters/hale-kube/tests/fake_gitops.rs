@@ -1,9 +1,10 @@
 //! GitOps-owned targets end to end (issue 16): the engine (the testkit's
 //! in-memory stores and locks) with the Kubernetes executor against the
 //! in-repo fake API server, over real HTTP. A deployment carrying Argo CD's
-//! or Flux's marks is not scaled (`gitops_managed`, nothing written, no
-//! failure counted) unless the strategy opts in; an unmarked one is scaled;
-//! a marked one is still restarted.
+//! or Flux's marks (a Kustomization's or a HelmRelease's) is not scaled
+//! and not rolled back (`gitops_managed`, nothing written, no failure
+//! counted) unless the strategy opts in; an unmarked one is scaled; a
+//! marked one is still restarted and its pods still evicted.
 
 mod support;
 
@@ -11,12 +12,13 @@ use hale_domain::TenantId;
 use hale_domain::gitops::{GitOpsOwner, GitOpsTool};
 use hale_domain::guard::Guard;
 use hale_engine::Outcome;
-use hale_engine::ports::{ActionExecutor, ExecMode, NamespacePolicy, OwnerRequest};
+use hale_engine::ports::{ActionExecutor, ExecMode, FencingToken, NamespacePolicy, OwnerRequest};
 use hale_fake_kube::{FakeConfig, Resource};
 use serde_json::{Value, json};
 use support::engine::{audit, heal, strategy};
-use support::world::{checkout, stored, world};
-use support::{prod, run};
+use support::objects::{current_replicaset, pod};
+use support::world::{World, checkout, stored, world};
+use support::{prod, run, run_with_token};
 
 const DEPLOY: &str = "/apis/apps/v1/namespaces/prod/deployments/checkout";
 
@@ -47,6 +49,55 @@ fn flux() -> Value {
         }),
         json!({}),
     )
+}
+
+fn flux_helm() -> Value {
+    marked(
+        json!({
+            "helm.toolkit.fluxcd.io/name": "podinfo",
+            "helm.toolkit.fluxcd.io/namespace": "flux-system",
+        }),
+        json!({}),
+    )
+}
+
+/// Argo CD's legacy default tracking label alone: Helm charts set it too,
+/// so it is no evidence of ownership (src/gitops.rs).
+fn instance_label_only() -> Value {
+    marked(json!({"app.kubernetes.io/instance": "shop"}), json!({}))
+}
+
+fn undo() -> Value {
+    json!({"kind": "rollout_undo"})
+}
+
+const DEPLOY_OBJECT: &str = "deployments/prod/checkout";
+
+/// A world whose deployment has a revision to go back to: an earlier
+/// holder of the lock (token 0) restarted it, making revision 2. Returns
+/// the world with its write log cleared, and revision 1's template.
+async fn with_history(seed: Value) -> (World, Value) {
+    let w = world(FakeConfig::default(), seed).await;
+    let original =
+        stored(&w.fake, Resource::Deployment, "prod", "checkout")["spec"]["template"].clone();
+    run_with_token(
+        &w.exec,
+        "rollout_restart",
+        "prod:deployment/checkout",
+        json!({}),
+        ExecMode::Apply,
+        Some(FencingToken(0)),
+        &prod(),
+    )
+    .await
+    .unwrap();
+    let d = stored(&w.fake, Resource::Deployment, "prod", "checkout");
+    assert_eq!(
+        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+        "2"
+    );
+    w.fake.reset_writes();
+    (w, original)
 }
 
 fn scale() -> Value {
@@ -182,4 +233,124 @@ async fn the_executor_reports_the_owner_of_workloads_and_nothing_for_pods() {
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn argo_cd_and_flux_helm_owned_deployments_are_not_rolled_back() {
+    for (seed, tool, evidence) in [
+        (
+            argo_cd(),
+            "argo_cd",
+            "argocd.argoproj.io/tracking-id=shop:apps/Deployment:prod/checkout",
+        ),
+        (
+            flux_helm(),
+            "flux",
+            "helm.toolkit.fluxcd.io/name=podinfo, helm.toolkit.fluxcd.io/namespace=flux-system",
+        ),
+    ] {
+        let (w, original) = with_history(seed).await;
+        let before = stored(&w.fake, Resource::Deployment, "prod", "checkout");
+        let (outcome, kit, t) = heal(&w, strategy(undo(), false)).await;
+        match &outcome {
+            Outcome::Blocked { guard, detail, .. } => {
+                assert_eq!(*guard, Guard::GitopsManaged);
+                assert!(
+                    detail.contains("rollout_undo")
+                        && detail.contains(tool)
+                        && detail.contains(evidence),
+                    "{detail}"
+                );
+            }
+            other => panic!("expected gitops_managed, got {other:?}"),
+        }
+        // Nothing was written, not even a dry run: the deployment keeps
+        // the restart's template, version and revision.
+        assert!(w.fake.writes().is_empty(), "{:?}", w.fake.writes());
+        let d = stored(&w.fake, Resource::Deployment, "prod", "checkout");
+        assert_eq!(d, before);
+        assert_ne!(d["spec"]["template"], original);
+        let blocked = audit(&kit, &t, "healing.blocked").await;
+        assert_eq!(blocked.len(), 1);
+        assert_eq!(blocked[0].reason.as_deref(), Some("gitops_managed"));
+        assert!(audit(&kit, &t, "healing.started").await.is_empty());
+        assert!(audit(&kit, &t, "operation.failed").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn an_opted_in_rollback_of_a_marked_deployment_survives_a_409_like_on_a_real_server() {
+    for seed in [argo_cd(), flux_helm()] {
+        let (w, original) = with_history(seed).await;
+        // The deployment controller writes status between Hale's read and
+        // its write: the applied PATCH names a stale resourceVersion, the
+        // server refuses it with 409 and the undo reads again.
+        w.fake.status_write_before("PATCH", DEPLOY, 1);
+        let (outcome, kit, t) = heal(&w, strategy(undo(), true)).await;
+        assert!(
+            matches!(outcome, Outcome::OperationStarted { .. }),
+            "{outcome:?}"
+        );
+        let d = stored(&w.fake, Resource::Deployment, "prod", "checkout");
+        assert_eq!(
+            d["spec"]["template"], original,
+            "back to revision 1's template"
+        );
+        assert_eq!(
+            d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
+            "3"
+        );
+        let log = w.fake.writes_to(DEPLOY_OBJECT);
+        let shape: Vec<(bool, u16)> = log.iter().map(|r| (r.dry_run, r.code)).collect();
+        assert_eq!(shape, [(true, 200), (false, 409), (false, 200)], "{log:?}");
+        assert_eq!(log[1].reason.as_deref(), Some("Conflict"));
+        // The dry run and the refused write were conditional on the version
+        // first read; the retry on the version read after the status write,
+        // and it left a newer one.
+        assert_eq!(log[0].precondition, log[1].precondition);
+        let version = |v: &Option<String>| v.as_deref().unwrap().parse::<u64>().unwrap();
+        assert!(version(&log[2].precondition) > version(&log[1].precondition));
+        assert!(version(&log[2].resource_version) > version(&log[2].precondition));
+        assert_eq!(audit(&kit, &t, "action.executed").await.len(), 1);
+        assert!(audit(&kit, &t, "healing.blocked").await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_helm_instance_label_alone_does_not_refuse_a_rollback() {
+    let (w, original) = with_history(instance_label_only()).await;
+    let (outcome, _kit, _t) = heal(&w, strategy(undo(), false)).await;
+    assert!(
+        matches!(outcome, Outcome::OperationStarted { .. }),
+        "{outcome:?}"
+    );
+    let d = stored(&w.fake, Resource::Deployment, "prod", "checkout");
+    assert_eq!(d["spec"]["template"], original);
+}
+
+#[tokio::test]
+async fn the_pods_of_a_marked_deployment_are_still_evicted() {
+    for marked in [argo_cd(), flux(), flux_helm()] {
+        let seed = json!([
+            marked,
+            current_replicaset("prod", "checkout"),
+            pod("prod", "checkout-a", "checkout", true),
+        ]);
+        let w = world(FakeConfig::default(), seed).await;
+        let evict = json!({"kind": "evict_pod", "params": {"selector": "app=checkout"}});
+        let (outcome, kit, t) = heal(&w, strategy(evict, false)).await;
+        assert!(
+            matches!(outcome, Outcome::OperationStarted { .. }),
+            "{outcome:?}"
+        );
+        let executed = audit(&kit, &t, "action.executed").await;
+        assert_eq!(
+            executed.len(),
+            1,
+            "{:?}",
+            audit(&kit, &t, "healing.blocked").await
+        );
+        assert!(w.fake.object(Resource::Pod, "prod", "checkout-a").is_none());
+        assert!(audit(&kit, &t, "healing.blocked").await.is_empty());
+    }
 }

@@ -19,6 +19,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::guard::Guard;
 use crate::ids::{IncidentId, OperationId, StrategyId};
 use crate::record::audit::{AuditEntry, AuditKind};
 use crate::resource::ResourceRef;
@@ -101,6 +102,11 @@ pub struct Escalation {
     pub operation_id: Option<OperationId>,
     /// The incident, if any.
     pub incident_id: Option<IncidentId>,
+    /// The guard that stopped the run, when a guard did rather than the
+    /// target (`dry_run_failed`: the target's dry run refused an action,
+    /// which was not applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Guard>,
     /// Severity ([`EscalationKind::severity`]).
     pub severity: Severity,
     /// When.

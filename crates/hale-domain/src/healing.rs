@@ -189,6 +189,25 @@ pub fn after_action(outcome: Result<(), FailureClass>, on_error: OnError) -> Pla
     }
 }
 
+/// The plan step after an action whose server-side dry run the target
+/// refused (`dry_run_failed`), so that action was not applied.
+///
+/// `on_error` holds as for any failure ([`after_action`], a fatal refusal
+/// included), with one exception: a rollback undoes what the run applied,
+/// and when no earlier action of the run was applied there is nothing to
+/// undo, so the plan stops without one (a rollback acts too). When an
+/// earlier action was applied, the rollback runs as `on_error` says.
+pub fn after_refused_dry_run(
+    class: FailureClass,
+    on_error: OnError,
+    applied_before: bool,
+) -> PlanStep {
+    match after_action(Err(class), on_error) {
+        PlanStep::Rollback if !applied_before => PlanStep::Abort,
+        step => step,
+    }
+}
+
 /// A healing attempt: what was run, on what, by whom, and how it went.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HealingOperation {
@@ -544,6 +563,27 @@ mod tests {
             };
             prop_assert_eq!(step, expected);
             prop_assert_eq!(after_action(Ok(()), on_error), PlanStep::Next);
+        }
+    }
+
+    proptest! {
+        /// A refused dry run applied nothing: it rolls back only when an
+        /// earlier action of the run was applied and on_error says so;
+        /// otherwise it follows on_error like any failure (fatal aborts).
+        #[test]
+        fn prop_refused_dry_run_rolls_back_only_what_the_run_applied(
+            class in class(),
+            on_error in on_error(),
+            applied_before in proptest::bool::ANY,
+        ) {
+            let step = after_refused_dry_run(class, on_error, applied_before);
+            let expected = match (class, on_error) {
+                (FailureClass::Fatal, _) | (_, OnError::Abort) => PlanStep::Abort,
+                (_, OnError::Continue) => PlanStep::Next,
+                (_, OnError::Rollback) if applied_before => PlanStep::Rollback,
+                (_, OnError::Rollback) => PlanStep::Abort,
+            };
+            prop_assert_eq!(step, expected);
         }
     }
 

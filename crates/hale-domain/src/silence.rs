@@ -61,6 +61,20 @@ pub enum SilenceVerdict {
 }
 
 impl SilenceCheck {
+    /// The error of a check the Alertmanager did not answer while the
+    /// tenant's `on_unreachable = "allow"` lets automation go on: an
+    /// allowance a person must be able to see afterwards, so the engine
+    /// records it with the run it let through. `None` otherwise.
+    pub fn unanswered_but_allowed(&self) -> Option<&str> {
+        match self {
+            SilenceCheck::Unavailable {
+                error,
+                on_unreachable: OnUnreachable::Allow,
+            } => Some(error),
+            _ => None,
+        }
+    }
+
     /// The rule.
     pub fn verdict(&self) -> SilenceVerdict {
         match self {
@@ -96,6 +110,17 @@ mod tests {
             unavailable(OnUnreachable::Allow).verdict(),
             SilenceVerdict::Proceed
         );
+        // Only the allowed unanswered check is an allowance to record.
+        assert_eq!(
+            unavailable(OnUnreachable::Allow).unanswered_but_allowed(),
+            Some("connection refused")
+        );
+        assert_eq!(
+            unavailable(OnUnreachable::Block).unanswered_but_allowed(),
+            None
+        );
+        assert_eq!(SilenceCheck::NotSilenced.unanswered_but_allowed(), None);
+        assert_eq!(SilenceCheck::NotAsked.unanswered_but_allowed(), None);
         assert_eq!(SilenceCheck::NotAsked.verdict(), SilenceVerdict::Proceed);
         assert_eq!(SilenceCheck::NotSilenced.verdict(), SilenceVerdict::Proceed);
         assert_eq!(

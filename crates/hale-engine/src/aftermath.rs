@@ -26,7 +26,7 @@ use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
 use crate::engine::Inner;
 use crate::metrics::family;
 use crate::ports::{Escalation, EscalationKind, Ledgers};
-use crate::runner::{Run, RunEnd};
+use crate::runner::{Refusal, Run, RunEnd};
 use crate::tenant::TenantRuntime;
 
 impl Inner {
@@ -77,6 +77,7 @@ impl Inner {
             strategy_id: None,
             operation_id: None,
             incident_id: None,
+            guard: None,
             severity: Severity::P1,
             at,
         })
@@ -141,7 +142,7 @@ impl Inner {
                 class,
                 rollback,
                 verification_failed,
-                ..
+                refused,
             } => {
                 let durable = run.op.fail(error.clone(), *class, now).is_ok()
                     && self
@@ -153,7 +154,12 @@ impl Inner {
                 // `maintain_isolation` keeps what the actions did in place
                 // and hands it to a human instead of undoing it.
                 let policy = run.strategy.rollback.on_failure;
-                let rollback_result = if *rollback && !policy.runs_rollback() {
+                let nothing_applied = refused.as_ref().is_some_and(|r| !r.applied_before);
+                let rollback_result = if nothing_applied {
+                    // The domain never asks for this rollback
+                    // (`after_refused_dry_run`): there is nothing to undo.
+                    "no rollback ran: nothing was applied, so there is nothing to undo".to_owned()
+                } else if *rollback && !policy.runs_rollback() {
                     "no rollback ran: the isolation is kept in place \
                      (on_failure = maintain_isolation)"
                         .to_owned()
@@ -165,7 +171,7 @@ impl Inner {
                 if *verification_failed {
                     self.remember_anti_pattern(&run, now).await;
                 }
-                self.escalate_failure(&mut run, error, &rollback_result, now)
+                self.escalate_failure(&mut run, error, &rollback_result, refused.as_ref(), now)
                     .await;
             }
             RunEnd::Interrupted(reason) => {
@@ -191,7 +197,7 @@ impl Inner {
                 );
                 let e = run_escalation(&run, EscalationKind::OperationInterrupted, summary, now);
                 let reason = e.summary.clone();
-                self.escalate_run(&mut run, e, reason).await;
+                self.escalate_run(&mut run, e, reason, None).await;
             }
         }
         self.metrics.inc(family::OPERATIONS, run.op.state.as_str());
@@ -266,10 +272,13 @@ impl Inner {
         run: &mut Run,
         error: &str,
         rollback_result: &str,
+        refused: Option<&Refusal>,
         now: Timestamp,
     ) {
         let policy = run.strategy.rollback.on_failure;
-        if policy == FailurePolicy::EnterSafeMode {
+        // A refused dry run is no failure of the target: it never puts the
+        // tenant to sleep, safe mode included.
+        if policy == FailurePolicy::EnterSafeMode && refused.is_none() {
             let strategy = run.strategy.id.clone();
             let entered = self
                 .update_with_retries(&run.rt, Ledgers::None, |_, s| {
@@ -281,13 +290,22 @@ impl Inner {
                 self.on_dormant(&run.rt, &rec, now).await;
             }
         }
-        let reason = format!("{policy:?}: {error}; {rollback_result}");
-        let summary = format!(
-            "healing {} of {} failed: {error}",
-            run.strategy.id, run.op.resource
-        );
-        let e = run_escalation(run, EscalationKind::HealingFailed, summary, now);
-        self.escalate_run(run, e, reason).await;
+        let what = match refused {
+            Some(r) => refusal_summary(run, r, rollback_result),
+            None => format!(
+                "healing {} of {} failed: {error}; {rollback_result}",
+                run.strategy.id, run.op.resource
+            ),
+        };
+        let reason = match refused {
+            // The guard's wire name leads, as on every block.
+            Some(r) => format!("{}: {what}", r.block.guard()),
+            None => format!("{policy:?}: {error}; {rollback_result}"),
+        };
+        let mut e = run_escalation(run, EscalationKind::HealingFailed, what, now);
+        e.guard = refused.map(|r| r.block.guard());
+        self.escalate_run(run, e, reason, refused.map(|r| &r.block))
+            .await;
     }
 
     /// A completed run on a firing alert waits for its effectiveness
@@ -370,6 +388,19 @@ impl Inner {
                 "healed and verified".to_owned(),
                 TimelineStatus::Success,
             ),
+            // A refused dry run is a guard's block (`dry_run_failed`), not
+            // a failure of the target; the step says so.
+            RunEnd::Failed {
+                error,
+                refused: Some(_),
+                ..
+            } => (
+                Some(IncidentStatus::Escalated),
+                IncidentResult::Failed,
+                StepDecision::Blocked,
+                error.clone(),
+                TimelineStatus::Error,
+            ),
             RunEnd::Failed { error, .. } => (
                 Some(IncidentStatus::Escalated),
                 IncidentResult::Failed,
@@ -394,7 +425,19 @@ impl Inner {
         };
         let op_id = run.op.id.clone();
         let outcome = IncidentOutcome::new(result, summary, Some(op_id.clone()));
-        let step = DecisionStep::new(now, Stage::Heal, decision, format!("operation {op_id}"));
+        let step_reason = match end {
+            RunEnd::Failed {
+                refused: Some(r), ..
+            } => {
+                let applied = match r.applied_before {
+                    true => "earlier actions of the run were applied",
+                    false => "nothing was applied",
+                };
+                format!("{}: operation {op_id}; {applied}", r.block.guard())
+            }
+            _ => format!("operation {op_id}"),
+        };
+        let step = DecisionStep::new(now, Stage::Heal, decision, step_reason);
         let res = self
             .update_incident(&run.op.tenant, &incident, |inc| {
                 // A person who closed the incident meanwhile keeps it closed.
@@ -431,6 +474,27 @@ impl Inner {
     }
 }
 
+/// What the escalation of a run stopped by a refused dry run says: that the
+/// dry run refused the apply, whether anything of the run was applied, and
+/// what the rollback did.
+fn refusal_summary(run: &Run, r: &Refusal, rollback_result: &str) -> String {
+    let head = format!(
+        "healing {} of {}: the apply was refused by the server-side dry run",
+        run.strategy.id, run.op.resource
+    );
+    match r.applied_before {
+        false => format!(
+            "{head} and nothing was applied ({}); no rollback ran (nothing to undo)",
+            r.block
+        ),
+        true => format!(
+            "{head} ({}); earlier actions of this run were applied, so their on_error \
+             plan still applies: {rollback_result}",
+            r.block
+        ),
+    }
+}
+
 /// An escalation about a run: its target, strategy, operation and
 /// incident.
 fn run_escalation(run: &Run, kind: EscalationKind, summary: String, at: Timestamp) -> Escalation {
@@ -442,6 +506,7 @@ fn run_escalation(run: &Run, kind: EscalationKind, summary: String, at: Timestam
         strategy_id: Some(run.strategy.id.clone()),
         operation_id: Some(run.op.id.clone()),
         incident_id: run.op.incident_id.clone(),
+        guard: None,
         severity: kind.severity(),
         at,
     }

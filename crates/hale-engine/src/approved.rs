@@ -80,7 +80,8 @@ impl Inner {
                 &alert,
                 self.now(),
             )
-            .await?;
+            .await?
+            .verdict;
         Ok(match verdict {
             Verdict::Allow => Ok(strategy.clone()),
             Verdict::Block(b) => Err(format!("{}: {b}", b.guard())),

@@ -51,6 +51,7 @@ impl Inner {
                 strategy_id: None,
                 operation_id: None,
                 incident_id: None,
+                guard: None,
                 severity: EscalationKind::BudgetExhausted.severity(),
                 at: now,
             },

@@ -281,6 +281,7 @@ impl Inner {
                 strategy_id: Some(op.strategy_id.clone()),
                 operation_id: Some(op.id.clone()),
                 incident_id: op.incident_id.clone(),
+                guard: None,
                 severity: EscalationKind::IneffectiveChain.severity(),
                 at: now,
             },

@@ -7,6 +7,7 @@
 
 use hale_domain::Origin;
 use hale_domain::escalation::Escalation;
+use hale_domain::guard::Block;
 
 use crate::engine::Inner;
 use crate::runner::Run;
@@ -25,11 +26,20 @@ impl Inner {
     }
 
     /// Escalates a run's operation: the update that marks it escalated
-    /// carries the escalation's audit entry (with `reason`), then the
-    /// notifier is told.
-    pub(crate) async fn escalate_run(&self, run: &mut Run, e: Escalation, reason: String) {
+    /// carries the escalation's audit entry (with `reason`, and the refusal
+    /// in its dry-run fields when a refused dry run stopped the run), then
+    /// the notifier is told.
+    pub(crate) async fn escalate_run(
+        &self,
+        run: &mut Run,
+        e: Escalation,
+        reason: String,
+        refused: Option<&Block>,
+    ) {
         run.op.escalated = true;
-        let _ = self.save(run, e.kind.audit_kind(), reason, None).await;
+        let _ = self
+            .save_escalated(run, e.kind.audit_kind(), reason, refused)
+            .await;
         self.escalate(e).await;
     }
 }

@@ -157,10 +157,13 @@ impl Inner {
             });
         }
         let path = intake_path(strategy.execution_path());
-        let verdict = self
+        let answer = self
             .guard_verdict(ev.rt, path, strategy, &resource, ev.alert, ev.now)
             .await?;
-        match verdict {
+        if let Some(error) = &answer.silence_unanswered {
+            self.record_unanswered_silence_check(ev, strategy, &resource, error);
+        }
+        match answer.verdict {
             // A maintenance window in `approval_only` mode: the automatic
             // run becomes a question to a human, on the proposal path's
             // own verdict.
@@ -172,7 +175,8 @@ impl Inner {
                 let proposal = HealingPath::Proposal;
                 let verdict = self
                     .guard_verdict(ev.rt, proposal, strategy, &resource, ev.alert, ev.now)
-                    .await?;
+                    .await?
+                    .verdict;
                 match verdict {
                     Verdict::Block(block) => self.block(ev, strategy, &resource, block).await,
                     Verdict::Allow => self.coordinate(ev, strategy, &resource, proposal).await,

@@ -23,6 +23,26 @@ use crate::error::EngineError;
 use crate::ports::{OwnerRequest, SilenceAnswer, SilenceQuery};
 use crate::tenant::TenantRuntime;
 
+/// A guard verdict, with what the verdict let through unchecked.
+pub(crate) struct GuardAnswer {
+    /// Allow or block.
+    pub verdict: Verdict,
+    /// The error of a silence check the Alertmanager did not answer while
+    /// the tenant's `on_unreachable = "allow"` let the verdict allow
+    /// ([`SilenceCheck::unanswered_but_allowed`]); the caller records it
+    /// with the run.
+    pub silence_unanswered: Option<String>,
+}
+
+impl GuardAnswer {
+    fn of(verdict: Verdict) -> GuardAnswer {
+        GuardAnswer {
+            verdict,
+            silence_unanswered: None,
+        }
+    }
+}
+
 impl Inner {
     /// The guard verdict for `strategy` on `resource` on `path`. The
     /// anti-pattern memory (a store read) is gathered only for the automatic
@@ -38,7 +58,7 @@ impl Inner {
         resource: &ResourceRef,
         alert: &Alert,
         now: Timestamp,
-    ) -> Result<Verdict, EngineError> {
+    ) -> Result<GuardAnswer, EngineError> {
         let symptoms = SymptomsHash::of(alert, resource);
         let not_asked = SilenceCheck::NotAsked;
         let owner_not_asked = OwnershipCheck::NotAsked;
@@ -65,7 +85,7 @@ impl Inner {
             verdict = self.guard_with(rt, &g);
         }
         if path != HealingPath::Automatic || !verdict.is_allowed() {
-            return Ok(verdict);
+            return Ok(GuardAnswer::of(verdict));
         }
         // The tenant's Alertmanager is asked only now: every earlier stage
         // allows (`prop_silences_only_matter_when_every_earlier_stage_allows`).
@@ -73,8 +93,9 @@ impl Inner {
         g.silence = &silence;
         let verdict = self.guard_with(rt, &g);
         if !verdict.is_allowed() {
-            return Ok(verdict);
+            return Ok(GuardAnswer::of(verdict));
         }
+        let silence_unanswered = silence.unanswered_but_allowed().map(str::to_owned);
         // The failed fixes for these symptoms, and the ineffective chains
         // remembered for the target whatever the alert.
         let knowledge = &self.ports.stores.knowledge;
@@ -90,11 +111,18 @@ impl Inner {
             .iter()
             .filter_map(|e| e.as_remembered_failure())
             .collect();
-        if remembered.is_empty() {
-            return Ok(verdict);
-        }
-        g.anti_patterns = &remembered;
-        Ok(self.guard_with(rt, &g))
+        let verdict = match remembered.is_empty() {
+            true => verdict,
+            false => {
+                g.anti_patterns = &remembered;
+                self.guard_with(rt, &g)
+            }
+        };
+        // Only an allowing verdict let anything through unchecked.
+        Ok(GuardAnswer {
+            silence_unanswered: silence_unanswered.filter(|_| verdict.is_allowed()),
+            verdict,
+        })
     }
 
     /// What the tenant's Alertmanager says about the alert's silences

@@ -317,6 +317,7 @@ impl Inner {
                             strategy_id: Some(op.strategy_id.clone()),
                             operation_id: Some(op.id.clone()),
                             incident_id: op.incident_id.clone(),
+                            guard: None,
                             severity: EscalationKind::Regression.severity(),
                             at: now,
                         },

@@ -85,6 +85,7 @@ mod start;
 pub mod status;
 pub mod tasks;
 mod tenant;
+mod unchecked;
 pub mod windows;
 
 pub use approvals::ApprovalResult;

@@ -28,7 +28,7 @@ struct NotActedRecord<'a> {
     decision: StepDecision,
 }
 
-fn origin_for(strategy: &Strategy) -> Origin {
+pub(crate) fn origin_for(strategy: &Strategy) -> Origin {
     match strategy.execution_path() {
         ExecutionPath::Automatic => Origin::failure_watcher(),
         ExecutionPath::Approval => Origin::decision_manager(),

@@ -133,6 +133,7 @@ impl Inner {
                 strategy_id: Some(op.strategy_id.clone()),
                 operation_id: Some(op.id.clone()),
                 incident_id: op.incident_id.clone(),
+                guard: None,
                 severity: kind.severity(),
                 at: now,
             };

@@ -17,8 +17,9 @@ use hale_domain::failure::{ErrorReport, FailureClass, classify};
 use hale_domain::guard::{Block, HealingPath};
 use hale_domain::healing::{
     ActionLog, ActionPhase, HealingOperation, HealingState, PlanStep, after_action,
+    after_refused_dry_run,
 };
-use hale_domain::record::audit::AuditKind;
+use hale_domain::record::audit::{AuditEntry, AuditKind};
 use hale_domain::safety::RunOutcome;
 use hale_domain::strategy::{ActionSpec, Strategy};
 
@@ -97,7 +98,7 @@ pub(crate) enum RunEnd {
         verification_failed: bool,
         /// An action's dry run failed and it was not applied: the run is
         /// refused, not a failure of the target (`dry_run_failed`).
-        dry_run_failed: bool,
+        refused: Option<Refusal>,
     },
     Interrupted(String),
     /// Stopped in the middle of acting, without its lease or without a
@@ -105,6 +106,17 @@ pub(crate) enum RunEnd {
     /// Ends INTERRUPTED like any interruption, never rolled back (that
     /// would act unleased or unrecorded), and is escalated to a human.
     Stranded(String),
+}
+
+/// A run stopped because the target's server-side dry run refused one of
+/// its actions (`dry_run_failed`): that action was not applied.
+pub(crate) struct Refusal {
+    /// The block the dry run gave (its guard is `dry_run_failed`).
+    pub block: Block,
+    /// Whether an earlier action of this run was applied: only then does
+    /// a rollback have anything to undo
+    /// ([`hale_domain::healing::after_refused_dry_run`]).
+    pub applied_before: bool,
 }
 
 /// The outcome of one action.
@@ -155,9 +167,11 @@ impl RunEnd {
             // A failed dry run applied nothing: like an alert-caused
             // refusal, it grows the target's attempt streak and nothing
             // else.
+            // It still grows that streak so that a target whose dry runs
+            // keep refusing is not re-run on every re-fire without end
+            // (`max_attempts` stops it; docs/policy.md).
             RunEnd::Failed {
-                dry_run_failed: true,
-                ..
+                refused: Some(_), ..
             } => RunOutcome::Refused,
             RunEnd::Failed { class, .. } => RunOutcome::of_failure(*class),
             RunEnd::Interrupted(_) | RunEnd::Stranded(_) => RunOutcome::Interrupted,
@@ -198,6 +212,37 @@ impl Inner {
         reason: String,
         result: Option<&ActionResult>,
     ) -> bool {
+        let a = self.run_audit(run, kind, reason, result);
+        self.persist(run, a).await
+    }
+
+    /// Records the escalation of a run (its audit entry of `kind`); a run
+    /// stopped by a refused dry run carries that dry run's answer in the
+    /// entry's dry-run fields.
+    #[must_use]
+    pub(crate) async fn save_escalated(
+        &self,
+        run: &mut Run,
+        kind: AuditKind,
+        reason: String,
+        refused: Option<&Block>,
+    ) -> bool {
+        let mut a = self.run_audit(run, kind, reason, None);
+        if let Some(block) = refused {
+            a.dry_run_passed = false;
+            a.dry_run_message = Some(block.to_string());
+        }
+        self.persist(run, a).await
+    }
+
+    /// The audit entry of one step of `run`.
+    fn run_audit(
+        &self,
+        run: &Run,
+        kind: AuditKind,
+        reason: String,
+        result: Option<&ActionResult>,
+    ) -> AuditEntry {
         let now = self.now();
         let mut a = self.audit_entry(
             &run.op.tenant,
@@ -233,6 +278,11 @@ impl Inner {
                 .last()
                 .map(|l| u64::try_from(l.duration.as_millis()).unwrap_or(u64::MAX));
         }
+        a
+    }
+
+    /// Writes the operation with its audit entry `a` (see [`Inner::save`]).
+    async fn persist(&self, run: &mut Run, a: AuditEntry) -> bool {
         for attempt in 0..3 {
             match self
                 .ports
@@ -294,6 +344,13 @@ impl Inner {
             if let Some(reason) = self.checkpoint(run).await {
                 return RunEnd::Interrupted(reason);
             }
+            // Whether this run has applied anything yet (an action logged
+            // without a refused dry run was sent to the target).
+            let applied_before = run
+                .op
+                .actions_run
+                .iter()
+                .any(|l| l.phase == ActionPhase::Heal && !l.dry_run);
             let result = self.run_action(run, action, ActionPhase::Heal).await;
             let (kind, reason) = match (result.outcome, result.dry_run_block()) {
                 (Ok(()), _) => (AuditKind::ActionExecuted, None),
@@ -318,15 +375,29 @@ impl Inner {
             if !durable {
                 return RunEnd::Stranded(not_durable(&format!("action {}", action.kind)));
             }
-            match after_action(result.outcome, action.on_error) {
+            let refused = result.dry_run_block().map(|block| Refusal {
+                block: block.clone(),
+                applied_before,
+            });
+            let step = match (&refused, result.outcome) {
+                (Some(r), Err(class)) => {
+                    after_refused_dry_run(class, action.on_error, r.applied_before)
+                }
+                _ => after_action(result.outcome, action.on_error),
+            };
+            match step {
                 PlanStep::Next => continue,
                 step @ (PlanStep::Abort | PlanStep::Rollback) => {
+                    let error = match &refused {
+                        Some(r) => format!("{}: {}", r.block.guard(), r.block),
+                        None => format!("action {} failed: {}", action.kind, result.message),
+                    };
                     return RunEnd::Failed {
-                        error: format!("action {} failed: {}", action.kind, result.message),
+                        error,
                         class: result.class(),
                         rollback: step == PlanStep::Rollback,
                         verification_failed: false,
-                        dry_run_failed: result.dry_run_block().is_some(),
+                        refused,
                     };
                 }
             }
@@ -630,7 +701,7 @@ impl Inner {
                         class: Some(e.class),
                         rollback: true,
                         verification_failed: true,
-                        dry_run_failed: false,
+                        refused: None,
                     };
                 }
                 Ok(Err(e)) => last = e.to_string(),
@@ -650,7 +721,7 @@ impl Inner {
             class: Some(FailureClass::Timeout),
             rollback: true,
             verification_failed: true,
-            dry_run_failed: false,
+            refused: None,
         }
     }
 }

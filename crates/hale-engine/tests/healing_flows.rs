@@ -40,14 +40,6 @@ async fn run_one(kit: &Kit, e: &Engine, t: &TenantId) -> HealingOperation {
         .unwrap()
 }
 
-fn kinds(op: &HealingOperation, phase: ActionPhase) -> Vec<String> {
-    op.actions_run
-        .iter()
-        .filter(|a| a.phase == phase)
-        .map(|a| a.action.to_string())
-        .collect()
-}
-
 #[tokio::test(start_paused = true)]
 async fn on_error_continue_runs_the_next_action() {
     let kit = Kit::new();

@@ -7,9 +7,9 @@ mod support;
 
 use std::time::Duration;
 
-use hale_domain::healing::{ActionPhase, HealingOperation, HealingState};
-use hale_domain::{OperationId, ResourceRef, TenantId};
-use hale_engine::ports::{EscalationKind, Health, OperationStore, ResourceLocks};
+use hale_domain::healing::{ActionPhase, HealingState};
+use hale_domain::{ResourceRef, TenantId};
+use hale_engine::ports::{EscalationKind, Health, ResourceLocks};
 use hale_engine::{Engine, EngineConfig, TenantPolicy};
 use hale_testkit::Kit;
 use hale_testkit::fakes::Scripted;
@@ -52,22 +52,6 @@ fn target() -> ResourceRef {
     ResourceRef::new("prod", "deployment", "checkout").unwrap()
 }
 
-async fn operation(kit: &Kit, t: &TenantId, id: &str) -> HealingOperation {
-    kit.store
-        .get_operation(t, &OperationId::new(id))
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-fn ran(op: &HealingOperation, phase: ActionPhase) -> Vec<String> {
-    op.actions_run
-        .iter()
-        .filter(|a| a.phase == phase)
-        .map(|a| a.action.to_string())
-        .collect()
-}
-
 #[tokio::test(start_paused = true)]
 async fn an_action_longer_than_the_lock_ttl_keeps_its_lease_by_heartbeat() {
     let kit = Kit::new();
@@ -84,7 +68,7 @@ async fn an_action_longer_than_the_lock_ttl_keeps_its_lease_by_heartbeat() {
     let op = operation(&kit, &t, &id).await;
     assert_eq!(op.state, HealingState::Completed, "{:?}", op.error);
     assert_eq!(
-        ran(&op, ActionPhase::Heal),
+        kinds(&op, ActionPhase::Heal),
         ["clear_cache", "rollout_restart"]
     );
 }
@@ -143,7 +127,7 @@ async fn a_lease_lost_during_verification_stops_it_without_a_rollback() {
         "{:?}",
         op.error
     );
-    assert_eq!(ran(&op, ActionPhase::Rollback), Vec::<String>::new());
+    assert_eq!(kinds(&op, ActionPhase::Rollback), Vec::<String>::new());
     assert_eq!(kit.executor.applied_count("rollout_undo"), 0);
     assert_eq!(kit.notifier.count(EscalationKind::OperationInterrupted), 1);
     assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 1);

@@ -295,8 +295,9 @@ async fn a_silenced_alert_is_blocked_and_others_heal() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_unreachable_alertmanager_fails_closed_unless_the_tenant_allows() {
+/// Two tenants whose Alertmanager does not answer: `closed` fails closed,
+/// `open` allows.
+async fn unreachable_alertmanager() -> (Kit, Engine, TenantId, TenantId) {
     let kit = Kit::new();
     let (closed, open) = (tenant("closed"), tenant("open"));
     let e = engine(
@@ -308,6 +309,12 @@ async fn an_unreachable_alertmanager_fails_closed_unless_the_tenant_allows() {
     )
     .await;
     kit.silences.set_unreachable(true);
+    (kit, e, closed, open)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_alertmanager_fails_closed_unless_the_tenant_allows() {
+    let (_kit, e, closed, open) = unreachable_alertmanager().await;
     let o = ingest_one(&e, &closed, alert("HighErrorRate", "checkout")).await;
     assert_eq!(guard_of(&o), Some(Guard::SilenceCheckUnavailable), "{o:?}");
     let o = ingest_one(&e, &open, alert("HighErrorRate", "checkout")).await;
@@ -316,6 +323,67 @@ async fn an_unreachable_alertmanager_fails_closed_unless_the_tenant_allows() {
     assert_eq!(
         m.labelled.get("silence_checks_unanswered"),
         Some(&BTreeMap::from([("allow".into(), 1), ("block".into(), 1)]))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_allowed_unanswered_silence_check_is_recorded_with_the_run_it_let_through() {
+    let (kit, e, closed, open) = unreachable_alertmanager().await;
+    let o = ingest_one(&e, &open, alert("HighErrorRate", "checkout")).await;
+    started(&o);
+    // The audit log says the run went ahead without the silence check.
+    let unanswered = audit(&kit, &open, "silence_check.unanswered").await;
+    assert_eq!(unanswered.len(), 1, "{unanswered:?}");
+    let a = &unanswered[0];
+    assert_eq!(
+        a.reason.as_deref(),
+        Some(Guard::SilenceCheckUnavailable.as_str())
+    );
+    assert!(!a.success);
+    assert_eq!(a.target_resource, "prod:deployment/checkout");
+    let detail = a.error_message.as_deref().unwrap();
+    assert!(
+        detail.contains("did not answer") && detail.contains("on_unreachable = allow"),
+        "{detail}"
+    );
+    // So does the incident's decision chain, before the run started.
+    let incident = incidents(&kit, &open).await.remove(0);
+    assert_eq!(a.incident_id.as_ref(), Some(&incident.id));
+    let steps: Vec<(&str, &str)> = incident
+        .decision_chain
+        .iter()
+        .map(|s| (s.stage.as_str(), s.decision.as_str()))
+        .collect();
+    let allowed = steps
+        .iter()
+        .position(|s| *s == ("guard", "allowed"))
+        .unwrap_or_else(|| panic!("{steps:?}"));
+    let run = steps
+        .iter()
+        .position(|s| s.1 == "operation_started")
+        .unwrap_or_else(|| panic!("{steps:?}"));
+    assert!(allowed < run, "{steps:?}");
+    let reason = &incident.decision_chain[allowed].reason;
+    assert!(
+        reason.starts_with("silence_check_unavailable: ")
+            && reason.contains("refused the connection"),
+        "{reason}"
+    );
+    // A tenant that fails closed is blocked instead, and nothing is
+    // recorded as let through.
+    let o = ingest_one(&e, &closed, alert("HighErrorRate", "checkout")).await;
+    assert_eq!(guard_of(&o), Some(Guard::SilenceCheckUnavailable), "{o:?}");
+    assert!(
+        audit(&kit, &closed, "silence_check.unanswered")
+            .await
+            .is_empty()
+    );
+    // An answered check records nothing either.
+    kit.silences.set_unreachable(false);
+    started(&ingest_one(&e, &open, alert("HighErrorRate", "cart")).await);
+    assert_eq!(
+        audit(&kit, &open, "silence_check.unanswered").await.len(),
+        1
     );
 }
 

@@ -59,6 +59,8 @@ pub struct ScriptedExecutor {
     default: Mutex<Scripted>,
     calls: Mutex<Vec<ExecCall>>,
     pods_per_action: std::sync::atomic::AtomicU32,
+    dry_runs_first: std::sync::atomic::AtomicBool,
+    dry_run_scripts: Mutex<HashMap<String, VecDeque<Scripted>>>,
 }
 
 impl ScriptedExecutor {
@@ -70,7 +72,27 @@ impl ScriptedExecutor {
             default: Mutex::new(Scripted::Ok),
             calls: Mutex::new(Vec::new()),
             pods_per_action: std::sync::atomic::AtomicU32::new(0),
+            dry_runs_first: std::sync::atomic::AtomicBool::new(false),
+            dry_run_scripts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether the engine dry-runs every automatic action first (as the
+    /// Kubernetes executor does; default false). Dry runs succeed unless
+    /// scripted with [`ScriptedExecutor::push_dry_run`].
+    pub fn set_dry_runs_before_apply(&self, on: bool) {
+        self.dry_runs_first
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Queues an outcome for the next dry run of `kind`: a
+    /// [`Scripted::Fail`] refuses it, any other outcome lets it pass.
+    pub fn push_dry_run(&self, kind: &str, outcome: Scripted) {
+        self.dry_run_scripts
+            .lock()
+            .entry(kind.to_owned())
+            .or_default()
+            .push_back(outcome);
     }
 
     /// Every successful applied action reports disrupting this many pods
@@ -129,6 +151,11 @@ impl ActionExecutor for ScriptedExecutor {
         true
     }
 
+    fn dry_runs_before_apply(&self) -> bool {
+        self.dry_runs_first
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     async fn execute(&self, req: ActionRequest<'_>) -> Result<ActionOutcome, ExecError> {
         self.calls.lock().push(ExecCall {
             tenant: req.tenant.clone(),
@@ -144,6 +171,14 @@ impl ActionExecutor for ScriptedExecutor {
             ));
         }
         if req.mode == ExecMode::DryRun {
+            let scripted = self
+                .dry_run_scripts
+                .lock()
+                .get_mut(req.action.kind.as_str())
+                .and_then(VecDeque::pop_front);
+            if let Some(Scripted::Fail(class, msg)) = scripted {
+                return Err(ExecError::new(class, msg.clone()).with_target_said(msg));
+            }
             return Ok(ActionOutcome {
                 message: format!("dry run: would {} {}", req.action.kind, req.resource),
                 response: None,

@@ -28,7 +28,11 @@
 //!   ([`FakeConfig::rollout_after_gets`]); a deployment's template change
 //!   creates the next ReplicaSet revision, as the controller would.
 //! * **Fault injection**: force a status code for the next N requests on a
-//!   path (or prefix), or add latency ([`Fault`], `POST /_fake/faults`).
+//!   path (or prefix), or add latency ([`Fault`], `POST /_fake/faults`);
+//!   have another client (the workload's controller) write an object's
+//!   status right before a request, so a write naming the
+//!   `resourceVersion` it read meets a real 409
+//!   ([`FakeKube::status_write_before`]).
 //! * **Counters** of mutating requests per (verb, path), split into
 //!   applied, dry-run and failed, at `GET /_fake/requests`, so tests can
 //!   assert "each remediation executed exactly once".

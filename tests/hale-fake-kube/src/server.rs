@@ -61,6 +61,7 @@ async fn kube_api(
         if mutating {
             s.counts_mut(&verb, &path).received += 1;
         }
+        s.status_write_before(&verb, &path, dry_run || body_dry_run);
         s.take_fault(&verb, &path, dry_run || body_dry_run)
     };
     if let Some(fault) = fault {
@@ -382,6 +383,13 @@ impl FakeKube {
     /// Forgets the write log.
     pub fn reset_writes(&self) {
         self.shared.lock().reset_writes();
+    }
+
+    /// Another client writes the object's status before each of the next
+    /// `times` applied `method` requests on `path`
+    /// ([`State::add_status_write`]).
+    pub fn status_write_before(&self, method: &str, path: &str, times: u32) {
+        self.shared.lock().add_status_write(method, path, times);
     }
 
     /// Stops the server and waits for it.

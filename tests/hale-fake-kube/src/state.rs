@@ -120,6 +120,9 @@ pub struct State {
     /// Workloads whose rollout completes after this many more GETs.
     pub pending_rollouts: BTreeMap<Key, u32>,
     faults: Vec<Fault>,
+    /// Requests (method, exact path) before which another client writes
+    /// the addressed object's status, and how many more times.
+    status_writes: Vec<(String, String, u32)>,
     counters: BTreeMap<(String, String), Counts>,
     writes: Vec<WriteRecord>,
     /// Sequence numbers keep counting across [`State::reset_writes`], so a
@@ -144,6 +147,44 @@ impl State {
     /// Removes every fault.
     pub fn clear_faults(&mut self) {
         self.faults.clear();
+    }
+
+    /// Before each of the next `times` applied (not dry-run) `method`
+    /// requests on `path`, another client (the workload's controller)
+    /// writes the addressed object's status: its `resourceVersion` moves
+    /// on and its spec and generation do not, as when the deployment
+    /// controller updates status between a client's read and its write. A
+    /// write naming the `resourceVersion` it read is then refused with 409
+    /// `Conflict` by the ordinary precondition, as on a real API server.
+    pub fn add_status_write(&mut self, method: &str, path: &str, times: u32) {
+        self.status_writes
+            .push((method.to_ascii_uppercase(), path.to_owned(), times));
+    }
+
+    /// Makes the status write due before this request, if one is.
+    pub(crate) fn status_write_before(&mut self, method: &str, path: &str, dry_run: bool) {
+        if dry_run {
+            return;
+        }
+        let Some(i) = self
+            .status_writes
+            .iter()
+            .position(|(m, p, n)| m.eq_ignore_ascii_case(method) && p == path && *n > 0)
+        else {
+            return;
+        };
+        self.status_writes[i].2 -= 1;
+        if self.status_writes[i].2 == 0 {
+            self.status_writes.remove(i);
+        }
+        let Some(key) = object_key(path) else {
+            return;
+        };
+        let rv = self.store.next_rv();
+        if let Some(obj) = self.store.get_mut(&key) {
+            obj["metadata"]["resourceVersion"] = serde_json::json!(rv);
+            obj["status"]["observedGeneration"] = obj["metadata"]["generation"].clone();
+        }
     }
 
     /// Consumes one use of the first fault matching the request.

@@ -273,3 +273,48 @@ async fn a_write_that_lowers_the_token_shows_as_a_regression() {
     let (_, body) = http.get("/_fake/writes").await;
     assert_eq!(body["fencing_regressions"][0]["later"]["fencing_token"], 4);
 }
+
+#[tokio::test]
+async fn a_status_write_between_read_and_write_makes_the_json_patch_409_and_changes_nothing() {
+    let (fake, http) = fake(FakeConfig::default()).await;
+    fake.seed(deployment()).unwrap();
+    let (_, read) = http.get(DEPLOY).await;
+    let generation = read["metadata"]["generation"].clone();
+    fake.status_write_before("PATCH", DEPLOY, 1);
+    // The JSON patch `rollout undo` sends: the template, conditional on the
+    // resourceVersion read.
+    let undo = json!([
+        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "checkout:0"},
+        {"op": "replace", "path": "/metadata/resourceVersion",
+         "value": read["metadata"]["resourceVersion"]}
+    ]);
+    let (code, s) = http.patch(DEPLOY, JSON_PATCH, undo.clone()).await;
+    assert_eq!((code, s["reason"].as_str()), (409, Some("Conflict")), "{s}");
+    let now = fake
+        .object(Resource::Deployment, "prod", "checkout")
+        .unwrap();
+    assert!(
+        rv(&now) > rv(&read),
+        "the controller's status write moved it on"
+    );
+    assert_eq!(
+        now["metadata"]["generation"], generation,
+        "its spec did not"
+    );
+    assert_eq!(
+        now["spec"], read["spec"],
+        "the refused patch changed nothing"
+    );
+    // Read again, write again: it passes (the status write was used up).
+    let retry = json!([
+        {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "checkout:0"},
+        {"op": "replace", "path": "/metadata/resourceVersion",
+         "value": now["metadata"]["resourceVersion"]}
+    ]);
+    let (code, d) = http.patch(DEPLOY, JSON_PATCH, retry).await;
+    assert_eq!(code, 200, "{d}");
+    assert!(rv(&d) > rv(&now));
+    let log = fake.writes_to(DEPLOY_OBJECT);
+    let codes: Vec<u16> = log.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [409, 200], "{log:?}");
+}

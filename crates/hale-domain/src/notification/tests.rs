@@ -454,6 +454,7 @@ fn every_escalation_notifies_at_its_kinds_severity_from_its_own_record() {
             strategy_id: None,
             operation_id: Some(OperationId::new("op-1")),
             incident_id: None,
+            guard: None,
             severity: kind.severity(),
             at,
         };

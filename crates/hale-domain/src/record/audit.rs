@@ -65,6 +65,9 @@ wire_enum!(
         /// A remediation budget had no room (once per window); handed to
         /// humans.
         BudgetEscalated => "budget.escalated",
+        /// The tenant's Alertmanager did not answer the silence check and
+        /// `on_unreachable = "allow"` let the automatic run go on.
+        SilenceCheckUnanswered => "silence_check.unanswered",
         /// A healing operation started.
         HealingStarted => "healing.started",
         /// An operation completed (healed and verified).

@@ -73,6 +73,11 @@ wire_enum!(
         Skipped => "skipped",
         /// Blocked by a guard.
         Blocked => "blocked",
+        /// A guard stage could not be checked and the tenant's policy let
+        /// automation go on (an unanswered silence check with
+        /// `on_unreachable = "allow"`): recorded so a person sees what
+        /// was not checked.
+        Allowed => "allowed",
         /// An automatic run started.
         OperationStarted => "operation_started",
         /// An approval was requested.

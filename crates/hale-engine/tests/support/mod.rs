@@ -128,6 +128,32 @@ pub async fn audit(kit: &Kit, t: &TenantId, operation_type: &str) -> Vec<AuditEn
         .items
 }
 
+/// The stored operation `id`.
+pub async fn operation(
+    kit: &Kit,
+    t: &TenantId,
+    id: &str,
+) -> hale_domain::healing::HealingOperation {
+    use hale_engine::ports::OperationStore;
+    kit.store
+        .get_operation(t, &hale_domain::OperationId::new(id))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The kinds of the actions an operation ran in `phase`, in order.
+pub fn kinds(
+    op: &hale_domain::healing::HealingOperation,
+    phase: hale_domain::healing::ActionPhase,
+) -> Vec<String> {
+    op.actions_run
+        .iter()
+        .filter(|a| a.phase == phase)
+        .map(|a| a.action.to_string())
+        .collect()
+}
+
 pub async fn advance(d: Duration) {
     tokio::time::advance(d).await;
 }
