@@ -13,14 +13,13 @@ use hale_domain::dormancy::DormantRecord;
 use hale_domain::effectiveness::Effectiveness;
 use hale_domain::failure::FailureClass;
 use hale_domain::healing::{ActionPhase, HealingState};
-use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::audit::AuditKind;
 use hale_domain::record::incident::{
     DecisionStep, IncidentOutcome, IncidentResult, IncidentStatus, Stage, StepDecision,
 };
 use hale_domain::record::knowledge::{EntrySource, EntryStatus, EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::{TimelineEventType, TimelineStatus};
-use hale_domain::safety::{BreakerLatched, LedgerKey, PlatformSafety, TenantSafety};
+use hale_domain::safety::{LedgerKey, PlatformSafety, TenantSafety};
 use hale_domain::strategy::FailurePolicy;
 use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
 
@@ -60,73 +59,6 @@ impl Inner {
         if let Err(e) = self.audit(a).await {
             tracing::warn!(error = %e, "could not audit a breaker transition");
         }
-    }
-
-    /// The audit entry of a tenant going dormant, written with the
-    /// dormancy record (it carries the dormancy notice).
-    pub(crate) fn dormancy_entry(
-        &self,
-        rt: &TenantRuntime,
-        rec: &DormantRecord,
-        at: Timestamp,
-    ) -> AuditEntry {
-        let tenant = rt.tenant();
-        let mut a = self.audit_entry(
-            tenant,
-            AuditKind::DormancyEntered,
-            &format!("tenant:{tenant}"),
-            Origin::failure_watcher(),
-            at,
-        );
-        a.reason = Some(rec.reason.clone());
-        a.success = false;
-        a
-    }
-
-    /// The record of a safety update that may have started a dormancy: its
-    /// audit entry, when it did.
-    pub(crate) fn dormancy_trail(
-        &self,
-        rt: &TenantRuntime,
-        entered: Option<&DormantRecord>,
-        at: Timestamp,
-    ) -> SafetyTrail {
-        SafetyTrail {
-            audit: entered
-                .map(|rec| self.dormancy_entry(rt, rec, at))
-                .into_iter()
-                .collect(),
-            notices: Vec::new(),
-        }
-    }
-
-    /// The record of an action's outcome on the shared breaker: when it
-    /// latched PERMANENT_OPEN, the transition's audit entry (from the state
-    /// this replica's breaker was in), and the dormancy it started.
-    pub(crate) fn latch_trail(
-        &self,
-        rt: &TenantRuntime,
-        name: &str,
-        from: BreakerState,
-        latched: Option<&BreakerLatched>,
-        at: Timestamp,
-    ) -> SafetyTrail {
-        let Some(l) = latched else {
-            return SafetyTrail::default();
-        };
-        let mut a = self.audit_entry(
-            rt.tenant(),
-            AuditKind::BreakerTransition,
-            &format!("breaker:{name}"),
-            Origin::failure_watcher(),
-            at,
-        );
-        let to = BreakerState::PermanentOpen;
-        a.reason = Some(format!("{from} -> {to} ({})", l.latch.reason));
-        a.success = false;
-        let mut trail = self.dormancy_trail(rt, l.entered_dormancy.as_ref(), at);
-        trail.audit.insert(0, a);
-        trail
     }
 
     /// Escalates a tenant going dormant (its audit entry was written with

@@ -2,23 +2,23 @@
 //! act needs an actor, is audited with channel `manual`, and is one atomic
 //! update of the shared safety state, in force on every replica within the
 //! sync interval; its audit entries and notices are written in that
-//! update's transaction ([`Inner::act_trail`]).
+//! update's transaction ([`crate::safety_trail`]).
 //! Acts on the global scope are audited in every configured tenant's log,
 //! since each tenant is affected, and make one platform-wide notice.
 
 use hale_domain::breaker::{BreakerSnapshot, Transition};
 use hale_domain::dormancy::{Dormancy, ResumeRecord};
 use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
-use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditKind;
 use hale_domain::safety::LedgerKey;
 pub use hale_domain::safety::TenantSwitchTarget;
-use hale_domain::{Origin, ResourceRef, Scope, StrategyId, TenantId, Timestamp};
+use hale_domain::{Origin, ResourceRef, Scope, StrategyId, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, Inner};
+use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::ports::{Ledgers, SafetyTrail};
+use crate::ports::Ledgers;
+use crate::safety_trail::Act;
 
 /// All switch layers as the control API shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,60 +41,6 @@ pub struct BreakerView {
     /// Its state: this replica's breaker with the shared latch, failure
     /// count and last reset on top.
     pub snapshot: BreakerSnapshot,
-}
-
-/// A human act as its record tells it: what, on which scope and target, by
-/// whom and why.
-pub(crate) struct Act<'a> {
-    /// The scope acted on.
-    pub scope: &'a Scope,
-    /// What was done.
-    pub kind: AuditKind,
-    /// What it was done to.
-    pub target: String,
-    /// Who did it.
-    pub by: &'a Origin,
-    /// Why (the audit entry's reason).
-    pub reason: String,
-    /// When.
-    pub at: Timestamp,
-}
-
-impl Inner {
-    /// The record of an act, written in the transaction of the safety
-    /// change it made (so after a crash there is both or neither): one
-    /// audit entry (channel `manual`, carrying its notice) in the tenant's
-    /// log; for the global scope, the platform's notice and an entry in
-    /// every configured tenant's log. Nothing when the act did not happen
-    /// (`done == false`).
-    pub(crate) fn act_trail(&self, act: &Act<'_>, done: bool) -> SafetyTrail {
-        let mut trail = SafetyTrail::default();
-        if !done {
-            return trail;
-        }
-        let tenants = match act.scope {
-            Scope::Tenant(t) => vec![t.clone()],
-            Scope::Global => {
-                let id = self.ports.ids.next_id("ntc");
-                let by = act.by.actor.to_string();
-                trail.notices.extend(Notice::for_global_act(
-                    id,
-                    act.kind,
-                    &act.target,
-                    &by,
-                    &act.reason,
-                    act.at,
-                ));
-                self.tenant_ids()
-            }
-        };
-        for t in tenants {
-            let mut a = self.audit_entry(&t, act.kind, &act.target, act.by.clone(), act.at);
-            a.reason = Some(act.reason.clone());
-            trail.audit.push(a);
-        }
-        trail
-    }
 }
 
 pub(crate) fn need_reason(reason: &str) -> Result<(), EngineError> {

@@ -11,10 +11,11 @@ use hale_domain::safety::WindowError;
 use hale_domain::{Origin, Scope, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::control::{Act, need_reason};
+use crate::control::need_reason;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ports::Ledgers;
+use crate::safety_trail::Act;
 
 /// Where a window comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
