@@ -72,12 +72,7 @@ impl Inner {
 
     /// The audit entry of a tenant going dormant, written with the
     /// dormancy record (it carries the dormancy notice).
-    fn dormancy_entry(
-        &self,
-        rt: &TenantRuntime,
-        rec: &DormantRecord,
-        at: Timestamp,
-    ) -> AuditEntry {
+    fn dormancy_entry(&self, rt: &TenantRuntime, rec: &DormantRecord, at: Timestamp) -> AuditEntry {
         let tenant = rt.tenant();
         let mut a = self.audit_entry(
             tenant,

@@ -334,3 +334,40 @@ async fn a_fatal_latch_and_its_dormancy_are_recorded_once() {
     assert_eq!(count(&heard, NoticeKind::BreakerPermanentOpen), 1);
     assert_eq!(count(&heard, NoticeKind::DormancyEntered), 1);
 }
+
+/// An exhausted budget's escalation is marked sent in the shared usage
+/// record (once per window for the cluster) in the same write as its audit
+/// entry and notice: with every separate audit append lost, it is still
+/// recorded and heard, once.
+#[tokio::test(start_paused = true)]
+async fn a_budget_escalation_is_marked_and_recorded_in_one_write() {
+    let kit = Kit::new();
+    let t = tenant("t");
+    let mut p = policy(&t);
+    p.remediation = hale_domain::remediation::RemediationBudgets {
+        tenant: Some(hale_domain::remediation::BudgetLimits {
+            max_in_flight: Some(1),
+            max_started: None,
+            max_pods_disrupted: None,
+            window: Duration::from_secs(3_600),
+        }),
+        ..Default::default()
+    };
+    let mut ports = kit.ports();
+    ports.stores.audit = Arc::new(AppendsFail(kit.store.clone()));
+    let e = Engine::builder(ports).tenant(p).build().await.unwrap();
+    kit.executor
+        .set_default(Scripted::Slow(Duration::from_secs(60)));
+    let alerts = (0..4)
+        .map(|i| alert("HighErrorRate", &format!("svc-{i}")))
+        .collect();
+    e.ingest(&t, alerts).await.unwrap();
+    let entries = audit(&kit, &t, "budget.escalated").await;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    let heard = notices(&kit, Some(&t)).await;
+    assert_eq!(
+        heard.iter().filter(|n| n.id == entries[0].id).count(),
+        1,
+        "{heard:#?}"
+    );
+}
