@@ -18,7 +18,7 @@ use crate::error;
 use crate::store::{PgStore, commit};
 
 /// The tenant column: the tenant, or `*` for the platform.
-fn scope(tenant: Option<&TenantId>) -> &str {
+pub(crate) fn scope(tenant: Option<&TenantId>) -> &str {
     tenant.map_or("*", TenantId::as_str)
 }
 

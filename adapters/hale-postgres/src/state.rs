@@ -6,19 +6,27 @@
 //! lost; a tenant update also holds the platform's row `FOR SHARE`, so the
 //! platform records it decided on cannot change under it (platform updates
 //! take the platform row only, so the lock order cannot cycle).
+//!
+//! The audit entries and notices that record a change are written in the
+//! same transaction ([`write_trail`]). Row-level security admits the rows of
+//! the `hale.tenant` the transaction set, so a platform update that records
+//! a global act in every tenant's log sets each entry's tenant in turn
+//! (transaction-local, like every `hale.tenant` the store sets).
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
 use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
-    SafetyView, StoreError, StoreHealth,
+    AuditedSafetyUpdate, Ledgers, SafetyChange, SafetyRecord, SafetyRecords, SafetyScope,
+    SafetyStore, SafetyTrail, SafetyUpdated, SafetyView, StoreError, StoreHealth,
 };
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, Postgres, Row, Transaction};
 
+use crate::audit::insert_audit;
 use crate::codec::{Cols, int, json};
 use crate::error;
+use crate::outbox::{carry, scope as outbox_scope};
 use crate::store::{PgStore, commit};
 
 /// The scope column of `safety_epochs`: `*` for the platform.
@@ -106,6 +114,49 @@ async fn records(
     Ok(out)
 }
 
+/// Writes a change's audit entries (each with its notice) and notices in
+/// the change's transaction, switching `hale.tenant` to each row's owner
+/// (`*` for a platform notice) when it is not the one set.
+async fn write_trail(
+    tx: &mut Transaction<'static, Postgres>,
+    scope: &SafetyScope,
+    trail: SafetyTrail,
+) -> Result<(), StoreError> {
+    let mut set = match scope {
+        SafetyScope::Platform => None,
+        SafetyScope::Tenant(t) => Some(t.as_str().to_owned()),
+    };
+    for entry in &trail.audit {
+        be_tenant(tx, &mut set, entry.tenant.as_str()).await?;
+        insert_audit(tx, entry).await?;
+    }
+    for notice in trail.notices {
+        let owner = outbox_scope(notice.tenant.as_ref()).to_owned();
+        be_tenant(tx, &mut set, &owner).await?;
+        carry(tx, Some(notice)).await?;
+    }
+    Ok(())
+}
+
+/// Sets `hale.tenant` to `want` for the rest of the transaction, unless it
+/// is set to it already.
+async fn be_tenant(
+    tx: &mut Transaction<'static, Postgres>,
+    set: &mut Option<String>,
+    want: &str,
+) -> Result<(), StoreError> {
+    if set.as_deref() == Some(want) {
+        return Ok(());
+    }
+    sqlx::query("SELECT set_config('hale.tenant', $1, true)")
+        .bind(want)
+        .execute(&mut **tx)
+        .await
+        .map_err(error::db)?;
+    *set = Some(want.to_owned());
+    Ok(())
+}
+
 impl PgStore {
     async fn begin_scope(
         &self,
@@ -160,11 +211,11 @@ impl SafetyStore for PgStore {
         .await
     }
 
-    async fn update_safety(
+    async fn update_safety_audited(
         &self,
         scope: &SafetyScope,
         ledgers: Ledgers<'_>,
-        update: SafetyUpdate<'_>,
+        update: AuditedSafetyUpdate<'_>,
     ) -> Result<SafetyUpdated, StoreError> {
         self.timed(async {
             let key = scope_key(scope);
@@ -193,10 +244,14 @@ impl SafetyStore for PgStore {
                     records: records(&mut tx, scope, 0, ledgers).await?,
                 }),
             };
-            let writes = update(SafetyView {
+            let SafetyChange {
+                records: writes,
+                trail,
+            } = update(SafetyView {
                 platform: &platform,
                 tenant: tenant.as_ref(),
             });
+            trail.fits(scope)?;
             let mut written = Vec::with_capacity(writes.len());
             let mut now = epoch;
             if !writes.is_empty() {
@@ -245,6 +300,7 @@ impl SafetyStore for PgStore {
                     })
                     .collect();
             }
+            write_trail(&mut tx, scope, trail).await?;
             commit(tx).await?;
             Ok(SafetyUpdated {
                 platform,

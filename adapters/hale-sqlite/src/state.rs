@@ -1,19 +1,22 @@
 //! The shared safety state (`safety_records`, `safety_epochs`) and
 //! readiness. An update runs in one `BEGIN IMMEDIATE` transaction: SQLite's
 //! write lock holds every other writer off while the caller's update reads
-//! the records and the store writes what it returns.
+//! the records and the store writes what it returns, with the audit entries
+//! and notices that record the change.
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
 use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
-    SafetyView, StoreError, StoreHealth,
+    AuditedSafetyUpdate, Ledgers, SafetyChange, SafetyRecord, SafetyRecords, SafetyScope,
+    SafetyStore, SafetyUpdated, SafetyView, StoreError, StoreHealth,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection};
 
 use crate::error;
+use crate::journal::insert_audit;
+use crate::outbox::carry;
 use crate::store::{SqliteStore, commit, to_doc};
 
 /// The scope column: `*` for the platform, else the tenant id.
@@ -121,11 +124,11 @@ impl SafetyStore for SqliteStore {
         records(&mut conn, scope_key(scope), since, Ledgers::All).await
     }
 
-    async fn update_safety(
+    async fn update_safety_audited(
         &self,
         scope: &SafetyScope,
         ledgers: Ledgers<'_>,
-        update: SafetyUpdate<'_>,
+        update: AuditedSafetyUpdate<'_>,
     ) -> Result<SafetyUpdated, StoreError> {
         let mut tx = self.write().await?;
         let platform = records(&mut tx, "*", 0, Ledgers::None).await?;
@@ -133,10 +136,14 @@ impl SafetyStore for SqliteStore {
             SafetyScope::Platform => None,
             SafetyScope::Tenant(_) => Some(records(&mut tx, scope_key(scope), 0, ledgers).await?),
         };
-        let writes = update(SafetyView {
+        let SafetyChange {
+            records: writes,
+            trail,
+        } = update(SafetyView {
             platform: &platform,
             tenant: tenant.as_ref(),
         });
+        trail.fits(scope)?;
         let key = scope_key(scope);
         let mut epoch = match &tenant {
             Some(t) => t.epoch,
@@ -174,6 +181,14 @@ impl SafetyStore for SqliteStore {
                     value,
                 });
             }
+        }
+        // The change's audit entries and notices, in its transaction: a
+        // failure here rolls the records back with them.
+        for entry in &trail.audit {
+            insert_audit(&mut tx, entry).await?;
+        }
+        for notice in trail.notices {
+            carry(&mut tx, Some(notice)).await?;
         }
         commit(tx).await?;
         Ok(SafetyUpdated {

@@ -25,12 +25,17 @@ use hale_domain::{KnowledgeId, Origin, Severity, Timestamp};
 
 use crate::engine::Inner;
 use crate::metrics::family;
-use crate::ports::{Escalation, EscalationKind, Ledgers};
+use crate::ports::{Escalation, EscalationKind, Ledgers, SafetyTrail};
 use crate::runner::{Refusal, Run, RunEnd};
 use crate::tenant::TenantRuntime;
 
 impl Inner {
-    /// Metrics, audit and, for PERMANENT_OPEN, dormancy plus escalation.
+    /// Metrics and audit of this replica's breaker changing state. The
+    /// open/half-open cycle is this replica's own and lives in no record,
+    /// so its audit entry is written on its own (it carries no notice).
+    /// PERMANENT_OPEN is the cluster's: the shared record's latch, audited
+    /// with the update that latched it ([`Inner::latch_trail`]), so it is
+    /// not audited again here.
     pub(crate) async fn on_breaker_transition(
         &self,
         rt: &TenantRuntime,
@@ -38,6 +43,9 @@ impl Inner {
         t: Transition,
     ) {
         self.metrics.inc(family::BREAKER_TRANSITIONS, t.to.as_str());
+        if t.to == BreakerState::PermanentOpen {
+            return;
+        }
         let tenant = rt.tenant();
         let mut a = self.audit_entry(
             tenant,
@@ -53,22 +61,11 @@ impl Inner {
         }
     }
 
-    /// Audits and escalates a tenant going dormant.
+    /// Escalates a tenant going dormant (its audit entry was written with
+    /// the dormancy record).
     pub(crate) async fn on_dormant(&self, rt: &TenantRuntime, rec: &DormantRecord, at: Timestamp) {
         let tenant = rt.tenant();
         let reason = &rec.reason;
-        let mut a = self.audit_entry(
-            tenant,
-            AuditKind::DormancyEntered,
-            &format!("tenant:{tenant}"),
-            Origin::failure_watcher(),
-            at,
-        );
-        a.reason = Some(reason.clone());
-        a.success = false;
-        if let Err(e) = self.audit(a).await {
-            tracing::warn!(error = %e, "could not audit dormancy");
-        }
         self.escalate(Escalation {
             tenant: tenant.clone(),
             kind: EscalationKind::Dormant,
@@ -84,21 +81,27 @@ impl Inner {
         .await;
     }
 
-    /// A safety update a finishing run must not lose: retried a few times
-    /// while the store is unavailable, then given up with an error in the
-    /// log (the operation's own record is already durable).
-    pub(crate) async fn update_with_retries<R, F>(
+    /// A safety update a finishing run must not lose, written with the
+    /// record `trail` makes of its outcome: retried a few times while the
+    /// store is unavailable, then given up with an error in the log (the
+    /// operation's own record is already durable).
+    pub(crate) async fn update_with_retries<R, F, T>(
         &self,
         rt: &TenantRuntime,
         ledgers: Ledgers<'_>,
         mut f: F,
+        mut trail: T,
     ) -> Option<R>
     where
         F: FnMut(&PlatformSafety, &mut TenantSafety) -> R + Send,
+        T: FnMut(&R) -> SafetyTrail + Send,
         R: Send,
     {
         for attempt in 0u32..3 {
-            match self.update_tenant_safety(rt, ledgers, &mut f).await {
+            match self
+                .record_tenant_safety(rt, ledgers, &mut f, &mut trail)
+                .await
+            {
                 Ok(r) => return Some(r),
                 Err(e) if e.is_unavailable() && attempt < 2 => {
                     tracing::warn!(tenant = %rt.tenant(), error = %e, "store unavailable while updating the safety state; retrying");
@@ -209,13 +212,19 @@ impl Inner {
         // The run's remediation budget slot is freed in the same update.
         let budgets = &run.rt.policy.remediation;
         let op_id = &run.op.id;
+        let rt = &run.rt;
         let aftermath = self
-            .update_with_retries(&run.rt, Ledgers::Only(&ledgers), |_, s| {
-                if !budgets.is_empty() {
-                    s.remediation.finish(budgets, op_id, now);
-                }
-                s.finish_run(ledgers[0].clone(), outcome, now)
-            })
+            .update_with_retries(
+                rt,
+                Ledgers::Only(&ledgers),
+                |_, s| {
+                    if !budgets.is_empty() {
+                        s.remediation.finish(budgets, op_id, now);
+                    }
+                    s.finish_run(ledgers[0].clone(), outcome, now)
+                },
+                |a| self.dormancy_trail(rt, a.entered_dormancy.as_ref(), now),
+            )
             .await;
         if let Some(rec) = aftermath.and_then(|a| a.entered_dormancy) {
             self.on_dormant(&run.rt, &rec, now).await;
@@ -280,10 +289,14 @@ impl Inner {
         // tenant to sleep, safe mode included.
         if policy == FailurePolicy::EnterSafeMode && refused.is_none() {
             let strategy = run.strategy.id.clone();
+            let rt = &run.rt;
             let entered = self
-                .update_with_retries(&run.rt, Ledgers::None, |_, s| {
-                    s.enter_safe_mode(&strategy, error, now)
-                })
+                .update_with_retries(
+                    rt,
+                    Ledgers::None,
+                    |_, s| s.enter_safe_mode(&strategy, error, now),
+                    |rec| self.dormancy_trail(rt, rec.as_ref(), now),
+                )
                 .await
                 .flatten();
             if let Some(rec) = entered {

@@ -9,7 +9,7 @@ use hale_domain::remediation::BudgetExhausted;
 use hale_domain::{OperationId, Origin, ResourceRef, TenantId, Timestamp};
 
 use crate::engine::Inner;
-use crate::ports::{Escalation, EscalationKind, Ledgers};
+use crate::ports::{Escalation, EscalationKind, Ledgers, SafetyTrail};
 use crate::tenant::TenantRuntime;
 
 impl Inner {
@@ -27,37 +27,46 @@ impl Inner {
         if !rt.safety().remediation.would_escalate(exhausted, now) {
             return;
         }
+        let e = Escalation {
+            tenant: rt.tenant().clone(),
+            kind: EscalationKind::BudgetExhausted,
+            summary: format!(
+                "{exhausted}; automatic healing waits (the next escalation of this budget comes after its window)"
+            ),
+            resource: resource.cloned(),
+            strategy_id: None,
+            operation_id: None,
+            incident_id: None,
+            guard: None,
+            severity: EscalationKind::BudgetExhausted.severity(),
+            at: now,
+        };
+        // The mark that the escalation went out and its record (the audit
+        // entry that carries its notice) are one write: a crash between
+        // them would silence the budget for the rest of its window.
         let due = self
-            .update_tenant_safety(rt, Ledgers::None, |_, s| {
-                s.remediation.escalation_due(exhausted, now)
-            })
+            .record_tenant_safety(
+                rt,
+                Ledgers::None,
+                |_, s| s.remediation.escalation_due(exhausted, now),
+                |due| SafetyTrail {
+                    audit: due
+                        .then(|| {
+                            e.audit_entry(self.ports.ids.next_id("aud"), Origin::failure_watcher())
+                        })
+                        .into_iter()
+                        .collect(),
+                    notices: Vec::new(),
+                },
+            )
             .await;
         match due {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
-                tracing::warn!(tenant = %rt.tenant(), error = %e, "could not record a budget escalation; not escalating");
-                return;
+            Ok(true) => self.escalate(e).await,
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(tenant = %rt.tenant(), error = %err, "could not record a budget escalation; not escalating");
             }
         }
-        self.escalate_recorded(
-            Escalation {
-                tenant: rt.tenant().clone(),
-                kind: EscalationKind::BudgetExhausted,
-                summary: format!(
-                    "{exhausted}; automatic healing waits (the next escalation of this budget comes after its window)"
-                ),
-                resource: resource.cloned(),
-                strategy_id: None,
-                operation_id: None,
-                incident_id: None,
-                guard: None,
-                severity: EscalationKind::BudgetExhausted.severity(),
-                at: now,
-            },
-            Origin::failure_watcher(),
-        )
-        .await;
     }
 
     /// The recovery sweep interrupted an operation: its in-flight slot is

@@ -1,23 +1,24 @@
 //! Human control: kill switches, dormancy, breaker and attempt resets. Every
 //! act needs an actor, is audited with channel `manual`, and is one atomic
 //! update of the shared safety state, in force on every replica within the
-//! sync interval.
+//! sync interval; its audit entries and notices are written in that
+//! update's transaction ([`crate::safety_trail`]).
 //! Acts on the global scope are audited in every configured tenant's log,
-//! since each tenant is affected.
+//! since each tenant is affected, and make one platform-wide notice.
 
 use hale_domain::breaker::{BreakerSnapshot, Transition};
 use hale_domain::dormancy::{Dormancy, ResumeRecord};
 use hale_domain::kill_switch::{Feature, GlobalSwitches, Switch, TenantSwitches};
-use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditKind;
 use hale_domain::safety::LedgerKey;
 pub use hale_domain::safety::TenantSwitchTarget;
 use hale_domain::{Origin, ResourceRef, Scope, StrategyId, TenantId};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{Engine, Inner};
+use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ports::Ledgers;
+use crate::safety_trail::Act;
 
 /// All switch layers as the control API shows them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,53 +41,6 @@ pub struct BreakerView {
     /// Its state: this replica's breaker with the shared latch, failure
     /// count and last reset on top.
     pub snapshot: BreakerSnapshot,
-}
-
-impl Inner {
-    pub(crate) async fn audit_control(
-        &self,
-        scope: &Scope,
-        kind: AuditKind,
-        target: &str,
-        by: &Origin,
-        reason: &str,
-    ) -> Result<(), EngineError> {
-        let now = self.now();
-        let tenants = match scope {
-            Scope::Tenant(t) => vec![t.clone()],
-            Scope::Global => {
-                self.notify_platform(kind, target, by, reason, now).await?;
-                self.tenant_ids()
-            }
-        };
-        for t in tenants {
-            let mut a = self.audit_entry(&t, kind, target, by.clone(), now);
-            a.reason = Some(reason.to_owned());
-            self.audit(a).await?;
-        }
-        Ok(())
-    }
-}
-
-impl Inner {
-    /// Records the platform-wide notice of an act on the global scope. It is
-    /// written before the tenants' audit entries: the act has already taken
-    /// effect, so a crash in between leaves a true notice, never a lost one.
-    async fn notify_platform(
-        &self,
-        kind: AuditKind,
-        target: &str,
-        by: &Origin,
-        reason: &str,
-        now: hale_domain::Timestamp,
-    ) -> Result<(), EngineError> {
-        let id = self.ports.ids.next_id("ntc");
-        let by = by.actor.to_string();
-        if let Some(n) = Notice::for_global_act(id, kind, target, &by, reason, now) {
-            self.ports.stores.outbox.enqueue_notices(&[n]).await?;
-        }
-        Ok(())
-    }
 }
 
 pub(crate) fn need_reason(reason: &str) -> Result<(), EngineError> {
@@ -125,20 +79,22 @@ impl Engine {
         need_reason(reason)?;
         let inner = &self.inner;
         let flags = inner.flags().unwrap_or_default();
-        inner
-            .update_platform_safety(|p| p.set_switch(feature, switch, &flags))
-            .await??;
-        let target = format!("switch:global:{feature}");
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
+        let act = Act {
+            scope: &Scope::Global,
+            kind: AuditKind::SwitchSet,
+            target: format!("switch:global:{feature}"),
+            by: &by,
+            reason: format!("{what}: {reason}"),
+            at: inner.now(),
+        };
         inner
-            .audit_control(
-                &Scope::Global,
-                AuditKind::SwitchSet,
-                &target,
-                &by,
-                &format!("{what}: {reason}"),
+            .record_platform_safety(
+                |p| p.set_switch(feature, switch, &flags),
+                |r| inner.act_trail(&act, r.is_ok()),
             )
-            .await
+            .await??;
+        Ok(())
     }
 
     /// Sets (or unsets) a tenant-level switch.
@@ -154,20 +110,24 @@ impl Engine {
         need_reason(reason)?;
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
-        inner
-            .update_tenant_safety(&rt, Ledgers::None, |_, s| s.set_switch(&target, switch))
-            .await??;
-        let label = target.to_string();
         let what = switch.map_or("unset", |s| if s == Switch::On { "on" } else { "off" });
+        let act = Act {
+            scope: &Scope::Tenant(tenant.clone()),
+            kind: AuditKind::SwitchSet,
+            target: target.to_string(),
+            by: &by,
+            reason: format!("{what}: {reason}"),
+            at: inner.now(),
+        };
         inner
-            .audit_control(
-                &Scope::Tenant(tenant.clone()),
-                AuditKind::SwitchSet,
-                &label,
-                &by,
-                &format!("{what}: {reason}"),
+            .record_tenant_safety(
+                &rt,
+                Ledgers::None,
+                |_, s| s.set_switch(&target, switch),
+                |r| inner.act_trail(&act, r.is_ok()),
             )
-            .await
+            .await??;
+        Ok(())
     }
 
     /// Wakes a dormant scope: the only way out of dormant mode. Also clears
@@ -182,28 +142,35 @@ impl Engine {
         let actor = &by.actor;
         let inner = &self.inner;
         let now = inner.now();
+        let act = Act {
+            scope,
+            kind: AuditKind::DormancyResumed,
+            target: format!("dormancy:{scope}"),
+            by: &by,
+            reason: reason.trim().to_owned(),
+            at: now,
+        };
         let record = match scope {
             Scope::Global => {
                 inner
-                    .update_platform_safety(|p| p.dormancy.resume(reason, actor, now).cloned())
+                    .record_platform_safety(
+                        |p| p.dormancy.resume(reason, actor, now).cloned(),
+                        |r| inner.act_trail(&act, r.is_ok()),
+                    )
                     .await??
             }
             Scope::Tenant(t) => {
                 let rt = inner.runtime(t).await?;
                 inner
-                    .update_tenant_safety(&rt, Ledgers::All, |_, s| s.resume(reason, actor, now))
+                    .record_tenant_safety(
+                        &rt,
+                        Ledgers::All,
+                        |_, s| s.resume(reason, actor, now),
+                        |r| inner.act_trail(&act, r.is_ok()),
+                    )
                     .await??
             }
         };
-        inner
-            .audit_control(
-                scope,
-                AuditKind::DormancyResumed,
-                &format!("dormancy:{scope}"),
-                &by,
-                reason.trim(),
-            )
-            .await?;
         Ok(record)
     }
 
@@ -219,32 +186,35 @@ impl Engine {
         need_reason(reason)?;
         let inner = &self.inner;
         let now = inner.now();
+        let act = Act {
+            scope,
+            kind: AuditKind::DormancyEntered,
+            target: format!("dormancy:{scope}"),
+            by: &by,
+            reason: reason.to_owned(),
+            at: now,
+        };
         let entered = match scope {
             Scope::Global => {
                 inner
-                    .update_platform_safety(|p| p.dormancy.enter_manual(reason, actor, now))
+                    .record_platform_safety(
+                        |p| p.dormancy.enter_manual(reason, actor, now),
+                        |entered| inner.act_trail(&act, *entered),
+                    )
                     .await?
             }
             Scope::Tenant(t) => {
                 let rt = inner.runtime(t).await?;
                 inner
-                    .update_tenant_safety(&rt, Ledgers::None, |_, s| {
-                        s.dormancy.enter_manual(reason, actor, now)
-                    })
+                    .record_tenant_safety(
+                        &rt,
+                        Ledgers::None,
+                        |_, s| s.dormancy.enter_manual(reason, actor, now),
+                        |entered| inner.act_trail(&act, *entered),
+                    )
                     .await?
             }
         };
-        if entered {
-            inner
-                .audit_control(
-                    scope,
-                    AuditKind::DormancyEntered,
-                    &format!("dormancy:{scope}"),
-                    &by,
-                    reason,
-                )
-                .await?;
-        }
         Ok(entered)
     }
 
@@ -287,10 +257,21 @@ impl Engine {
         // breaker is reset with it when the copy merges the new record.
         let local = rt.breaker(name);
         let before = local.state();
+        let act = Act {
+            scope: &Scope::Tenant(tenant.clone()),
+            kind: AuditKind::BreakerReset,
+            target: format!("breaker:{name}"),
+            by: &by,
+            reason: reason.trim().to_owned(),
+            at: now,
+        };
         inner
-            .update_tenant_safety(&rt, Ledgers::None, |_, s| {
-                s.reset_breaker(name, reason, actor, now)
-            })
+            .record_tenant_safety(
+                &rt,
+                Ledgers::None,
+                |_, s| s.reset_breaker(name, reason, actor, now),
+                |r| inner.act_trail(&act, r.is_ok()),
+            )
             .await??;
         let t = (before != local.state()).then(|| Transition {
             from: before,
@@ -298,15 +279,6 @@ impl Engine {
             at: now,
             cause: hale_domain::breaker::TransitionCause::ManualReset,
         });
-        inner
-            .audit_control(
-                &Scope::Tenant(tenant.clone()),
-                AuditKind::BreakerReset,
-                &format!("breaker:{name}"),
-                &by,
-                reason.trim(),
-            )
-            .await?;
         if let Some(tr) = t {
             inner
                 .metrics
@@ -329,24 +301,27 @@ impl Engine {
         let inner = &self.inner;
         let rt = inner.runtime(tenant).await?;
         let key = LedgerKey::new(strategy, resource);
+        let act = Act {
+            scope: &Scope::Tenant(tenant.clone()),
+            kind: AuditKind::AttemptsReset,
+            target: resource.key(),
+            by: &by,
+            reason: format!("{strategy}: {}", reason.trim()),
+            at: inner.now(),
+        };
         let existed = inner
-            .update_tenant_safety(&rt, Ledgers::Only(std::slice::from_ref(&key)), |_, s| {
-                s.reset_attempts(&key)
-            })
+            .record_tenant_safety(
+                &rt,
+                Ledgers::Only(std::slice::from_ref(&key)),
+                |_, s| s.reset_attempts(&key),
+                |existed| inner.act_trail(&act, *existed),
+            )
             .await?;
         if !existed {
             return Err(EngineError::NotFound(format!(
                 "no attempts of {strategy} on {resource}"
             )));
         }
-        inner
-            .audit_control(
-                &Scope::Tenant(tenant.clone()),
-                AuditKind::AttemptsReset,
-                &resource.key(),
-                &by,
-                &format!("{strategy}: {}", reason.trim()),
-            )
-            .await
+        Ok(())
     }
 }

@@ -80,6 +80,7 @@ mod propose;
 mod record;
 mod recovery;
 mod runner;
+mod safety_trail;
 mod safety_view;
 mod start;
 pub mod status;

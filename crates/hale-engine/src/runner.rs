@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use hale_domain::Origin;
 use hale_domain::alert::Alert;
+use hale_domain::breaker::BreakerState;
 use hale_domain::diagnosis::Diagnosis;
 use hale_domain::failure::{ErrorReport, FailureClass, classify};
 use hale_domain::guard::{Block, HealingPath};
@@ -609,13 +610,25 @@ impl Inner {
             false => result.pods_disrupted,
         };
         let op_id = &run.op.id;
+        // PERMANENT_OPEN is audited with the latch: from the state this
+        // replica's breaker left (a fatal failure latched it locally too).
+        let from = match transition {
+            Some(t) if t.to == BreakerState::PermanentOpen => t.from,
+            _ => breaker.state(),
+        };
+        let rt = &run.rt;
         let latched = self
-            .update_with_retries(&run.rt, Ledgers::None, |_, s| {
-                if pods > 0 {
-                    s.remediation.add_pods(op_id, pods);
-                }
-                s.on_action_outcome(name, outcome, now)
-            })
+            .update_with_retries(
+                rt,
+                Ledgers::None,
+                |_, s| {
+                    if pods > 0 {
+                        s.remediation.add_pods(op_id, pods);
+                    }
+                    s.on_action_outcome(name, outcome, now)
+                },
+                |l| self.latch_trail(rt, name, from, l.as_ref(), now),
+            )
             .await
             .flatten();
         if let Some(l) = latched

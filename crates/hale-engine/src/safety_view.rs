@@ -27,7 +27,7 @@ use hale_domain::strategy::Strategy;
 
 use crate::engine::Inner;
 use crate::error::EngineError;
-use crate::ports::{Ledgers, SafetyRecords, SafetyScope, SafetyView};
+use crate::ports::{Ledgers, SafetyChange, SafetyRecords, SafetyScope, SafetyTrail, SafetyView};
 use crate::tenant::TenantRuntime;
 
 /// One scope's records as this replica last saw them.
@@ -219,10 +219,29 @@ impl Inner {
         &self,
         rt: &TenantRuntime,
         ledgers: Ledgers<'_>,
-        mut f: F,
+        f: F,
     ) -> Result<R, EngineError>
     where
         F: FnMut(&PlatformSafety, &mut TenantSafety) -> R + Send,
+        R: Send,
+    {
+        self.record_tenant_safety(rt, ledgers, f, |_| SafetyTrail::default())
+            .await
+    }
+
+    /// As [`Inner::update_tenant_safety`], and writes the audit entries and
+    /// notices `trail` makes of `f`'s outcome in the same transaction, so
+    /// the change is never without its record (issue 17).
+    pub(crate) async fn record_tenant_safety<R, F, T>(
+        &self,
+        rt: &TenantRuntime,
+        ledgers: Ledgers<'_>,
+        mut f: F,
+        mut trail: T,
+    ) -> Result<R, EngineError>
+    where
+        F: FnMut(&PlatformSafety, &mut TenantSafety) -> R + Send,
+        T: FnMut(&R) -> SafetyTrail + Send,
         R: Send,
     {
         let settings = rt.policy.safety_settings();
@@ -234,18 +253,23 @@ impl Inner {
             // The policy was validated when the engine was built, so its
             // backoff policy is valid and this cannot fail.
             let Ok(mut safety) = TenantSafety::from_records(&settings, tenant) else {
-                return Vec::new();
+                return SafetyChange::default();
             };
             let before = safety.clone();
-            out = Some(f(&platform, &mut safety));
-            safety.changes_since(&before)
+            let r = f(&platform, &mut safety);
+            let change = SafetyChange {
+                records: safety.changes_since(&before),
+                trail: trail(&r),
+            };
+            out = Some(r);
+            change
         };
         let scope = SafetyScope::Tenant(rt.tenant().clone());
         let updated = self
             .ports
             .stores
             .safety
-            .update_safety(&scope, ledgers, &mut update)
+            .update_safety_audited(&scope, ledgers, &mut update)
             .await?;
         let now = self.now();
         self.merge_platform(&updated.platform, now);
@@ -256,10 +280,17 @@ impl Inner {
         out.ok_or_else(|| EngineError::Invalid("the tenant's backoff policy is invalid".into()))
     }
 
-    /// Runs `f` on the platform's current records as one atomic update.
-    pub(crate) async fn update_platform_safety<R, F>(&self, mut f: F) -> Result<R, EngineError>
+    /// Runs `f` on the platform's current records as one atomic update, and
+    /// writes the audit entries and notices `trail` makes of its outcome in
+    /// the same transaction.
+    pub(crate) async fn record_platform_safety<R, F, T>(
+        &self,
+        mut f: F,
+        mut trail: T,
+    ) -> Result<R, EngineError>
     where
         F: FnMut(&mut PlatformSafety) -> R + Send,
+        T: FnMut(&R) -> SafetyTrail + Send,
         R: Send,
     {
         let threshold = self.config.global_dormancy_threshold;
@@ -267,14 +298,19 @@ impl Inner {
         let mut update = |view: SafetyView<'_>| {
             let mut platform = PlatformSafety::from_records(threshold, view.platform.values());
             let before = platform.clone();
-            out = Some(f(&mut platform));
-            platform.changes_since(&before)
+            let r = f(&mut platform);
+            let change = SafetyChange {
+                records: platform.changes_since(&before),
+                trail: trail(&r),
+            };
+            out = Some(r);
+            change
         };
         let updated = self
             .ports
             .stores
             .safety
-            .update_safety(&SafetyScope::Platform, Ledgers::None, &mut update)
+            .update_safety_audited(&SafetyScope::Platform, Ledgers::None, &mut update)
             .await?;
         let mut seen = updated.platform.clone();
         seen.records.extend(updated.written.iter().cloned());

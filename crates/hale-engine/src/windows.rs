@@ -15,6 +15,7 @@ use crate::control::need_reason;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::ports::Ledgers;
+use crate::safety_trail::Act;
 
 /// Where a window comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,22 +144,24 @@ impl Engine {
             ended: None,
         };
         let opened = window.clone();
+        let schedule = serde_json::to_string(&window.schedule).unwrap_or_default();
+        let act = Act {
+            scope: &Scope::Tenant(tenant.clone()),
+            kind: AuditKind::WindowOpened,
+            target: format!("maintenance_window:{}", window.id),
+            by: &by,
+            reason: format!("{} {schedule}: {}", window.mode, window.reason),
+            at: now,
+        };
         inner
-            .update_tenant_safety(&rt, Ledgers::None, |_, s| {
-                s.open_window(opened.clone(), now)
-            })
+            .record_tenant_safety(
+                &rt,
+                Ledgers::None,
+                |_, s| s.open_window(opened.clone(), now),
+                |r| inner.act_trail(&act, r.is_ok()),
+            )
             .await?
             .map_err(window_error)?;
-        let schedule = serde_json::to_string(&window.schedule).unwrap_or_default();
-        inner
-            .audit_control(
-                &Scope::Tenant(tenant.clone()),
-                AuditKind::WindowOpened,
-                &format!("maintenance_window:{}", window.id),
-                &by,
-                &format!("{} {schedule}: {}", window.mode, window.reason),
-            )
-            .await?;
         Ok(window)
     }
 
@@ -181,21 +184,23 @@ impl Engine {
         }
         let now = inner.now();
         let actor = &by.actor;
+        let act = Act {
+            scope: &Scope::Tenant(tenant.clone()),
+            kind: AuditKind::WindowEnded,
+            target: format!("maintenance_window:{id}"),
+            by: &by,
+            reason: reason.trim().to_owned(),
+            at: now,
+        };
         let ended = inner
-            .update_tenant_safety(&rt, Ledgers::None, |_, s| {
-                s.end_window(id, actor, reason.trim(), now)
-            })
+            .record_tenant_safety(
+                &rt,
+                Ledgers::None,
+                |_, s| s.end_window(id, actor, reason.trim(), now),
+                |r| inner.act_trail(&act, r.is_ok()),
+            )
             .await?
             .map_err(window_error)?;
-        inner
-            .audit_control(
-                &Scope::Tenant(tenant.clone()),
-                AuditKind::WindowEnded,
-                &format!("maintenance_window:{id}"),
-                &by,
-                reason.trim(),
-            )
-            .await?;
         Ok(ended)
     }
 }

@@ -15,7 +15,8 @@ use hale_domain::failure::FailureClass;
 use hale_domain::guard::Guard;
 use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    Ledgers, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated, StoreError,
+    AuditedSafetyUpdate, Ledgers, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdated,
+    StoreError,
 };
 use hale_engine::{Engine, EngineConfig, Outcome, TenantPolicy};
 use hale_testkit::fakes::Scripted;
@@ -131,13 +132,15 @@ impl SafetyStore for RewritesBeforePrune {
         self.inner.safety_records(scope, since).await
     }
 
-    async fn update_safety(
+    async fn update_safety_audited(
         &self,
         scope: &SafetyScope,
         ledgers: Ledgers<'_>,
-        update: SafetyUpdate<'_>,
+        update: AuditedSafetyUpdate<'_>,
     ) -> Result<SafetyUpdated, StoreError> {
-        self.inner.update_safety(scope, ledgers, update).await
+        self.inner
+            .update_safety_audited(scope, ledgers, update)
+            .await
     }
 
     async fn prune_ledgers(

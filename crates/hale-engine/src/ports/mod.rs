@@ -41,8 +41,8 @@ pub use outbox::{
     OutboxBacklog,
 };
 pub use safety::{
-    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
-    SafetyView,
+    AuditedSafetyUpdate, Ledgers, SafetyChange, SafetyRecord, SafetyRecords, SafetyScope,
+    SafetyStore, SafetyTrail, SafetyUpdate, SafetyUpdated, SafetyView,
 };
 pub use silences::{NoSilenceSource, SilenceAnswer, SilenceError, SilenceQuery, SilenceSource};
 pub use store::*;

@@ -35,12 +35,31 @@
 //!   later write of the same key carries a version above the scope's epoch
 //!   at the deletion, so every replica takes it. Deleting is idempotent: a
 //!   deleted ledger is absent, and an absent ledger matches no version.
+//! * **The change and its record, together.**
+//!   [`SafetyStore::update_safety_audited`] is the same update whose
+//!   function also returns the [`SafetyTrail`] the change leaves: the audit
+//!   entries that record it (each with the notice it carries,
+//!   [`Notice::for_audit`]) and notices of their own (the platform's notice
+//!   of a global act). They are written in the update's transaction: after
+//!   a crash there is either the change with its audit entries and notices,
+//!   or none of them. The trail is written even when no record changes (an
+//!   act that found the state as asked is still audited); the epoch moves
+//!   only with records. A platform update may carry any tenant's entries
+//!   (a global act is audited in every tenant's log); a tenant update only
+//!   its tenant's.
 //! * **Errors.** `Unavailable` when the backend cannot be reached or times
 //!   out: then nothing was written (for a prune: nothing was deleted, or
-//!   everything it reports; a retry is safe).
+//!   everything it reports; a retry is safe). `Conflict` when an audit
+//!   entry of the trail has an id the tenant's log already holds, `Invalid`
+//!   when the trail holds an entry or notice of a tenant a tenant update is
+//!   not for: then nothing was written either, neither records nor trail.
+//!   A notice whose id is already stored is skipped, as every carried
+//!   notice is.
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
+use hale_domain::notification::Notice;
+use hale_domain::record::audit::AuditEntry;
 use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 
 use super::StoreError;
@@ -121,6 +140,62 @@ pub struct SafetyView<'a> {
 pub type SafetyUpdate<'a> =
     &'a mut (dyn FnMut(SafetyView<'_>) -> Vec<(SafetyKey, SafetyValue)> + Send);
 
+/// What a safety change leaves in the record besides the safety records:
+/// written in the same transaction as them (see the module docs).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SafetyTrail {
+    /// The audit entries that record the change, each with the notice it
+    /// carries.
+    pub audit: Vec<AuditEntry>,
+    /// Notices of their own (the platform's notice of a global act).
+    pub notices: Vec<Notice>,
+}
+
+impl SafetyTrail {
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.audit.is_empty() && self.notices.is_empty()
+    }
+
+    /// Whether every entry and notice belongs to the update's scope: any
+    /// tenant's for the platform (a global act is audited in every
+    /// tenant's log), only the tenant's own for a tenant.
+    pub fn fits(&self, scope: &SafetyScope) -> Result<(), StoreError> {
+        let SafetyScope::Tenant(t) = scope else {
+            return Ok(());
+        };
+        let stray = self
+            .audit
+            .iter()
+            .map(|a| Some(&a.tenant))
+            .chain(self.notices.iter().map(|n| n.tenant.as_ref()))
+            .find(|owner| *owner != Some(t));
+        match stray {
+            None => Ok(()),
+            Some(owner) => Err(StoreError::Invalid(format!(
+                "an update of tenant {t} cannot record for {}",
+                owner.map_or("the platform".to_owned(), |o| format!("tenant {o}"))
+            ))),
+        }
+    }
+}
+
+/// What an audited update's function returns: the records to write and the
+/// trail that records the change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SafetyChange {
+    /// The records to write (none: the epoch stays).
+    pub records: Vec<(SafetyKey, SafetyValue)>,
+    /// The audit entries and notices written with them.
+    pub trail: SafetyTrail,
+}
+
+/// The caller's audited update: as [`SafetyUpdate`], returning the trail
+/// with the records. It runs inside the store's transaction, so it must not
+/// block or do IO; it may run again on a retry, so it builds the trail from
+/// what it decided on the records it was given.
+pub type AuditedSafetyUpdate<'a> = &'a mut (dyn FnMut(SafetyView<'_>) -> SafetyChange + Send);
+
 /// What an update did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SafetyUpdated {
@@ -158,6 +233,23 @@ pub trait SafetyStore: Send + Sync {
         scope: &SafetyScope,
         ledgers: Ledgers<'_>,
         update: SafetyUpdate<'_>,
+    ) -> Result<SafetyUpdated, StoreError> {
+        let mut audited = |view: SafetyView<'_>| SafetyChange {
+            records: update(view),
+            trail: SafetyTrail::default(),
+        };
+        self.update_safety_audited(scope, ledgers, &mut audited)
+            .await
+    }
+
+    /// As [`SafetyStore::update_safety`], and writes the trail `update`
+    /// returns (audit entries and notices) in the same transaction: all of
+    /// it or nothing (see the module docs, including the errors).
+    async fn update_safety_audited(
+        &self,
+        scope: &SafetyScope,
+        ledgers: Ledgers<'_>,
+        update: AuditedSafetyUpdate<'_>,
     ) -> Result<SafetyUpdated, StoreError>;
 
     /// Deletes the tenant's attempt ledgers `spent` names, each only if its

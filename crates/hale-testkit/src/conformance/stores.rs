@@ -30,9 +30,10 @@
 //! # Isolation
 //!
 //! Every check works in fresh random tenants (`t-<uuid>`), so the checks
-//! can share one database and run in parallel. The one exception is
-//! [`safety_platform_scope_is_seen_by_tenant_updates`], which writes the
-//! platform scope's records; run no other writer of the platform scope
+//! can share one database and run in parallel. The exceptions are
+//! [`safety_platform_scope_is_seen_by_tenant_updates`] and
+//! [`safety_global_act_is_recorded_in_every_tenant_or_none`], which write
+//! the platform scope's records; run no other writer of the platform scope
 //! against the same database at the same time.
 //!
 //! # Calling checks directly
@@ -52,6 +53,7 @@ mod knowledge;
 mod operations;
 mod outbox;
 mod policy;
+mod safety_trail;
 mod state;
 mod support;
 
@@ -70,6 +72,7 @@ pub use knowledge::*;
 pub use operations::*;
 pub use outbox::*;
 pub use policy::*;
+pub use safety_trail::*;
 pub use state::*;
 
 /// What a conformance factory may produce: a store, or `None` to skip.
@@ -241,6 +244,9 @@ macro_rules! store_conformance_tests {
             outbox_routing_makes_one_delivery_per_channel,
             outbox_claims_are_disjoint_and_attempts_need_the_claim,
             outbox_platform_scope_and_backlog,
+            // A safety change and its record.
+            safety_change_and_its_audit_entry_are_one_write,
+            safety_global_act_is_recorded_in_every_tenant_or_none,
         );
     };
     (@expand $module:ident ($factory:expr) $($check:ident),+ $(,)?) => {
@@ -303,6 +309,7 @@ mod tests {
             ("outbox.rs", include_str!("stores/outbox.rs")),
             ("state.rs", include_str!("stores/state.rs")),
             ("policy.rs", include_str!("stores/policy.rs")),
+            ("safety_trail.rs", include_str!("stores/safety_trail.rs")),
         ];
         files
             .iter()

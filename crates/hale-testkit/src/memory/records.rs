@@ -16,7 +16,7 @@ use hale_engine::ports::{
 };
 
 use super::{
-    MemoryStore, absent, admits, admits_opt, duplicate, in_window, next_revision, page_of,
+    MemoryStore, Tables, absent, admits, admits_opt, duplicate, in_window, next_revision, page_of,
     same_tenant, stale,
 };
 
@@ -157,16 +157,40 @@ impl ApprovalStore for MemoryStore {
 
 // === impl AuditLog ===
 
+impl Tables {
+    /// `Conflict` when any of `entries` has an id its tenant's log (or an
+    /// earlier one of `entries`) already holds; checked before anything is
+    /// written, so a failed call writes nothing.
+    pub(super) fn check_new_audit(&self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let mut seen = std::collections::HashSet::new();
+        for e in entries {
+            let stored = self
+                .tenant(&e.tenant)
+                .is_some_and(|t| t.audit.contains_key(&e.id));
+            if stored || !seen.insert((&e.tenant, &e.id)) {
+                return Err(duplicate("audit entry", &e.id, &e.tenant));
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends an entry checked by [`Tables::check_new_audit`], with the
+    /// notice it carries.
+    pub(super) fn insert_audit(&mut self, entry: AuditEntry) {
+        let notice = Notice::for_audit(&entry);
+        self.tenant_mut(&entry.tenant)
+            .audit
+            .insert(entry.id.clone(), entry);
+        self.carry(notice);
+    }
+}
+
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let mut tables = self.tables()?;
-        let t = tables.tenant_mut(&entry.tenant);
-        if t.audit.contains_key(&entry.id) {
-            return Err(duplicate("audit entry", &entry.id, &entry.tenant));
-        }
-        t.audit.insert(entry.id.clone(), entry.clone());
-        tables.carry(Notice::for_audit(entry));
+        tables.check_new_audit(std::slice::from_ref(entry))?;
+        tables.insert_audit(entry.clone());
         Ok(())
     }
 

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use hale_domain::TenantId;
 use hale_domain::safety::{LedgerKey, SafetyKey, SafetyValue};
 use hale_engine::ports::{
-    Ledgers, SafetyRecord, SafetyRecords, SafetyScope, SafetyStore, SafetyUpdate, SafetyUpdated,
-    SafetyView, StoreError, StoreHealth,
+    AuditedSafetyUpdate, Ledgers, SafetyChange, SafetyRecord, SafetyRecords, SafetyScope,
+    SafetyStore, SafetyUpdated, SafetyView, StoreError, StoreHealth,
 };
 
 use super::MemoryStore;
@@ -70,11 +70,11 @@ impl SafetyStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    async fn update_safety(
+    async fn update_safety_audited(
         &self,
         scope: &SafetyScope,
         ledgers: Ledgers<'_>,
-        update: SafetyUpdate<'_>,
+        update: AuditedSafetyUpdate<'_>,
     ) -> Result<SafetyUpdated, StoreError> {
         // One lock over every table: the update is atomic with respect to
         // every other call.
@@ -94,10 +94,23 @@ impl SafetyStore for MemoryStore {
                     .unwrap_or_default(),
             ),
         };
-        let writes = update(SafetyView {
+        let SafetyChange {
+            records: writes,
+            trail,
+        } = update(SafetyView {
             platform: &platform,
             tenant: tenant.as_ref(),
         });
+        // Everything that can refuse the change is checked before anything
+        // is written: the change and its trail land together or not at all.
+        trail.fits(scope)?;
+        tables.check_new_audit(&trail.audit)?;
+        for entry in trail.audit {
+            tables.insert_audit(entry);
+        }
+        for notice in trail.notices {
+            tables.carry(Some(notice));
+        }
         let target = tables.safety.entry(scope.clone()).or_default();
         let mut written = Vec::new();
         if !writes.is_empty() {
