@@ -2,7 +2,7 @@
 //! act needs an actor, is audited with channel `manual`, and is one atomic
 //! update of the shared safety state, in force on every replica within the
 //! sync interval; its audit entries and notices are written in that
-//! update's transaction ([`crate::safety_trail`]).
+//! update's transaction (`safety_trail.rs`).
 //! Acts on the global scope are audited in every configured tenant's log,
 //! since each tenant is affected, and make one platform-wide notice.
 
