@@ -8,7 +8,7 @@ use axum::response::Response;
 use hale_domain::breaker::BreakerState;
 use hale_domain::dormancy::DormantRecord;
 use hale_domain::kill_switch::{self, Feature, SwitchLayer, SwitchVerdict};
-use hale_engine::status::{BackgroundTasksStatus, BreakerStatus};
+use hale_engine::status::{BackgroundTasksStatus, BreakerStatus, StrategyEffectivenessStatus};
 use hale_engine::{StatusSnapshot, SwitchesView};
 use maud::{Markup, html};
 
@@ -64,6 +64,7 @@ pub(crate) async fn overview(
         }
         (issues(&status))
         (breakers(&frame, &status.circuit_breakers))
+        (effectiveness(&frame, &status.effectiveness))
         (switch_layers(&switches))
         (tasks(&status.background_tasks))
         p .hint { "Taken at " (time(status.generated_at)) "; this page refreshes every " (REFRESH) " seconds." }
@@ -227,6 +228,42 @@ pub(crate) fn breakers(frame: &Frame, list: &[BreakerStatus]) -> Markup {
                                     }
                                 }
                                 td data-label="Why latched" { (page::text_opt(b.permanent_reason.as_deref())) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Whether each strategy's completed fixes held (docs/effectiveness.md),
+/// counted in the store every replica shares; nothing before the first
+/// operation that tracks it.
+fn effectiveness(frame: &Frame, list: &[StrategyEffectivenessStatus]) -> Markup {
+    html! {
+        @if !list.is_empty() {
+            section aria-labelledby="effectiveness-h" {
+                h2 #effectiveness-h { "Effectiveness of fixes" }
+                table {
+                    thead { tr {
+                        @if frame.tenant.is_none() { th { "Tenant" } }
+                        th { "Strategy" } th { "Effective" } th { "Ineffective" } th { "Pending" } th { "Effective rate" }
+                    } }
+                    tbody {
+                        @for e in list {
+                            tr {
+                                @if frame.tenant.is_none() { td data-label="Tenant" { (e.tenant) } }
+                                td data-label="Strategy" { (e.strategy) }
+                                td data-label="Effective" { (e.effective) }
+                                td data-label="Ineffective" { (e.ineffective) }
+                                td data-label="Pending" { (e.pending) }
+                                td data-label="Effective rate" {
+                                    @match e.effective_rate {
+                                        Some(r) => { (format!("{:.0}%", r * 100.0)) }
+                                        None => { "—" }
+                                    }
+                                }
                             }
                         }
                     }

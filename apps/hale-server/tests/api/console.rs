@@ -223,6 +223,14 @@ async fn every_page_renders_for_an_operator_and_a_platform_admin() {
         .get_as(&alice, &format!("/console/operations/{op}"))
         .await;
     assert!(r.text.contains("COMPLETED") && r.text.contains("rollout_restart"));
+    // The overview counts each strategy's fixes by verdict.
+    let r = api.get_as(&alice, "/console").await;
+    assert!(r.text.contains("Effectiveness of fixes"), "{}", r.text);
+    assert!(
+        r.text.contains(r#"<td data-label="Strategy">restart</td><td data-label="Effective">0</td><td data-label="Ineffective">0</td><td data-label="Pending">1</td><td data-label="Effective rate">—</td>"#),
+        "{}",
+        r.text
+    );
     // The restart's incident counts how its fixes held.
     let op_inc = api
         .get(&format!("/v1/operations/{op}"), A_VIEWER)
