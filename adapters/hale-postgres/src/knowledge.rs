@@ -3,15 +3,18 @@
 
 use async_trait::async_trait;
 use hale_domain::anti_pattern::SymptomsHash;
+use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::{KnowledgeId, TenantId};
-use hale_engine::ports::{KnowledgeFilter, KnowledgeStore, Page, StoreError};
+use hale_engine::ports::{KnowledgeFilter, KnowledgeStore, Page, StoreError, caused_by};
 use sqlx::Postgres;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 
+use crate::audit::insert_audit;
 use crate::codec::{Cols, int, json, ts, wire};
-use crate::store::{PgStore, list_query};
+use crate::error;
+use crate::store::{PgStore, commit, list_query};
 
 macro_rules! columns {
     () => {
@@ -102,9 +105,22 @@ fn bind<'q>(
 
 #[async_trait]
 impl KnowledgeStore for PgStore {
-    async fn create_knowledge(&self, entry: &KnowledgeEntry) -> Result<(), StoreError> {
+    async fn create_knowledge_audited(
+        &self,
+        entry: &KnowledgeEntry,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        caused_by(&entry.tenant, audit)?;
         let insert = bind(sqlx::query(INSERT), entry)?;
-        self.execute(&entry.tenant, insert).await.map(drop)
+        self.timed(async {
+            let mut tx = self.begin(&entry.tenant).await?;
+            insert.execute(&mut *tx).await.map_err(error::db)?;
+            for a in audit {
+                insert_audit(&mut tx, a).await?;
+            }
+            commit(tx).await
+        })
+        .await
     }
 
     async fn get_knowledge(

@@ -2,11 +2,13 @@
 
 use async_trait::async_trait;
 use hale_domain::TenantId;
+use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::timeline::TimelineEvent;
-use hale_engine::ports::{Page, StoreError, TimelineFilter, TimelineStore};
+use hale_engine::ports::{Page, StoreError, TimelineFilter, TimelineStore, caused_by};
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Transaction};
 
+use crate::audit::insert_audit;
 use crate::codec::{Cols, ts, wire, wire_opt};
 use crate::error;
 use crate::store::{PgStore, commit, list_query, push_time_range};
@@ -71,10 +73,18 @@ pub(crate) async fn insert_timeline(
 
 #[async_trait]
 impl TimelineStore for PgStore {
-    async fn append_timeline(&self, event: &TimelineEvent) -> Result<(), StoreError> {
+    async fn append_timeline_audited(
+        &self,
+        event: &TimelineEvent,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        caused_by(&event.tenant, audit)?;
         self.timed(async {
             let mut tx = self.begin(&event.tenant).await?;
             insert_timeline(&mut tx, event).await?;
+            for a in audit {
+                insert_audit(&mut tx, a).await?;
+            }
             commit(tx).await
         })
         .await

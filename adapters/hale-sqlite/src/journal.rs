@@ -83,8 +83,12 @@ impl AuditLog for SqliteStore {
 
 #[async_trait]
 impl TimelineStore for SqliteStore {
-    async fn append_timeline(&self, event: &TimelineEvent) -> Result<(), StoreError> {
-        self.insert_one(Table::TIMELINE, &event.tenant, &event.id, event)
+    async fn append_timeline_audited(
+        &self,
+        event: &TimelineEvent,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        self.insert_one(Table::TIMELINE, &event.tenant, &event.id, event, audit)
             .await
     }
 

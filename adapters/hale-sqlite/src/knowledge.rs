@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use hale_domain::anti_pattern::SymptomsHash;
+use hale_domain::record::audit::AuditEntry;
 use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::{KnowledgeId, TenantId};
 use hale_engine::ports::{KnowledgeFilter, KnowledgeStore, Page, StoreError};
@@ -12,8 +13,12 @@ const T: Table = Table::KNOWLEDGE;
 
 #[async_trait]
 impl KnowledgeStore for SqliteStore {
-    async fn create_knowledge(&self, entry: &KnowledgeEntry) -> Result<(), StoreError> {
-        self.insert_one(T, &entry.tenant, entry.id.as_str(), entry)
+    async fn create_knowledge_audited(
+        &self,
+        entry: &KnowledgeEntry,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        self.insert_one(T, &entry.tenant, entry.id.as_str(), entry, audit)
             .await
     }
 

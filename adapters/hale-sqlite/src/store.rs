@@ -11,8 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use hale_domain::record::audit::AuditEntry;
 use hale_domain::{TenantId, Timestamp};
-use hale_engine::ports::{Page, PageRequest, StoreError};
+use hale_engine::ports::{Page, PageRequest, StoreError, caused_by};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::migrate::Migrator;
@@ -21,6 +22,7 @@ use sqlx::{QueryBuilder, Sqlite, Transaction};
 
 use crate::config::SqliteStoreConfig;
 use crate::error;
+use crate::journal::insert_audit;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -170,18 +172,25 @@ impl SqliteStore {
             .map_err(error::db)
     }
 
-    /// Inserts one record in a transaction of its own; `Conflict` if the
-    /// key exists.
+    /// Inserts one record with the audit entries it causes (each with the
+    /// notice it carries) in a transaction of its own; `Conflict` if the
+    /// key or an entry's id exists, `Invalid` if an entry is another
+    /// tenant's: then nothing is written.
     pub(crate) async fn insert_one<T: Serialize>(
         &self,
         table: Table,
         tenant: &TenantId,
         key: &str,
         record: &T,
+        audit: &[AuditEntry],
     ) -> Result<(), StoreError> {
+        caused_by(tenant, audit)?;
         let doc = to_doc(record)?;
         let mut tx = self.write().await?;
         table.insert(&mut tx, tenant, key, doc).await?;
+        for entry in audit {
+            insert_audit(&mut tx, entry).await?;
+        }
         commit(tx).await
     }
 

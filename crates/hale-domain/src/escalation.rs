@@ -13,9 +13,9 @@
 //! | `healing_failed` | `healing.escalated` | the operation update that marks it escalated |
 //! | `operation_interrupted` | `interruption.escalated` | the operation update that marks it escalated |
 //! | `dormant` | `dormancy.entered` | the dormancy's own audit entry |
-//! | `regression` | `regression.escalated` | on its own (the operation is finished) |
-//! | `ineffective_chain` | `ineffective_chain.escalated` | on its own, after the blocking knowledge entry |
-//! | `budget_exhausted` | `budget.escalated` | on its own, once the shared budget record marked it due |
+//! | `regression` | `regression.escalated` | the regression's timeline event |
+//! | `ineffective_chain` | `ineffective_chain.escalated` | the knowledge entry that blocks the strategy |
+//! | `budget_exhausted` | `budget.escalated` | the shared budget record's update that marks it sent |
 
 use serde::{Deserialize, Serialize};
 

@@ -264,30 +264,33 @@ impl Inner {
             created_at: now,
             updated_at: now,
         };
-        stores.knowledge.create_knowledge(&entry).await?;
-        self.escalate_recorded(
-            Escalation {
-                tenant: tenant.clone(),
-                kind: EscalationKind::IneffectiveChain,
-                summary: format!(
-                    "{} was ineffective {} times on {} within {}: blocked there until knowledge entry {} is archived",
-                    op.strategy_id,
-                    policy.chain_threshold,
-                    op.resource,
-                    hale_domain::time::duration::format(policy.chain_window),
-                    entry.id
-                ),
-                resource: Some(op.resource.clone()),
-                strategy_id: Some(op.strategy_id.clone()),
-                operation_id: Some(op.id.clone()),
-                incident_id: op.incident_id.clone(),
-                guard: None,
-                severity: EscalationKind::IneffectiveChain.severity(),
-                at: now,
-            },
-            Origin::failure_watcher(),
-        )
-        .await;
+        let escalation = Escalation {
+            tenant: tenant.clone(),
+            kind: EscalationKind::IneffectiveChain,
+            summary: format!(
+                "{} was ineffective {} times on {} within {}: blocked there until knowledge entry {} is archived",
+                op.strategy_id,
+                policy.chain_threshold,
+                op.resource,
+                hale_domain::time::duration::format(policy.chain_window),
+                entry.id
+            ),
+            resource: Some(op.resource.clone()),
+            strategy_id: Some(op.strategy_id.clone()),
+            operation_id: Some(op.id.clone()),
+            incident_id: op.incident_id.clone(),
+            guard: None,
+            severity: EscalationKind::IneffectiveChain.severity(),
+            at: now,
+        };
+        // The block and its escalation's record (with its notice) are one
+        // write: never a strategy blocked without anyone hearing of it.
+        let record = self.escalation_entry(&escalation, Origin::failure_watcher());
+        stores
+            .knowledge
+            .create_knowledge_audited(&entry, &[record])
+            .await?;
+        self.escalate(escalation).await;
         Ok(())
     }
 }

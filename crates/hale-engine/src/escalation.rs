@@ -1,28 +1,27 @@
 //! Escalations ([`hale_domain::escalation`]): recorded first, then told.
-//! The record is the audit entry of the escalation's kind, written with the
-//! operation update that marks a run's operation escalated, or on its own
-//! when the escalation has no operation to update; the store writes its
-//! notice to the outbox in the same transaction. The `Notifier` port (the
-//! log line) is called afterwards, best effort.
+//! The record is the audit entry of the escalation's kind, written in the
+//! transaction of the record that caused it: the operation update that
+//! marks a run's operation escalated, the anti-pattern entry that blocks an
+//! ineffective chain, the timeline event of a regression, the shared budget
+//! record. The store writes its notice to the outbox in the same
+//! transaction. The `Notifier` port (the log line) is called afterwards,
+//! best effort.
 
 use hale_domain::Origin;
 use hale_domain::escalation::Escalation;
 use hale_domain::guard::Block;
+use hale_domain::record::audit::AuditEntry;
 
 use crate::engine::Inner;
 use crate::runner::Run;
 
 impl Inner {
-    /// Records an escalation that has no operation update of its own
-    /// (a regression, an ineffective chain, an exhausted budget), then
-    /// tells the notifier. A record that cannot be written is logged; the
-    /// notifier is told anyway.
-    pub(crate) async fn escalate_recorded(&self, e: Escalation, origin: Origin) {
-        let entry = e.audit_entry(self.ports.ids.next_id("aud"), origin);
-        if let Err(err) = self.audit(entry).await {
-            tracing::warn!(tenant = %e.tenant, kind = %e.kind, error = %err, "could not record an escalation; its notice is lost");
-        }
-        self.escalate(e).await;
+    /// The audit entry that records an escalation with no operation update
+    /// of its own (a regression, an ineffective chain): the caller writes
+    /// it with the record that caused the escalation, in that record's
+    /// transaction, and tells the notifier once it committed.
+    pub(crate) fn escalation_entry(&self, e: &Escalation, origin: Origin) -> AuditEntry {
+        e.audit_entry(self.ports.ids.next_id("aud"), origin)
     }
 
     /// Escalates a run's operation: the update that marks it escalated

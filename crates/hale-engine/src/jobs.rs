@@ -304,26 +304,30 @@ impl Inner {
                     );
                     tl.operation_id = Some(op.id.clone());
                     tl.incident_id.clone_from(&op.incident_id);
-                    self.timeline(tl).await?;
-                    self.escalate_recorded(
-                        Escalation {
-                            tenant: rt.tenant().clone(),
-                            kind: EscalationKind::Regression,
-                            summary: format!(
-                                "{} is unhealthy again after healing ({why})",
-                                op.resource
-                            ),
-                            resource: Some(op.resource.clone()),
-                            strategy_id: Some(op.strategy_id.clone()),
-                            operation_id: Some(op.id.clone()),
-                            incident_id: op.incident_id.clone(),
-                            guard: None,
-                            severity: EscalationKind::Regression.severity(),
-                            at: now,
-                        },
-                        Origin::failure_watcher(),
-                    )
-                    .await;
+                    let escalation = Escalation {
+                        tenant: rt.tenant().clone(),
+                        kind: EscalationKind::Regression,
+                        summary: format!(
+                            "{} is unhealthy again after healing ({why})",
+                            op.resource
+                        ),
+                        resource: Some(op.resource.clone()),
+                        strategy_id: Some(op.strategy_id.clone()),
+                        operation_id: Some(op.id.clone()),
+                        incident_id: op.incident_id.clone(),
+                        guard: None,
+                        severity: EscalationKind::Regression.severity(),
+                        at: now,
+                    };
+                    // The regression's timeline event and its escalation's
+                    // record (with its notice) are one write.
+                    let record = self.escalation_entry(&escalation, Origin::failure_watcher());
+                    self.ports
+                        .stores
+                        .timeline
+                        .append_timeline_audited(&tl, &[record])
+                        .await?;
+                    self.escalate(escalation).await;
                 }
             }
         }

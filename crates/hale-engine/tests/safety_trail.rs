@@ -16,11 +16,11 @@ use hale_domain::notification::{Notice, NoticeKind};
 use hale_domain::record::audit::{AuditEntry, AuditKind};
 use hale_domain::{Actor, TenantId};
 use hale_engine::ports::{
-    AuditFilter, AuditLog, AuditedSafetyUpdate, Ledgers, NotificationOutbox, Page, SafetyRecords,
-    SafetyScope, SafetyStore, SafetyUpdated, SafetyView, StoreError,
+    AuditLog, AuditedSafetyUpdate, Ledgers, NotificationOutbox, SafetyRecords, SafetyScope,
+    SafetyStore, SafetyUpdated, SafetyView, StoreError,
 };
 use hale_engine::{Engine, TenantPolicy};
-use hale_testkit::fakes::Scripted;
+use hale_testkit::fakes::{AuditAppendsFail, Scripted};
 use hale_testkit::{Kit, MemoryStore};
 use support::*;
 
@@ -44,25 +44,6 @@ fn count(notices: &[Notice], kind: NoticeKind) -> usize {
     notices.iter().filter(|n| n.kind == kind).count()
 }
 
-/// An audit log whose appends all fail, as a crash right after a separate
-/// safety transaction would leave it; reads go to the real store.
-struct AppendsFail(Arc<MemoryStore>);
-
-#[async_trait]
-impl AuditLog for AppendsFail {
-    async fn append_audit(&self, _: &AuditEntry) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("the audit append is lost".into()))
-    }
-
-    async fn list_audit(
-        &self,
-        tenant: &TenantId,
-        filter: &AuditFilter,
-    ) -> Result<Page<AuditEntry>, StoreError> {
-        self.0.list_audit(tenant, filter).await
-    }
-}
-
 /// The global switch is written with its audit entries (one per tenant)
 /// and the platform's notice, in the safety update's own transaction: it
 /// needs no separate audit append, so losing every such append loses none
@@ -72,7 +53,7 @@ async fn a_global_switch_is_recorded_in_its_own_transaction() {
     let kit = Kit::new();
     let (shop, blog) = (tenant("shop"), tenant("blog"));
     let mut ports = kit.ports();
-    ports.stores.audit = Arc::new(AppendsFail(kit.store.clone()));
+    ports.stores.audit = Arc::new(AuditAppendsFail(kit.store.clone()));
     let e = engine_with(ports, &[&shop, &blog]).await;
     e.set_global_switch(
         Feature::AutoHealing,
@@ -354,7 +335,7 @@ async fn a_budget_escalation_is_marked_and_recorded_in_one_write() {
         ..Default::default()
     };
     let mut ports = kit.ports();
-    ports.stores.audit = Arc::new(AppendsFail(kit.store.clone()));
+    ports.stores.audit = Arc::new(AuditAppendsFail(kit.store.clone()));
     let e = Engine::builder(ports).tenant(p).build().await.unwrap();
     kit.executor
         .set_default(Scripted::Slow(Duration::from_secs(60)));

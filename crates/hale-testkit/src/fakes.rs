@@ -1,5 +1,5 @@
-//! Scriptable fakes for the executor, health probe, notifier, and a lock
-//! wrapper with fault injection. Engine tests and the offline replay drive
+//! Scriptable fakes for the executor, health probe, notifier, and lock,
+//! audit log and knowledge wrappers with fault injection. Engine tests and the offline replay drive
 //! outcomes through these.
 
 use std::collections::{HashMap, VecDeque};
@@ -7,14 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hale_domain::anti_pattern::SymptomsHash;
 use hale_domain::failure::FailureClass;
+use hale_domain::record::audit::AuditEntry;
+use hale_domain::record::knowledge::KnowledgeEntry;
 use hale_domain::strategy::ActionKind;
-use hale_domain::{ResourceRef, TenantId};
+use hale_domain::{KnowledgeId, ResourceRef, TenantId};
 use hale_engine::ports::{
-    Acquire, ActionExecutor, ActionOutcome, ActionRequest, Escalation, EscalationKind, ExecError,
-    ExecMode, FencingToken, Health, HealthProbe, IdempotencyKeys, Lease, LockError, LockHolder,
-    LockRequest, Notifier, NotifyError, ProbeError, ProbeRequest, ResourceLocks, SilenceAnswer,
-    SilenceError, SilenceQuery, SilenceSource,
+    Acquire, ActionExecutor, ActionOutcome, ActionRequest, AuditFilter, AuditLog, Escalation,
+    EscalationKind, ExecError, ExecMode, FencingToken, Health, HealthProbe, IdempotencyKeys,
+    KnowledgeFilter, KnowledgeStore, Lease, LockError, LockHolder, LockRequest, Notifier,
+    NotifyError, Page, ProbeError, ProbeRequest, ResourceLocks, SilenceAnswer, SilenceError,
+    SilenceQuery, SilenceSource, StoreError,
 };
 use parking_lot::Mutex;
 
@@ -439,5 +443,81 @@ impl SilenceSource for ScriptedSilences {
             true => SilenceAnswer::NotSilenced,
             false => SilenceAnswer::Silenced(ids),
         })
+    }
+}
+
+/// An audit log whose separate appends all fail (`Unavailable`), as a
+/// crash right after the write that caused an entry would leave it; reads
+/// and the entries other writes carry go to the real store. A record whose
+/// audit entries travel in its own transaction loses nothing to it.
+pub struct AuditAppendsFail(pub Arc<dyn AuditLog>);
+
+#[async_trait]
+impl AuditLog for AuditAppendsFail {
+    async fn append_audit(&self, _: &AuditEntry) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(
+            "injected fault: the audit append is lost".into(),
+        ))
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        filter: &AuditFilter,
+    ) -> Result<Page<AuditEntry>, StoreError> {
+        self.0.list_audit(tenant, filter).await
+    }
+}
+
+/// A knowledge store whose creates all fail (`Unavailable`); every other
+/// call goes to the real store.
+pub struct KnowledgeCreatesFail(pub Arc<dyn KnowledgeStore>);
+
+#[async_trait]
+impl KnowledgeStore for KnowledgeCreatesFail {
+    async fn create_knowledge_audited(
+        &self,
+        _: &KnowledgeEntry,
+        _: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(
+            "injected fault: the knowledge write is lost".into(),
+        ))
+    }
+
+    async fn get_knowledge(
+        &self,
+        tenant: &TenantId,
+        id: &KnowledgeId,
+    ) -> Result<Option<KnowledgeEntry>, StoreError> {
+        self.0.get_knowledge(tenant, id).await
+    }
+
+    async fn list_knowledge(
+        &self,
+        tenant: &TenantId,
+        filter: &KnowledgeFilter,
+    ) -> Result<Page<KnowledgeEntry>, StoreError> {
+        self.0.list_knowledge(tenant, filter).await
+    }
+
+    async fn update_knowledge(&self, entry: &KnowledgeEntry) -> Result<(), StoreError> {
+        self.0.update_knowledge(entry).await
+    }
+
+    async fn active_anti_patterns(
+        &self,
+        tenant: &TenantId,
+        symptoms: &SymptomsHash,
+    ) -> Result<Vec<KnowledgeEntry>, StoreError> {
+        self.0.active_anti_patterns(tenant, symptoms).await
+    }
+
+    async fn record_knowledge_view(
+        &self,
+        tenant: &TenantId,
+        id: &KnowledgeId,
+    ) -> Result<(), StoreError> {
+        self.0.record_knowledge_view(tenant, id).await
     }
 }

@@ -12,7 +12,9 @@
 //!   commit them together or not at all: an operation's state change and its
 //!   audit entry; an approval decision and its timeline event; an approval,
 //!   incident or audit entry and the notice it carries (see
-//!   [`super::outbox`]).
+//!   [`super::outbox`]); a knowledge entry or timeline event and the audit
+//!   entries it causes ([`KnowledgeStore::create_knowledge_audited`],
+//!   [`TimelineStore::append_timeline_audited`]).
 //! * **Optimistic concurrency.** Approvals, incidents and operations carry a
 //!   `revision`. `update` succeeds only if the stored revision equals the
 //!   record's, stores `revision + 1`, and returns it; otherwise `Conflict`.
@@ -225,6 +227,19 @@ pub struct OperationFilter {
 
 // === Ports ===
 
+/// Checks that the audit entries a record of `tenant` causes are the
+/// tenant's: `Invalid` otherwise, before anything is written (a record
+/// cannot audit another tenant's log).
+pub fn caused_by(tenant: &TenantId, audit: &[AuditEntry]) -> Result<(), StoreError> {
+    match audit.iter().find(|a| &a.tenant != tenant) {
+        None => Ok(()),
+        Some(a) => Err(StoreError::Invalid(format!(
+            "a record of tenant {tenant} cannot carry audit entry {} of tenant {}",
+            a.id, a.tenant
+        ))),
+    }
+}
+
 /// Approval requests (seed 003 `approval_records`).
 #[async_trait]
 pub trait ApprovalStore: Send + Sync {
@@ -324,7 +339,22 @@ pub trait IncidentStore: Send + Sync {
 #[async_trait]
 pub trait TimelineStore: Send + Sync {
     /// Appends an event. `Conflict` if the id exists.
-    async fn append_timeline(&self, event: &TimelineEvent) -> Result<(), StoreError>;
+    async fn append_timeline(&self, event: &TimelineEvent) -> Result<(), StoreError> {
+        self.append_timeline_audited(event, &[]).await
+    }
+
+    /// Appends an event together with the audit entries it causes (a
+    /// regression's `regression.escalated`), each with the notice it
+    /// carries, in one transaction: after a crash there is the event with
+    /// its entries and notices, or none of them. `Conflict` if the event's
+    /// id or an entry's id exists; `Invalid` if an entry belongs to another
+    /// tenant than the event ([`caused_by`]); then nothing was written. A
+    /// notice whose id is already stored is skipped.
+    async fn append_timeline_audited(
+        &self,
+        event: &TimelineEvent,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError>;
 
     /// Events, newest first.
     async fn list_timeline(
@@ -338,7 +368,23 @@ pub trait TimelineStore: Send + Sync {
 #[async_trait]
 pub trait KnowledgeStore: Send + Sync {
     /// Inserts an entry. `Conflict` if the id exists.
-    async fn create_knowledge(&self, entry: &KnowledgeEntry) -> Result<(), StoreError>;
+    async fn create_knowledge(&self, entry: &KnowledgeEntry) -> Result<(), StoreError> {
+        self.create_knowledge_audited(entry, &[]).await
+    }
+
+    /// Inserts an entry together with the audit entries it causes (the
+    /// `ineffective_chain.escalated` of the anti-pattern that blocks a
+    /// strategy), each with the notice it carries, in one transaction:
+    /// after a crash there is the entry with its audit entries and notices,
+    /// or none of them. `Conflict` if the entry's id or an audit entry's id
+    /// exists; `Invalid` if an audit entry belongs to another tenant than
+    /// the entry ([`caused_by`]); then nothing was written. A notice whose
+    /// id is already stored is skipped.
+    async fn create_knowledge_audited(
+        &self,
+        entry: &KnowledgeEntry,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError>;
 
     /// One entry.
     async fn get_knowledge(

@@ -77,6 +77,15 @@ pub async fn ingest_one(engine: &Engine, t: &TenantId, a: Alert) -> Outcome {
 /// need another healing attempt on the same target. Like a real
 /// Alertmanager, the new episode carries a new `startsAt`.
 pub async fn refire(engine: &Engine, t: &TenantId, a: &Alert) -> Outcome {
+    try_refire(engine, t, a).await.unwrap()
+}
+
+/// [`refire`], returning the error of a delivery the engine refused.
+pub async fn try_refire(
+    engine: &Engine,
+    t: &TenantId,
+    a: &Alert,
+) -> Result<Outcome, hale_engine::EngineError> {
     use std::sync::atomic::{AtomicI64, Ordering};
     static EPISODE: AtomicI64 = AtomicI64::new(1);
     let n = EPISODE.fetch_add(1, Ordering::Relaxed);
@@ -85,8 +94,9 @@ pub async fn refire(engine: &Engine, t: &TenantId, a: &Alert) -> Outcome {
     let mut resolved = a.clone().resolved();
     resolved.starts_at = a.starts_at;
     resolved.ends_at = Some(hale_domain::Timestamp::from_unix_secs(1_800_000_000 + n));
-    ingest_one(engine, t, resolved).await;
-    ingest_one(engine, t, fresh).await
+    engine.ingest(t, vec![resolved]).await?;
+    let mut r = engine.ingest(t, vec![fresh]).await?;
+    Ok(r.decisions.pop().unwrap().outcome)
 }
 
 /// A tenant's incidents, newest first (one page).

@@ -45,6 +45,7 @@
 
 mod approvals;
 mod audit_timeline;
+mod caused_audit;
 mod concurrency;
 mod fingerprints;
 mod incidents;
@@ -64,6 +65,7 @@ use hale_engine::ports::StoreAdapter;
 
 pub use approvals::*;
 pub use audit_timeline::*;
+pub use caused_audit::*;
 pub use concurrency::*;
 pub use fingerprints::*;
 pub use incidents::*;
@@ -247,6 +249,9 @@ macro_rules! store_conformance_tests {
             // A safety change and its record.
             safety_change_and_its_audit_entry_are_one_write,
             safety_global_act_is_recorded_in_every_tenant_or_none,
+            // A record and the audit entries it causes.
+            knowledge_entry_and_its_audit_entry_are_one_write,
+            timeline_event_and_its_audit_entry_are_one_write,
         );
     };
     (@expand $module:ident ($factory:expr) $($check:ident),+ $(,)?) => {
@@ -300,6 +305,7 @@ mod tests {
                 "audit_timeline.rs",
                 include_str!("stores/audit_timeline.rs"),
             ),
+            ("caused_audit.rs", include_str!("stores/caused_audit.rs")),
             ("concurrency.rs", include_str!("stores/concurrency.rs")),
             ("fingerprints.rs", include_str!("stores/fingerprints.rs")),
             ("incidents.rs", include_str!("stores/incidents.rs")),

@@ -13,6 +13,7 @@ use hale_domain::{ApprovalId, IncidentId, KnowledgeId, ResourceRef, TenantId, Ti
 use hale_engine::ports::{
     ApprovalFilter, ApprovalStore, AuditFilter, AuditLog, IncidentFilter, IncidentStore,
     KnowledgeFilter, KnowledgeStore, Page, PageRequest, StoreError, TimelineFilter, TimelineStore,
+    caused_by,
 };
 
 use super::{
@@ -316,13 +317,29 @@ impl IncidentStore for MemoryStore {
 
 #[async_trait]
 impl TimelineStore for MemoryStore {
-    async fn append_timeline(&self, event: &TimelineEvent) -> Result<(), StoreError> {
+    async fn append_timeline_audited(
+        &self,
+        event: &TimelineEvent,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        caused_by(&event.tenant, audit)?;
         let mut tables = self.tables()?;
-        let t = tables.tenant_mut(&event.tenant);
-        if t.timeline.contains_key(&event.id) {
+        // Everything that can refuse the write is checked before anything
+        // is written: the event and its audit entries land together.
+        if tables
+            .tenant(&event.tenant)
+            .is_some_and(|t| t.timeline.contains_key(&event.id))
+        {
             return Err(duplicate("timeline event", &event.id, &event.tenant));
         }
-        t.timeline.insert(event.id.clone(), event.clone());
+        tables.check_new_audit(audit)?;
+        tables
+            .tenant_mut(&event.tenant)
+            .timeline
+            .insert(event.id.clone(), event.clone());
+        for entry in audit {
+            tables.insert_audit(entry.clone());
+        }
         Ok(())
     }
 
@@ -355,17 +372,33 @@ impl TimelineStore for MemoryStore {
 
 #[async_trait]
 impl KnowledgeStore for MemoryStore {
-    async fn create_knowledge(&self, entry: &KnowledgeEntry) -> Result<(), StoreError> {
+    async fn create_knowledge_audited(
+        &self,
+        entry: &KnowledgeEntry,
+        audit: &[AuditEntry],
+    ) -> Result<(), StoreError> {
+        caused_by(&entry.tenant, audit)?;
         let mut tables = self.tables()?;
-        let t = tables.tenant_mut(&entry.tenant);
-        if t.knowledge.contains_key(&entry.id) {
+        // Everything that can refuse the write is checked before anything
+        // is written: the entry and its audit entries land together.
+        if tables
+            .tenant(&entry.tenant)
+            .is_some_and(|t| t.knowledge.contains_key(&entry.id))
+        {
             return Err(duplicate(
                 "knowledge entry",
                 entry.id.as_str(),
                 &entry.tenant,
             ));
         }
-        t.knowledge.insert(entry.id.clone(), entry.clone());
+        tables.check_new_audit(audit)?;
+        tables
+            .tenant_mut(&entry.tenant)
+            .knowledge
+            .insert(entry.id.clone(), entry.clone());
+        for a in audit {
+            tables.insert_audit(a.clone());
+        }
         Ok(())
     }
 

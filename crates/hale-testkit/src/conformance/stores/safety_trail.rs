@@ -11,11 +11,11 @@ use hale_domain::record::audit::{AuditEntry, AuditKind};
 use hale_domain::safety::{SafetyKey, SafetyValue};
 use hale_domain::{Origin, TenantId, Timestamp};
 use hale_engine::ports::{
-    AuditFilter, Ledgers, SafetyChange, SafetyScope, SafetyTrail, SafetyUpdated, SafetyView,
-    StoreAdapter, StoreError,
+    Ledgers, SafetyChange, SafetyScope, SafetyTrail, SafetyUpdated, SafetyView, StoreAdapter,
+    StoreError,
 };
 
-use super::support::{at, conflict, holds, ok, same};
+use super::support::{at, audit_ids, conflict, holds, notice_ids, ok, same};
 use crate::fixtures::{unique_id, unique_tenant};
 
 /// A kill switch set by hand, as the engine audits it (it carries a
@@ -40,23 +40,6 @@ fn tenant_off() -> (SafetyKey, SafetyValue) {
         ..TenantSwitches::default()
     };
     (SafetyKey::Switches, SafetyValue::TenantSwitches(switches))
-}
-
-async fn audit_ids<S: StoreAdapter>(store: &S, t: &TenantId) -> Vec<String> {
-    let page = ok(
-        store.list_audit(t, &AuditFilter::default()).await,
-        "list_audit",
-    );
-    let mut ids: Vec<String> = page.items.into_iter().map(|a| a.id).collect();
-    ids.sort();
-    ids
-}
-
-async fn notice_ids<S: StoreAdapter>(store: &S, t: Option<&TenantId>) -> Vec<String> {
-    let notices = ok(store.unrouted_notices(t, 1000).await, "unrouted_notices");
-    let mut ids: Vec<String> = notices.into_iter().map(|n| n.id).collect();
-    ids.sort();
-    ids
 }
 
 /// A platform change that rewrites the platform's switches as they are,

@@ -5,8 +5,8 @@ use std::fmt::Debug;
 
 use std::future::Future;
 
-use hale_domain::Timestamp;
-use hale_engine::ports::{Page, PageRequest, StoreError};
+use hale_domain::{TenantId, Timestamp};
+use hale_engine::ports::{AuditFilter, Page, PageRequest, StoreAdapter, StoreError};
 use tokio::task::JoinHandle;
 
 /// The suite's reference instant, 2027-01-15T08:00:00.123456Z: it has
@@ -174,4 +174,23 @@ where
 /// Owned copies of string literals, for comparing id lists.
 pub(super) fn strings(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The ids of the tenant's audit entries, sorted.
+pub(super) async fn audit_ids<S: StoreAdapter>(store: &S, t: &TenantId) -> Vec<String> {
+    let page = ok(
+        store.list_audit(t, &AuditFilter::default()).await,
+        "list_audit",
+    );
+    let mut ids: Vec<String> = page.items.into_iter().map(|a| a.id).collect();
+    ids.sort();
+    ids
+}
+
+/// The ids of the scope's unrouted notices, sorted.
+pub(super) async fn notice_ids<S: StoreAdapter>(store: &S, t: Option<&TenantId>) -> Vec<String> {
+    let notices = ok(store.unrouted_notices(t, 1000).await, "unrouted_notices");
+    let mut ids: Vec<String> = notices.into_iter().map(|n| n.id).collect();
+    ids.sort();
+    ids
 }

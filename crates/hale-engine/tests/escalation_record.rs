@@ -1,0 +1,187 @@
+//! Issue 17 item 2: an escalation's record (its audit entry, which carries
+//! its notice) is written in the transaction of the record that caused it.
+//! An ineffective chain's block and its escalation exist together or not at
+//! all; so do a regression's timeline event and its escalation. The stores'
+//! side is the conformance checks
+//! `knowledge_entry_and_its_audit_entry_are_one_write` and
+//! `timeline_event_and_its_audit_entry_are_one_write`.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hale_domain::TenantId;
+use hale_domain::alert::Alert;
+use hale_domain::effectiveness::EffectivenessPolicy;
+use hale_domain::guard::Guard;
+use hale_domain::notification::Notice;
+use hale_domain::record::knowledge::{EntryType, KnowledgeEntry};
+use hale_domain::record::timeline::TimelineEvent;
+use hale_engine::ports::{
+    EscalationKind, Health, KnowledgeFilter, KnowledgeStore, NotificationOutbox,
+};
+use hale_engine::{Engine, Outcome, Ports, TenantPolicy};
+use hale_testkit::Kit;
+use hale_testkit::fakes::{AuditAppendsFail, KnowledgeCreatesFail};
+use support::*;
+
+/// A tenant whose strategy is blocked on a target after three ineffective
+/// fixes there.
+async fn chain_engine(ports: Ports) -> (Engine, TenantId) {
+    let t = tenant("t");
+    let mut p = TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]);
+    p.effectiveness = EffectivenessPolicy {
+        chain_threshold: 3,
+        ..EffectivenessPolicy::default()
+    };
+    let e = Engine::builder(ports).tenant(p).build().await.unwrap();
+    (e, t)
+}
+
+/// Three fixes that do not hold, then the alert once more: returns what
+/// the last firing got (the chain is complete once the third fix is
+/// judged ineffective). Ingest errors are tolerated: a store fault may
+/// fail the delivery that completes the chain.
+async fn three_fixes_that_do_not_hold(e: &Engine, t: &TenantId, a: &Alert) -> Option<Outcome> {
+    let _ = e.ingest(t, vec![a.clone()]).await;
+    e.wait_idle().await;
+    for _ in 0..2 {
+        advance(Duration::from_secs(30)).await;
+        let _ = try_refire(e, t, a).await;
+        e.wait_idle().await;
+    }
+    advance(Duration::from_secs(30)).await;
+    try_refire(e, t, a).await.ok()
+}
+
+async fn blocks(kit: &Kit, t: &TenantId) -> Vec<KnowledgeEntry> {
+    kit.store
+        .list_knowledge(
+            t,
+            &KnowledgeFilter {
+                entry_type: Some(EntryType::AntiPattern),
+                ..KnowledgeFilter::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items
+}
+
+async fn notices(kit: &Kit, t: &TenantId) -> Vec<Notice> {
+    kit.store.unrouted_notices(Some(t), 1000).await.unwrap()
+}
+
+/// Every separate audit append is lost (as a crash right after the block's
+/// own write would lose it): the block is written with its
+/// `ineffective_chain.escalated` entry and that entry's notice, so all
+/// three are there, once.
+#[tokio::test(start_paused = true)]
+async fn an_ineffective_chains_block_is_written_with_its_escalation() {
+    let kit = Kit::new();
+    let mut ports = kit.ports();
+    ports.stores.audit = Arc::new(AuditAppendsFail(kit.store.clone()));
+    let (e, t) = chain_engine(ports).await;
+    let a = alert("HighErrorRate", "checkout");
+    let last = three_fixes_that_do_not_hold(&e, &t, &a).await;
+    assert!(
+        matches!(
+            &last,
+            Some(Outcome::Blocked {
+                guard: Guard::IneffectiveChain,
+                ..
+            })
+        ),
+        "{last:?}"
+    );
+    let blocks = blocks(&kit, &t).await;
+    assert_eq!(blocks.len(), 1, "{blocks:#?}");
+    let recorded = audit(&kit, &t, "ineffective_chain.escalated").await;
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert!(
+        recorded[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains(blocks[0].id.as_str())),
+        "{recorded:#?}"
+    );
+    let heard = notices(&kit, &t).await;
+    assert_eq!(
+        heard.iter().filter(|n| n.id == recorded[0].id).count(),
+        1,
+        "{heard:#?}"
+    );
+    assert_eq!(kit.notifier.count(EscalationKind::IneffectiveChain), 1);
+}
+
+/// The block's write fails: there is no block, no escalation record, no
+/// notice, and the notifier was not told of a block that does not exist.
+#[tokio::test(start_paused = true)]
+async fn an_ineffective_chain_whose_block_is_lost_escalates_nothing() {
+    let kit = Kit::new();
+    let mut ports = kit.ports();
+    ports.stores.knowledge = Arc::new(KnowledgeCreatesFail(kit.store.clone()));
+    let (e, t) = chain_engine(ports).await;
+    let a = alert("HighErrorRate", "checkout");
+    let last = three_fixes_that_do_not_hold(&e, &t, &a).await;
+    assert!(
+        !matches!(
+            &last,
+            Some(Outcome::Blocked {
+                guard: Guard::IneffectiveChain,
+                ..
+            })
+        ),
+        "{last:?}"
+    );
+    assert!(blocks(&kit, &t).await.is_empty());
+    let recorded = audit(&kit, &t, "ineffective_chain.escalated").await;
+    assert!(recorded.is_empty(), "{recorded:#?}");
+    assert_eq!(kit.notifier.count(EscalationKind::IneffectiveChain), 0);
+    assert_eq!(assert_every_escalation_noticed(&kit, &t).await, 0);
+}
+
+/// Every separate audit append is lost: a regression's timeline event is
+/// written with its `regression.escalated` entry and that entry's notice.
+#[tokio::test(start_paused = true)]
+async fn a_regressions_event_is_written_with_its_escalation() {
+    let kit = Kit::new();
+    let mut ports = kit.ports();
+    ports.stores.audit = Arc::new(AuditAppendsFail(kit.store.clone()));
+    let t = tenant("t");
+    let p = TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]);
+    let e = Engine::builder(ports).tenant(p).build().await.unwrap();
+    let op = started(&ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await);
+    e.wait_idle().await;
+    kit.probe
+        .set_default(Health::Unhealthy("crash-looping".into()));
+    e.start_background_tasks().unwrap();
+    tokio::time::sleep(Duration::from_secs(601)).await;
+    e.shutdown().await;
+    let events: Vec<TimelineEvent> = timeline(&kit, &t)
+        .await
+        .into_iter()
+        .filter(|ev| ev.title.starts_with("Regression: "))
+        .collect();
+    assert!(!events.is_empty());
+    let recorded = audit(&kit, &t, "regression.escalated").await;
+    assert_eq!(recorded.len(), events.len(), "{recorded:#?} {events:#?}");
+    assert!(
+        recorded
+            .iter()
+            .all(|r| r.operation_id.as_ref().map(|o| o.to_string()) == Some(op.clone()))
+    );
+    let heard = notices(&kit, &t).await;
+    for r in &recorded {
+        assert_eq!(
+            heard.iter().filter(|n| n.id == r.id).count(),
+            1,
+            "{heard:#?}"
+        );
+    }
+    assert_eq!(
+        kit.notifier.count(EscalationKind::Regression),
+        recorded.len()
+    );
+}
