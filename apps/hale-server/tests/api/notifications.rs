@@ -168,7 +168,7 @@ async fn metrics_show_sent_failed_given_up_and_the_pending_backlog() {
         routes,
         "test",
     );
-    setup.policy.max_attempts = 2;
+    setup.policy.max_attempts = Some(2);
     let delivery = api.engine.outbox_delivery(setup);
     tokio::time::advance(std::time::Duration::from_secs(30)).await;
     delivery.run_once().await.unwrap();
@@ -258,7 +258,7 @@ async fn given_up_deliveries_are_redriven_by_an_operator_and_delivered_once() {
         },
         "test",
     );
-    setup.policy.max_attempts = 2;
+    setup.policy.max_attempts = Some(2);
     let delivery = api.engine.outbox_delivery(setup);
     for _ in 0..3 {
         delivery.run_once().await.unwrap();
