@@ -73,7 +73,8 @@ impl Inner {
     /// a platform-wide notice naming the replica on each change, none while
     /// it stays so (lock requests and the probe share the one flag). Each
     /// replica announces what it sees, since its own connection can fail
-    /// alone.
+    /// alone. A notice the store did not take leaves the change unannounced,
+    /// so the next probe or request tries again.
     async fn lock_backend_seen(&self, available: bool, why: &str) {
         let was_down = self
             .lock_backend_down
@@ -89,7 +90,14 @@ impl Inner {
             self.now(),
         );
         if let Err(e) = self.ports.stores.outbox.enqueue_notices(&[notice]).await {
-            tracing::warn!(error = %e, "could not record a lock backend notice");
+            tracing::warn!(error = %e, "could not record a lock backend notice; the next look tries again");
+            // Unless another look saw a newer change meanwhile.
+            let _ = self.lock_backend_down.compare_exchange(
+                !available,
+                was_down,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            );
         }
     }
 

@@ -696,3 +696,26 @@ async fn the_lock_probe_announces_the_backend_lost_and_back_without_alert_traffi
     );
     e.shutdown().await;
 }
+
+/// A lock-backend notice the store could not take is not lost: the change
+/// stays unannounced and the next probe records it, once.
+#[tokio::test(start_paused = true)]
+async fn a_lock_notice_the_store_refused_is_recorded_by_the_next_probe() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let e = engine(&kit, vec![policy(&t)]).await;
+    e.start_background_tasks().unwrap();
+    kit.locks.set_unavailable(true);
+    kit.store.set_unavailable(true);
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    kit.store.set_unavailable(false);
+    assert!(platform_notices(&kit).await.is_empty());
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let kinds: Vec<_> = platform_notices(&kit)
+        .await
+        .iter()
+        .map(|n| n.kind)
+        .collect();
+    assert_eq!(kinds, vec![NoticeKind::LockBackendUnavailable]);
+    e.shutdown().await;
+}
