@@ -8,7 +8,7 @@ use hale_domain::notification::Notice;
 use hale_domain::{TenantId, Timestamp};
 use hale_engine::ports::{
     AttemptOutcome, DeliveryClaim, DeliveryFilter, NoticeDelivery, NotificationOutbox,
-    OutboxBacklog, Page, PageRequest, StoreError,
+    OutboxBacklog, Page, PageRequest, RedriveFilter, StoreError,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row, Transaction};
@@ -270,6 +270,38 @@ impl NotificationOutbox for PgStore {
             save_delivery(&mut tx, sc, &d, None).await?;
             commit(tx).await?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn redrive_deliveries(
+        &self,
+        tenant: Option<&TenantId>,
+        filter: &RedriveFilter,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let sc = scope(tenant);
+        self.timed(async {
+            let mut tx = self.begin_outbox(tenant).await?;
+            let rows = sqlx::query(
+                "SELECT body FROM notice_deliveries WHERE tenant = $1 AND channel = $2 \
+                 AND NOT pending FOR UPDATE",
+            )
+            .bind(sc)
+            .bind(filter.channel.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error::db)?;
+            let mut n = 0;
+            for row in &rows {
+                let mut d: NoticeDelivery = body(row, "notice_deliveries")?;
+                if filter.matches(&d) && d.redrive(now) {
+                    save_delivery(&mut tx, sc, &d, None).await?;
+                    n += 1;
+                }
+            }
+            commit(tx).await?;
+            Ok(n)
         })
         .await
     }

@@ -186,3 +186,91 @@ async fn redis_down_at_startup_is_not_fatal() {
     let lease = take(&locks, "api").await;
     locks.release(&lease).await.unwrap();
 }
+
+/// The platform's lock-backend notice kinds an engine wrote, oldest first.
+async fn lock_notices(kit: &hale_testkit::Kit) -> Vec<hale_domain::notification::NoticeKind> {
+    use hale_engine::ports::{NotificationOutbox, PageRequest};
+    let page = PageRequest {
+        offset: 0,
+        limit: 100,
+    };
+    let mut kinds: Vec<_> = kit
+        .store
+        .list_notices(None, page)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|n| n.kind)
+        .collect();
+    kinds.reverse();
+    kinds
+}
+
+/// An engine on a real Redis: its lock probe (`ResourceLocks::ping`) finds
+/// the server frozen while no alert asks for a lock and says so once,
+/// however many probes fail, then says it is back once it answers.
+#[tokio::test]
+async fn the_engine_probe_announces_a_frozen_redis_once_and_its_return() {
+    use hale_domain::notification::NoticeKind;
+    let Some(redis) =
+        PrivateRedis::start("the_engine_probe_announces_a_frozen_redis_once_and_its_return").await
+    else {
+        return;
+    };
+    let kit = hale_testkit::Kit::new();
+    let mut ports = kit.ports();
+    ports.locks = std::sync::Arc::new(RedisLocks::new(RedisLocksConfig::new(redis.url())).unwrap());
+    let config = hale_engine::EngineConfig {
+        lock_probe_interval: Duration::from_millis(100),
+        replica: "redis-test".to_owned(),
+        ..hale_engine::EngineConfig::default()
+    };
+    let engine = hale_engine::Engine::builder(ports)
+        .config(config)
+        .build()
+        .await
+        .unwrap();
+    engine.start_background_tasks().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        lock_notices(&kit).await.is_empty(),
+        "a Redis that answers is no news"
+    );
+
+    redis.freeze();
+    let deadline = Instant::now() + RECOVERY;
+    while lock_notices(&kit).await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the frozen Redis was not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Several more probes fail (each within its 250 ms bound).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        lock_notices(&kit).await,
+        vec![NoticeKind::LockBackendUnavailable],
+        "one notice however many probes failed"
+    );
+
+    redis.thaw();
+    let deadline = Instant::now() + RECOVERY;
+    while lock_notices(&kit).await.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the thawed Redis was not noticed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        lock_notices(&kit).await,
+        vec![
+            NoticeKind::LockBackendUnavailable,
+            NoticeKind::LockBackendRecovered
+        ]
+    );
+    engine.shutdown().await;
+}

@@ -8,7 +8,7 @@ use hale_domain::notification::Notice;
 use hale_domain::{TenantId, Timestamp};
 use hale_engine::ports::{
     AttemptOutcome, DeliveryClaim, DeliveryFilter, NoticeDelivery, NotificationOutbox,
-    OutboxBacklog, Page, PageRequest, StoreError,
+    OutboxBacklog, Page, PageRequest, RedriveFilter, StoreError,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
 
@@ -211,6 +211,34 @@ impl NotificationOutbox for SqliteStore {
         save_delivery(&mut tx, sc, &d, None).await?;
         commit(tx).await?;
         Ok(true)
+    }
+
+    async fn redrive_deliveries(
+        &self,
+        tenant: Option<&TenantId>,
+        filter: &RedriveFilter,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let sc = scope(tenant);
+        let mut tx = self.write().await?;
+        let docs: Vec<String> = sqlx::query_scalar(
+            "SELECT doc FROM notice_deliveries WHERE scope = ?1 AND channel = ?2 AND pending = 0",
+        )
+        .bind(sc)
+        .bind(filter.channel.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(error::db)?;
+        let mut n = 0;
+        for doc in docs {
+            let mut d: NoticeDelivery = decode(&doc, "notice_deliveries")?;
+            if filter.matches(&d) && d.redrive(now) {
+                save_delivery(&mut tx, sc, &d, None).await?;
+                n += 1;
+            }
+        }
+        commit(tx).await?;
+        Ok(n)
     }
 
     async fn list_deliveries(

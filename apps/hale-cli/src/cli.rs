@@ -99,7 +99,8 @@ pub enum Command {
     Audit(AuditArgs),
     /// Notification deliveries (notice, channel, attempts, last error,
     /// delivered at), newest first; a platform token without --tenant shows
-    /// the platform-wide notices.
+    /// the platform-wide notices. `hale notifications redrive` sends a
+    /// channel's given-up deliveries again.
     Notifications(NotificationsArgs),
     /// Apply the Postgres schema migrations.
     Migrate(MigrateArgs),
@@ -467,7 +468,11 @@ pub struct AuditArgs {
 
 /// `hale notifications` filters.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct NotificationsArgs {
+    /// An act on the deliveries instead of the list.
+    #[command(subcommand)]
+    pub command: Option<NotificationsCommand>,
     /// Only this channel.
     #[arg(long)]
     pub channel: Option<String>,
@@ -480,6 +485,28 @@ pub struct NotificationsArgs {
     /// Paging.
     #[command(flatten)]
     pub paging: Paging,
+}
+
+/// `hale notifications ...`
+#[derive(Debug, Subcommand)]
+pub enum NotificationsCommand {
+    /// Send a channel's given-up deliveries again (attempts from zero, due
+    /// now), after the channel's outage outlasted the retries. A platform
+    /// token without --tenant redrives the platform-wide notices (admin).
+    Redrive {
+        /// The channel.
+        #[arg(long)]
+        channel: String,
+        /// Why (required, audited).
+        #[arg(long)]
+        reason: String,
+        /// Only this notice.
+        #[arg(long)]
+        notice: Option<String>,
+        /// Only this notice kind, e.g. approval_requested.
+        #[arg(long)]
+        kind: Option<String>,
+    },
 }
 
 /// `hale migrate`

@@ -17,7 +17,7 @@ const OPERATOR: &str = "op-token-6b1d0f3e9a7c4b2d8e5f1a0c3b7d9e2f";
 const VIEWER: &str = "viewer-token-2c4e6a8b0d1f3a5c7e9b1d3f5a7c9e1b";
 const ADMIN: &str = "admin-token-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
 
-fn config(data_dir: &std::path::Path) -> String {
+fn config(data_dir: &std::path::Path, notifications: &str) -> String {
     let hash = hale_server::auth::hash_token_hex;
     format!(
         r#"
@@ -45,6 +45,7 @@ sha256 = "{admin}"
 
 [notifications]
 interval = "1s"
+{notifications}
 
 # Nobody listens on the discard port: every attempt fails and stays visible.
 [[notifications.channels]]
@@ -130,13 +131,18 @@ fn alert(name: &str, deployment: &str) -> Alert {
 /// (HighLatency on search and on cart) and one needing two (Saturation on
 /// db).
 fn start() -> TestServer {
+    start_with("")
+}
+
+/// A server whose `[notifications]` section has `notifications` added.
+fn start_with(notifications: &str) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("webhook.secret"),
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
     )
     .unwrap();
-    let text = config(&dir.path().join("data"));
+    let text = config(&dir.path().join("data"), notifications);
     let config = hale_server::config::parse_str(&text, "test.toml").unwrap();
     let (addr_tx, addr_rx) = mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -627,6 +633,79 @@ fn notifications_show_each_delivery_and_why_it_failed() {
         .stdout(predicate::str::contains("approval_requested"))
         .stdout(predicate::str::contains("ops-webhook"))
         .stdout(predicate::str::contains("LAST ERROR"));
+}
+
+/// Deliveries given up after their one attempt are sent again by
+/// `hale notifications redrive`, with a reason in the audit log; a viewer
+/// may not.
+#[test]
+fn notifications_redrive_sends_given_up_deliveries_again() {
+    let s = start_with("max_attempts = 1");
+    let given_up = |s: &TestServer| {
+        let v = s.json(VIEWER, &["notifications", "--pending", "false"]);
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["given_up_at"].is_string())
+            .count()
+    };
+    for _ in 0..100 {
+        if given_up(&s) >= 3 {
+            break;
+        }
+        // The server's delivery task runs on wall time.
+        #[allow(clippy::disallowed_methods)]
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let n = given_up(&s);
+    assert!(n >= 3, "the approval requests are given up: {n}");
+    let redrive = [
+        "notifications",
+        "redrive",
+        "--channel",
+        "ops-webhook",
+        "--reason",
+        "the receiver is back",
+    ];
+    s.hale(VIEWER).args(redrive).assert().code(4);
+    s.hale(OPERATOR)
+        .args([
+            "notifications",
+            "redrive",
+            "--channel",
+            "ops-webhook",
+            "--reason",
+            " ",
+        ])
+        .assert()
+        .code(2);
+    let v = s.json(OPERATOR, &redrive);
+    assert_eq!(v["channel"], "ops-webhook", "{v}");
+    assert_eq!(v["tenant"], "shop", "{v}");
+    assert!(v["redriven"].as_u64().unwrap() >= 3, "{v}");
+    s.hale(OPERATOR)
+        .args(redrive)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "given-up deliveries of ops-webhook sent again (tenant shop)",
+        ));
+    let v = s.json(
+        VIEWER,
+        &["audit", "--operation-type", "notifications.redriven"],
+    );
+    let items = v["items"].as_array().unwrap();
+    assert!(items.len() >= 2, "{v}");
+    assert_eq!(items[0]["executed_by"], "alice");
+    assert_eq!(items[0]["authorization_channel"], "manual");
+    assert!(
+        items[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the receiver is back ("),
+        "{v}"
+    );
 }
 
 #[test]

@@ -33,8 +33,15 @@ pub struct NotificationsSection {
     /// Longest retry delay.
     #[serde(with = "duration")]
     pub retry_max: Duration,
-    /// Attempts before a delivery is given up.
-    pub max_attempts: u32,
+    /// A delivery is given up once its retries would be due later than
+    /// this after its first failed attempt (default `"72h"`, so a weekend's
+    /// outage loses nothing; `hale notifications redrive` sends given-up
+    /// deliveries again).
+    #[serde(with = "duration")]
+    pub give_up_after: Duration,
+    /// Attempts before a delivery is given up, if that comes before
+    /// `give_up_after` (unset by default).
+    pub max_attempts: Option<u32>,
     /// A pending approval's reminder goes out this long before it expires.
     #[serde(with = "duration")]
     pub expiry_warning: Duration,
@@ -52,6 +59,7 @@ impl Default for NotificationsSection {
             attempt_timeout: Duration::from_secs(10),
             retry_base: policy.backoff.base,
             retry_max: policy.backoff.max,
+            give_up_after: policy.give_up_after,
             max_attempts: policy.max_attempts,
             expiry_warning: Duration::from_secs(15 * 60),
             channels: Vec::new(),
@@ -248,6 +256,7 @@ impl NotificationsSection {
         let mut p = DeliveryPolicy::default();
         p.backoff.base = self.retry_base;
         p.backoff.max = self.retry_max;
+        p.give_up_after = self.give_up_after;
         p.max_attempts = self.max_attempts;
         p
     }
@@ -291,6 +300,7 @@ pub(super) fn validate(
         ("interval", n.interval),
         ("attempt_timeout", n.attempt_timeout),
         ("retry_base", n.retry_base),
+        ("give_up_after", n.give_up_after),
     ] {
         if d.is_zero() {
             bad(format!("notifications.{key}"), "must be positive".into());
@@ -299,7 +309,7 @@ pub(super) fn validate(
     if let Err(e) = n.policy().backoff.validate() {
         bad("notifications.retry_max".into(), e.to_string());
     }
-    if n.max_attempts == 0 {
+    if n.max_attempts == Some(0) {
         bad(
             "notifications.max_attempts".into(),
             "must be at least 1".into(),
@@ -419,14 +429,29 @@ channel = "hook"
     }
 
     #[test]
-    fn the_give_up_is_configurable_and_defaults_to_50_attempts() {
-        assert_eq!(NotificationsSection::default().max_attempts, 50);
+    fn the_give_up_is_configurable_and_defaults_to_72_hours() {
+        let d = NotificationsSection::default();
+        assert_eq!(d.max_attempts, None);
+        assert_eq!(d.give_up_after, Duration::from_secs(72 * 3600));
+        let text = format!("[notifications]\ngive_up_after = \"1h\"\n{TENANT}");
+        let c = parse_str(&text, "hale.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.notifications.policy().give_up_after,
+            Duration::from_secs(3600)
+        );
+        assert!(
+            errors("[notifications]\ngive_up_after = \"0s\"")
+                .iter()
+                .any(|e| e.contains("notifications.give_up_after")),
+            "{:?}",
+            errors("[notifications]\ngive_up_after = \"0s\"")
+        );
         let text = format!(
             "[notifications]\nmax_attempts = 3\nretry_base = \"1s\"\nretry_max = \"4s\"\n{TENANT}"
         );
         let c = parse_str(&text, "hale.toml").unwrap_or_else(|e| panic!("{e}"));
         let p = c.notifications.policy();
-        assert_eq!(p.max_attempts, 3);
+        assert_eq!(p.max_attempts, Some(3));
         let now = hale_domain::Timestamp::from_unix_secs(0);
         assert!(
             p.retry_at(2, now).is_some(),

@@ -357,7 +357,12 @@ pub struct EngineSection {
     /// How often spent attempt ledgers are pruned (default 10 min).
     #[serde(with = "duration")]
     pub ledger_prune_interval: Duration,
-    /// Most background tasks (seed 002: 10).
+    /// How often the lock backend is probed (default 10s): its loss and
+    /// return are announced even while no alert asks for a lock.
+    #[serde(with = "duration")]
+    pub lock_probe_interval: Duration,
+    /// Most background tasks (default 12: Hale's own jobs and notification
+    /// delivery need 11; seed 002 had 10).
     pub max_background_tasks: usize,
     /// Global dormancy threshold (seed 002: 10).
     pub global_dormancy_threshold: u32,
@@ -387,6 +392,7 @@ impl Default for EngineSection {
             preventive_interval: d.preventive_interval,
             approval_sweep_interval: d.approval_sweep_interval,
             ledger_prune_interval: d.ledger_prune_interval,
+            lock_probe_interval: d.lock_probe_interval,
             max_background_tasks: d.max_background_tasks,
             global_dormancy_threshold: d.global_dormancy_threshold,
             max_deferred_per_tenant: d.max_deferred_per_tenant,
@@ -411,6 +417,8 @@ impl EngineSection {
             preventive_interval: self.preventive_interval,
             approval_sweep_interval: self.approval_sweep_interval,
             ledger_prune_interval: self.ledger_prune_interval,
+            lock_probe_interval: self.lock_probe_interval,
+            replica: EngineConfig::default().replica,
             max_background_tasks: self.max_background_tasks,
             global_dormancy_threshold: self.global_dormancy_threshold,
             max_deferred_per_tenant: self.max_deferred_per_tenant,

@@ -571,3 +571,32 @@ url = "alertmanager:9093"
         errors(&zone)
     );
 }
+
+/// Seed 002's 10 background tasks no longer hold Hale's own jobs and the
+/// notification delivery: a smaller cap is refused where it is set,
+/// rather than stopping the server at start; the lock probe needs a period.
+#[test]
+fn too_few_background_tasks_and_a_zero_lock_probe_are_refused() {
+    let text = format!(
+        "[engine]\nmax_background_tasks = 10\nlock_probe_interval = \"0s\"\n{}",
+        minimal_tenant()
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].contains("engine.max_background_tasks") && e[0].contains("at least 11"),
+        "{e:?}"
+    );
+    assert!(e[1].contains("engine.lock_probe_interval"), "{e:?}");
+    let ok = format!(
+        "[engine]\nlock_probe_interval = \"2s\"\n{}",
+        minimal_tenant()
+    );
+    let c = parse_str(&ok, "hale.toml").unwrap_or_else(|e| panic!("{e}"));
+    let engine = c.engine_config();
+    assert_eq!(
+        engine.lock_probe_interval,
+        std::time::Duration::from_secs(2)
+    );
+    assert_eq!(engine.max_background_tasks, 12);
+}

@@ -120,10 +120,19 @@ pub(super) fn validate(config: &Config, text: &str, origin: &str) -> Vec<ConfigE
 
     // [engine]
     let e = &config.engine;
-    if e.max_background_tasks == 0 {
+    // The engine's own jobs and notification delivery are registered at
+    // start; fewer slots would stop the server from starting.
+    let needed = hale_engine::task_id::ALL.len() + 1;
+    if e.max_background_tasks < needed {
         bad(
             "engine.max_background_tasks".into(),
-            "must be at least 1".into(),
+            format!("must be at least {needed} (Hale's own jobs and notification delivery)"),
+        );
+    }
+    if e.lock_probe_interval.is_zero() {
+        bad(
+            "engine.lock_probe_interval".into(),
+            "must be positive".into(),
         );
     }
     if e.global_dormancy_threshold == 0 {

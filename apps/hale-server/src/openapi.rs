@@ -252,6 +252,7 @@ fn paths() -> Value {
         "/v1/dormancy/enter": { "post": act_op("Put a scope to sleep", vec![tenant_param()], "DormancyRequest", "operator (tenant), admin (global)") },
         "/v1/breakers/{name}/reset": { "post": act_op("Reset a breaker (the only way out of PERMANENT_OPEN)", vec![path("name", "The breaker's name (its executor's)."), tenant_param()], "ReasonRequest", "operator") },
         "/v1/attempts/reset": { "post": act_op("Clear a strategy's failure streak on a target", vec![tenant_param()], "AttemptsRequest", "operator") },
+        "/v1/notifications/redrive": { "post": act_op("Send a channel's given-up notification deliveries again (attempts from zero, due now); a platform token without tenant redrives the platform's (admin role)", vec![tenant_param()], "RedriveRequest", "operator") },
         "/v1/maintenance-windows": {
             "get": {
                 "summary": "The tenant's maintenance windows: configured and opened through the API, each with source, active and current",
@@ -449,6 +450,16 @@ fn components() -> Value {
                     "strategy": string(),
                     "resource": { "type": "string", "description": "namespace:kind/name" },
                     "reason": { "type": "string", "minLength": 1 }
+                }
+            },
+            "RedriveRequest": {
+                "type": "object",
+                "required": ["channel", "reason"],
+                "properties": {
+                    "channel": string(),
+                    "reason": { "type": "string", "minLength": 1 },
+                    "notice_id": { "type": "string", "description": "Only this notice." },
+                    "kind": { "type": "string", "description": "Only this notice kind, e.g. approval_requested." }
                 }
             }
         }

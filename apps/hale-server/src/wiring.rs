@@ -354,7 +354,12 @@ pub async fn connect(config: &Config) -> Result<Backends, WiringError> {
 /// settings. Background jobs are not started (the server starts them; an
 /// offline replay does not want them).
 pub async fn build_engine(config: &Config, ports: Ports) -> Result<Engine, WiringError> {
-    let mut builder = Engine::builder(ports).config(config.engine_config());
+    let mut engine_config = config.engine_config();
+    // The lock backend's notices name the replica that saw the change.
+    if let Ok(host) = std::env::var("HOSTNAME") {
+        engine_config.replica = format!("{host} (process {})", std::process::id());
+    }
+    let mut builder = Engine::builder(ports).config(engine_config);
     for policy in config.tenant_policies() {
         builder = builder.tenant(policy);
     }

@@ -19,6 +19,8 @@
 
 pub mod routing;
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::approval::{ApprovalRequest, ApprovalStatus};
@@ -403,22 +405,31 @@ fn describe_act(
 }
 
 /// How a delivery that failed is retried: exponential backoff (seed 002's
-/// policy unless configured), and given up after `max_attempts` so a
-/// channel that never answers does not keep work forever.
+/// policy unless configured), and given up once its retries span
+/// `give_up_after` (or after `max_attempts`, when set), so a channel that
+/// never answers does not keep work forever, yet a weekend's outage loses
+/// nothing (Standard Webhooks senders such as Svix retry for days too).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DeliveryPolicy {
     /// Delay after the n-th failed attempt.
     pub backoff: BackoffPolicy,
-    /// Attempts before giving up (at least 1).
-    pub max_attempts: u32,
+    /// No retry is scheduled later than this after the first failed
+    /// attempt, counting the backoff's delays (default 72 h: about 440
+    /// attempts at the default backoff). A redrive starts the count again.
+    #[serde(with = "crate::time::duration")]
+    pub give_up_after: Duration,
+    /// Attempts before giving up, whichever of the two comes first (`None`:
+    /// only `give_up_after`; `Some(0)` acts as 1).
+    pub max_attempts: Option<u32>,
 }
 
 impl Default for DeliveryPolicy {
     fn default() -> Self {
         DeliveryPolicy {
             backoff: BackoffPolicy::default(),
-            max_attempts: 50,
+            give_up_after: Duration::from_secs(72 * 3600),
+            max_attempts: None,
         }
     }
 }
@@ -427,8 +438,32 @@ impl DeliveryPolicy {
     /// When to try again after `failed_attempts` attempts that all failed
     /// (counting the one that just did), or `None` to give up.
     pub fn retry_at(&self, failed_attempts: u32, now: Timestamp) -> Option<Timestamp> {
-        (failed_attempts < self.max_attempts.max(1))
+        if self
+            .max_attempts
+            .is_some_and(|max| failed_attempts >= max.max(1))
+        {
+            return None;
+        }
+        (self.retry_span(failed_attempts) <= self.give_up_after)
             .then(|| now + self.backoff.ceiling(failed_attempts))
+    }
+
+    /// The backoff's delays after failures `1..=failed` added up: how long
+    /// after the first failed attempt the next one is due (attempt times
+    /// aside). Once the delay stops growing (at the cap) the rest is one
+    /// multiplication, so a long give-up costs no long loop.
+    fn retry_span(&self, failed: u32) -> Duration {
+        let mut span = Duration::ZERO;
+        let mut last = Duration::ZERO;
+        for k in 1..=failed {
+            let d = self.backoff.ceiling(k);
+            if d == last {
+                return span.saturating_add(d.saturating_mul(failed - k + 1));
+            }
+            span = span.saturating_add(d);
+            last = d;
+        }
+        span
     }
 }
 

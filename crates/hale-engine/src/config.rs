@@ -48,7 +48,16 @@ pub struct EngineConfig {
     /// How often spent attempt ledgers (no failure streak, cooldown passed)
     /// are deleted from the store and this replica's copy.
     pub ledger_prune_interval: Duration,
-    /// Maximum background tasks (seed 002: 10).
+    /// How often this replica asks the lock backend whether it answers
+    /// ([`crate::ports::ResourceLocks::ping`]), so its loss and return are
+    /// announced while no alert asks for a lock (default 10 s).
+    pub lock_probe_interval: Duration,
+    /// This replica's name in the notices it writes about what it sees
+    /// itself (the lock backend; default `process <pid>`).
+    pub replica: String,
+    /// Maximum background tasks (seed 002 had 10; Hale runs
+    /// [`crate::task_id::ALL`]'s jobs plus notification delivery, so the
+    /// default is 12).
     pub max_background_tasks: usize,
     /// Dormancy threshold for the global scope (seed 002: 10).
     pub global_dormancy_threshold: u32,
@@ -79,7 +88,9 @@ impl Default for EngineConfig {
             preventive_interval: Duration::from_secs(600),
             approval_sweep_interval: Duration::from_secs(30),
             ledger_prune_interval: Duration::from_secs(600),
-            max_background_tasks: 10,
+            lock_probe_interval: Duration::from_secs(10),
+            replica: format!("process {}", std::process::id()),
+            max_background_tasks: 12,
             global_dormancy_threshold: 10,
             max_deferred_per_tenant: 10_000,
             max_deferred_bytes_per_tenant: 32 << 20,

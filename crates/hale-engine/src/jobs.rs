@@ -42,6 +42,23 @@ pub mod task_id {
     pub const LEDGER_PRUNING: &str = "ledger-pruning";
     /// Settles the effectiveness of completed operations whose time is up.
     pub const EFFECTIVENESS: &str = "effectiveness";
+    /// Asks the lock backend whether it answers, announcing its loss and
+    /// return even while no alert asks for a lock.
+    pub const LOCK_PROBE: &str = "lock-backend-probe";
+
+    /// Every job [`crate::Engine::start_background_tasks`] registers.
+    pub const ALL: [&str; 10] = [
+        FLAG_REFRESH,
+        APPROVAL_EXPIRY,
+        TENANT_EVICTION,
+        AUTO_DETECTION,
+        PREVENTIVE,
+        RECOVERY,
+        SAFETY_SYNC,
+        LEDGER_PRUNING,
+        EFFECTIVENESS,
+        LOCK_PROBE,
+    ];
 }
 
 /// How often the effectiveness job runs: a verdict is at most this late.
@@ -141,6 +158,15 @@ impl Engine {
             EFFECTIVENESS_INTERVAL,
             job(inner, |i| async move {
                 i.settle_all_due().await.map_err(|e| e.to_string())
+            }),
+            opts,
+        )?;
+        inner.tasks.register_interval(
+            task_id::LOCK_PROBE,
+            cfg.lock_probe_interval,
+            job(inner, |i| async move {
+                i.probe_lock_backend().await;
+                Ok(())
             }),
             opts,
         )?;

@@ -79,6 +79,7 @@ pub mod ports;
 mod propose;
 mod record;
 mod recovery;
+mod redrive;
 mod runner;
 mod safety_trail;
 mod safety_view;

@@ -58,8 +58,23 @@ impl Inner {
         res
     }
 
-    /// Tells people when this process finds the lock backend gone or back
-    /// (a platform-wide notice on each change; none while it stays so).
+    /// Asks the lock backend whether it answers (the `lock-backend-probe`
+    /// job), so a loss while no alert asks for a lock is announced, and a
+    /// return without waiting for the next alert.
+    pub(crate) async fn probe_lock_backend(&self) {
+        match self.ports.locks.ping().await {
+            Ok(()) => self.lock_backend_seen(true, "").await,
+            Err(LockError::Unavailable(why)) => self.lock_backend_seen(false, &why).await,
+            Err(e) => self.lock_backend_seen(false, &e.to_string()).await,
+        }
+    }
+
+    /// Tells people when this replica finds the lock backend gone or back:
+    /// a platform-wide notice naming the replica on each change, none while
+    /// it stays so (lock requests and the probe share the one flag). Each
+    /// replica announces what it sees, since its own connection can fail
+    /// alone. A notice the store did not take leaves the change unannounced,
+    /// so the next probe or request tries again.
     async fn lock_backend_seen(&self, available: bool, why: &str) {
         let was_down = self
             .lock_backend_down
@@ -69,13 +84,20 @@ impl Inner {
         }
         let notice = hale_domain::notification::Notice::lock_backend(
             self.ports.ids.next_id("ntc"),
-            &format!("process {}", std::process::id()),
+            &self.config.replica,
             available,
             why,
             self.now(),
         );
         if let Err(e) = self.ports.stores.outbox.enqueue_notices(&[notice]).await {
-            tracing::warn!(error = %e, "could not record a lock backend notice");
+            tracing::warn!(error = %e, "could not record a lock backend notice; the next look tries again");
+            // Unless another look saw a newer change meanwhile.
+            let _ = self.lock_backend_down.compare_exchange(
+                !available,
+                was_down,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            );
         }
     }
 

@@ -638,3 +638,84 @@ async fn incidents_opened_and_resolved_through_intake_are_heard_once_each() {
     }
     assert_eq!(counts.len(), 4, "{counts:?}");
 }
+
+/// The platform's notices, oldest first.
+async fn platform_notices(kit: &Kit) -> Vec<Notice> {
+    let page = PageRequest {
+        offset: 0,
+        limit: 100,
+    };
+    let mut n = kit.store.list_notices(None, page).await.unwrap().items;
+    n.reverse();
+    n
+}
+
+/// The periodic lock probe announces a lost lock backend while no alert
+/// asks for a lock, once per change however many probes see it, naming
+/// the replica; and its return without waiting for the next alert.
+#[tokio::test(start_paused = true)]
+async fn the_lock_probe_announces_the_backend_lost_and_back_without_alert_traffic() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let config = hale_engine::EngineConfig {
+        replica: "replica-a".to_owned(),
+        ..hale_engine::EngineConfig::default()
+    };
+    let e = Engine::builder(kit.ports())
+        .config(config)
+        .tenant(policy(&t))
+        .build()
+        .await
+        .unwrap();
+    e.start_background_tasks().unwrap();
+    let kinds = |n: &[Notice]| n.iter().map(|n| n.kind).collect::<Vec<_>>();
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert!(
+        platform_notices(&kit).await.is_empty(),
+        "a backend that answers is no news"
+    );
+
+    kit.locks.set_unavailable(true);
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    let seen = platform_notices(&kit).await;
+    assert_eq!(
+        kinds(&seen),
+        vec![NoticeKind::LockBackendUnavailable],
+        "three probes saw it down: one notice"
+    );
+    assert!(seen[0].summary.contains("replica-a"), "{}", seen[0].summary);
+
+    kit.locks.set_unavailable(false);
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert_eq!(
+        kinds(&platform_notices(&kit).await),
+        vec![
+            NoticeKind::LockBackendUnavailable,
+            NoticeKind::LockBackendRecovered
+        ]
+    );
+    e.shutdown().await;
+}
+
+/// A lock-backend notice the store could not take is not lost: the change
+/// stays unannounced and the next probe records it, once.
+#[tokio::test(start_paused = true)]
+async fn a_lock_notice_the_store_refused_is_recorded_by_the_next_probe() {
+    let kit = Kit::new();
+    let t = tenant("shop");
+    let e = engine(&kit, vec![policy(&t)]).await;
+    e.start_background_tasks().unwrap();
+    kit.locks.set_unavailable(true);
+    kit.store.set_unavailable(true);
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    kit.store.set_unavailable(false);
+    assert!(platform_notices(&kit).await.is_empty());
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    let kinds: Vec<_> = platform_notices(&kit)
+        .await
+        .iter()
+        .map(|n| n.kind)
+        .collect();
+    assert_eq!(kinds, vec![NoticeKind::LockBackendUnavailable]);
+    e.shutdown().await;
+}

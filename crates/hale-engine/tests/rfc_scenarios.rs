@@ -40,7 +40,7 @@ async fn scenario_1_healthy_start() {
     assert!(!s.self_healing.is_dormant);
     assert_eq!(s.self_healing.consecutive_failures, 0);
     assert!(s.issues.is_empty(), "{:?}", s.issues);
-    assert_eq!(s.background_tasks.total_tasks, 9);
+    assert_eq!(s.background_tasks.total_tasks, task_id::ALL.len());
     let op = started(&ingest_one(&e, &t, alert("HighErrorRate", "checkout")).await);
     e.wait_idle().await;
     assert_eq!(op_state(&kit, &t, &op).await, HealingState::Completed);
@@ -208,7 +208,9 @@ async fn scenario_6_no_duplicate_background_tasks() {
     e.start_background_tasks().unwrap();
     e.start_background_tasks().unwrap();
     let ids: Vec<String> = e.background_tasks().into_iter().map(|s| s.id).collect();
-    assert_eq!(ids.len(), 9, "{ids:?}");
+    let mut all: Vec<&str> = task_id::ALL.to_vec();
+    all.sort_unstable();
+    assert_eq!(ids, all, "each job once, and task_id::ALL names them all");
     assert!(ids.contains(&task_id::AUTO_DETECTION.to_owned()));
     assert!(ids.contains(&task_id::EFFECTIVENESS.to_owned()));
     // Sleeping (rather than jumping the clock) lets every tick run.

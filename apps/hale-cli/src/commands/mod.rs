@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     ApprovalsCommand, AttemptsCommand, AuditArgs, BreakersCommand, Command, DormantCommand,
-    IncidentsCommand, KnowledgeCommand, OpenWindowArgs, OpsCommand, Output, Paging, SwitchState,
-    SwitchesCommand, TimeRange, WindowsCommand,
+    IncidentsCommand, KnowledgeCommand, NotificationsArgs, NotificationsCommand, OpenWindowArgs,
+    OpsCommand, Output, Paging, SwitchState, SwitchesCommand, TimeRange, WindowsCommand,
 };
 use crate::client::{ApiClient, Query};
 use crate::exit::CliError;
@@ -46,6 +46,28 @@ pub async fn run(client: &ApiClient, output: Output, cmd: Command) -> Result<Str
             client.get("/v1/audit", &audit_query(&a)?).await?,
             render::audit,
         ),
+        Command::Notifications(NotificationsArgs {
+            command:
+                Some(NotificationsCommand::Redrive {
+                    channel,
+                    reason,
+                    notice,
+                    kind,
+                }),
+            ..
+        }) => {
+            need_text("--reason", &reason)?;
+            let body = json!({
+                "channel": channel,
+                "reason": reason,
+                "notice_id": notice,
+                "kind": kind,
+            });
+            (
+                client.post("/v1/notifications/redrive", &body).await?,
+                render::notifications_redriven,
+            )
+        }
         Command::Notifications(n) => {
             let q = Query::new()
                 .opt("channel", n.channel.as_deref())

@@ -66,7 +66,7 @@ impl<'a> ActBy<'a> {
     }
 
     /// Who acted and through which channel, as the engine records it.
-    fn origin(&self) -> Origin {
+    pub(crate) fn origin(&self) -> Origin {
         match self.channel {
             AuthorizationChannel::Web => Origin::web(self.who.actor()),
             _ => Origin::manual(self.who.actor()),
@@ -74,7 +74,7 @@ impl<'a> ActBy<'a> {
     }
 
     /// Logs the act (never its reason text, which may quote a secret).
-    fn log(&self, act: &str, scope: &str) {
+    pub(crate) fn log(&self, act: &str, scope: &str) {
         let origin = self.origin();
         tracing::info!(
             actor = %origin.actor,
@@ -119,7 +119,7 @@ pub(crate) fn may_act_on_platform(who: &Identity) -> bool {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ActQuery {
-    tenant: Option<String>,
+    pub(crate) tenant: Option<String>,
 }
 
 // === Approvals ===

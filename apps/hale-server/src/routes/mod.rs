@@ -250,6 +250,7 @@ fn routes() -> Routes {
     .post("/v1/dormancy/enter", acts::enter_dormant_json)
     .post("/v1/breakers/{name}/reset", acts::reset_breaker_json)
     .post("/v1/attempts/reset", acts::reset_attempts_json)
+    .post("/v1/notifications/redrive", notifications::redrive_json)
     .post("/v1/incidents/{id}/close", acts::close_incident_json)
     .post("/v1/knowledge", acts::create_runbook_json)
     .post("/v1/knowledge/{id}/archive", acts::archive_knowledge_json)

@@ -168,7 +168,7 @@ async fn metrics_show_sent_failed_given_up_and_the_pending_backlog() {
         routes,
         "test",
     );
-    setup.policy.max_attempts = 2;
+    setup.policy.max_attempts = Some(2);
     let delivery = api.engine.outbox_delivery(setup);
     tokio::time::advance(std::time::Duration::from_secs(30)).await;
     delivery.run_once().await.unwrap();
@@ -211,4 +211,163 @@ async fn metrics_show_sent_failed_given_up_and_the_pending_backlog() {
         "{}",
         r.text
     );
+}
+
+/// A receiver that refuses until it is switched up, and counts what it
+/// took by notice id.
+#[derive(Default)]
+struct Outage {
+    up: std::sync::atomic::AtomicBool,
+    took: std::sync::Mutex<Vec<String>>,
+}
+
+struct OutageChannel(Arc<Outage>);
+
+#[async_trait]
+impl NotificationChannel for OutageChannel {
+    fn name(&self) -> &str {
+        "hook"
+    }
+    async fn send(&self, n: &Notice) -> Result<(), ChannelError> {
+        if self.0.up.load(std::sync::atomic::Ordering::SeqCst) {
+            self.0.took.lock().unwrap().push(n.id.clone());
+            Ok(())
+        } else {
+            Err(ChannelError("the receiver answered 503".into()))
+        }
+    }
+}
+
+/// A channel down until its deliveries are given up loses nothing: an
+/// operator of the tenant (a platform admin for the platform's) redrives
+/// them with a reason, audited, and each is then delivered once.
+#[tokio::test(start_paused = true)]
+async fn given_up_deliveries_are_redriven_by_an_operator_and_delivered_once() {
+    let api = fired_and_lock_backend_lost().await;
+    let route = |tenant: Option<&str>| Route {
+        tenant: tenant.map(crate::support::tenant),
+        kinds: Vec::new(),
+        min_severity: Severity::P3,
+        channel: "hook".into(),
+    };
+    let receiver = Arc::new(Outage::default());
+    let mut setup = DeliverySetup::new(
+        vec![Arc::new(OutageChannel(receiver.clone()))],
+        Routes {
+            routes: vec![route(Some("a")), route(None)],
+        },
+        "test",
+    );
+    setup.policy.max_attempts = Some(2);
+    let delivery = api.engine.outbox_delivery(setup);
+    for _ in 0..3 {
+        delivery.run_once().await.unwrap();
+        tokio::time::advance(std::time::Duration::from_secs(600)).await;
+    }
+    let given_up = |who: &'static str| {
+        let api = &api;
+        async move {
+            let r = api.get("/v1/notifications", who).await;
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["given_up_at"].is_string())
+                .count()
+        }
+    };
+    assert_eq!(
+        given_up(A_VIEWER).await,
+        1,
+        "a's incident notice is given up"
+    );
+    assert_eq!(
+        given_up(P_VIEWER).await,
+        1,
+        "the platform's notice is given up"
+    );
+
+    let body = serde_json::json!({"channel": "hook", "reason": "Slack was down all weekend"});
+    for (token, uri, status) in [
+        (A_VIEWER, "/v1/notifications/redrive", StatusCode::FORBIDDEN),
+        (
+            B_OPERATOR,
+            "/v1/notifications/redrive?tenant=a",
+            StatusCode::FORBIDDEN,
+        ),
+        (P_VIEWER, "/v1/notifications/redrive", StatusCode::FORBIDDEN),
+        (
+            "no-such-token",
+            "/v1/notifications/redrive",
+            StatusCode::UNAUTHORIZED,
+        ),
+    ] {
+        let r = api.post(uri, token, &body).await;
+        assert_eq!(r.status, status, "{token} {uri}: {}", r.text);
+    }
+    let r = api
+        .post(
+            "/v1/notifications/redrive",
+            A_OPERATOR,
+            &serde_json::json!({"channel": "hook", "reason": " "}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        given_up(A_VIEWER).await,
+        1,
+        "refused redrives change nothing"
+    );
+
+    let r = api
+        .post("/v1/notifications/redrive", A_OPERATOR, &body)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["redriven"], 1, "{}", r.text);
+    assert_eq!(r.body["tenant"], "a");
+    assert_eq!(given_up(A_VIEWER).await, 0);
+    assert_eq!(
+        given_up(P_VIEWER).await,
+        1,
+        "a tenant's redrive leaves the platform's"
+    );
+    let r = api.post("/v1/notifications/redrive", P_ADMIN, &body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["redriven"], 1, "{}", r.text);
+    assert_eq!(r.body["tenant"], "*");
+
+    let entries = audit(&api, "notifications.redriven").await;
+    assert_eq!(
+        entries.len(),
+        2,
+        "a's own and the platform's (in every tenant's log): {entries:?}"
+    );
+    let mine = entries
+        .iter()
+        .find(|e| e["executed_by"] == "alice")
+        .unwrap_or_else(|| panic!("no entry by alice: {entries:?}"));
+    assert_eq!(mine["authorization_channel"], "manual", "{mine}");
+    assert_eq!(mine["target_resource"], "notifications:hook");
+    assert!(
+        mine["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Slack was down all weekend (1 given-up deliveries of tenant a)"),
+        "{mine}"
+    );
+
+    receiver.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        delivery.run_once().await.unwrap();
+        tokio::time::advance(std::time::Duration::from_secs(600)).await;
+    }
+    let took = receiver.took.lock().unwrap().clone();
+    assert_eq!(
+        took.len(),
+        2,
+        "each redriven notice is delivered once: {took:?}"
+    );
+    assert_ne!(took[0], took[1]);
+    let r = api.get("/v1/notifications", A_VIEWER).await;
+    assert!(r.body["items"][0]["delivered_at"].is_string(), "{}", r.text);
 }

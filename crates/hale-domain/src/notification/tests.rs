@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use proptest::prelude::*;
 
 use super::routing::{Route, Routes};
@@ -293,7 +295,7 @@ fn lock_backend_notices_are_platform_wide() {
 #[test]
 fn deliveries_back_off_exponentially_then_give_up() {
     let policy = DeliveryPolicy {
-        max_attempts: 4,
+        max_attempts: Some(4),
         ..DeliveryPolicy::default()
     };
     let now = Timestamp::from_unix_secs(1_000);
@@ -307,16 +309,47 @@ fn deliveries_back_off_exponentially_then_give_up() {
             None,
         ]
     );
-    let forever = DeliveryPolicy::default();
-    assert_eq!(
-        forever.retry_at(30, now),
-        Some(Timestamp::from_unix_secs(1_600))
-    );
     let zero = DeliveryPolicy {
-        max_attempts: 0,
+        max_attempts: Some(0),
         ..DeliveryPolicy::default()
     };
     assert_eq!(zero.retry_at(1, now), None);
+}
+
+/// The default give-up outlasts a weekend: retries go on, every 10 min at
+/// the cap, until they would be due more than 72 h after the first failed
+/// attempt, and not one attempt longer.
+#[test]
+fn default_delivery_retries_for_three_days_then_gives_up() {
+    let policy = DeliveryPolicy::default();
+    let mut now = Timestamp::from_unix_secs(0);
+    let mut failed = 0;
+    while let Some(next) = policy.retry_at(failed + 1, now) {
+        failed += 1;
+        now = next;
+        assert!(failed < 10_000, "it gives up at some point");
+    }
+    let span = now.saturating_duration_since(Timestamp::from_unix_secs(0));
+    assert!(
+        span <= Duration::from_secs(72 * 3600) && span > Duration::from_secs(71 * 3600),
+        "the retries span {span:?}"
+    );
+    assert!((430..450).contains(&failed), "{failed} attempts");
+    assert_eq!(
+        policy.retry_at(30, now),
+        Some(now + Duration::from_secs(600)),
+        "a retry at the cap waits 10 min"
+    );
+    let capped = DeliveryPolicy {
+        max_attempts: Some(50),
+        ..DeliveryPolicy::default()
+    };
+    assert_eq!(
+        capped.retry_at(50, now),
+        None,
+        "max_attempts still gives up first"
+    );
+    assert!(capped.retry_at(49, now).is_some());
 }
 
 fn arb_severity() -> impl Strategy<Value = Severity> {

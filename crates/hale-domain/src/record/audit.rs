@@ -46,6 +46,9 @@ wire_enum!(
         KnowledgeArchived => "knowledge.archived",
         /// A person wrote a knowledge entry (a runbook).
         KnowledgeCreated => "knowledge.created",
+        /// A person sent given-up notification deliveries of a channel
+        /// again (after the channel's outage), with a reason.
+        NotificationsRedriven => "notifications.redriven",
         /// A guard blocked healing.
         HealingBlocked => "healing.blocked",
         /// Coordination deferred healing.

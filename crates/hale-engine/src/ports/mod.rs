@@ -38,7 +38,7 @@ pub use locks::{
 pub use notifier::{Escalation, EscalationKind, LogNotifier, Notifier, NotifyError};
 pub use outbox::{
     AttemptOutcome, DeliveryClaim, DeliveryFilter, NoticeDelivery, NotificationOutbox,
-    OutboxBacklog,
+    OutboxBacklog, RedriveFilter,
 };
 pub use safety::{
     AuditedSafetyUpdate, Ledgers, SafetyChange, SafetyRecord, SafetyRecords, SafetyScope,

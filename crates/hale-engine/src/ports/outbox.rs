@@ -25,6 +25,10 @@
 //!   to one caller until the claim's lease ends; concurrent callers get
 //!   disjoint sets. [`NotificationOutbox::record_attempt`] applies only
 //!   while the caller's claim is the current one.
+//! * **Redrive.** [`NotificationOutbox::redrive_deliveries`] makes the
+//!   scope's given-up deliveries that the filter names pending again
+//!   (attempts from zero, due now, no claim), in one write; delivered and
+//!   pending deliveries, other channels and other scopes are untouched.
 //! * **Errors.** `Unavailable` when the backend cannot be reached; then
 //!   nothing was written.
 
@@ -74,6 +78,19 @@ impl NoticeDelivery {
     /// Whether it still waits for an attempt.
     pub fn is_pending(&self) -> bool {
         self.delivered_at.is_none() && self.given_up_at.is_none()
+    }
+
+    /// Makes a given-up delivery pending again: attempts restart from zero
+    /// and the next is due `now` (the last error stays, for the record).
+    /// Returns false, changing nothing, unless it was given up.
+    pub fn redrive(&mut self, now: Timestamp) -> bool {
+        if self.given_up_at.is_none() || self.delivered_at.is_some() {
+            return false;
+        }
+        self.attempts = 0;
+        self.given_up_at = None;
+        self.next_attempt_at = Some(now);
+        true
     }
 
     /// Applies an attempt's outcome.
@@ -147,6 +164,38 @@ pub struct DeliveryFilter {
     pub page: PageRequest,
 }
 
+/// Which given-up deliveries a redrive sends again: one channel's, or
+/// only those of one notice or one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveFilter {
+    /// The channel.
+    pub channel: String,
+    /// Only this notice.
+    pub notice_id: Option<String>,
+    /// Only this kind.
+    pub kind: Option<NoticeKind>,
+}
+
+impl RedriveFilter {
+    /// All given-up deliveries of `channel`.
+    pub fn channel(channel: impl Into<String>) -> RedriveFilter {
+        RedriveFilter {
+            channel: channel.into(),
+            notice_id: None,
+            kind: None,
+        }
+    }
+
+    /// Whether `d` is given up and named by the filter.
+    pub fn matches(&self, d: &NoticeDelivery) -> bool {
+        d.channel == self.channel
+            && d.given_up_at.is_some()
+            && d.delivered_at.is_none()
+            && self.notice_id.as_ref().is_none_or(|id| id == &d.notice.id)
+            && self.kind.is_none_or(|k| k == d.notice.kind)
+    }
+}
+
 /// How far behind delivery is in one scope.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OutboxBacklog {
@@ -199,6 +248,15 @@ pub trait NotificationOutbox: Send + Sync {
         by: &str,
         outcome: &AttemptOutcome,
     ) -> Result<bool, StoreError>;
+
+    /// Makes the scope's given-up deliveries that `filter` names pending
+    /// again ([`NoticeDelivery::redrive`]), atomically; returns how many.
+    async fn redrive_deliveries(
+        &self,
+        tenant: Option<&TenantId>,
+        filter: &RedriveFilter,
+        now: Timestamp,
+    ) -> Result<u32, StoreError>;
 
     /// Deliveries of the scope, newest notice first.
     async fn list_deliveries(

@@ -246,6 +246,7 @@ macro_rules! store_conformance_tests {
             outbox_routing_makes_one_delivery_per_channel,
             outbox_claims_are_disjoint_and_attempts_need_the_claim,
             outbox_platform_scope_and_backlog,
+            outbox_redrive_resets_only_the_scopes_given_up_deliveries_of_the_channel,
             // A safety change and its record.
             safety_change_and_its_audit_entry_are_one_write,
             safety_global_act_is_recorded_in_every_tenant_or_none,

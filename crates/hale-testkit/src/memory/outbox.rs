@@ -9,7 +9,7 @@ use hale_domain::notification::Notice;
 use hale_domain::{TenantId, Timestamp};
 use hale_engine::ports::{
     AttemptOutcome, DeliveryClaim, DeliveryFilter, NoticeDelivery, NotificationOutbox,
-    OutboxBacklog, Page, PageRequest, StoreError,
+    OutboxBacklog, Page, PageRequest, RedriveFilter, StoreError,
 };
 
 use super::{MemoryStore, Tables, page_of};
@@ -182,6 +182,26 @@ impl NotificationOutbox for MemoryStore {
         c.delivery.apply(outcome);
         c.claim = None;
         Ok(true)
+    }
+
+    async fn redrive_deliveries(
+        &self,
+        tenant: Option<&TenantId>,
+        filter: &RedriveFilter,
+        now: Timestamp,
+    ) -> Result<u32, StoreError> {
+        let mut tables = self.tables()?;
+        let Some(scope) = tables.outbox.get_mut(&scope_key(tenant)) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for c in scope.deliveries.values_mut() {
+            if filter.matches(&c.delivery) && c.delivery.redrive(now) {
+                c.claim = None;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     async fn list_deliveries(

@@ -14,7 +14,7 @@ mod status;
 
 pub use approvals::{approval, approval_decision, approvals};
 pub use operations::{incident, incidents, operation, operations};
-pub use records::{audit, knowledge, knowledge_entry, notifications};
+pub use records::{audit, knowledge, knowledge_entry, notifications, notifications_redriven};
 pub use safety::{
     attempts_reset, breaker_reset, breakers, dormancy, switches, window_changed, windows,
 };

@@ -23,6 +23,19 @@ pub fn audit(v: &Value) -> String {
     )
 }
 
+/// The answer to `notifications redrive`.
+pub fn notifications_redriven(v: &Value) -> String {
+    format!(
+        "{} given-up deliveries of {} sent again ({})\n",
+        v["redriven"].as_u64().unwrap_or(0),
+        at(v, "channel"),
+        match at(v, "tenant").as_str() {
+            "*" => "the platform".to_owned(),
+            t => format!("tenant {t}"),
+        }
+    )
+}
+
 /// `hale notifications`.
 pub fn notifications(v: &Value) -> String {
     list(

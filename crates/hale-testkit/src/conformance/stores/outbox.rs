@@ -12,7 +12,7 @@ use hale_domain::record::incident::IncidentStatus;
 use hale_domain::{Severity, TenantId, Timestamp};
 use hale_engine::ports::{
     AttemptOutcome, DeliveryClaim, DeliveryFilter, IncidentWrite, IntakeWrite, NoticeDelivery,
-    PageRequest, StoreAdapter,
+    PageRequest, RedriveFilter, StoreAdapter,
 };
 
 use super::support::{at, conflict, holds, join_all, ok, same};
@@ -545,5 +545,186 @@ pub async fn outbox_notice_is_atomic_with_its_intake_commit<S: StoreAdapter>(sto
         .map(str::to_owned)
         .collect(),
         "each of the commits' notices once",
+    );
+}
+
+/// Gives every due delivery of the scope an outcome: `deliver` says which
+/// (notice, channel) get through; the others fail for good (given up).
+async fn settle<S: StoreAdapter>(
+    store: &S,
+    t: Option<&TenantId>,
+    when: Timestamp,
+    deliver: impl Fn(&NoticeDelivery) -> bool,
+) {
+    for d in ok(
+        store
+            .claim_deliveries(t, &claim("settler", when, 100))
+            .await,
+        "claim_deliveries",
+    ) {
+        let outcome = if deliver(&d) {
+            AttemptOutcome::Delivered { at: when }
+        } else {
+            AttemptOutcome::Failed {
+                at: when,
+                error: "503".to_owned(),
+                retry_at: None,
+            }
+        };
+        holds(
+            ok(
+                store
+                    .record_attempt(t, &d.notice.id, &d.channel, "settler", &outcome)
+                    .await,
+                "record_attempt",
+            ),
+            "the claim's owner records the attempt",
+        );
+    }
+}
+
+async fn deliveries<S: StoreAdapter>(store: &S, t: Option<&TenantId>) -> Vec<NoticeDelivery> {
+    let filter = DeliveryFilter {
+        page: PageRequest {
+            offset: 0,
+            limit: 100,
+        },
+        ..DeliveryFilter::default()
+    };
+    ok(store.list_deliveries(t, &filter).await, "list_deliveries").items
+}
+
+/// A redrive makes given-up deliveries of one channel in one scope
+/// pending again (attempts from zero, due now) and touches nothing else:
+/// not delivered ones, not other channels, not other tenants, not the
+/// platform; a notice or kind filter narrows it.
+pub async fn outbox_redrive_resets_only_the_scopes_given_up_deliveries_of_the_channel<
+    S: StoreAdapter,
+>(
+    store: Arc<S>,
+) {
+    let (t, u) = (unique_tenant(), unique_tenant());
+    let channels = ["hook".to_owned(), "slack".to_owned()];
+    for tenant in [&t, &u] {
+        for i in 0..3 {
+            let a = fixtures::approval_bare(tenant, &format!("apr-{i}"), at(i));
+            let ev = fixtures::timeline_event(tenant, &format!("ev-{i}"), at(i));
+            ok(store.create_approval(&a, &ev).await, "create_approval");
+        }
+        for n in unrouted(&*store, Some(tenant)).await {
+            ok(
+                store
+                    .route_notice(Some(tenant), &n.id, &channels, at(10))
+                    .await,
+                "route_notice",
+            );
+        }
+    }
+    ok(
+        store
+            .enqueue_notices(&[platform_notice("ntc-p", at(5))])
+            .await,
+        "enqueue_notices",
+    );
+    ok(
+        store
+            .route_notice(None, "ntc-p", &channels[..1], at(10))
+            .await,
+        "route_notice",
+    );
+    // In t, the newest notice reaches the hook; everything else fails for good.
+    let newest = deliveries(&*store, Some(&t)).await[0].notice.id.clone();
+    settle(&*store, Some(&t), at(20), |d| {
+        d.notice.id == newest && d.channel == "hook"
+    })
+    .await;
+    settle(&*store, Some(&u), at(20), |_| false).await;
+    settle(&*store, None, at(20), |_| false).await;
+    let before_u = deliveries(&*store, Some(&u)).await;
+    let before_p = deliveries(&*store, None).await;
+    same(
+        &before_u.iter().filter(|d| d.given_up_at.is_some()).count(),
+        &6,
+        "u's deliveries are all given up",
+    );
+
+    let hook = RedriveFilter::channel("hook");
+    let n = ok(
+        store.redrive_deliveries(Some(&t), &hook, at(100)).await,
+        "redrive_deliveries",
+    );
+    same(&n, &2, "the two given-up hook deliveries of t are redriven");
+    for d in deliveries(&*store, Some(&t)).await {
+        match (d.channel.as_str(), d.notice.id == newest) {
+            ("hook", true) => {
+                same(
+                    &d.delivered_at,
+                    &Some(at(20)),
+                    "a delivered one stays delivered",
+                );
+                same(&d.attempts, &1, "a delivered one keeps its attempts");
+            }
+            ("hook", false) => {
+                holds(d.is_pending(), "a redriven delivery is pending");
+                same(&d.attempts, &0, "its attempts restart");
+                same(&d.next_attempt_at, &Some(at(100)), "it is due now");
+                same(
+                    &d.last_error.as_deref(),
+                    &Some("503"),
+                    "its last error stays",
+                );
+            }
+            _ => holds(d.given_up_at.is_some(), "another channel stays given up"),
+        }
+    }
+    same(
+        &deliveries(&*store, Some(&u)).await,
+        &before_u,
+        "another tenant is untouched",
+    );
+    same(
+        &deliveries(&*store, None).await,
+        &before_p,
+        "the platform is untouched",
+    );
+    let due = ok(
+        store
+            .claim_deliveries(Some(&t), &claim("r1", at(100), 50))
+            .await,
+        "claim_deliveries",
+    );
+    same(&due.len(), &2, "the redriven deliveries are claimed again");
+
+    // Narrowed by notice and by kind.
+    let slack = |notice_id: Option<&str>, kind| RedriveFilter {
+        channel: "slack".to_owned(),
+        notice_id: notice_id.map(str::to_owned),
+        kind,
+    };
+    let only = slack(Some(newest.as_str()), Some(NoticeKind::IncidentOpened));
+    same(
+        &ok(
+            store.redrive_deliveries(Some(&t), &only, at(101)).await,
+            "redrive",
+        ),
+        &0,
+        "a kind the notice is not of redrives nothing",
+    );
+    let only = slack(Some(newest.as_str()), Some(NoticeKind::ApprovalRequested));
+    same(
+        &ok(
+            store.redrive_deliveries(Some(&t), &only, at(101)).await,
+            "redrive",
+        ),
+        &1,
+        "one notice's delivery is redriven",
+    );
+    same(
+        &ok(
+            store.redrive_deliveries(None, &hook, at(102)).await,
+            "redrive",
+        ),
+        &1,
+        "the platform's own redrive reaches its given-up delivery",
     );
 }
