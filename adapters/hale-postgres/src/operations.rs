@@ -223,9 +223,9 @@ impl OperationStore for PgStore {
     async fn update_operation(
         &self,
         op: &HealingOperation,
-        audit: Option<&AuditEntry>,
+        audit: &[AuditEntry],
     ) -> Result<u64, StoreError> {
-        if let Some(audit) = audit {
+        for audit in audit {
             same_tenant(&op.tenant, &audit.tenant, "the audit entry")?;
         }
         let next = int("revision", op.revision.saturating_add(1))?;
@@ -234,7 +234,7 @@ impl OperationStore for PgStore {
         self.timed(async {
             let mut tx = self.begin(tenant).await?;
             cas_update(&mut tx, update, "healing_operations", tenant, id).await?;
-            if let Some(audit) = audit {
+            for audit in audit {
                 insert_audit(&mut tx, audit).await?;
             }
             commit(tx).await?;

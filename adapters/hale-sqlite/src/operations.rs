@@ -98,9 +98,9 @@ impl OperationStore for SqliteStore {
     async fn update_operation(
         &self,
         op: &HealingOperation,
-        audit: Option<&AuditEntry>,
+        audit: &[AuditEntry],
     ) -> Result<u64, StoreError> {
-        if let Some(audit) = audit {
+        for audit in audit {
             same_tenant(&op.tenant, &audit.tenant, "the audit entry")?;
         }
         let next = next_revision(op.revision)?;
@@ -108,11 +108,11 @@ impl OperationStore for SqliteStore {
             revision: next,
             ..op.clone()
         })?;
-        let audit_doc = audit.map(to_doc).transpose()?;
+        let audit_docs = audit.iter().map(to_doc).collect::<Result<Vec<_>, _>>()?;
         let mut tx = self.write().await?;
         T.replace(&mut tx, &op.tenant, op.id.as_str(), doc, Some(op.revision))
             .await?;
-        if let (Some(audit), Some(audit_doc)) = (audit, audit_doc) {
+        for (audit, audit_doc) in audit.iter().zip(audit_docs) {
             Table::AUDIT
                 .insert(&mut tx, &audit.tenant, &audit.id, audit_doc)
                 .await?;

@@ -186,21 +186,23 @@ impl Inner {
                 }
             }
             RunEnd::Stranded(reason) => {
-                if run.op.transition(HealingState::Interrupted, now).is_ok() {
-                    run.op.error = Some(reason.clone());
-                    let kind = AuditKind::OperationInterrupted;
-                    // If the store still does not answer, the recovery
-                    // sweep records it once it does (the lock is released
-                    // below, so the sweep sees no live owner).
-                    let _ = self.save(&mut run, kind, reason.clone(), None).await;
-                }
                 let summary = format!(
                     "operation {} on {} stopped mid-way: {reason}; check the target by hand",
                     run.op.id, run.op.resource
                 );
                 let e = run_escalation(&run, EscalationKind::OperationInterrupted, summary, now);
-                let reason = e.summary.clone();
-                self.escalate_run(&mut run, e, reason, None).await;
+                if run.op.transition(HealingState::Interrupted, now).is_ok() {
+                    run.op.error = Some(reason.clone());
+                    // The interruption and its escalation in one write. If
+                    // the store still does not answer, the recovery sweep
+                    // records both once it does (the lock is released
+                    // below, so the sweep sees no live owner).
+                    let _ = self.save_stranded(&mut run, reason.clone(), &e).await;
+                    self.escalate(e).await;
+                } else {
+                    let reason = e.summary.clone();
+                    self.escalate_run(&mut run, e, reason, None).await;
+                }
             }
         }
         self.metrics.inc(family::OPERATIONS, run.op.state.as_str());

@@ -172,7 +172,7 @@ impl Inner {
             .ports
             .stores
             .operations
-            .update_operation(&op, audit)
+            .update_operation(&op, audit.map_or(&[], std::slice::from_ref))
             .await
         {
             Ok(_) => Ok(true),

@@ -79,11 +79,33 @@ impl Inner {
             a.approval_id.clone_from(&op.approval_id);
             a.success = false;
             a.reason = op.error.clone();
+            // The interruption and its escalation are one write: the update
+            // that marks the operation interrupted also marks it escalated
+            // and carries both entries (and so the escalation's notice).
+            let kind = EscalationKind::OperationInterrupted;
+            let e = Escalation {
+                tenant: tenant.clone(),
+                kind,
+                summary: format!(
+                    "operation {} on {} was interrupted while {was}; check the target by hand",
+                    op.id, op.resource
+                ),
+                resource: Some(op.resource.clone()),
+                strategy_id: Some(op.strategy_id.clone()),
+                operation_id: Some(op.id.clone()),
+                incident_id: op.incident_id.clone(),
+                guard: None,
+                severity: kind.severity(),
+                at: now,
+            };
+            op.escalated = true;
+            let mut rec = e.audit_entry(self.ports.ids.next_id("aud"), origin);
+            rec.approval_id.clone_from(&op.approval_id);
             match self
                 .ports
                 .stores
                 .operations
-                .update_operation(&op, Some(&a))
+                .update_operation(&op, &[a, rec])
                 .await
             {
                 Ok(rev) => op.revision = rev,
@@ -120,36 +142,10 @@ impl Inner {
             );
             tl.operation_id = Some(op.id.clone());
             tl.incident_id.clone_from(&op.incident_id);
-            self.timeline(tl).await?;
-            let kind = EscalationKind::OperationInterrupted;
-            let e = Escalation {
-                tenant: tenant.clone(),
-                kind,
-                summary: format!(
-                    "operation {} on {} was interrupted while {was}; check the target by hand",
-                    op.id, op.resource
-                ),
-                resource: Some(op.resource.clone()),
-                strategy_id: Some(op.strategy_id.clone()),
-                operation_id: Some(op.id.clone()),
-                incident_id: op.incident_id.clone(),
-                guard: None,
-                severity: kind.severity(),
-                at: now,
-            };
-            // The update that marks it escalated carries the escalation's
-            // record (and so its notice).
-            op.escalated = true;
-            let mut rec = e.audit_entry(self.ports.ids.next_id("aud"), origin);
-            rec.approval_id.clone_from(&op.approval_id);
-            if let Err(err) = self
-                .ports
-                .stores
-                .operations
-                .update_operation(&op, Some(&rec))
-                .await
-            {
-                tracing::warn!(op = %op.id, error = %err, "could not record the escalation of an interrupted operation");
+            // The escalation is recorded; a timeline that does not take the
+            // event does not stop the notifier or the rest of the sweep.
+            if let Err(err) = self.timeline(tl).await {
+                tracing::warn!(op = %op.id, error = %err, "could not add an interrupted operation to the timeline");
             }
             self.escalate(e).await;
         }

@@ -214,7 +214,7 @@ impl Inner {
         result: Option<&ActionResult>,
     ) -> bool {
         let a = self.run_audit(run, kind, reason, result);
-        self.persist(run, a).await
+        self.persist(run, std::slice::from_ref(&a)).await
     }
 
     /// Records the escalation of a run (its audit entry of `kind`); a run
@@ -233,7 +233,29 @@ impl Inner {
             a.dry_run_passed = false;
             a.dry_run_message = Some(block.to_string());
         }
-        self.persist(run, a).await
+        self.persist(run, std::slice::from_ref(&a)).await
+    }
+
+    /// Records a run stopped mid-way (INTERRUPTED, `operation.interrupted`)
+    /// and its escalation (`escalated`, the escalation's entry) in one
+    /// write, so the interruption is never recorded without the
+    /// escalation and its notice.
+    #[must_use]
+    pub(crate) async fn save_stranded(
+        &self,
+        run: &mut Run,
+        reason: String,
+        escalation: &hale_domain::escalation::Escalation,
+    ) -> bool {
+        run.op.escalated = true;
+        let step = self.run_audit(run, AuditKind::OperationInterrupted, reason, None);
+        let rec = self.run_audit(
+            run,
+            escalation.kind.audit_kind(),
+            escalation.summary.clone(),
+            None,
+        );
+        self.persist(run, &[step, rec]).await
     }
 
     /// The audit entry of one step of `run`.
@@ -282,14 +304,14 @@ impl Inner {
         a
     }
 
-    /// Writes the operation with its audit entry `a` (see [`Inner::save`]).
-    async fn persist(&self, run: &mut Run, a: AuditEntry) -> bool {
+    /// Writes the operation with its audit entries (see [`Inner::save`]).
+    async fn persist(&self, run: &mut Run, entries: &[AuditEntry]) -> bool {
         for attempt in 0..3 {
             match self
                 .ports
                 .stores
                 .operations
-                .update_operation(&run.op, Some(&a))
+                .update_operation(&run.op, entries)
                 .await
             {
                 Ok(rev) => {

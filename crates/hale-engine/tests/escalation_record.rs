@@ -19,7 +19,8 @@ use hale_domain::notification::Notice;
 use hale_domain::record::knowledge::{EntryType, KnowledgeEntry};
 use hale_domain::record::timeline::TimelineEvent;
 use hale_engine::ports::{
-    EscalationKind, Health, KnowledgeFilter, KnowledgeStore, NotificationOutbox,
+    EscalationKind, Health, KnowledgeFilter, KnowledgeStore, NotificationOutbox, OperationStore,
+    Page, StoreError, TimelineFilter, TimelineStore,
 };
 use hale_engine::{Engine, Outcome, Ports, TenantPolicy};
 use hale_testkit::Kit;
@@ -184,4 +185,91 @@ async fn a_regressions_event_is_written_with_its_escalation() {
         kit.notifier.count(EscalationKind::Regression),
         recorded.len()
     );
+}
+
+/// A timeline that takes no event (every append fails).
+struct TimelineAppendsFail(Arc<dyn TimelineStore>);
+
+#[async_trait::async_trait]
+impl TimelineStore for TimelineAppendsFail {
+    async fn append_timeline_audited(
+        &self,
+        _: &TimelineEvent,
+        _: &[hale_domain::record::audit::AuditEntry],
+    ) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable(
+            "injected fault: the timeline append is lost".into(),
+        ))
+    }
+
+    async fn list_timeline(
+        &self,
+        tenant: &TenantId,
+        filter: &TimelineFilter,
+    ) -> Result<Page<TimelineEvent>, StoreError> {
+        self.0.list_timeline(tenant, filter).await
+    }
+}
+
+/// The recovery sweep finds an operation a dead replica left mid-way. With
+/// every separate audit and timeline append lost, the operation is still
+/// recorded INTERRUPTED together with its `operation.interrupted` entry,
+/// its escalation's `interruption.escalated` entry and that entry's
+/// notice: one write, so never the interruption without the escalation.
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_operation_is_written_with_its_escalation() {
+    use hale_domain::healing::{HealingOperation, HealingState, NewOperation};
+    use hale_domain::record::audit::{AuditEntry, AuditKind};
+    use hale_domain::{
+        AuthorizationChannel, OperationId, Origin, ResourceRef, RiskLevel, SourceSystem,
+        StrategyId, Timestamp,
+    };
+    let kit = Kit::new();
+    let t = tenant("t");
+    let now = Timestamp::from_unix_secs(hale_testkit::kit::KIT_EPOCH_SECS);
+    let mut op = HealingOperation::new(
+        NewOperation {
+            id: OperationId::new("op-left"),
+            tenant: t.clone(),
+            strategy_id: StrategyId::new("restart-higherrorrate"),
+            resource: ResourceRef::parse("prod:deployment/checkout").unwrap(),
+            source_system: SourceSystem::FailureWatcher,
+            authorization_channel: AuthorizationChannel::AutoRepair,
+            risk: RiskLevel::Low,
+            attempt_number: 1,
+        },
+        now,
+    );
+    op.transition(HealingState::Diagnosing, now).unwrap();
+    op.transition(HealingState::Healing, now).unwrap();
+    let started = AuditEntry::new(
+        "aud-left",
+        t.clone(),
+        AuditKind::HealingStarted,
+        "prod:deployment/checkout",
+        Origin::failure_watcher(),
+        now,
+    );
+    kit.store.create_operation(&op, &started).await.unwrap();
+
+    let mut ports = kit.ports();
+    ports.stores.audit = Arc::new(AuditAppendsFail(kit.store.clone()));
+    ports.stores.timeline = Arc::new(TimelineAppendsFail(kit.store.clone()));
+    let mut b = Engine::builder(ports);
+    b = b.tenant(TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")]));
+    let _e = b.build().await.unwrap();
+
+    let got = kit.store.get_operation(&t, &op.id).await.unwrap().unwrap();
+    assert_eq!(got.state, HealingState::Interrupted);
+    assert!(got.escalated, "marked escalated in the same write");
+    assert_eq!(audit(&kit, &t, "operation.interrupted").await.len(), 1);
+    let recorded = audit(&kit, &t, "interruption.escalated").await;
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    let heard = notices(&kit, &t).await;
+    assert_eq!(
+        heard.iter().filter(|n| n.id == recorded[0].id).count(),
+        1,
+        "{heard:#?}"
+    );
+    assert_eq!(kit.notifier.count(EscalationKind::OperationInterrupted), 1);
 }

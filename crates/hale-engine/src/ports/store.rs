@@ -443,12 +443,16 @@ pub trait OperationStore: Send + Sync {
         filter: &OperationFilter,
     ) -> Result<Page<HealingOperation>, StoreError>;
 
-    /// Replaces an operation (revision CAS) together with an optional audit
-    /// entry, in one transaction. Returns the new revision.
+    /// Replaces an operation (revision CAS) together with the audit entries
+    /// the change causes (none, one, or the step and the escalation it
+    /// leads to), each with its notice, in one transaction. Returns the new
+    /// revision. `Conflict` on a stale revision or an audit id the log
+    /// already holds, `Invalid` for an entry of another tenant; either
+    /// way nothing is written.
     async fn update_operation(
         &self,
         op: &HealingOperation,
-        audit: Option<&AuditEntry>,
+        audit: &[AuditEntry],
     ) -> Result<u64, StoreError>;
 
     /// How many operations the tenant started, completed and failed (the

@@ -212,6 +212,7 @@ macro_rules! store_conformance_tests {
             operation_update_is_revision_cas,
             operation_update_of_absent_is_not_found,
             operation_update_is_atomic_with_audit_entry,
+            operation_update_writes_all_its_audit_entries_or_none,
             operation_filters_order_and_pages,
             unfinished_operations_are_non_terminal_oldest_first,
             pending_effectiveness_is_pending_oldest_completion_first,

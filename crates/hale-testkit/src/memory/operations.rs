@@ -74,9 +74,9 @@ impl OperationStore for MemoryStore {
     async fn update_operation(
         &self,
         op: &HealingOperation,
-        audit: Option<&AuditEntry>,
+        audit: &[AuditEntry],
     ) -> Result<u64, StoreError> {
-        if let Some(audit) = audit {
+        for audit in audit {
             same_tenant("the audit entry", &op.tenant, &audit.tenant)?;
         }
         let mut tables = self.tables()?;
@@ -92,18 +92,20 @@ impl OperationStore for MemoryStore {
         if stored.revision != op.revision {
             return Err(stale("operation", id, op.revision, stored.revision));
         }
-        if let Some(audit) = audit
-            && t.audit.contains_key(&audit.id)
-        {
-            return Err(duplicate("audit entry", &audit.id, &audit.tenant));
+        for (i, entry) in audit.iter().enumerate() {
+            if t.audit.contains_key(&entry.id) || audit[..i].iter().any(|a| a.id == entry.id) {
+                return Err(duplicate("audit entry", &entry.id, &entry.tenant));
+            }
         }
         let revision = next_revision(op.revision, "operation")?;
         let mut row = op.clone();
         row.revision = revision;
         t.operations.insert(row.id.clone(), row);
-        if let Some(audit) = audit {
-            t.audit.insert(audit.id.clone(), audit.clone());
-            tables.carry(Notice::for_audit(audit));
+        for entry in audit {
+            t.audit.insert(entry.id.clone(), entry.clone());
+        }
+        for entry in audit {
+            tables.carry(Notice::for_audit(entry));
         }
         Ok(revision)
     }

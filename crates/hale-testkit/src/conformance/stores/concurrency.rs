@@ -192,7 +192,11 @@ pub async fn concurrent_operation_updates_have_one_winner<S: StoreAdapter>(store
                 ..op.clone()
             };
             let audit = audit_for(&t, &format!("aud-writer-{i}"), &update);
-            tokio::spawn(async move { store.update_operation(&update, Some(&audit)).await })
+            tokio::spawn(async move {
+                store
+                    .update_operation(&update, std::slice::from_ref(&audit))
+                    .await
+            })
         })
         .collect();
     let results = join_all(tasks).await;

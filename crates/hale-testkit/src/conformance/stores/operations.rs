@@ -243,7 +243,7 @@ pub async fn operation_update_is_revision_cas<S: StoreAdapter>(store: Arc<S>) {
     next.fencing_token = Some(42);
     let rev = ok(
         store
-            .update_operation(&next, Some(&audit_for(&t, "aud-1", &next)))
+            .update_operation(&next, std::slice::from_ref(&audit_for(&t, "aud-1", &next)))
             .await,
         "update_operation with the stored revision succeeds",
     );
@@ -262,7 +262,7 @@ pub async fn operation_update_is_revision_cas<S: StoreAdapter>(store: Arc<S>) {
         ..op.clone()
     };
     conflict(
-        store.update_operation(&stale, None).await,
+        store.update_operation(&stale, &[]).await,
         "update_operation with a stale revision is Conflict",
     );
     let ahead = HealingOperation {
@@ -270,7 +270,7 @@ pub async fn operation_update_is_revision_cas<S: StoreAdapter>(store: Arc<S>) {
         ..stale
     };
     conflict(
-        store.update_operation(&ahead, None).await,
+        store.update_operation(&ahead, &[]).await,
         "update_operation with a revision ahead of the stored one is Conflict",
     );
     same(
@@ -280,7 +280,7 @@ pub async fn operation_update_is_revision_cas<S: StoreAdapter>(store: Arc<S>) {
     );
     same(
         &ok(
-            store.update_operation(&want, None).await,
+            store.update_operation(&want, &[]).await,
             "update_operation without audit",
         ),
         &2,
@@ -298,12 +298,12 @@ pub async fn operation_update_of_absent_is_not_found<S: StoreAdapter>(store: Arc
     let t = unique_tenant();
     let op = fixtures::operation(&t, "op-ghost", at(0));
     not_found(
-        store.update_operation(&op, None).await,
+        store.update_operation(&op, &[]).await,
         "update_operation of an absent id is NotFound",
     );
     not_found(
         store
-            .update_operation(&op, Some(&audit_for(&t, "aud-ghost", &op)))
+            .update_operation(&op, std::slice::from_ref(&audit_for(&t, "aud-ghost", &op)))
             .await,
         "update_operation of an absent id is NotFound (with an audit entry)",
     );
@@ -335,7 +335,7 @@ pub async fn operation_update_is_atomic_with_audit_entry<S: StoreAdapter>(store:
     );
     conflict(
         store
-            .update_operation(&done, Some(&audit_for(&t, "aud-0", &done)))
+            .update_operation(&done, std::slice::from_ref(&audit_for(&t, "aud-0", &done)))
             .await,
         "update_operation whose audit id exists is Conflict",
     );
@@ -347,12 +347,71 @@ pub async fn operation_update_is_atomic_with_audit_entry<S: StoreAdapter>(store:
     same(
         &ok(
             store
-                .update_operation(&done, Some(&audit_for(&t, "aud-1", &done)))
+                .update_operation(&done, std::slice::from_ref(&audit_for(&t, "aud-1", &done)))
                 .await,
             "update_operation",
         ),
         &1,
         "the failed update did not bump the revision",
+    );
+}
+
+/// An update with several audit entries (a step and the escalation it
+/// leads to) writes all of them or none: the second entry's id taken
+/// leaves the operation, the first entry and its notice unwritten.
+pub async fn operation_update_writes_all_its_audit_entries_or_none<S: StoreAdapter>(store: Arc<S>) {
+    let t = unique_tenant();
+    let op = fixtures::operation(&t, "op-1", at(0));
+    ok(
+        store
+            .create_operation(&op, &audit_for(&t, "aud-0", &op))
+            .await,
+        "create_operation",
+    );
+    let mut done = op.clone();
+    holds(
+        done.transition(HealingState::Interrupted, at(30)).is_ok(),
+        "fixture operation can be interrupted",
+    );
+    done.escalated = true;
+    conflict(
+        store
+            .update_operation(
+                &done,
+                &[audit_for(&t, "aud-1", &done), audit_for(&t, "aud-0", &done)],
+            )
+            .await,
+        "update_operation whose second audit id exists is Conflict",
+    );
+    same(
+        &get(&*store, &t, "op-1").await,
+        &Some(op.clone()),
+        "nothing written: the operation keeps its old state and revision",
+    );
+    same(
+        &audit_of(&*store, &t, "op-1").await,
+        &vec!["aud-0".to_owned()],
+        "nothing written: not even the first entry",
+    );
+    ok(
+        store
+            .update_operation(
+                &done,
+                &[audit_for(&t, "aud-1", &done), audit_for(&t, "aud-2", &done)],
+            )
+            .await,
+        "update_operation with two entries",
+    );
+    let mut entries = audit_of(&*store, &t, "op-1").await;
+    entries.sort();
+    same(
+        &entries,
+        &vec!["aud-0".to_owned(), "aud-1".to_owned(), "aud-2".to_owned()],
+        "both entries written with the update",
+    );
+    holds(
+        get(&*store, &t, "op-1").await.is_some_and(|o| o.escalated),
+        "the update itself written",
     );
 }
 
@@ -584,7 +643,7 @@ pub async fn pending_effectiveness_is_pending_oldest_completion_first<S: StoreAd
     effective.effectiveness = Some(Effectiveness::Effective);
     effective.effectiveness_settled_at = Some(at(400));
     let rev = ok(
-        store.update_operation(&effective, None).await,
+        store.update_operation(&effective, &[]).await,
         "update_operation with a verdict",
     );
     effective.revision = rev;
@@ -696,7 +755,7 @@ pub async fn operation_tenant_isolation<S: StoreAdapter>(store: Arc<S>) {
         ..a.clone()
     };
     not_found(
-        store.update_operation(&hijack, None).await,
+        store.update_operation(&hijack, &[]).await,
         "tenant B updating tenant A's operation id is NotFound",
     );
     let b = fixtures::operation_bare(&tb, "op-1", at(1));
@@ -707,7 +766,7 @@ pub async fn operation_tenant_isolation<S: StoreAdapter>(store: Arc<S>) {
         "the same operation and audit ids in another tenant do not collide",
     );
     ok(
-        store.update_operation(&b, None).await,
+        store.update_operation(&b, &[]).await,
         "update_operation in tenant B",
     );
     same(

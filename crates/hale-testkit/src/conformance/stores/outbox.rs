@@ -71,7 +71,7 @@ pub async fn outbox_notices_are_written_with_their_records<S: StoreAdapter>(stor
     );
     let rev = ok(
         store
-            .update_operation(&op, Some(&escalation(&t, "aud-esc", at(3))))
+            .update_operation(&op, std::slice::from_ref(&escalation(&t, "aud-esc", at(3))))
             .await,
         "update_operation",
     );
@@ -139,7 +139,10 @@ pub async fn outbox_notice_is_atomic_with_its_record<S: StoreAdapter>(store: Arc
     };
     conflict(
         store
-            .update_operation(&stale, Some(&escalation(&t, "aud-esc", at(3))))
+            .update_operation(
+                &stale,
+                std::slice::from_ref(&escalation(&t, "aud-esc", at(3))),
+            )
             .await,
         "update_operation at a stale revision is Conflict",
     );
