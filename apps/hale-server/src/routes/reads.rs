@@ -297,8 +297,13 @@ pub(crate) struct IncidentView {
     pub(crate) effectiveness: EffectivenessTally,
 }
 
+/// Operations of one incident whose verdicts an incident read counts (the
+/// newest; an incident's operations are bounded by its strategies'
+/// attempts, so this is a guard against a pathological one, not a page).
+const MAX_COUNTED_OPERATIONS: usize = 200;
+
 /// How the fixes of `inc`'s operations held: each operation's verdict,
-/// counted.
+/// counted (of its newest [`MAX_COUNTED_OPERATIONS`]).
 pub(crate) async fn incident_effectiveness(
     state: &AppState,
     who: &Identity,
@@ -307,7 +312,7 @@ pub(crate) async fn incident_effectiveness(
 ) -> Result<EffectivenessTally, ApiError> {
     let (tenant, stores) = reader(state, who, tenant)?;
     let mut tally = EffectivenessTally::default();
-    for id in &inc.operation_ids {
+    for id in inc.operation_ids.iter().rev().take(MAX_COUNTED_OPERATIONS) {
         let op = stores.operations.get_operation(&tenant, id).await?;
         if let Some(verdict) = op.and_then(|op| op.effectiveness) {
             tally.add(verdict, 1);
