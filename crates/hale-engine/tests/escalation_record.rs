@@ -187,6 +187,34 @@ async fn a_regressions_event_is_written_with_its_escalation() {
     );
 }
 
+/// An automatic restart of `prod/deployment/<id>` left in HEALING.
+fn healing(
+    t: &TenantId,
+    id: &str,
+    now: hale_domain::Timestamp,
+) -> hale_domain::healing::HealingOperation {
+    use hale_domain::healing::{HealingOperation, HealingState, NewOperation};
+    use hale_domain::{
+        AuthorizationChannel, OperationId, ResourceRef, RiskLevel, SourceSystem, StrategyId,
+    };
+    let mut op = HealingOperation::new(
+        NewOperation {
+            id: OperationId::new(id),
+            tenant: t.clone(),
+            strategy_id: StrategyId::new("restart-higherrorrate"),
+            resource: ResourceRef::parse(&format!("prod:deployment/{id}")).unwrap(),
+            source_system: SourceSystem::FailureWatcher,
+            authorization_channel: AuthorizationChannel::AutoRepair,
+            risk: RiskLevel::Low,
+            attempt_number: 1,
+        },
+        now,
+    );
+    op.transition(HealingState::Diagnosing, now).unwrap();
+    op.transition(HealingState::Healing, now).unwrap();
+    op
+}
+
 /// A timeline that takes no event (every append fails).
 struct TimelineAppendsFail(Arc<dyn TimelineStore>);
 
@@ -218,30 +246,13 @@ impl TimelineStore for TimelineAppendsFail {
 /// notice: one write, so never the interruption without the escalation.
 #[tokio::test(start_paused = true)]
 async fn an_interrupted_operation_is_written_with_its_escalation() {
-    use hale_domain::healing::{HealingOperation, HealingState, NewOperation};
+    use hale_domain::healing::HealingState;
     use hale_domain::record::audit::{AuditEntry, AuditKind};
-    use hale_domain::{
-        AuthorizationChannel, OperationId, Origin, ResourceRef, RiskLevel, SourceSystem,
-        StrategyId, Timestamp,
-    };
+    use hale_domain::{Origin, Timestamp};
     let kit = Kit::new();
     let t = tenant("t");
     let now = Timestamp::from_unix_secs(hale_testkit::kit::KIT_EPOCH_SECS);
-    let mut op = HealingOperation::new(
-        NewOperation {
-            id: OperationId::new("op-left"),
-            tenant: t.clone(),
-            strategy_id: StrategyId::new("restart-higherrorrate"),
-            resource: ResourceRef::parse("prod:deployment/checkout").unwrap(),
-            source_system: SourceSystem::FailureWatcher,
-            authorization_channel: AuthorizationChannel::AutoRepair,
-            risk: RiskLevel::Low,
-            attempt_number: 1,
-        },
-        now,
-    );
-    op.transition(HealingState::Diagnosing, now).unwrap();
-    op.transition(HealingState::Healing, now).unwrap();
+    let op = healing(&t, "op-left", now);
     let started = AuditEntry::new(
         "aud-left",
         t.clone(),
@@ -272,4 +283,75 @@ async fn an_interrupted_operation_is_written_with_its_escalation() {
         "{heard:#?}"
     );
     assert_eq!(kit.notifier.count(EscalationKind::OperationInterrupted), 1);
+}
+
+/// A replica recorded a run FAILED and died during its rollback, before
+/// it escalated. The recovery sweep escalates it once (its record, its
+/// notice, the notifier), saying the rollback's result is unknown; an
+/// operation already escalated, or another sweep, adds nothing.
+#[tokio::test(start_paused = true)]
+async fn a_failed_run_whose_replica_died_before_escalating_is_escalated_by_the_sweep() {
+    use hale_domain::record::audit::{AuditEntry, AuditKind};
+    use hale_domain::{OperationId, Origin, Timestamp};
+    let kit = Kit::new();
+    let t = tenant("t");
+    let now = Timestamp::from_unix_secs(hale_testkit::kit::KIT_EPOCH_SECS);
+    let failed = |id: &str, escalated: bool| {
+        let mut op = healing(&t, id, now);
+        op.fail("action rollout_restart failed: 500", None, now)
+            .unwrap();
+        op.escalated = escalated;
+        op
+    };
+    for (id, escalated) in [("orphan", false), ("told", true)] {
+        let op = failed(id, escalated);
+        let a = AuditEntry::new(
+            format!("aud-{id}"),
+            t.clone(),
+            AuditKind::OperationFailed,
+            op.resource.key(),
+            Origin::failure_watcher(),
+            now,
+        );
+        kit.store.create_operation(&op, &a).await.unwrap();
+    }
+    let e = engine(
+        &kit,
+        vec![TenantPolicy::new(t.clone(), vec![restart("HighErrorRate")])],
+    )
+    .await;
+
+    let recorded = audit(&kit, &t, "healing.escalated").await;
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert_eq!(
+        recorded[0].operation_id.as_ref().map(|o| o.as_str()),
+        Some("orphan")
+    );
+    assert!(
+        recorded[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("whether its rollback ran is unknown")),
+        "{recorded:#?}"
+    );
+    let orphan = kit
+        .store
+        .get_operation(&t, &OperationId::new("orphan"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(orphan.escalated);
+    let heard = notices(&kit, &t).await;
+    assert_eq!(
+        heard.iter().filter(|n| n.id == recorded[0].id).count(),
+        1,
+        "{heard:#?}"
+    );
+    assert_eq!(kit.notifier.count(EscalationKind::HealingFailed), 1);
+
+    // Another sweep (this replica's next run, or another replica's) adds
+    // nothing.
+    e.recover_interrupted().await.unwrap();
+    assert_eq!(audit(&kit, &t, "healing.escalated").await.len(), 1);
+    assert_eq!(kit.notifier.count(EscalationKind::HealingFailed), 1);
 }
