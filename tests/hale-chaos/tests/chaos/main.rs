@@ -5,6 +5,7 @@ mod budget_replicas;
 mod dormancy_shared;
 mod effectiveness_replicas;
 mod emergency_stop;
+mod killed_mid_rollback;
 mod ledger_pruning;
 mod long_action;
 mod notifications;
