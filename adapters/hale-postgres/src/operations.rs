@@ -8,7 +8,9 @@ use hale_domain::effectiveness::{Effectiveness, EffectivenessTally};
 use hale_domain::healing::HealingOperation;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, StrategyId, TenantId};
-use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
+use hale_engine::ports::{
+    HealingCounters, OperationFilter, OperationStore, Page, StoreError, caused_by,
+};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::Query;
 use sqlx::{Postgres, Transaction};
@@ -225,9 +227,7 @@ impl OperationStore for PgStore {
         op: &HealingOperation,
         audit: &[AuditEntry],
     ) -> Result<u64, StoreError> {
-        for audit in audit {
-            same_tenant(&op.tenant, &audit.tenant, "the audit entry")?;
-        }
+        caused_by(&op.tenant, audit)?;
         let next = int("revision", op.revision.saturating_add(1))?;
         let update = bind(sqlx::query(UPDATE), op, next)?.bind(int("revision", op.revision)?);
         let (tenant, id) = (&op.tenant, op.id.as_str());

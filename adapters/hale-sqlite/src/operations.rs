@@ -8,7 +8,9 @@ use hale_domain::healing::HealingOperation;
 use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, StrategyId, TenantId};
-use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
+use hale_engine::ports::{
+    HealingCounters, OperationFilter, OperationStore, Page, StoreError, caused_by,
+};
 
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 
@@ -100,9 +102,7 @@ impl OperationStore for SqliteStore {
         op: &HealingOperation,
         audit: &[AuditEntry],
     ) -> Result<u64, StoreError> {
-        for audit in audit {
-            same_tenant(&op.tenant, &audit.tenant, "the audit entry")?;
-        }
+        caused_by(&op.tenant, audit)?;
         let next = next_revision(op.revision)?;
         let doc = to_doc(&HealingOperation {
             revision: next,

@@ -7,7 +7,9 @@ use hale_domain::healing::{HealingOperation, HealingState};
 use hale_domain::notification::Notice;
 use hale_domain::record::audit::AuditEntry;
 use hale_domain::{OperationId, StrategyId, TenantId};
-use hale_engine::ports::{HealingCounters, OperationFilter, OperationStore, Page, StoreError};
+use hale_engine::ports::{
+    HealingCounters, OperationFilter, OperationStore, Page, StoreError, caused_by,
+};
 
 use super::{
     MemoryStore, absent, admits, duplicate, in_window, next_revision, page_of, same_tenant, stale,
@@ -76,9 +78,7 @@ impl OperationStore for MemoryStore {
         op: &HealingOperation,
         audit: &[AuditEntry],
     ) -> Result<u64, StoreError> {
-        for audit in audit {
-            same_tenant("the audit entry", &op.tenant, &audit.tenant)?;
-        }
+        caused_by(&op.tenant, audit)?;
         let mut tables = self.tables()?;
         let id = op.id.as_str();
         let t = tables
