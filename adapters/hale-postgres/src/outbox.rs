@@ -284,8 +284,10 @@ impl NotificationOutbox for PgStore {
         self.timed(async {
             let mut tx = self.begin_outbox(tenant).await?;
             let rows = sqlx::query(
+                // Only given-up rows are read and locked (never the
+                // channel's whole delivered history); the domain decides.
                 "SELECT body FROM notice_deliveries WHERE tenant = $1 AND channel = $2 \
-                 AND NOT pending FOR UPDATE",
+                 AND NOT pending AND body->>'given_up_at' IS NOT NULL FOR UPDATE",
             )
             .bind(sc)
             .bind(filter.channel.as_str())

@@ -222,7 +222,10 @@ impl NotificationOutbox for SqliteStore {
         let sc = scope(tenant);
         let mut tx = self.write().await?;
         let docs: Vec<String> = sqlx::query_scalar(
-            "SELECT doc FROM notice_deliveries WHERE scope = ?1 AND channel = ?2 AND pending = 0",
+            // Only given-up rows are read (never the channel's whole
+            // delivered history); the domain decides.
+            "SELECT doc FROM notice_deliveries WHERE scope = ?1 AND channel = ?2 AND pending = 0 \
+             AND json_extract(doc, '$.given_up_at') IS NOT NULL",
         )
         .bind(sc)
         .bind(filter.channel.as_str())
