@@ -156,6 +156,15 @@ impl Answer {
             .map(|d| d["outcome"]["decision"].as_str().unwrap_or("?").to_owned())
             .collect()
     }
+
+    /// The operation the first decision started (panics, naming the
+    /// answer, when it started none: a test's precondition).
+    pub fn operation_id(&self) -> String {
+        self.body["decisions"][0]["outcome"]["operation_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no operation started: {}", self.body))
+            .to_owned()
+    }
 }
 
 /// One test's world: scratch directory, fake Kubernetes API server with

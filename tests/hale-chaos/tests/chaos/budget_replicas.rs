@@ -176,10 +176,7 @@ async fn two_replicas_count_each_others_disrupted_pods() {
             .await;
         let d = decisions(std::slice::from_ref(&answer)).remove(0);
         if d.0 == "operation_started" {
-            let id = answer.body["decisions"][0]["outcome"]["operation_id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let id = answer.operation_id();
             hale_chaos::eventually(Duration::from_secs(30), "the run ends", || async {
                 let op = world.operation(server, &id).await?;
                 (op["state"] == "COMPLETED").then_some(())

@@ -76,10 +76,7 @@ rollback = { actions = [{ kind = "rollout_restart", timeout = "30s" }] }
     };
     let a = world.post(&first, &[alert], "http://am-1:9093").await;
     assert_eq!(a.decisions(), ["operation_started"], "{:?}", a.body);
-    let op_id = a.body["decisions"][0]["outcome"]["operation_id"]
-        .as_str()
-        .expect("an operation id")
-        .to_owned();
+    let op_id = a.operation_id();
 
     // Kill it while the rollback's PATCH is at the API server: the run is
     // FAILED and not escalated.

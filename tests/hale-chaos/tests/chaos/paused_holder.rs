@@ -44,10 +44,7 @@ async fn a_paused_holder_never_writes_over_the_next_holders_work() {
 
     let first = world.post(&a, &[alert(0)], "http://am-1:9093").await;
     assert_eq!(first.decisions(), ["operation_started"], "{:?}", first.body);
-    let a_op = first.body["decisions"][0]["outcome"]["operation_id"]
-        .as_str()
-        .expect("an operation id")
-        .to_owned();
+    let a_op = first.operation_id();
     // A is reading the deployment (its first request, held at the fake):
     // pause it there, between its read and its write.
     eventually(

@@ -68,10 +68,7 @@ async fn redis_frozen_during_verification_stops_the_run_without_a_rollback() {
         "{:?}",
         started.body
     );
-    let op_id = started.body["decisions"][0]["outcome"]["operation_id"]
-        .as_str()
-        .expect("an operation id")
-        .to_owned();
+    let op_id = started.operation_id();
     eventually(Duration::from_secs(20), "the run to verify", || async {
         let (s, _) = state(&world, &server, &op_id).await?;
         (s == "VERIFYING").then_some(())

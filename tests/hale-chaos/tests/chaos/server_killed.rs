@@ -64,10 +64,7 @@ async fn sigkill_mid_action_is_recovered_as_interrupted_and_never_acted_twice() 
     let alert = firing(0, unix_now() - 60);
     let a = world.post(&server, &[alert], "http://am-1:9093").await;
     assert_eq!(a.decisions(), ["operation_started"], "{:?}", a.body);
-    let op_id = a.body["decisions"][0]["outcome"]["operation_id"]
-        .as_str()
-        .expect("an operation id")
-        .to_owned();
+    let op_id = a.operation_id();
 
     // Kill it while the PATCH is at the API server.
     eventually(
